@@ -1,0 +1,121 @@
+//! The messages of a connection: handshake, requests, responses and events.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::ApiError;
+use crate::view::{
+    AuditPage, AuditQuery, DaemonStatus, GroupList, GroupView, NewGroup, NewUser, UserPage,
+    UserPatch, UserQuery, UserView,
+};
+
+/// Bumped whenever a message changes shape incompatibly.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// What the client sends first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientHello {
+    pub protocol: u32,
+    /// The client's own name and version, for the daemon's log.
+    pub client: String,
+}
+
+/// The daemon's answer to a compatible [`ClientHello`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServerHello {
+    pub protocol: u32,
+    pub daemon_version: String,
+    pub public_url: String,
+}
+
+/// Frames a client sends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ClientMessage {
+    Hello(ClientHello),
+    Request { id: u64, request: Request },
+}
+
+/// Frames the daemon sends.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerMessage {
+    Hello(ServerHello),
+    /// The handshake failed; the daemon closes the connection after this.
+    Rejected { error: ApiError },
+    Response { id: u64, outcome: Outcome },
+    /// Sent with id 0 when a frame could not be read at all.
+    Event { event: Event },
+}
+
+/// The result of one request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Outcome {
+    Ok { response: Response },
+    Err { error: ApiError },
+}
+
+impl From<Result<Response, ApiError>> for Outcome {
+    fn from(result: Result<Response, ApiError>) -> Self {
+        match result {
+            Ok(response) => Outcome::Ok { response },
+            Err(error) => Outcome::Err { error },
+        }
+    }
+}
+
+impl From<Outcome> for Result<Response, ApiError> {
+    fn from(outcome: Outcome) -> Self {
+        match outcome {
+            Outcome::Ok { response } => Ok(response),
+            Outcome::Err { error } => Err(error),
+        }
+    }
+}
+
+/// Everything an admin can ask of the daemon. `user` fields take a username,
+/// an email address or a user id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Request {
+    Status,
+    ListUsers { query: UserQuery },
+    GetUser { user: String },
+    CreateUser { user: NewUser },
+    UpdateUser { user: String, patch: UserPatch },
+    SetUserDisabled { user: String, disabled: bool },
+    DeleteUser { user: String },
+    ListGroups,
+    GetGroup { name: String },
+    CreateGroup { group: NewGroup },
+    DeleteGroup { name: String },
+    AddGroupMember { group: String, user: String },
+    RemoveGroupMember { group: String, user: String },
+    ListAudit { query: AuditQuery },
+    /// Ask for [`Event`]s to be pushed on this connection from now on.
+    Subscribe,
+}
+
+/// Successful answers; each request has one matching shape.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Response {
+    Status { status: DaemonStatus },
+    Users { page: UserPage },
+    User { user: UserView },
+    Groups { list: GroupList },
+    Group { group: GroupView },
+    Audit { page: AuditPage },
+    /// The request succeeded and has nothing to say (delete, subscribe).
+    Done,
+}
+
+/// Pushed to subscribed clients as things happen.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    /// Users or groups changed; views should refresh.
+    DirectoryChanged,
+    /// A frame from this client could not be read; the connection goes on.
+    FrameRejected { error: ApiError },
+}
