@@ -41,10 +41,18 @@ pub enum ClientMessage {
 pub enum ServerMessage {
     Hello(ServerHello),
     /// The handshake failed; the daemon closes the connection after this.
-    Rejected { error: ApiError },
-    Response { id: u64, outcome: Outcome },
-    /// Sent with id 0 when a frame could not be read at all.
-    Event { event: Event },
+    Rejected {
+        error: ApiError,
+    },
+    Response {
+        id: u64,
+        outcome: Outcome,
+    },
+    /// Pushed without a request: changes, and complaints about frames that
+    /// could not be read (which have no id to answer to).
+    Event {
+        event: Event,
+    },
 }
 
 /// The result of one request.
@@ -79,19 +87,47 @@ impl From<Outcome> for Result<Response, ApiError> {
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Request {
     Status,
-    ListUsers { query: UserQuery },
-    GetUser { user: String },
-    CreateUser { user: NewUser },
-    UpdateUser { user: String, patch: UserPatch },
-    SetUserDisabled { user: String, disabled: bool },
-    DeleteUser { user: String },
+    ListUsers {
+        query: UserQuery,
+    },
+    GetUser {
+        user: String,
+    },
+    CreateUser {
+        user: NewUser,
+    },
+    UpdateUser {
+        user: String,
+        patch: UserPatch,
+    },
+    SetUserDisabled {
+        user: String,
+        disabled: bool,
+    },
+    DeleteUser {
+        user: String,
+    },
     ListGroups,
-    GetGroup { name: String },
-    CreateGroup { group: NewGroup },
-    DeleteGroup { name: String },
-    AddGroupMember { group: String, user: String },
-    RemoveGroupMember { group: String, user: String },
-    ListAudit { query: AuditQuery },
+    GetGroup {
+        name: String,
+    },
+    CreateGroup {
+        group: NewGroup,
+    },
+    DeleteGroup {
+        name: String,
+    },
+    AddGroupMember {
+        group: String,
+        user: String,
+    },
+    RemoveGroupMember {
+        group: String,
+        user: String,
+    },
+    ListAudit {
+        query: AuditQuery,
+    },
     /// Ask for [`Event`]s to be pushed on this connection from now on.
     Subscribe,
 }
@@ -100,12 +136,24 @@ pub enum Request {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Response {
-    Status { status: DaemonStatus },
-    Users { page: UserPage },
-    User { user: UserView },
-    Groups { list: GroupList },
-    Group { group: GroupView },
-    Audit { page: AuditPage },
+    Status {
+        status: DaemonStatus,
+    },
+    Users {
+        page: UserPage,
+    },
+    User {
+        user: UserView,
+    },
+    Groups {
+        list: GroupList,
+    },
+    Group {
+        group: GroupView,
+    },
+    Audit {
+        page: AuditPage,
+    },
     /// The request succeeded and has nothing to say (delete, subscribe).
     Done,
 }

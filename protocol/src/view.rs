@@ -65,7 +65,11 @@ pub struct NewUser {
 pub struct UserPatch {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present_or_null"
+    )]
     pub email: Option<Option<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_name: Option<String>,
@@ -81,6 +85,16 @@ impl UserPatch {
     pub fn is_empty(&self) -> bool {
         *self == UserPatch::default()
     }
+}
+
+/// Keeps `"email": null` (remove the address) apart from a missing key
+/// (leave it alone), which serde would otherwise fold together.
+fn present_or_null<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
 }
 
 /// A page of the user list, ordered by username (case-insensitively).

@@ -1,0 +1,305 @@
+//! Every message of the protocol survives a trip through the codec unchanged.
+//! The exhaustive `match`es make adding a variant without a sample here a
+//! compile error.
+
+use latchkey_protocol::*;
+use time::macros::datetime;
+
+fn user() -> UserView {
+    UserView {
+        id: "0b0c6f2e-6c43-4a55-9a43-2b7a4e9c1d01".into(),
+        username: "alice".into(),
+        email: Some("alice@example.com".into()),
+        first_name: "Alice".into(),
+        last_name: "Liddell".into(),
+        display_name: "Alice Liddell".into(),
+        is_admin: true,
+        disabled: false,
+        source: Source::Local,
+        passkey_count: 2,
+        groups: vec!["staff".into()],
+        created_at: datetime!(2026-11-23 07:00:00 UTC),
+        updated_at: datetime!(2026-11-23 08:00:00 UTC),
+    }
+}
+
+fn group() -> GroupView {
+    GroupView {
+        id: "6d4c1b2a-0000-4000-8000-000000000001".into(),
+        name: "staff".into(),
+        friendly_name: "Staff".into(),
+        source: Source::Ldap,
+        members: vec![GroupMember {
+            id: user().id,
+            username: "alice".into(),
+        }],
+        created_at: datetime!(2026-11-23 07:00:00 UTC),
+    }
+}
+
+fn requests() -> Vec<Request> {
+    vec![
+        Request::Status,
+        Request::ListUsers {
+            query: UserQuery {
+                filter: "ali".into(),
+                offset: 100,
+                limit: 50,
+            },
+        },
+        Request::GetUser {
+            user: "alice".into(),
+        },
+        Request::CreateUser {
+            user: NewUser {
+                username: "alice".into(),
+                email: Some("alice@example.com".into()),
+                first_name: "Alice".into(),
+                last_name: "Liddell".into(),
+                display_name: None,
+                is_admin: true,
+            },
+        },
+        Request::UpdateUser {
+            user: "alice".into(),
+            patch: UserPatch {
+                email: Some(None),
+                is_admin: Some(false),
+                ..UserPatch::default()
+            },
+        },
+        Request::SetUserDisabled {
+            user: "alice".into(),
+            disabled: true,
+        },
+        Request::DeleteUser {
+            user: "alice".into(),
+        },
+        Request::ListGroups,
+        Request::GetGroup {
+            name: "staff".into(),
+        },
+        Request::CreateGroup {
+            group: NewGroup {
+                name: "staff".into(),
+                friendly_name: Some("Staff".into()),
+            },
+        },
+        Request::DeleteGroup {
+            name: "staff".into(),
+        },
+        Request::AddGroupMember {
+            group: "staff".into(),
+            user: "alice".into(),
+        },
+        Request::RemoveGroupMember {
+            group: "staff".into(),
+            user: "alice".into(),
+        },
+        Request::ListAudit {
+            query: AuditQuery {
+                user: Some("alice".into()),
+                limit: 10,
+                before: Some(99),
+            },
+        },
+        Request::Subscribe,
+    ]
+}
+
+fn request_covered(request: &Request) {
+    match request {
+        Request::Status
+        | Request::ListUsers { .. }
+        | Request::GetUser { .. }
+        | Request::CreateUser { .. }
+        | Request::UpdateUser { .. }
+        | Request::SetUserDisabled { .. }
+        | Request::DeleteUser { .. }
+        | Request::ListGroups
+        | Request::GetGroup { .. }
+        | Request::CreateGroup { .. }
+        | Request::DeleteGroup { .. }
+        | Request::AddGroupMember { .. }
+        | Request::RemoveGroupMember { .. }
+        | Request::ListAudit { .. }
+        | Request::Subscribe => {}
+    }
+}
+
+fn responses() -> Vec<Response> {
+    vec![
+        Response::Status {
+            status: DaemonStatus {
+                daemon_version: "0.1.0".into(),
+                public_url: "http://localhost:1411".into(),
+                data_dir: "./data".into(),
+                user_count: 3,
+                admin_count: 1,
+                group_count: 1,
+                started_at: datetime!(2026-11-23 07:00:00 UTC),
+            },
+        },
+        Response::Users {
+            page: UserPage {
+                users: vec![user()],
+                total: 1,
+                offset: 0,
+            },
+        },
+        Response::User { user: user() },
+        Response::Groups {
+            list: GroupList {
+                groups: vec![GroupSummary {
+                    id: group().id,
+                    name: "staff".into(),
+                    friendly_name: "Staff".into(),
+                    source: Source::Local,
+                    member_count: 1,
+                }],
+            },
+        },
+        Response::Group { group: group() },
+        Response::Audit {
+            page: AuditPage {
+                events: vec![AuditEventView {
+                    id: 7,
+                    at: datetime!(2026-11-23 07:00:00 UTC),
+                    event: "user_created".into(),
+                    actor: "admin-socket (uid 0)".into(),
+                    subject: Some("alice".into()),
+                    ip: Some("127.0.0.1".into()),
+                    user_agent: None,
+                    details: vec![("email".into(), "alice@example.com".into())],
+                }],
+            },
+        },
+        Response::Done,
+    ]
+}
+
+fn response_covered(response: &Response) {
+    match response {
+        Response::Status { .. }
+        | Response::Users { .. }
+        | Response::User { .. }
+        | Response::Groups { .. }
+        | Response::Group { .. }
+        | Response::Audit { .. }
+        | Response::Done => {}
+    }
+}
+
+fn events() -> Vec<Event> {
+    vec![
+        Event::DirectoryChanged,
+        Event::FrameRejected {
+            error: ApiError::new(ErrorCode::BadFrame, "malformed frame"),
+        },
+    ]
+}
+
+fn event_covered(event: &Event) {
+    match event {
+        Event::DirectoryChanged | Event::FrameRejected { .. } => {}
+    }
+}
+
+fn client_messages() -> Vec<ClientMessage> {
+    let mut all = vec![ClientMessage::Hello(ClientHello {
+        protocol: PROTOCOL_VERSION,
+        client: "latchkey 0.1.0".into(),
+    })];
+    for (id, request) in requests().into_iter().enumerate() {
+        request_covered(&request);
+        all.push(ClientMessage::Request {
+            id: id as u64 + 1,
+            request,
+        });
+    }
+    all
+}
+
+fn server_messages() -> Vec<ServerMessage> {
+    let mut all = vec![
+        ServerMessage::Hello(ServerHello {
+            protocol: PROTOCOL_VERSION,
+            daemon_version: "0.1.0".into(),
+            public_url: "http://localhost:1411".into(),
+        }),
+        ServerMessage::Rejected {
+            error: ApiError::new(ErrorCode::VersionMismatch, "speak version 1"),
+        },
+    ];
+    for (id, response) in responses().into_iter().enumerate() {
+        response_covered(&response);
+        all.push(ServerMessage::Response {
+            id: id as u64 + 1,
+            outcome: Outcome::Ok { response },
+        });
+    }
+    all.push(ServerMessage::Response {
+        id: 99,
+        outcome: Outcome::Err {
+            error: ApiError::new(ErrorCode::InvalidInput, "username: too long")
+                .with_field("username"),
+        },
+    });
+    for event in events() {
+        event_covered(&event);
+        all.push(ServerMessage::Event { event });
+    }
+    all
+}
+
+#[tokio::test]
+async fn every_client_message_round_trips() {
+    for message in client_messages() {
+        let mut buf = Vec::new();
+        write_frame(&mut buf, &message).await.unwrap();
+        let back: ClientMessage = read_frame(&mut buf.as_slice()).await.unwrap().unwrap();
+        assert_eq!(back, message);
+    }
+}
+
+#[tokio::test]
+async fn every_server_message_round_trips() {
+    for message in server_messages() {
+        let mut buf = Vec::new();
+        write_frame(&mut buf, &message).await.unwrap();
+        let back: ServerMessage = read_frame(&mut buf.as_slice()).await.unwrap().unwrap();
+        assert_eq!(back, message);
+    }
+}
+
+#[test]
+fn wire_names_are_stable() {
+    // Scripts and older consoles depend on these spellings.
+    let json = serde_json::to_value(ClientMessage::Request {
+        id: 1,
+        request: Request::GetUser {
+            user: "alice".into(),
+        },
+    })
+    .unwrap();
+    assert_eq!(
+        json,
+        serde_json::json!({"type": "request", "id": 1, "request": {"op": "get_user", "user": "alice"}})
+    );
+    let json = serde_json::to_value(ApiError::new(ErrorCode::NotFound, "no such user")).unwrap();
+    assert_eq!(
+        json,
+        serde_json::json!({"code": "not_found", "message": "no such user"})
+    );
+}
+
+#[test]
+fn user_patch_distinguishes_clear_from_unchanged() {
+    let clear: UserPatch = serde_json::from_str(r#"{"email": null}"#).unwrap();
+    let keep: UserPatch = serde_json::from_str("{}").unwrap();
+    // `Some(None)` must survive: it is how an email address is removed.
+    assert_eq!(keep.email, None);
+    assert!(keep.is_empty());
+    assert_eq!(clear.email, Some(None));
+    assert!(!clear.is_empty());
+}
