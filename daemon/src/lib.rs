@@ -1,1 +1,211 @@
-//! placeholder
+//! latchkeyd as a library: the one composition root, [`start`], used by
+//! `main` and by the end-to-end tests alike.
+
+pub mod admin;
+pub mod clock;
+pub mod config;
+pub mod idm;
+pub mod info;
+pub mod store;
+pub mod web;
+
+use std::net::SocketAddr;
+use std::os::unix::fs::DirBuilderExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio::sync::broadcast;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{info, warn};
+
+use crate::admin::{AdminServer, ConnectionContext, SocketError, bind_admin_socket};
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::idm::{Idm, IdmError};
+use crate::info::DaemonInfo;
+use crate::store::{Store, StoreError};
+use crate::web::WebState;
+
+/// The daemon's version, as shown in the console and on `/healthz`.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Why the daemon could not start. Each says what to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot create the data directory {path}: {source}")]
+    DataDir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Idm(#[from] IdmError),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Socket(#[from] SocketError),
+}
+
+/// A daemon that is serving. Stop it with [`RunningDaemon::stop`].
+#[derive(Debug)]
+pub struct RunningDaemon {
+    http_addr: SocketAddr,
+    socket_path: PathBuf,
+    idm: Idm,
+    shutdown: CancellationToken,
+    tracker: TaskTracker,
+    http: JoinHandle<std::io::Result<()>>,
+}
+
+impl RunningDaemon {
+    /// The address the web server actually bound (useful with port 0).
+    pub fn http_addr(&self) -> SocketAddr {
+        self.http_addr
+    }
+
+    pub fn socket_path(&self) -> &Path {
+        &self.socket_path
+    }
+
+    pub fn idm(&self) -> &Idm {
+        &self.idm
+    }
+
+    /// Stops accepting work, lets in-flight requests finish, removes the
+    /// socket file and closes the database.
+    pub async fn stop(self) -> std::io::Result<()> {
+        self.shutdown.cancel();
+        self.tracker.close();
+        self.tracker.wait().await;
+        match self.http.await {
+            Ok(result) => result,
+            Err(e) => Err(std::io::Error::other(e)),
+        }
+    }
+}
+
+/// Opens the store, binds the web listener and the admin socket, and starts
+/// serving both. Returns once both are accepting connections.
+pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> Result<RunningDaemon, StartError> {
+    // The store first: a second daemon on the same data directory should
+    // hear about the data directory, not about the port.
+    let store = open_store(config)?;
+    let listener = std::net::TcpListener::bind(config.listen).map_err(|source| {
+        StartError::Listen {
+            addr: config.listen,
+            source,
+        }
+    })?;
+    serve(config, clock, store, listener).await
+}
+
+/// [`start`] on a listener the caller bound: tests bind port 0 first so
+/// that the public URL can name the real port.
+pub async fn start_on(
+    config: &Config,
+    clock: Arc<dyn Clock>,
+    listener: std::net::TcpListener,
+) -> Result<RunningDaemon, StartError> {
+    let store = open_store(config)?;
+    serve(config, clock, store, listener).await
+}
+
+fn open_store(config: &Config) -> Result<Store, StartError> {
+    create_private_dir(&config.data_dir)?;
+    Ok(Store::open(&config.db_path())?)
+}
+
+async fn serve(
+    config: &Config,
+    clock: Arc<dyn Clock>,
+    store: Store,
+    listener: std::net::TcpListener,
+) -> Result<RunningDaemon, StartError> {
+    let idm = Idm::new(store, Arc::clone(&clock));
+    let listen_err = |source| StartError::Listen {
+        addr: config.listen,
+        source,
+    };
+    listener.set_nonblocking(true).map_err(listen_err)?;
+    let listener = TcpListener::from_std(listener).map_err(listen_err)?;
+    let http_addr = listener.local_addr().map_err(listen_err)?;
+    let socket = bind_admin_socket(&config.socket).await?;
+
+    let info = Arc::new(DaemonInfo {
+        version: VERSION,
+        public_url: config.public_url.as_str().to_owned(),
+        data_dir: config.data_dir.clone(),
+        started_at: clock.now(),
+    });
+    let shutdown = CancellationToken::new();
+    let tracker = TaskTracker::new();
+    let (events, _) = broadcast::channel(64);
+
+    let app = web::router(WebState {
+        idm: idm.clone(),
+        info: Arc::clone(&info),
+    });
+    let http = tokio::spawn(
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown.clone().cancelled_owned())
+        .into_future(),
+    );
+    let admin = AdminServer::new(
+        socket,
+        ConnectionContext {
+            idm: idm.clone(),
+            info,
+            events,
+        },
+    );
+    tracker.spawn(admin.run(shutdown.clone(), tracker.clone()));
+
+    info!(
+        "latchkeyd {VERSION} listening on http://{http_addr} (public URL {}), data in {}, admin socket {}",
+        config.public_url.as_str(),
+        config.db_path().display(),
+        config.socket.display(),
+    );
+    if idm.counts()?.admins == 0 {
+        warn!(
+            "no admin account exists yet; create one with:\n    latchkey --socket {} user create --username admin --email you@example.com --admin",
+            config.socket.display()
+        );
+    }
+    Ok(RunningDaemon {
+        http_addr,
+        socket_path: config.socket.clone(),
+        idm,
+        shutdown,
+        tracker,
+        http,
+    })
+}
+
+/// The data directory holds the database and the admin socket: only the
+/// daemon's user may enter it.
+fn create_private_dir(path: &Path) -> Result<(), StartError> {
+    if path.is_dir() {
+        return Ok(());
+    }
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(path)
+        .map_err(|source| StartError::DataDir {
+            path: path.to_path_buf(),
+            source,
+        })
+}

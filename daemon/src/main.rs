@@ -1,1 +1,67 @@
-fn main() {}
+//! `latchkeyd`: load the configuration, start the daemon, stop on a signal.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::Parser;
+use latchkey_daemon::clock::SystemClock;
+use latchkey_daemon::config::{Cli, Config};
+use tracing::{info, warn};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let env = std::env::vars_os()
+        .filter_map(|(key, value)| Some((key.into_string().ok()?, value.into_string().ok()?)));
+    let config = match Config::load(&cli, env) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("latchkeyd: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if cli.check_config {
+        print!("{}", config.to_toml_redacted());
+        return ExitCode::SUCCESS;
+    }
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(&config.log))
+        .with_target(false)
+        .init();
+    for warning in &config.warnings {
+        warn!("{warning}");
+    }
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("latchkeyd: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("latchkeyd: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(config: Config) -> anyhow::Result<()> {
+    let daemon = latchkey_daemon::start(&config, Arc::new(SystemClock)).await?;
+    let signal = wait_for_signal().await?;
+    info!("{signal} received, shutting down");
+    daemon.stop().await.context("shutting down the web server")?;
+    info!("stopped");
+    Ok(())
+}
+
+async fn wait_for_signal() -> anyhow::Result<&'static str> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+    Ok(tokio::select! {
+        _ = term.recv() => "SIGTERM",
+        _ = int.recv() => "SIGINT",
+    })
+}

@@ -1,1 +1,120 @@
-//! Test fixtures shared by the end-to-end tests.
+//! Test fixtures shared by the end-to-end tests: a real daemon, started
+//! in-process on a loopback port in a temp dir, with a manual clock.
+
+// Fixtures fail loudly: a broken fixture is a failed test, not an error to handle.
+#![allow(clippy::expect_used, clippy::panic)]
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use latchkey_daemon::RunningDaemon;
+use latchkey_daemon::clock::ManualClock;
+use latchkey_daemon::config::{Cli, Config};
+use latchkey_protocol::Client;
+use tempfile::TempDir;
+
+/// A daemon serving from a temp dir. Stop it with [`TestDaemon::stop`] to
+/// check a clean shutdown; dropping it just abandons the tasks.
+#[derive(Debug)]
+pub struct TestDaemon {
+    pub dir: TempDir,
+    pub config: Config,
+    pub clock: ManualClock,
+    pub base_url: String,
+    pub daemon: RunningDaemon,
+}
+
+/// What one `latchkey …` command printed and returned.
+#[derive(Debug)]
+pub struct CliOutput {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl CliOutput {
+    /// The stdout as JSON; panics with both streams when it is not.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not JSON ({e}); exit {}\nstdout: {}\nstderr: {}",
+                self.code, self.stdout, self.stderr
+            )
+        })
+    }
+}
+
+/// The configuration a test daemon runs with in `data_dir`.
+pub fn test_config(data_dir: &Path, port: u16) -> Config {
+    let cli = <Cli as clap::Parser>::parse_from([
+        "latchkeyd".to_owned(),
+        "--listen".to_owned(),
+        format!("127.0.0.1:{port}"),
+        "--public-url".to_owned(),
+        format!("http://localhost:{port}"),
+        "--data-dir".to_owned(),
+        data_dir.display().to_string(),
+    ]);
+    Config::load(&cli, Vec::<(String, String)>::new()).expect("test config is valid")
+}
+
+impl TestDaemon {
+    pub async fn start() -> TestDaemon {
+        let dir = tempfile::tempdir().expect("temp dir");
+        Self::start_in(dir).await
+    }
+
+    /// Starts a daemon on an existing data directory (for restart tests).
+    pub async fn start_in(dir: TempDir) -> TestDaemon {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
+        let port = listener.local_addr().expect("local addr").port();
+        let config = test_config(&dir.path().join("data"), port);
+        let clock = ManualClock::new(time::macros::datetime!(2026-11-23 08:00:00 UTC));
+        let daemon = latchkey_daemon::start_on(&config, Arc::new(clock.clone()), listener)
+            .await
+            .expect("daemon starts");
+        TestDaemon {
+            base_url: format!("http://localhost:{port}"),
+            dir,
+            config,
+            clock,
+            daemon,
+        }
+    }
+
+    pub fn socket(&self) -> PathBuf {
+        self.daemon.socket_path().to_path_buf()
+    }
+
+    /// A fresh, handshaken admin-socket client.
+    pub async fn client(&self) -> Client {
+        Client::connect(&self.socket(), "latchkey-tests")
+            .await
+            .expect("connect to the admin socket")
+    }
+
+    /// Runs `latchkey --socket <this daemon's socket> <args…>` in-process.
+    pub async fn cli(&self, args: &[&str]) -> CliOutput {
+        let mut argv = vec![
+            "latchkey".to_owned(),
+            "--socket".to_owned(),
+            self.socket().display().to_string(),
+        ];
+        argv.extend(args.iter().map(|a| (*a).to_owned()));
+        let mut stdout = Vec::new();
+        let mut stderr = Vec::new();
+        let code = latchkey_tui::run_cli(argv, &mut stdout, &mut stderr).await;
+        CliOutput {
+            code,
+            stdout: String::from_utf8_lossy(&stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&stderr).into_owned(),
+        }
+    }
+
+    /// Stops the daemon cleanly and hands back its data directory.
+    pub async fn stop(self) -> TempDir {
+        self.daemon.stop().await.expect("clean shutdown");
+        self.dir
+    }
+}

@@ -1,0 +1,24 @@
+//! The one mapping from domain errors to socket errors with stable codes.
+
+use latchkey_protocol::{ApiError, ErrorCode};
+use tracing::error;
+
+use crate::idm::IdmError;
+
+pub(super) fn api_error(err: IdmError) -> ApiError {
+    let message = err.to_string();
+    match err {
+        IdmError::NotFound { .. } => ApiError::new(ErrorCode::NotFound, message),
+        IdmError::Conflict { field, .. } => {
+            ApiError::new(ErrorCode::Conflict, message).with_field(field)
+        }
+        IdmError::Invalid { field, .. } => {
+            ApiError::new(ErrorCode::InvalidInput, message).with_field(field)
+        }
+        IdmError::ReadOnly { .. } => ApiError::new(ErrorCode::ReadOnly, message),
+        IdmError::Store(_) => {
+            error!("storage error: {message}");
+            ApiError::new(ErrorCode::Internal, message)
+        }
+    }
+}

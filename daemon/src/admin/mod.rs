@@ -1,0 +1,11 @@
+//! The admin socket: a local Unix socket over which the `latchkey` console
+//! and scripts call the same `idm` functions that the web side uses.
+
+mod errors;
+mod handlers;
+mod server;
+mod socket;
+mod views;
+
+pub use server::{AdminServer, ConnectionContext};
+pub use socket::{SocketError, bind_admin_socket};

@@ -1,0 +1,213 @@
+//! Accepting admin connections: peer check, version handshake, then one
+//! request at a time per connection, many connections at once.
+
+use std::future::pending;
+use std::sync::Arc;
+
+use latchkey_protocol::{
+    ApiError, ClientMessage, ErrorCode, Event, FrameError, Outcome, PROTOCOL_VERSION, Request,
+    ServerHello, ServerMessage, read_frame, write_frame,
+};
+use tokio::net::UnixStream;
+use tokio::net::unix::OwnedWriteHalf;
+use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{debug, warn};
+
+use super::handlers;
+use super::socket::BoundSocket;
+use crate::idm::{Actor, Idm};
+use crate::info::DaemonInfo;
+
+/// What every connection needs: the domain, facts about the daemon, and the
+/// channel on which changes are announced to subscribed consoles.
+#[derive(Debug, Clone)]
+pub struct ConnectionContext {
+    pub idm: Idm,
+    pub info: Arc<DaemonInfo>,
+    pub events: broadcast::Sender<Event>,
+}
+
+#[derive(Debug)]
+pub struct AdminServer {
+    socket: BoundSocket,
+    ctx: ConnectionContext,
+}
+
+impl AdminServer {
+    pub fn new(socket: BoundSocket, ctx: ConnectionContext) -> AdminServer {
+        AdminServer { socket, ctx }
+    }
+
+    /// Accepts connections until `shutdown`, then removes the socket file.
+    /// Connection tasks are spawned on `tracker` so the caller can wait for
+    /// in-flight requests to finish.
+    pub async fn run(self, shutdown: CancellationToken, tracker: TaskTracker) {
+        let AdminServer { socket, ctx } = self;
+        loop {
+            let accepted = tokio::select! {
+                () = shutdown.cancelled() => break,
+                accepted = socket.listener.accept() => accepted,
+            };
+            match accepted {
+                Ok((stream, _)) => {
+                    let ctx = ctx.clone();
+                    let shutdown = shutdown.clone();
+                    let owner = socket.owner_uid;
+                    tracker.spawn(async move {
+                        if let Err(e) = serve_connection(stream, owner, ctx, shutdown).await {
+                            debug!("admin connection ended: {e}");
+                        }
+                    });
+                }
+                // Out of file descriptors and the like: keep serving the
+                // clients we have rather than exit.
+                Err(e) => {
+                    warn!("admin socket accept failed: {e}");
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+            }
+        }
+        if let Err(e) = std::fs::remove_file(&socket.path) {
+            warn!(
+                "could not remove the admin socket {}: {e}",
+                socket.path.display()
+            );
+        }
+    }
+}
+
+async fn send(writer: &mut OwnedWriteHalf, message: &ServerMessage) -> Result<(), FrameError> {
+    write_frame(writer, message).await
+}
+
+async fn serve_connection(
+    stream: UnixStream,
+    owner_uid: u32,
+    ctx: ConnectionContext,
+    shutdown: CancellationToken,
+) -> Result<(), FrameError> {
+    let peer_uid = stream.peer_cred().map(|cred| cred.uid());
+    let (mut reader, mut writer) = stream.into_split();
+    let uid = match peer_uid {
+        Ok(uid) if uid == owner_uid || uid == 0 => uid,
+        other => {
+            let who = other.map_or_else(|e| format!("unknown ({e})"), |uid| uid.to_string());
+            warn!("refused an admin connection from uid {who}");
+            let error = ApiError::new(
+                ErrorCode::PermissionDenied,
+                format!(
+                    "uid {who} may not use this socket; run latchkey as the user that runs latchkeyd (uid {owner_uid}) or as root"
+                ),
+            );
+            return send(&mut writer, &ServerMessage::Rejected { error }).await;
+        }
+    };
+
+    let hello = match read_frame::<_, ClientMessage>(&mut reader).await {
+        Ok(Some(ClientMessage::Hello(hello))) => hello,
+        Ok(None) => return Ok(()),
+        Ok(Some(_)) | Err(_) => {
+            let error = ApiError::new(
+                ErrorCode::BadFrame,
+                "the first frame must be a hello with the protocol version",
+            );
+            return send(&mut writer, &ServerMessage::Rejected { error }).await;
+        }
+    };
+    if hello.protocol != PROTOCOL_VERSION {
+        let error = ApiError::new(
+            ErrorCode::VersionMismatch,
+            format!(
+                "this latchkeyd ({}) speaks admin protocol {PROTOCOL_VERSION}, but {} speaks {}; use a console of the same release",
+                ctx.info.version, hello.client, hello.protocol
+            ),
+        );
+        return send(&mut writer, &ServerMessage::Rejected { error }).await;
+    }
+    debug!("admin connection from uid {uid}: {}", hello.client);
+    let server_hello = ServerHello {
+        protocol: PROTOCOL_VERSION,
+        daemon_version: ctx.info.version.to_owned(),
+        public_url: ctx.info.public_url.clone(),
+    };
+    send(&mut writer, &ServerMessage::Hello(server_hello)).await?;
+
+    let actor = Actor::admin_socket(uid);
+    let mut events: Option<broadcast::Receiver<Event>> = None;
+    loop {
+        let frame = tokio::select! {
+            () = shutdown.cancelled() => return Ok(()),
+            event = next_event(&mut events) => {
+                if let Some(event) = event {
+                    send(&mut writer, &ServerMessage::Event { event }).await?;
+                }
+                continue;
+            }
+            frame = read_frame::<_, ClientMessage>(&mut reader) => frame,
+        };
+        let (id, request) = match frame {
+            Ok(Some(ClientMessage::Request { id, request })) => (id, request),
+            Ok(Some(ClientMessage::Hello(_))) => {
+                let error = ApiError::new(ErrorCode::BadFrame, "hello sent twice");
+                let event = Event::FrameRejected { error };
+                send(&mut writer, &ServerMessage::Event { event }).await?;
+                continue;
+            }
+            Ok(None) => return Ok(()),
+            Err(e) => {
+                let recoverable = e.is_recoverable();
+                let error = ApiError::new(ErrorCode::BadFrame, e.to_string());
+                let event = Event::FrameRejected { error };
+                send(&mut writer, &ServerMessage::Event { event }).await?;
+                if recoverable {
+                    continue;
+                }
+                return Err(e);
+            }
+        };
+        if matches!(request, Request::Subscribe) {
+            events = Some(ctx.events.subscribe());
+        }
+        let mutates = handlers::mutates(&request);
+        let outcome = run_request(&ctx, &actor, request).await;
+        if mutates && matches!(outcome, Outcome::Ok { .. }) {
+            // Nobody listening is fine.
+            let _ = ctx.events.send(Event::DirectoryChanged);
+        }
+        send(&mut writer, &ServerMessage::Response { id, outcome }).await?;
+    }
+}
+
+/// redb commits fsync, so requests run on the blocking pool.
+async fn run_request(ctx: &ConnectionContext, actor: &Actor, request: Request) -> Outcome {
+    let ctx = ctx.clone();
+    let actor = actor.clone();
+    let joined =
+        tokio::task::spawn_blocking(move || handlers::handle(&ctx, &actor, request)).await;
+    match joined {
+        Ok(result) => result.into(),
+        Err(e) => {
+            warn!("admin request handler failed: {e}");
+            Outcome::Err {
+                error: ApiError::new(ErrorCode::Internal, format!("request failed: {e}")),
+            }
+        }
+    }
+}
+
+async fn next_event(events: &mut Option<broadcast::Receiver<Event>>) -> Option<Event> {
+    let Some(rx) = events else {
+        return pending().await;
+    };
+    match rx.recv().await {
+        Ok(event) => Some(event),
+        // A slow console missed some; one "changed" makes it reload.
+        Err(broadcast::error::RecvError::Lagged(_)) => Some(Event::DirectoryChanged),
+        Err(broadcast::error::RecvError::Closed) => {
+            *events = None;
+            None
+        }
+    }
+}

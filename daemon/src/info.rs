@@ -1,0 +1,13 @@
+//! Facts about this daemon process that the console and pages show.
+
+use std::path::PathBuf;
+
+use time::OffsetDateTime;
+
+#[derive(Debug, Clone)]
+pub struct DaemonInfo {
+    pub version: &'static str,
+    pub public_url: String,
+    pub data_dir: PathBuf,
+    pub started_at: OffsetDateTime,
+}

@@ -1,0 +1,156 @@
+//! The admin socket under abuse: bad frames, wrong versions, many clients.
+
+use latchkey_protocol::{
+    ClientHello, ClientMessage, ErrorCode, Event, MAX_FRAME_BYTES, NewUser, PROTOCOL_VERSION,
+    Request, Response, ServerMessage, UserQuery, read_frame, write_frame,
+};
+use latchkey_tests::TestDaemon;
+use tokio::io::AsyncWriteExt;
+use tokio::net::UnixStream;
+
+async fn raw_hello(t: &TestDaemon, protocol: u32) -> (UnixStream, ServerMessage) {
+    let mut stream = UnixStream::connect(t.socket()).await.unwrap();
+    let hello = ClientMessage::Hello(ClientHello {
+        protocol,
+        client: "raw test".into(),
+    });
+    write_frame(&mut stream, &hello).await.unwrap();
+    let answer = read_frame(&mut stream).await.unwrap().unwrap();
+    (stream, answer)
+}
+
+async fn status(t: &TestDaemon) -> u64 {
+    match t.client().await.call(Request::Status).await.unwrap() {
+        Response::Status { status } => status.user_count,
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_version_mismatch_is_refused_readably() {
+    let t = TestDaemon::start().await;
+    let (_stream, answer) = raw_hello(&t, PROTOCOL_VERSION + 1).await;
+    let ServerMessage::Rejected { error } = answer else {
+        panic!("expected a rejection, got {answer:?}");
+    };
+    assert_eq!(error.code, ErrorCode::VersionMismatch);
+    assert!(error.message.contains("protocol"), "{}", error.message);
+}
+
+#[tokio::test]
+async fn garbage_frames_are_answered_and_the_connection_goes_on() {
+    let t = TestDaemon::start().await;
+    let (mut stream, answer) = raw_hello(&t, PROTOCOL_VERSION).await;
+    assert!(matches!(answer, ServerMessage::Hello(_)), "{answer:?}");
+
+    let garbage = b"{not json";
+    stream
+        .write_all(&(garbage.len() as u32).to_be_bytes())
+        .await
+        .unwrap();
+    stream.write_all(garbage).await.unwrap();
+    let answer: ServerMessage = read_frame(&mut stream).await.unwrap().unwrap();
+    let ServerMessage::Event {
+        event: Event::FrameRejected { error },
+    } = answer
+    else {
+        panic!("expected a frame rejection, got {answer:?}");
+    };
+    assert_eq!(error.code, ErrorCode::BadFrame);
+
+    // Same connection, a good request now.
+    let request = ClientMessage::Request {
+        id: 5,
+        request: Request::Status,
+    };
+    write_frame(&mut stream, &request).await.unwrap();
+    let answer: ServerMessage = read_frame(&mut stream).await.unwrap().unwrap();
+    assert!(
+        matches!(answer, ServerMessage::Response { id: 5, .. }),
+        "{answer:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_oversized_frame_closes_that_connection_only() {
+    let t = TestDaemon::start().await;
+    let other = t.client().await;
+    let (mut stream, _) = raw_hello(&t, PROTOCOL_VERSION).await;
+    // Announce a frame far over the limit; the daemon must not wait for
+    // (or allocate) it.
+    stream
+        .write_all(&(MAX_FRAME_BYTES + 1).to_be_bytes())
+        .await
+        .unwrap();
+    let answer: ServerMessage = read_frame(&mut stream).await.unwrap().unwrap();
+    let ServerMessage::Event {
+        event: Event::FrameRejected { error },
+    } = answer
+    else {
+        panic!("expected a frame rejection, got {answer:?}");
+    };
+    assert!(error.message.contains("exceeds"), "{}", error.message);
+    let end: Option<ServerMessage> = read_frame(&mut stream).await.unwrap();
+    assert!(end.is_none(), "the daemon should close the connection");
+
+    // Everyone else is still served.
+    assert!(matches!(
+        other.call(Request::Status).await.unwrap(),
+        Response::Status { .. }
+    ));
+    assert_eq!(status(&t).await, 0);
+}
+
+#[tokio::test]
+async fn many_clients_at_once() {
+    let t = TestDaemon::start().await;
+    let mut tasks = Vec::new();
+    for i in 0..32 {
+        let client = t.client().await;
+        tasks.push(tokio::spawn(async move {
+            client
+                .call(Request::CreateUser {
+                    user: NewUser {
+                        username: format!("user{i:02}"),
+                        ..NewUser::default()
+                    },
+                })
+                .await
+        }));
+    }
+    for task in tasks {
+        assert!(matches!(task.await.unwrap(), Ok(Response::User { .. })));
+    }
+    assert_eq!(status(&t).await, 32);
+    let page = t
+        .client()
+        .await
+        .call(Request::ListUsers {
+            query: UserQuery {
+                filter: "user1".into(),
+                offset: 0,
+                limit: 5,
+            },
+        })
+        .await
+        .unwrap();
+    let Response::Users { page } = page else {
+        panic!("{page:?}")
+    };
+    assert_eq!(page.total, 10);
+    let names: Vec<_> = page.users.iter().map(|u| u.username.as_str()).collect();
+    assert_eq!(names, ["user10", "user11", "user12", "user13", "user14"]);
+}
+
+#[tokio::test]
+async fn subscribers_hear_about_changes() {
+    let t = TestDaemon::start().await;
+    let watcher = t.client().await;
+    let mut events = watcher.take_events().unwrap();
+    watcher.call(Request::Subscribe).await.unwrap();
+    t.cli(&["user", "create", "--username", "erin"]).await;
+    let event = tokio::time::timeout(std::time::Duration::from_secs(5), events.recv())
+        .await
+        .expect("an event within 5 s");
+    assert_eq!(event, Some(Event::DirectoryChanged));
+}

@@ -1,0 +1,60 @@
+//! Starting, refusing to start, serving HTTP, and stopping cleanly.
+
+use latchkey_tests::{TestDaemon, test_config};
+
+#[tokio::test]
+async fn healthz_answers_over_http() {
+    let t = TestDaemon::start().await;
+    let res = reqwest::get(format!("{}/healthz", t.base_url)).await.unwrap();
+    assert_eq!(res.status(), 200);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["status"], "ok");
+}
+
+#[tokio::test]
+async fn a_second_daemon_on_the_same_data_dir_refuses() {
+    let t = TestDaemon::start().await;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let config = test_config(&t.config.data_dir, port);
+    let clock = std::sync::Arc::new(t.clock.clone());
+    let err = latchkey_daemon::start_on(&config, clock, listener)
+        .await
+        .expect_err("a second daemon must not start");
+    let message = err.to_string();
+    assert!(
+        message.contains("already open") && message.contains("latchkey.redb"),
+        "{message}"
+    );
+    // The first one is unharmed.
+    assert_eq!(t.cli(&["user", "list", "--json"]).await.code, 0);
+}
+
+#[tokio::test]
+async fn shutdown_removes_the_socket_and_keeps_the_data() {
+    let t = TestDaemon::start().await;
+    t.cli(&["user", "create", "--username", "frank", "--json"])
+        .await;
+    let socket = t.socket();
+    assert!(socket.exists());
+    let dir = t.stop().await;
+    assert!(!socket.exists(), "socket file left behind");
+
+    let t = TestDaemon::start_in(dir).await;
+    let frank = t.cli(&["user", "show", "frank", "--json"]).await;
+    assert_eq!(frank.code, 0, "{frank:?}");
+}
+
+#[tokio::test]
+async fn a_data_dir_that_is_a_file_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("data");
+    std::fs::write(&file, b"not a directory").unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let config = test_config(&file, 1);
+    let clock = latchkey_daemon::clock::ManualClock::new(time::OffsetDateTime::UNIX_EPOCH);
+    let err = latchkey_daemon::start_on(&config, std::sync::Arc::new(clock), listener)
+        .await
+        .expect_err("must refuse");
+    assert!(err.to_string().contains(file.to_str().unwrap()), "{err}");
+}
