@@ -6,6 +6,8 @@ use clap::Parser;
 
 use super::*;
 
+const EXAMPLE: &str = include_str!("../../../config.example.toml");
+
 fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
     pairs
         .iter()
@@ -290,6 +292,61 @@ fn passkey_unfriendly_public_urls_warn() {
     let plain = warnings("http://id.example.com");
     assert_eq!(plain.len(), 1);
     assert!(plain[0].contains("plain http"), "{plain:?}");
+}
+
+#[test]
+fn example_file_loads_and_matches_the_defaults() {
+    let (_dir, file) = dir_with_file(EXAMPLE);
+    assert_eq!(
+        load(&Cli::default(), Vec::new(), &file).unwrap(),
+        Config::default()
+    );
+
+    // Uncommenting every setting must give exactly the defaults it documents.
+    let uncommented: String = EXAMPLE
+        .lines()
+        .map(|line| {
+            let setting = line.strip_prefix('#').filter(|rest| {
+                rest.split_once(" = ")
+                    .is_some_and(|(key, _)| Key::from_name(key).is_some())
+            });
+            format!("{}\n", setting.unwrap_or(line))
+        })
+        .collect();
+    let (_dir, file) = dir_with_file(&uncommented);
+    let layer = file::read(&file, FileChoice::Flag).unwrap().unwrap();
+    for key in Key::ALL {
+        let set = match key {
+            Key::Listen => layer.listen.is_some(),
+            Key::PublicUrl => layer.public_url.is_some(),
+            Key::DataDir => layer.data_dir.is_some(),
+            Key::Socket => layer.socket.is_some(),
+            Key::Log => layer.log.is_some(),
+            Key::TrustedProxies => layer.trusted_proxies.is_some(),
+        };
+        assert!(set, "config.example.toml has no `#{} = …` line", key.name());
+    }
+    assert_eq!(
+        load(&Cli::default(), Vec::new(), &file).unwrap(),
+        Config::default()
+    );
+}
+
+#[test]
+fn example_file_documents_env_and_flag_of_every_setting() {
+    for key in Key::ALL {
+        assert!(
+            EXAMPLE.contains(key.env()),
+            "{} is not documented",
+            key.env()
+        );
+        assert!(
+            EXAMPLE.contains(&format!("flag: {}", key.flag())),
+            "{} is not documented",
+            key.flag()
+        );
+    }
+    assert!(EXAMPLE.contains(env::CONFIG_VAR));
 }
 
 #[test]
