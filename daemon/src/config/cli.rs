@@ -1,0 +1,168 @@
+//! The command line of `latchkeyd`: one flag per setting, overriding file and environment.
+//!
+//! Flag values are checked by the same parsers as the other layers, so clap reports a bad value
+//! with the same explanation (and the usual usage hint and exit status 2). The `env` feature of
+//! clap is deliberately not used: `Config::load` takes the environment as a parameter so tests
+//! never touch the process environment.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+
+use super::error::Origin;
+use super::layer::{Key, Layer};
+use super::{PublicUrl, value};
+
+/// `latchkeyd`: the Latchkey identity provider daemon.
+///
+/// Settings are layered: built-in defaults, then the TOML file, then `LATCHKEY_*` environment
+/// variables, then these flags.
+#[derive(Clone, Debug, Default, PartialEq, clap::Parser)]
+#[command(
+    name = "latchkeyd",
+    version,
+    about = "Latchkey: a passkey-only OpenID Connect identity provider",
+    long_about = None,
+)]
+pub struct Cli {
+    /// Configuration file [env: LATCHKEY_CONFIG] [default: ./latchkey.toml if it exists]
+    #[arg(long, value_name = "FILE", value_parser = value::data_dir)]
+    pub config: Option<PathBuf>,
+
+    /// Print the effective configuration (secrets redacted) and exit
+    #[arg(long)]
+    pub check_config: bool,
+
+    /// Address to listen on for HTTP [env: LATCHKEY_LISTEN] [default: 127.0.0.1:1411]
+    #[arg(long, value_name = "ADDR", value_parser = value::listen)]
+    pub listen: Option<SocketAddr>,
+
+    /// URL browsers and apps use to reach Latchkey; the OIDC issuer [env: LATCHKEY_PUBLIC_URL]
+    /// [default: http://localhost:1411]
+    #[arg(long, value_name = "URL", value_parser = value::public_url)]
+    pub public_url: Option<PublicUrl>,
+
+    /// Directory for the database and the admin socket [env: LATCHKEY_DATA_DIR] [default: ./data]
+    #[arg(long, value_name = "DIR", value_parser = value::data_dir)]
+    pub data_dir: Option<PathBuf>,
+
+    /// Admin socket the `latchkey` console connects to [env: LATCHKEY_SOCKET]
+    /// [default: <data_dir>/latchkey.sock]
+    #[arg(long, value_name = "PATH", value_parser = value::socket)]
+    pub socket: Option<PathBuf>,
+
+    /// Log filter, e.g. "info,latchkey_daemon=debug" [env: LATCHKEY_LOG] [default: info]
+    #[arg(long, visible_alias = "log-level", value_name = "FILTER", value_parser = value::log)]
+    pub log: Option<String>,
+
+    /// Comma-separated IP addresses of reverse proxies whose X-Forwarded-For is believed
+    /// [env: LATCHKEY_TRUSTED_PROXIES] [default: none]
+    // `::std::vec::Vec` keeps clap from treating this as a multi-value flag: the whole list is one
+    // value, parsed like the environment variable ("" clears it).
+    #[arg(long, value_name = "IP,...", value_parser = value::proxy_list)]
+    pub trusted_proxies: Option<::std::vec::Vec<IpAddr>>,
+}
+
+impl Cli {
+    /// The settings given on the command line.
+    pub(super) fn layer(&self) -> Layer {
+        Layer {
+            listen: self.listen,
+            public_url: self.public_url.clone(),
+            data_dir: self.data_dir.clone(),
+            socket: self
+                .socket
+                .clone()
+                .map(|path| (path, Origin::Cli(Key::Socket.flag()))),
+            log: self.log.clone(),
+            trusted_proxies: self.trusted_proxies.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::{CommandFactory, Parser};
+
+    use super::*;
+
+    #[test]
+    fn definition_is_valid() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn no_flags_sets_nothing() {
+        assert_eq!(Cli::try_parse_from(["latchkeyd"]).unwrap(), Cli::default());
+    }
+
+    #[test]
+    fn every_flag_parses() {
+        let cli = Cli::try_parse_from([
+            "latchkeyd",
+            "--config",
+            "/etc/latchkey.toml",
+            "--check-config",
+            "--listen",
+            "0.0.0.0:80",
+            "--public-url",
+            "https://id.example.com/",
+            "--data-dir",
+            "/srv",
+            "--socket",
+            "/run/l.sock",
+            "--log-level",
+            "debug",
+            "--trusted-proxies",
+            "10.0.0.1,::1",
+        ])
+        .unwrap();
+        assert_eq!(cli.config, Some(PathBuf::from("/etc/latchkey.toml")));
+        assert!(cli.check_config);
+        assert_eq!(cli.listen, Some("0.0.0.0:80".parse().unwrap()));
+        assert_eq!(cli.public_url.unwrap().as_str(), "https://id.example.com");
+        assert_eq!(cli.data_dir, Some(PathBuf::from("/srv")));
+        assert_eq!(cli.socket, Some(PathBuf::from("/run/l.sock")));
+        assert_eq!(cli.log.as_deref(), Some("debug"));
+        assert_eq!(cli.trusted_proxies.unwrap().len(), 2);
+
+        let cli =
+            Cli::try_parse_from(["latchkeyd", "--log", "warn", "--trusted-proxies", ""]).unwrap();
+        assert_eq!(cli.log.as_deref(), Some("warn"));
+        assert_eq!(cli.trusted_proxies, Some(Vec::new()));
+    }
+
+    #[test]
+    fn bad_values_are_explained() {
+        let err = |args: &[&str]| {
+            Cli::try_parse_from(std::iter::once("latchkeyd").chain(args.iter().copied()))
+                .unwrap_err()
+                .to_string()
+        };
+        let message = err(&["--listen", "localhost"]);
+        assert!(
+            message.contains(
+                "'--listen <ADDR>': expected an address like 127.0.0.1:1411, got \"localhost\""
+            ),
+            "{message}"
+        );
+        let message = err(&["--public-url", "ftp://x"]);
+        assert!(
+            message.contains("\"ftp://x\" is not an http or https URL"),
+            "{message}"
+        );
+        let message = err(&["--data-dir", ""]);
+        assert!(
+            message.contains("expected a path, got an empty string"),
+            "{message}"
+        );
+        let message = err(&["--config", ""]);
+        assert!(
+            message.contains("expected a path, got an empty string"),
+            "{message}"
+        );
+        let message = err(&["--trusted-proxies", "10.0.0.0/8"]);
+        assert!(message.contains("networks are not supported"), "{message}");
+        let message = err(&["--lisen", "x"]);
+        assert!(message.contains("--listen"), "{message}");
+    }
+}

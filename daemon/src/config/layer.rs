@@ -1,0 +1,179 @@
+//! `Key` (the settings, by name in each layer) and `Layer` (the settings one source provides).
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+
+use super::error::{ConfigError, Origin};
+use super::{PublicUrl, value};
+
+/// One process-level setting. The TOML key, environment variable and flag are derived from it,
+/// so the three layers cannot drift apart.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Key {
+    /// `listen`
+    Listen,
+    /// `public_url`
+    PublicUrl,
+    /// `data_dir`
+    DataDir,
+    /// `socket`
+    Socket,
+    /// `log`
+    Log,
+    /// `trusted_proxies`
+    TrustedProxies,
+}
+
+impl Key {
+    /// Every setting, in the order they are documented and printed.
+    pub const ALL: [Key; 6] = [
+        Key::Listen,
+        Key::PublicUrl,
+        Key::DataDir,
+        Key::Socket,
+        Key::Log,
+        Key::TrustedProxies,
+    ];
+
+    /// The TOML key.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Key::Listen => "listen",
+            Key::PublicUrl => "public_url",
+            Key::DataDir => "data_dir",
+            Key::Socket => "socket",
+            Key::Log => "log",
+            Key::TrustedProxies => "trusted_proxies",
+        }
+    }
+
+    /// The environment variable.
+    pub const fn env(self) -> &'static str {
+        match self {
+            Key::Listen => "LATCHKEY_LISTEN",
+            Key::PublicUrl => "LATCHKEY_PUBLIC_URL",
+            Key::DataDir => "LATCHKEY_DATA_DIR",
+            Key::Socket => "LATCHKEY_SOCKET",
+            Key::Log => "LATCHKEY_LOG",
+            Key::TrustedProxies => "LATCHKEY_TRUSTED_PROXIES",
+        }
+    }
+
+    /// The command-line flag.
+    pub const fn flag(self) -> &'static str {
+        match self {
+            Key::Listen => "--listen",
+            Key::PublicUrl => "--public-url",
+            Key::DataDir => "--data-dir",
+            Key::Socket => "--socket",
+            Key::Log => "--log",
+            Key::TrustedProxies => "--trusted-proxies",
+        }
+    }
+
+    /// A TOML value of the right shape, quoted, for "expected …" messages.
+    pub const fn example(self) -> &'static str {
+        match self {
+            Key::Listen => "a string like \"127.0.0.1:1411\"",
+            Key::PublicUrl => "a string like \"https://id.example.com\"",
+            Key::DataDir => "a string like \"/var/lib/latchkey\"",
+            Key::Socket => "a string like \"/run/latchkey/latchkey.sock\"",
+            Key::Log => "a string like \"info\"",
+            Key::TrustedProxies => "an array of IP addresses like [\"10.0.0.1\"]",
+        }
+    }
+
+    /// The key with this TOML name.
+    pub fn from_name(name: &str) -> Option<Key> {
+        Key::ALL.into_iter().find(|key| key.name() == name)
+    }
+
+    /// The key read from this environment variable.
+    pub fn from_env(var: &str) -> Option<Key> {
+        Key::ALL.into_iter().find(|key| key.env() == var)
+    }
+}
+
+/// The settings one source (file, environment, command line) provides; `None` = not set there.
+#[derive(Clone, Debug, Default)]
+pub struct Layer {
+    pub listen: Option<SocketAddr>,
+    pub public_url: Option<PublicUrl>,
+    pub data_dir: Option<PathBuf>,
+    /// With its origin, because its length is only checked after merging.
+    pub socket: Option<(PathBuf, Origin)>,
+    pub log: Option<String>,
+    pub trusted_proxies: Option<Vec<IpAddr>>,
+}
+
+impl Layer {
+    /// Parses `raw` as `key`'s value (a list is comma-separated) and sets it.
+    pub fn set_str(&mut self, key: Key, raw: &str, origin: Origin) -> Result<(), ConfigError> {
+        let invalid = |message: String| ConfigError::Invalid {
+            origin: origin.clone(),
+            key: key.name(),
+            message,
+        };
+        match key {
+            Key::Listen => self.listen = Some(value::listen(raw).map_err(invalid)?),
+            Key::PublicUrl => self.public_url = Some(value::public_url(raw).map_err(invalid)?),
+            Key::DataDir => self.data_dir = Some(value::data_dir(raw).map_err(invalid)?),
+            Key::Socket => {
+                let path = value::socket(raw).map_err(invalid)?;
+                self.socket = Some((path, origin));
+            }
+            Key::Log => self.log = Some(value::log(raw).map_err(invalid)?),
+            Key::TrustedProxies => {
+                self.trusted_proxies = Some(value::proxy_list(raw).map_err(invalid)?);
+            }
+        }
+        Ok(())
+    }
+
+    /// `self` with every setting `later` provides replaced by `later`'s.
+    pub fn overridden_by(self, later: Layer) -> Layer {
+        Layer {
+            listen: later.listen.or(self.listen),
+            public_url: later.public_url.or(self.public_url),
+            data_dir: later.data_dir.or(self.data_dir),
+            socket: later.socket.or(self.socket),
+            log: later.log.or(self.log),
+            trusted_proxies: later.trusted_proxies.or(self.trusted_proxies),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        for key in Key::ALL {
+            assert_eq!(Key::from_name(key.name()), Some(key));
+            assert_eq!(Key::from_env(key.env()), Some(key));
+            assert_eq!(
+                key.env(),
+                format!("LATCHKEY_{}", key.name().to_ascii_uppercase())
+            );
+            assert_eq!(key.flag(), format!("--{}", key.name().replace('_', "-")));
+        }
+        assert_eq!(Key::from_name("lisen"), None);
+    }
+
+    #[test]
+    fn later_layer_wins_only_where_set() {
+        let mut early = Layer::default();
+        early
+            .set_str(Key::Listen, "127.0.0.1:1", Origin::Default)
+            .unwrap();
+        early.set_str(Key::Log, "debug", Origin::Default).unwrap();
+        let mut late = Layer::default();
+        late.set_str(Key::Listen, "127.0.0.1:2", Origin::Default)
+            .unwrap();
+        let merged = early.overridden_by(late);
+        assert_eq!(merged.listen, Some("127.0.0.1:2".parse().unwrap()));
+        assert_eq!(merged.log.as_deref(), Some("debug"));
+        assert_eq!(merged.data_dir, None);
+    }
+}

@@ -1,0 +1,201 @@
+//! Process-level configuration of `latchkeyd`: built-in defaults ← TOML file ← `LATCHKEY_*`
+//! environment ← command-line flags, every value validated and every unknown key refused.
+//!
+//! Only what the process needs before it can open the database lives here (where to listen,
+//! where the data is, how to log). Application settings that admins change at run time (app
+//! name, SMTP, LDAP, …) live in the database.
+//!
+//! `config.example.toml` at the repository root documents every setting; a test loads it.
+
+mod cli;
+mod env;
+mod error;
+mod file;
+mod layer;
+mod public_url;
+mod secret;
+mod value;
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+pub use cli::Cli;
+pub use error::{ConfigError, FileChoice, Origin};
+pub use layer::Key;
+pub use public_url::PublicUrl;
+pub use secret::{REDACTED, Secret};
+
+/// The file read when neither `--config` nor `LATCHKEY_CONFIG` names one, if it exists.
+pub const DEFAULT_CONFIG_FILE: &str = "./latchkey.toml";
+
+/// The database file's name inside `data_dir`.
+const DB_FILE: &str = "latchkey.redb";
+
+/// The admin socket's name inside `data_dir` when `socket` is not set.
+const SOCKET_FILE: &str = "latchkey.sock";
+
+/// The effective process configuration.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Config {
+    /// HTTP listen address. Default `127.0.0.1:1411`; `LATCHKEY_LISTEN`; TOML `listen`.
+    pub listen: SocketAddr,
+    /// The URL users reach Latchkey at; the OIDC issuer and WebAuthn origin. Default
+    /// `http://localhost:1411`; `LATCHKEY_PUBLIC_URL`; TOML `public_url`.
+    pub public_url: PublicUrl,
+    /// Holds the database and, by default, the admin socket. Default `./data`;
+    /// `LATCHKEY_DATA_DIR`; TOML `data_dir`.
+    pub data_dir: PathBuf,
+    /// The admin socket. Default `<data_dir>/latchkey.sock` (after `data_dir` is layered);
+    /// `LATCHKEY_SOCKET`; TOML `socket`.
+    pub socket: PathBuf,
+    /// A `tracing_subscriber::EnvFilter` directive, already checked to parse. Default `info`;
+    /// `LATCHKEY_LOG`; TOML `log`.
+    pub log: String,
+    /// Reverse proxies whose `X-Forwarded-For` is believed for audit IPs and rate limits. Default
+    /// none; `LATCHKEY_TRUSTED_PROXIES` (comma-separated); TOML `trusted_proxies` (array).
+    pub trusted_proxies: Vec<IpAddr>,
+    /// Things the operator should hear about that do not stop the daemon (unknown `LATCHKEY_*`
+    /// variables, a public URL browsers will refuse passkeys on). Log them once logging is up.
+    pub warnings: Vec<String>,
+}
+
+impl Default for Config {
+    /// The built-in defaults (the bottom layer).
+    fn default() -> Self {
+        let data_dir = PathBuf::from("./data");
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 1411)),
+            public_url: PublicUrl::localhost(1411),
+            socket: data_dir.join(SOCKET_FILE),
+            data_dir,
+            log: "info".to_owned(),
+            trusted_proxies: Vec::new(),
+            warnings: Vec::new(),
+        }
+    }
+}
+
+impl Config {
+    /// Loads and validates all layers. `env` is passed in (an iterator of (key, value), usually
+    /// [`process_env`]) so tests never touch the process environment. The file is `--config`,
+    /// else `LATCHKEY_CONFIG`, else `./latchkey.toml` if it exists.
+    pub fn load(
+        cli: &Cli,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigError> {
+        Self::load_with_default_file(cli, env, Path::new(DEFAULT_CONFIG_FILE))
+    }
+
+    /// [`Config::load`] with the implicit file elsewhere than the working directory.
+    fn load_with_default_file(
+        cli: &Cli,
+        env: impl IntoIterator<Item = (String, String)>,
+        default_file: &Path,
+    ) -> Result<Config, ConfigError> {
+        let mut warnings = Vec::new();
+        let env = env::read(env, &mut warnings)?;
+        let (path, choice) = match (&cli.config, &env.config_file) {
+            (Some(path), _) => (path.as_path(), FileChoice::Flag),
+            (None, Some(path)) => (path.as_path(), FileChoice::Env),
+            (None, None) => (default_file, FileChoice::Implicit),
+        };
+        let file = file::read(path, choice)?.unwrap_or_default();
+        let layers = file.overridden_by(env.layer).overridden_by(cli.layer());
+        Self::resolve(layers, warnings)
+    }
+
+    /// Fills what no layer set from the defaults and checks what depends on several settings.
+    fn resolve(layers: layer::Layer, mut warnings: Vec<String>) -> Result<Config, ConfigError> {
+        let defaults = Config::default();
+        let data_dir = layers.data_dir.unwrap_or(defaults.data_dir);
+        let (socket, socket_origin) = layers
+            .socket
+            .unwrap_or_else(|| (data_dir.join(SOCKET_FILE), Origin::Default));
+        value::socket_length(&socket).map_err(|message| ConfigError::Invalid {
+            origin: socket_origin,
+            key: Key::Socket.name(),
+            message,
+        })?;
+        let public_url = layers.public_url.unwrap_or(defaults.public_url);
+        warnings.extend(passkey_warnings(&public_url));
+        Ok(Config {
+            listen: layers.listen.unwrap_or(defaults.listen),
+            public_url,
+            data_dir,
+            socket,
+            log: layers.log.unwrap_or(defaults.log),
+            trusted_proxies: layers.trusted_proxies.unwrap_or(defaults.trusted_proxies),
+            warnings,
+        })
+    }
+
+    /// The database file, `<data_dir>/latchkey.redb`.
+    pub fn db_path(&self) -> PathBuf {
+        self.data_dir.join(DB_FILE)
+    }
+
+    /// For `--check-config`: the effective configuration as TOML that `load` accepts back, with
+    /// any [`Secret`] printed as `"<redacted>"`. Warnings are not included.
+    pub fn to_toml_redacted(&self) -> String {
+        /// Borrowed view in documented key order; a future `Secret<String>` field goes here as
+        /// `&Secret<String>`, whose `Serialize` writes `"<redacted>"`.
+        #[derive(serde::Serialize)]
+        struct Effective<'a> {
+            listen: String,
+            public_url: &'a str,
+            data_dir: String,
+            socket: String,
+            log: &'a str,
+            trusted_proxies: Vec<String>,
+        }
+        let effective = Effective {
+            listen: self.listen.to_string(),
+            public_url: self.public_url.as_str(),
+            data_dir: self.data_dir.display().to_string(),
+            socket: self.socket.display().to_string(),
+            log: &self.log,
+            trusted_proxies: self
+                .trusted_proxies
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
+        };
+        let body = toml::to_string(&effective)
+            .unwrap_or_else(|error| format!("# cannot render the configuration: {error}\n"));
+        format!("# Effective latchkeyd configuration (secrets redacted).\n{body}")
+    }
+}
+
+/// Warnings for a public URL at which browsers will not offer passkeys.
+fn passkey_warnings(url: &PublicUrl) -> Option<String> {
+    if url.host_is_ip() {
+        Some(format!(
+            "public_url {url} uses an IP address, and browsers refuse passkeys for IP addresses; \
+             use a host name (http://localhost:{} works for local testing)",
+            url.port().unwrap_or(if url.is_https() { 443 } else { 80 })
+        ))
+    } else if !url.is_https() && !url.host_is_localhost() {
+        Some(format!(
+            "public_url {url} is plain http on a host other than localhost, and browsers offer \
+             passkeys only over https (or on localhost)"
+        ))
+    } else {
+        None
+    }
+}
+
+/// The process environment for [`Config::load`]. Names and values that are not UTF-8 are
+/// converted lossily; a `LATCHKEY_*` value so converted is then refused by `load` as not UTF-8.
+pub fn process_env() -> Vec<(String, String)> {
+    std::env::vars_os()
+        .map(|(name, value)| {
+            (
+                name.to_string_lossy().into_owned(),
+                value.to_string_lossy().into_owned(),
+            )
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,400 @@
+//! Tests of the layering as a whole; each layer's own tests sit next to it.
+
+use std::path::{Path, PathBuf};
+
+use clap::Parser;
+
+use super::*;
+
+const EXAMPLE: &str = include_str!("../../../config.example.toml");
+
+fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+fn cli(args: &[&str]) -> Cli {
+    Cli::try_parse_from(std::iter::once("latchkeyd").chain(args.iter().copied())).unwrap()
+}
+
+/// A temp dir holding `latchkey.toml` with `text`; its path stands in for `./latchkey.toml`.
+fn dir_with_file(text: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("latchkey.toml");
+    std::fs::write(&path, text).unwrap();
+    (dir, path)
+}
+
+fn load(cli: &Cli, env: Vec<(String, String)>, default_file: &Path) -> Result<Config, ConfigError> {
+    Config::load_with_default_file(cli, env, default_file)
+}
+
+#[test]
+fn defaults() {
+    let config = load(
+        &Cli::default(),
+        Vec::new(),
+        Path::new("/nonexistent/latchkey.toml"),
+    )
+    .unwrap();
+    assert_eq!(config, Config::default());
+    assert_eq!(config.listen.to_string(), "127.0.0.1:1411");
+    assert_eq!(config.public_url.as_str(), "http://localhost:1411");
+    assert_eq!(config.data_dir, PathBuf::from("./data"));
+    assert_eq!(config.socket, PathBuf::from("./data/latchkey.sock"));
+    assert_eq!(config.log, "info");
+    assert!(config.trusted_proxies.is_empty());
+    assert!(config.warnings.is_empty());
+    assert_eq!(config.db_path(), PathBuf::from("./data/latchkey.redb"));
+}
+
+#[test]
+fn load_reads_the_real_environment_shape() {
+    // `load` with an empty environment and (most likely) no ./latchkey.toml next to the crate.
+    let cwd_has_file = Path::new(DEFAULT_CONFIG_FILE).exists();
+    if !cwd_has_file {
+        assert_eq!(
+            Config::load(&Cli::default(), Vec::new()).unwrap(),
+            Config::default()
+        );
+    }
+    // `process_env` never panics, whatever the environment holds.
+    let _ = process_env();
+}
+
+#[test]
+fn precedence_file_then_env_then_cli() {
+    let (_dir, file) = dir_with_file(
+        r#"
+listen = "127.0.0.1:1001"
+public_url = "https://file.example"
+data_dir = "/file"
+log = "debug"
+trusted_proxies = ["10.0.0.1"]
+"#,
+    );
+    let no_cli = Cli::default();
+    let from_file = load(&no_cli, Vec::new(), &file).unwrap();
+    assert_eq!(from_file.listen.port(), 1001);
+    assert_eq!(from_file.public_url.as_str(), "https://file.example");
+    assert_eq!(from_file.data_dir, PathBuf::from("/file"));
+    assert_eq!(from_file.log, "debug");
+    assert_eq!(from_file.trusted_proxies.len(), 1);
+
+    let environment = env(&[
+        ("LATCHKEY_LISTEN", "127.0.0.1:1002"),
+        ("LATCHKEY_DATA_DIR", "/env"),
+        ("LATCHKEY_TRUSTED_PROXIES", ""),
+    ]);
+    let from_env = load(&no_cli, environment.clone(), &file).unwrap();
+    assert_eq!(from_env.listen.port(), 1002);
+    assert_eq!(from_env.data_dir, PathBuf::from("/env"));
+    assert!(
+        from_env.trusted_proxies.is_empty(),
+        "an empty variable clears the file's list"
+    );
+    assert_eq!(
+        from_env.public_url.as_str(),
+        "https://file.example",
+        "file still applies"
+    );
+    assert_eq!(from_env.log, "debug");
+
+    let flags = cli(&["--listen", "127.0.0.1:1003", "--log", "trace"]);
+    let from_cli = load(&flags, environment, &file).unwrap();
+    assert_eq!(from_cli.listen.port(), 1003);
+    assert_eq!(from_cli.log, "trace");
+    assert_eq!(
+        from_cli.data_dir,
+        PathBuf::from("/env"),
+        "environment still applies"
+    );
+    assert_eq!(
+        from_cli.public_url.as_str(),
+        "https://file.example",
+        "file still applies"
+    );
+}
+
+#[test]
+fn socket_default_follows_the_final_data_dir() {
+    let (_dir, file) = dir_with_file("data_dir = \"/file\"\n");
+    let config = load(&Cli::default(), Vec::new(), &file).unwrap();
+    assert_eq!(config.socket, PathBuf::from("/file/latchkey.sock"));
+    assert_eq!(config.db_path(), PathBuf::from("/file/latchkey.redb"));
+
+    let config = load(&cli(&["--data-dir", "/cli"]), Vec::new(), &file).unwrap();
+    assert_eq!(config.socket, PathBuf::from("/cli/latchkey.sock"));
+
+    // A socket set in an earlier layer is not moved by a later data_dir.
+    let (_dir, file) = dir_with_file("socket = \"/run/latchkey.sock\"\n");
+    let config = load(&cli(&["--data-dir", "/cli"]), Vec::new(), &file).unwrap();
+    assert_eq!(config.socket, PathBuf::from("/run/latchkey.sock"));
+    assert_eq!(config.data_dir, PathBuf::from("/cli"));
+}
+
+#[test]
+fn socket_too_long_names_its_origin() {
+    let long_dir = format!("/{}", "d".repeat(value::MAX_SOCKET_PATH_BYTES));
+    let err = load(
+        &cli(&["--data-dir", &long_dir]),
+        Vec::new(),
+        Path::new("/nonexistent"),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.starts_with("socket (default): \"/ddd"), "{err}");
+    assert!(
+        err.contains("choose a shorter socket path or data directory"),
+        "{err}"
+    );
+
+    let long_socket = format!("{long_dir}.sock");
+    let err = load(
+        &Cli::default(),
+        env(&[("LATCHKEY_SOCKET", &long_socket)]),
+        Path::new("/nonexistent"),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.starts_with("LATCHKEY_SOCKET: "), "{err}");
+    let err = load(
+        &cli(&["--socket", &long_socket]),
+        Vec::new(),
+        Path::new("/nonexistent"),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.starts_with("--socket: "), "{err}");
+}
+
+#[test]
+fn choosing_the_file() {
+    let (_dir, implicit) = dir_with_file("log = \"warn\"\n");
+    let (_dir2, named) = dir_with_file("log = \"error\"\n");
+    let named_str = named.to_str().unwrap();
+
+    assert_eq!(
+        load(&Cli::default(), Vec::new(), &implicit).unwrap().log,
+        "warn"
+    );
+    let by_env = env(&[("LATCHKEY_CONFIG", named_str)]);
+    assert_eq!(
+        load(&Cli::default(), by_env.clone(), &implicit)
+            .unwrap()
+            .log,
+        "error"
+    );
+    let by_flag = cli(&["--config", named_str]);
+    assert_eq!(load(&by_flag, Vec::new(), &implicit).unwrap().log, "error");
+
+    // --config beats LATCHKEY_CONFIG.
+    let bogus_env = env(&[("LATCHKEY_CONFIG", "/nonexistent/x.toml")]);
+    assert_eq!(
+        load(&by_flag, bogus_env.clone(), &implicit).unwrap().log,
+        "error"
+    );
+
+    // A named file must exist; the implicit one need not.
+    let missing = cli(&["--config", "/nonexistent/latchkey.toml"]);
+    let err = load(&missing, Vec::new(), &implicit)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with(
+            "/nonexistent/latchkey.toml: cannot read the configuration file given by --config: "
+        ),
+        "{err}"
+    );
+    let err = load(&Cli::default(), bogus_env, &implicit)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("given by LATCHKEY_CONFIG"), "{err}");
+    assert!(
+        load(
+            &Cli::default(),
+            Vec::new(),
+            Path::new("/nonexistent/latchkey.toml")
+        )
+        .is_ok()
+    );
+}
+
+#[test]
+fn file_errors_surface_through_load() {
+    let (_dir, file) = dir_with_file("listen = \"127.0.0.1:1411\"\nlisen = \"x\"\n");
+    let err = load(&Cli::default(), Vec::new(), &file).unwrap_err();
+    assert!(
+        matches!(err, ConfigError::UnknownKey { line: 2, .. }),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "{} line 2: unknown key \"lisen\", did you mean \"listen\"? (known keys: listen, \
+             public_url, data_dir, socket, log, trusted_proxies)",
+            file.display()
+        )
+    );
+
+    let (_dir, file) = dir_with_file("\n\nlisten = \"localhost\"\n");
+    let err = load(&Cli::default(), Vec::new(), &file)
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        err,
+        format!(
+            "{} line 3: listen: expected an address like 127.0.0.1:1411, got \"localhost\"",
+            file.display()
+        )
+    );
+}
+
+#[test]
+fn env_errors_and_warnings_surface_through_load() {
+    let none = Path::new("/nonexistent");
+    let err = load(
+        &Cli::default(),
+        env(&[("LATCHKEY_PUBLIC_URL", "ftp://x")]),
+        none,
+    )
+    .unwrap_err()
+    .to_string();
+    assert_eq!(
+        err,
+        "LATCHKEY_PUBLIC_URL: \"ftp://x\" is not an http or https URL"
+    );
+
+    let config = load(&Cli::default(), env(&[("LATCHKEY_LISTN", "x")]), none).unwrap();
+    assert_eq!(
+        config.warnings,
+        ["ignoring unknown environment variable LATCHKEY_LISTN (did you mean LATCHKEY_LISTEN?)"]
+    );
+}
+
+#[test]
+fn passkey_unfriendly_public_urls_warn() {
+    let none = Path::new("/nonexistent");
+    let warnings = |url: &str| {
+        load(&cli(&["--public-url", url]), Vec::new(), none)
+            .unwrap()
+            .warnings
+    };
+    assert!(warnings("https://id.example.com").is_empty());
+    assert!(warnings("http://localhost:8080").is_empty());
+    assert!(warnings("http://auth.localhost").is_empty());
+    let ip = warnings("http://127.0.0.1:1411");
+    assert_eq!(ip.len(), 1);
+    assert!(ip[0].contains("uses an IP address"), "{ip:?}");
+    assert!(ip[0].contains("http://localhost:1411"), "{ip:?}");
+    let plain = warnings("http://id.example.com");
+    assert_eq!(plain.len(), 1);
+    assert!(plain[0].contains("plain http"), "{plain:?}");
+}
+
+#[test]
+fn example_file_loads_and_matches_the_defaults() {
+    let (_dir, file) = dir_with_file(EXAMPLE);
+    assert_eq!(
+        load(&Cli::default(), Vec::new(), &file).unwrap(),
+        Config::default()
+    );
+
+    // Uncommenting every setting must give exactly the defaults it documents.
+    let uncommented: String = EXAMPLE
+        .lines()
+        .map(|line| {
+            let setting = line.strip_prefix('#').filter(|rest| {
+                rest.split_once(" = ")
+                    .is_some_and(|(key, _)| Key::from_name(key).is_some())
+            });
+            format!("{}\n", setting.unwrap_or(line))
+        })
+        .collect();
+    let (_dir, file) = dir_with_file(&uncommented);
+    let layer = file::read(&file, FileChoice::Flag).unwrap().unwrap();
+    for key in Key::ALL {
+        let set = match key {
+            Key::Listen => layer.listen.is_some(),
+            Key::PublicUrl => layer.public_url.is_some(),
+            Key::DataDir => layer.data_dir.is_some(),
+            Key::Socket => layer.socket.is_some(),
+            Key::Log => layer.log.is_some(),
+            Key::TrustedProxies => layer.trusted_proxies.is_some(),
+        };
+        assert!(set, "config.example.toml has no `#{} = …` line", key.name());
+    }
+    assert_eq!(
+        load(&Cli::default(), Vec::new(), &file).unwrap(),
+        Config::default()
+    );
+}
+
+#[test]
+fn example_file_documents_env_and_flag_of_every_setting() {
+    for key in Key::ALL {
+        assert!(
+            EXAMPLE.contains(key.env()),
+            "{} is not documented",
+            key.env()
+        );
+        assert!(
+            EXAMPLE.contains(&format!("flag: {}", key.flag())),
+            "{} is not documented",
+            key.flag()
+        );
+    }
+    assert!(EXAMPLE.contains(env::CONFIG_VAR));
+}
+
+#[test]
+fn check_config_output_is_loadable_toml() {
+    let flags = cli(&[
+        "--listen",
+        "[::1]:8443",
+        "--public-url",
+        "https://id.example.com/auth/",
+        "--data-dir",
+        "/var/lib/latchkey \"quoted\"",
+        "--socket",
+        "/run/latchkey.sock",
+        "--log",
+        "info,latchkey_daemon=debug",
+        "--trusted-proxies",
+        "10.0.0.1,::1",
+    ]);
+    let config = load(&flags, Vec::new(), Path::new("/nonexistent")).unwrap();
+    let rendered = config.to_toml_redacted();
+    assert!(
+        rendered.starts_with("# Effective latchkeyd configuration"),
+        "{rendered}"
+    );
+    assert!(rendered.contains("listen = \"[::1]:8443\"\n"), "{rendered}");
+    assert!(
+        rendered.contains("trusted_proxies = [\"10.0.0.1\", \"::1\"]"),
+        "{rendered}"
+    );
+
+    let (_dir, file) = dir_with_file(&rendered);
+    assert_eq!(load(&Cli::default(), Vec::new(), &file).unwrap(), config);
+
+    let defaults = Config::default().to_toml_redacted();
+    assert!(defaults.contains("trusted_proxies = []"), "{defaults}");
+}
+
+#[test]
+fn secrets_are_redacted_in_check_config_output() {
+    // No setting is secret yet; this pins the mechanism `to_toml_redacted` relies on.
+    #[derive(serde::Serialize)]
+    struct WithSecret {
+        smtp_password: Secret<String>,
+    }
+    let rendered = toml::to_string(&WithSecret {
+        smtp_password: Secret::new("hunter2".to_owned()),
+    })
+    .unwrap();
+    assert_eq!(rendered, "smtp_password = \"<redacted>\"\n");
+    assert!(!Config::default().to_toml_redacted().contains("hunter2"));
+}
