@@ -7,17 +7,23 @@
 //! [`ClientMessage::Request`] carries an id that its [`ServerMessage::Response`]
 //! repeats; the daemon may push [`ServerMessage::Event`]s in between.
 
+pub mod access;
 pub mod client;
 pub mod codec;
 pub mod error;
+pub mod expiry;
 pub mod message;
+pub mod settings;
 pub mod view;
 
+pub use access::*;
 pub use client::{Client, ClientError};
 pub use codec::{FrameError, MAX_FRAME_BYTES, read_frame, write_frame};
 pub use error::{ApiError, ErrorCode};
+pub use expiry::{EXPIRY_PRESETS, ExpiryError, MAX_EXPIRY, parse_expiry};
 pub use message::{
     ClientHello, ClientMessage, Event, Outcome, PROTOCOL_VERSION, Request, Response, ServerHello,
     ServerMessage,
 };
+pub use settings::{SettingView, SettingsView};
 pub use view::*;

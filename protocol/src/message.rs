@@ -2,10 +2,12 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::access::{LoginCodeCreated, LoginCodeView, NewLoginCode, PasskeyView, SessionView};
 use crate::error::ApiError;
+use crate::settings::SettingsView;
 use crate::view::{
-    AuditPage, AuditQuery, DaemonStatus, GroupList, GroupView, NewGroup, NewUser, UserPage,
-    UserPatch, UserQuery, UserView,
+    AuditEventView, AuditPage, AuditQuery, DaemonStatus, GroupList, GroupView, NewGroup, NewUser,
+    UserPage, UserPatch, UserQuery, UserView,
 };
 
 /// Bumped whenever a message changes shape incompatibly.
@@ -130,6 +132,36 @@ pub enum Request {
     },
     /// Ask for [`Event`]s to be pushed on this connection from now on.
     Subscribe,
+    GetSettings,
+    /// `value` is parsed by the daemon according to the setting's type.
+    SetSetting {
+        key: String,
+        value: String,
+    },
+    CreateLoginCode {
+        code: NewLoginCode,
+    },
+    ListLoginCodes {
+        user: String,
+    },
+    RevokeLoginCode {
+        user: String,
+        id: String,
+    },
+    ListPasskeys {
+        user: String,
+    },
+    RevokePasskey {
+        user: String,
+        id: String,
+    },
+    ListSessions {
+        user: String,
+    },
+    RevokeSession {
+        user: String,
+        id: String,
+    },
 }
 
 /// Successful answers; each request has one matching shape.
@@ -154,6 +186,21 @@ pub enum Response {
     Audit {
         page: AuditPage,
     },
+    Settings {
+        settings: SettingsView,
+    },
+    LoginCode {
+        code: LoginCodeCreated,
+    },
+    LoginCodes {
+        codes: Vec<LoginCodeView>,
+    },
+    Passkeys {
+        passkeys: Vec<PasskeyView>,
+    },
+    Sessions {
+        sessions: Vec<SessionView>,
+    },
     /// The request succeeded and has nothing to say (delete, subscribe).
     Done,
 }
@@ -164,6 +211,8 @@ pub enum Response {
 pub enum Event {
     /// Users or groups changed; views should refresh.
     DirectoryChanged,
+    /// A new audit event was written (for live audit views).
+    AuditAppended { audit: AuditEventView },
     /// A frame from this client could not be read; the connection goes on.
     FrameRejected { error: ApiError },
 }

@@ -104,6 +104,39 @@ fn requests() -> Vec<Request> {
             },
         },
         Request::Subscribe,
+        Request::GetSettings,
+        Request::SetSetting {
+            key: "session.minutes".into(),
+            value: "120".into(),
+        },
+        Request::CreateLoginCode {
+            code: NewLoginCode {
+                user: "alice".into(),
+                expires_in_secs: 3600,
+                send_email: true,
+            },
+        },
+        Request::ListLoginCodes {
+            user: "alice".into(),
+        },
+        Request::RevokeLoginCode {
+            user: "alice".into(),
+            id: "c0de".into(),
+        },
+        Request::ListPasskeys {
+            user: "alice".into(),
+        },
+        Request::RevokePasskey {
+            user: "alice".into(),
+            id: "AAEC".into(),
+        },
+        Request::ListSessions {
+            user: "alice".into(),
+        },
+        Request::RevokeSession {
+            user: "alice".into(),
+            id: "5e55".into(),
+        },
     ]
 }
 
@@ -123,7 +156,16 @@ fn request_covered(request: &Request) {
         | Request::AddGroupMember { .. }
         | Request::RemoveGroupMember { .. }
         | Request::ListAudit { .. }
-        | Request::Subscribe => {}
+        | Request::Subscribe
+        | Request::GetSettings
+        | Request::SetSetting { .. }
+        | Request::CreateLoginCode { .. }
+        | Request::ListLoginCodes { .. }
+        | Request::RevokeLoginCode { .. }
+        | Request::ListPasskeys { .. }
+        | Request::RevokePasskey { .. }
+        | Request::ListSessions { .. }
+        | Request::RevokeSession { .. } => {}
     }
 }
 
@@ -174,6 +216,57 @@ fn responses() -> Vec<Response> {
                 }],
             },
         },
+        Response::Settings {
+            settings: SettingsView {
+                settings: vec![SettingView {
+                    key: "smtp.password".into(),
+                    value: serde_json::json!("set"),
+                    default: serde_json::Value::Null,
+                    kind: "secret".into(),
+                    description: "SMTP password".into(),
+                    write_only: true,
+                    warning: Some("careful".into()),
+                }],
+            },
+        },
+        Response::LoginCode {
+            code: LoginCodeCreated {
+                id: "c0de".into(),
+                url: "http://localhost:1411/lc/K7QD-M2XH".into(),
+                code: "K7QD-M2XH".into(),
+                expires_at: datetime!(2026-11-23 09:00:00 UTC),
+                emailed: false,
+            },
+        },
+        Response::LoginCodes {
+            codes: vec![LoginCodeView {
+                id: "c0de".into(),
+                created_at: datetime!(2026-11-23 08:00:00 UTC),
+                expires_at: datetime!(2026-11-23 09:00:00 UTC),
+                created_by: "admin-socket (uid 0)".into(),
+            }],
+        },
+        Response::Passkeys {
+            passkeys: vec![PasskeyView {
+                id: "AAEC".into(),
+                name: "iCloud Keychain".into(),
+                aaguid: Some("fbfc3007-154e-4ecc-8c0b-6e020557d7bd".into()),
+                synced: true,
+                created_at: datetime!(2026-11-23 08:00:00 UTC),
+                last_used_at: None,
+            }],
+        },
+        Response::Sessions {
+            sessions: vec![SessionView {
+                id: "5e55".into(),
+                method: SignInMethod::Passkey,
+                ip: Some("::1".into()),
+                user_agent: Some("Firefox".into()),
+                created_at: datetime!(2026-11-23 08:00:00 UTC),
+                last_seen_at: datetime!(2026-11-23 08:10:00 UTC),
+                expires_at: datetime!(2026-11-23 09:00:00 UTC),
+            }],
+        },
         Response::Done,
     ]
 }
@@ -186,6 +279,11 @@ fn response_covered(response: &Response) {
         | Response::Groups { .. }
         | Response::Group { .. }
         | Response::Audit { .. }
+        | Response::Settings { .. }
+        | Response::LoginCode { .. }
+        | Response::LoginCodes { .. }
+        | Response::Passkeys { .. }
+        | Response::Sessions { .. }
         | Response::Done => {}
     }
 }
@@ -193,6 +291,18 @@ fn response_covered(response: &Response) {
 fn events() -> Vec<Event> {
     vec![
         Event::DirectoryChanged,
+        Event::AuditAppended {
+            audit: AuditEventView {
+                id: 8,
+                at: datetime!(2026-11-23 07:00:00 UTC),
+                event: "passkey_added".into(),
+                actor: "alice".into(),
+                subject: Some("alice".into()),
+                ip: None,
+                user_agent: None,
+                details: vec![],
+            },
+        },
         Event::FrameRejected {
             error: ApiError::new(ErrorCode::BadFrame, "malformed frame"),
         },
@@ -201,7 +311,7 @@ fn events() -> Vec<Event> {
 
 fn event_covered(event: &Event) {
     match event {
-        Event::DirectoryChanged | Event::FrameRejected { .. } => {}
+        Event::DirectoryChanged | Event::AuditAppended { .. } | Event::FrameRejected { .. } => {}
     }
 }
 
