@@ -1,1 +1,4 @@
 //! placeholder
+
+pub mod clock;
+pub mod store;
