@@ -1,4 +1,5 @@
 //! placeholder
 
 pub mod clock;
+pub mod idm;
 pub mod store;
