@@ -1,0 +1,76 @@
+//! Business rules for users, groups and the audit log, on top of `store`.
+//! Handlers (web, admin socket, jobs) call these functions and map the
+//! results; nothing here knows about HTTP, sockets or redb.
+//!
+//! Every mutation runs in one store write transaction together with its
+//! audit event, so either both are written or neither is. The store blocks
+//! while another write is in progress: call these from blocking code
+//! (`tokio::task::spawn_blocking`), not directly on an async task.
+
+mod actor;
+mod audit;
+mod error;
+mod groups;
+mod users;
+mod validate;
+
+use std::sync::Arc;
+
+use latchkey_protocol::Source;
+use time::OffsetDateTime;
+
+use crate::clock::Clock;
+use crate::store::{RecordSource, Store, StoreError};
+
+pub use crate::store::{GroupId, UserId, WebauthnHandle};
+pub use actor::{Actor, ActorKind};
+pub use audit::AuditEvent;
+pub use error::IdmError;
+pub use groups::{Group, GroupEntry, GroupSummaryEntry};
+pub use users::{Counts, User, UserEntry, UserPageResult};
+
+/// The identity-management service: cheap to clone, shareable across tasks.
+#[derive(Clone, Debug)]
+pub struct Idm {
+    store: Store,
+    clock: Arc<dyn Clock>,
+}
+
+impl Idm {
+    pub fn new(store: Store, clock: Arc<dyn Clock>) -> Idm {
+        Idm { store, clock }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// Now, in whole UTC seconds: the precision times are stored with, so a
+    /// value returned by a mutation equals the one read back later.
+    fn now(&self) -> i64 {
+        self.clock.now().unix_timestamp()
+    }
+}
+
+/// A stored timestamp as a date; out-of-range values mean a damaged record.
+fn to_time(seconds: i64) -> Result<OffsetDateTime, IdmError> {
+    OffsetDateTime::from_unix_timestamp(seconds).map_err(|_| {
+        IdmError::Store(StoreError::Corrupt(format!(
+            "timestamp {seconds} is out of range"
+        )))
+    })
+}
+
+fn source_of(source: RecordSource) -> Source {
+    match source {
+        RecordSource::Local => Source::Local,
+        RecordSource::Ldap => Source::Ldap,
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,81 @@
+//! The append-only audit log and its per-user index.
+
+use redb::ReadableTable;
+
+use super::StoreError;
+use super::error::db;
+use super::records::{AuditRecord, UserId, decode, encode};
+use super::tx::{Access, Tables, WriteTx};
+
+impl<A: Access> Tables<A> {
+    /// Newest first: up to `limit` events with an id below `before` (all if
+    /// `None`), only those whose actor or subject is `user` when given.
+    pub fn audit_page(
+        &self,
+        before: Option<u64>,
+        limit: usize,
+        user: Option<UserId>,
+    ) -> Result<Vec<(u64, AuditRecord)>, StoreError> {
+        let before = before.unwrap_or(u64::MAX);
+        let mut out = Vec::with_capacity(limit.min(1024));
+        match user {
+            None => {
+                for entry in self
+                    .audit_log
+                    .range(..before)
+                    .map_err(db("reading the audit log"))?
+                    .rev()
+                    .take(limit)
+                {
+                    let (seq, bytes) = entry.map_err(db("reading the audit log"))?;
+                    out.push((seq.value(), decode(bytes.value())?));
+                }
+            }
+            Some(user) => {
+                let user = user.to_bytes();
+                for entry in self
+                    .user_audit_events
+                    .range((user, 0)..(user, before))
+                    .map_err(db("reading the audit log"))?
+                    .rev()
+                    .take(limit)
+                {
+                    let (key, _) = entry.map_err(db("reading the audit log"))?;
+                    let seq = key.value().1;
+                    let record = self
+                        .audit_log
+                        .get(seq)
+                        .map_err(db("reading the audit log"))?
+                        .ok_or_else(|| {
+                            StoreError::Corrupt(format!("audit event {seq} is indexed but missing"))
+                        })?;
+                    out.push((seq, decode(record.value())?));
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl WriteTx<'_> {
+    /// Appends an event and returns its id (1, 2, 3, …).
+    pub fn append_audit(&mut self, event: &AuditRecord) -> Result<u64, StoreError> {
+        let last = self
+            .audit_log
+            .last()
+            .map_err(db("reading the audit log"))?
+            .map_or(0, |(seq, _)| seq.value());
+        let seq = last.checked_add(1).ok_or_else(|| {
+            StoreError::Corrupt("the audit log has run out of event ids".to_owned())
+        })?;
+        self.audit_log
+            .insert(seq, encode(event)?.as_slice())
+            .map_err(db("writing the audit log"))?;
+        for user in [event.actor_user, event.subject_user].into_iter().flatten() {
+            self.user_audit_events
+                .insert((user.to_bytes(), seq), ())
+                .map_err(db("writing the audit log"))?;
+        }
+        Ok(seq)
+    }
+}

@@ -1,0 +1,121 @@
+//! The redb-backed store: opening the file, transactions, and the typed
+//! operations on users, groups and the audit log. The only module that
+//! imports redb.
+//!
+//! Callers work inside [`Store::write`] (one redb write transaction, committed
+//! only if the closure returns `Ok`) or on a [`Store::read`] snapshot.
+
+mod audit;
+mod error;
+mod groups;
+mod index;
+mod migrations;
+mod records;
+mod schema;
+mod tx;
+mod users;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use redb::{DatabaseError, StorageError};
+
+pub use error::StoreError;
+pub use migrations::SCHEMA_VERSION;
+pub use records::{
+    AuditRecord, GroupId, GroupRecord, RecordSource, UserId, UserRecord, WebauthnHandle,
+};
+pub use tx::{Access, Read, ReadTx, Tables, Write, WriteTx};
+pub use users::UserListing;
+
+use error::db;
+
+/// A handle on the database; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Store {
+    db: Arc<redb::Database>,
+}
+
+impl Store {
+    /// Opens (or creates) the database file and brings its schema up to date.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        let db = redb::Database::create(path).map_err(|e| open_error(path, e))?;
+        Store::init(db)
+    }
+
+    /// A fresh database that lives only in memory, for tests.
+    pub fn memory() -> Result<Store, StoreError> {
+        let db = redb::Builder::new()
+            .create_with_backend(redb::backends::InMemoryBackend::new())
+            .map_err(db("creating an in-memory database"))?;
+        Store::init(db)
+    }
+
+    fn init(db: redb::Database) -> Result<Store, StoreError> {
+        migrations::run(&db)?;
+        Ok(Store { db: Arc::new(db) })
+    }
+
+    /// Runs `f` in one write transaction: committed if it returns `Ok`,
+    /// rolled back (nothing written) if it returns `Err`. Blocks while another
+    /// write is in progress, so call it from blocking code, not an async task.
+    pub fn write<T, E: From<StoreError>>(
+        &self,
+        f: impl FnOnce(&mut WriteTx<'_>) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let txn = self
+            .db
+            .begin_write()
+            .map_err(db("starting a write transaction"))?;
+        let result = {
+            let mut tables = WriteTx::open(&txn)?;
+            f(&mut tables)
+        };
+        match result {
+            Ok(value) => {
+                txn.commit().map_err(db("committing a write transaction"))?;
+                Ok(value)
+            }
+            Err(e) => {
+                // The caller's error is the one worth reporting; a failed
+                // abort leaves nothing committed either way.
+                let _ = txn.abort();
+                Err(e)
+            }
+        }
+    }
+
+    /// A consistent snapshot for reading.
+    pub fn read(&self) -> Result<ReadTx, StoreError> {
+        use redb::ReadableDatabase;
+        let txn = self
+            .db
+            .begin_read()
+            .map_err(db("starting a read transaction"))?;
+        ReadTx::open(&txn)
+    }
+}
+
+/// Turns redb's open errors into messages that say what to do.
+fn open_error(path: &Path, e: DatabaseError) -> StoreError {
+    let path = path.to_path_buf();
+    match e {
+        DatabaseError::DatabaseAlreadyOpen => StoreError::AlreadyOpen { path },
+        DatabaseError::Storage(StorageError::Io(source))
+            if matches!(
+                source.kind(),
+                std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem
+            ) =>
+        {
+            StoreError::NotWritable { path, source }
+        }
+        DatabaseError::Storage(StorageError::Io(source)) => StoreError::Io { path, source },
+        other => StoreError::Redb {
+            context: "opening the database",
+            source: other.into(),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,266 @@
+//! What is stored: typed ids and the versioned records kept as postcard bytes.
+//!
+//! Records are `enum Stored* { V1(..) }` so a later version can add a
+//! variant and upgrade old bytes on read; the rest of the daemon sees only the
+//! current version (`UserRecord` etc.). Times are whole UTC seconds.
+
+use serde::{Deserialize, Serialize};
+
+use super::StoreError;
+use super::schema::IdBytes;
+
+macro_rules! id_type {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, PartialOrd, Ord, Serialize, Deserialize)]
+        pub struct $name(uuid::Uuid);
+
+        impl $name {
+            /// A fresh random (v4) id.
+            pub fn random() -> $name {
+                $name(uuid::Uuid::new_v4())
+            }
+
+            pub fn from_uuid(id: uuid::Uuid) -> $name {
+                $name(id)
+            }
+
+            pub fn as_uuid(&self) -> uuid::Uuid {
+                self.0
+            }
+
+            pub(crate) fn to_bytes(self) -> IdBytes {
+                self.0.into_bytes()
+            }
+
+            pub(crate) fn from_bytes(bytes: IdBytes) -> $name {
+                $name(uuid::Uuid::from_bytes(bytes))
+            }
+        }
+
+        /// The hyphenated UUID.
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                self.0.hyphenated().fmt(f)
+            }
+        }
+
+        /// Any UUID spelling, case-insensitively.
+        impl std::str::FromStr for $name {
+            type Err = uuid::Error;
+
+            fn from_str(s: &str) -> Result<$name, uuid::Error> {
+                uuid::Uuid::parse_str(s).map($name)
+            }
+        }
+    };
+}
+
+id_type!(
+    /// Identifies a user for its whole life; never shown to relying parties
+    /// as the WebAuthn handle.
+    UserId
+);
+id_type!(
+    /// Identifies a group; its name can be looked up in `GROUP_NAME_TO_GROUP_ID`.
+    GroupId
+);
+
+/// The random per-user WebAuthn user handle. Not secret in the cryptographic
+/// sense, but it links a passkey to an account, so `Debug` hides it.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct WebauthnHandle(pub [u8; 32]);
+
+impl WebauthnHandle {
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for WebauthnHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WebauthnHandle(<redacted>)")
+    }
+}
+
+/// Where a user or group comes from, as stored.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub enum RecordSource {
+    Local,
+    Ldap,
+}
+
+/// A user, current version.
+pub type UserRecord = UserV1;
+
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct UserV1 {
+    pub id: UserId,
+    /// As the admin typed it; the index holds the lowercased form.
+    pub username: String,
+    pub email: Option<String>,
+    pub first_name: String,
+    pub last_name: String,
+    pub display_name: String,
+    pub is_admin: bool,
+    pub disabled: bool,
+    pub source: RecordSource,
+    pub webauthn_handle: WebauthnHandle,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Serialize, Deserialize)]
+pub(crate) enum StoredUser {
+    V1(UserV1),
+}
+
+/// A group, current version.
+pub type GroupRecord = GroupV1;
+
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct GroupV1 {
+    pub id: GroupId,
+    pub name: String,
+    pub friendly_name: String,
+    pub source: RecordSource,
+    pub created_at: i64,
+}
+
+#[derive(Serialize, Deserialize)]
+pub(crate) enum StoredGroup {
+    V1(GroupV1),
+}
+
+/// One audit event, current version. Names are kept as they were at the
+/// time; the user ids let a user's history be found after a rename.
+pub type AuditRecord = AuditV1;
+
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct AuditV1 {
+    pub at: i64,
+    pub event: String,
+    pub actor: String,
+    pub actor_user: Option<UserId>,
+    pub subject: Option<String>,
+    pub subject_user: Option<UserId>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub details: Vec<(String, String)>,
+}
+
+#[derive(Serialize, Deserialize)]
+pub(crate) enum StoredAuditEvent {
+    V1(AuditV1),
+}
+
+/// Maps the current record type to its versioned stored envelope.
+pub(crate) trait Versioned: Serialize + Sized {
+    type Stored: serde::de::DeserializeOwned;
+    const WHAT: &'static str;
+    /// The envelope's name, and the index and name of its newest variant:
+    /// what `encode` writes so it need not clone the record into the enum.
+    const ENVELOPE: &'static str;
+    const CURRENT_INDEX: u32;
+    const CURRENT_NAME: &'static str;
+    fn upgrade(stored: Self::Stored) -> Self;
+}
+
+macro_rules! versioned {
+    ($record:ty, $stored:ident, $what:literal) => {
+        impl Versioned for $record {
+            type Stored = $stored;
+            const WHAT: &'static str = $what;
+            const ENVELOPE: &'static str = stringify!($stored);
+            const CURRENT_INDEX: u32 = 0;
+            const CURRENT_NAME: &'static str = "V1";
+            fn upgrade(stored: $stored) -> $record {
+                match stored {
+                    $stored::V1(record) => record,
+                }
+            }
+        }
+    };
+}
+
+versioned!(UserV1, StoredUser, "user");
+versioned!(GroupV1, StoredGroup, "group");
+versioned!(AuditV1, StoredAuditEvent, "audit event");
+
+/// Serializes `&R` exactly as its envelope's newest variant would be.
+struct Current<'a, R>(&'a R);
+
+impl<R: Versioned> Serialize for Current<'_, R> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_newtype_variant(R::ENVELOPE, R::CURRENT_INDEX, R::CURRENT_NAME, self.0)
+    }
+}
+
+pub(crate) fn encode<R: Versioned>(record: &R) -> Result<Vec<u8>, StoreError> {
+    postcard::to_stdvec(&Current(record))
+        .map_err(|e| StoreError::Corrupt(format!("cannot encode a {}: {e}", R::WHAT)))
+}
+
+pub(crate) fn decode<R: Versioned>(bytes: &[u8]) -> Result<R, StoreError> {
+    postcard::from_bytes::<R::Stored>(bytes)
+        .map(R::upgrade)
+        .map_err(|e| StoreError::Corrupt(format!("cannot decode a {}: {e}", R::WHAT)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user() -> UserRecord {
+        UserV1 {
+            id: UserId::random(),
+            username: "Alice".into(),
+            email: Some("alice@example.com".into()),
+            first_name: "Alice".into(),
+            last_name: "Liddell".into(),
+            display_name: "Alice Liddell".into(),
+            is_admin: true,
+            disabled: false,
+            source: RecordSource::Local,
+            webauthn_handle: WebauthnHandle([7; 32]),
+            created_at: 1_700_000_000,
+            updated_at: 1_700_000_001,
+        }
+    }
+
+    #[test]
+    fn records_round_trip() {
+        let record = user();
+        let bytes = encode(&record).unwrap();
+        assert_eq!(decode::<UserRecord>(&bytes).unwrap(), record);
+    }
+
+    #[test]
+    fn garbage_is_corrupt_not_a_panic() {
+        let err = decode::<UserRecord>(&[9, 9, 9]).unwrap_err();
+        assert!(matches!(err, StoreError::Corrupt(m) if m.contains("user")));
+    }
+
+    #[test]
+    fn encode_writes_what_the_envelope_reads() {
+        // `encode` skips building the enum; its bytes must be the enum's.
+        let record = user();
+        let via_enum = postcard::to_stdvec(&StoredUser::V1(record.clone())).unwrap();
+        assert_eq!(encode(&record).unwrap(), via_enum);
+        assert_eq!(via_enum[0], 0, "V1 must stay variant 0 forever");
+    }
+
+    #[test]
+    fn debug_hides_the_webauthn_handle() {
+        let shown = format!("{:?}", user());
+        assert!(shown.contains("<redacted>"));
+        assert!(!shown.contains("7, 7"));
+    }
+
+    #[test]
+    fn ids_print_hyphenated_and_parse_any_case() {
+        let id: UserId = "6F9619FF-8B86-D011-B42D-00CF4FC964FF".parse().unwrap();
+        assert_eq!(id.to_string(), "6f9619ff-8b86-d011-b42d-00cf4fc964ff");
+        assert!("nope".parse::<GroupId>().is_err());
+    }
+}

@@ -1,0 +1,69 @@
+//! Every redb table, in one place. Keys and values are documented here; the
+//! bytes of `&[u8]` values are postcard-encoded versioned records (`records`).
+//!
+//! Ids are stored as their 16 raw bytes. Index keys that must be unique
+//! case-insensitively are stored lowercased (`index::fold`).
+
+use redb::TableDefinition;
+
+/// Raw bytes of a `UserId` or `GroupId`.
+pub type IdBytes = [u8; 16];
+
+/// `META`: setting name → bytes. Holds `schema_version` (u64, little endian).
+pub const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+
+/// `USERS`: user id → `StoredUser`.
+pub const USERS: TableDefinition<IdBytes, &[u8]> = TableDefinition::new("users_v1");
+
+/// `USERNAME_TO_USER_ID`: lowercased username → user id. Also the user list
+/// order: the console pages through this table.
+pub const USERNAME_TO_USER_ID: TableDefinition<&str, IdBytes> =
+    TableDefinition::new("username_to_user_id_v1");
+
+/// `EMAIL_TO_USER_ID`: lowercased email → user id.
+pub const EMAIL_TO_USER_ID: TableDefinition<&str, IdBytes> =
+    TableDefinition::new("email_to_user_id_v1");
+
+/// `WEBAUTHN_HANDLE_TO_USER_ID`: WebAuthn user handle → user id, for
+/// usernameless sign-in (the authenticator returns only the handle).
+pub const WEBAUTHN_HANDLE_TO_USER_ID: TableDefinition<[u8; 32], IdBytes> =
+    TableDefinition::new("webauthn_handle_to_user_id_v1");
+
+/// `USER_SEARCH_TEXT`: lowercased username → the user's searchable fields,
+/// lowercased and joined by `\n`. Same order as `USERNAME_TO_USER_ID`, so a
+/// filtered list is one sequential scan of short strings, without decoding
+/// any record.
+pub const USER_SEARCH_TEXT: TableDefinition<&str, &str> =
+    TableDefinition::new("user_search_text_v1");
+
+/// `ADMIN_USER_IDS`: user id → () for every admin, so counting admins is O(1).
+pub const ADMIN_USER_IDS: TableDefinition<IdBytes, ()> = TableDefinition::new("admin_user_ids_v1");
+
+/// `USER_PASSKEYS`: (user id, credential id) → `PasskeyRecord` bytes.
+/// Declared and counted now; passkeys are written by a later change.
+pub const USER_PASSKEYS: TableDefinition<(IdBytes, &[u8]), &[u8]> =
+    TableDefinition::new("user_passkeys_v1");
+
+/// `GROUPS`: group id → `StoredGroup`.
+pub const GROUPS: TableDefinition<IdBytes, &[u8]> = TableDefinition::new("groups_v1");
+
+/// `GROUP_NAME_TO_GROUP_ID`: group name (already lowercase) → group id.
+pub const GROUP_NAME_TO_GROUP_ID: TableDefinition<&str, IdBytes> =
+    TableDefinition::new("group_name_to_group_id_v1");
+
+/// `GROUP_MEMBERS`: (group id, user id) → ().
+pub const GROUP_MEMBERS: TableDefinition<(IdBytes, IdBytes), ()> =
+    TableDefinition::new("group_members_v1");
+
+/// `USER_GROUPS`: (user id, group id) → (); the mirror of `GROUP_MEMBERS`.
+pub const USER_GROUPS: TableDefinition<(IdBytes, IdBytes), ()> =
+    TableDefinition::new("user_groups_v1");
+
+/// `AUDIT_LOG`: event sequence number (from 1, increasing) → `StoredAuditEvent`.
+pub const AUDIT_LOG: TableDefinition<u64, &[u8]> = TableDefinition::new("audit_log_v1");
+
+/// `USER_AUDIT_EVENTS`: (user id, event sequence number) → () for the actor
+/// and the subject of each event, so one user's history survives renames
+/// and deletion and is read without scanning the whole log.
+pub const USER_AUDIT_EVENTS: TableDefinition<(IdBytes, u64), ()> =
+    TableDefinition::new("user_audit_events_v1");
