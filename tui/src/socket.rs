@@ -1,7 +1,7 @@
 //! Where the daemon's admin socket is, and connecting to it.
 //!
-//! Resolution order: `--socket` > `LATCHKEY_SOCKET` > `$LATCHKEY_DATA_DIR/latchkey.sock`
-//! > `./data/latchkey.sock` — the same defaults `latchkeyd` uses, so both find
+//! Resolution order: `--socket`, then `LATCHKEY_SOCKET`, then
+//! `$LATCHKEY_DATA_DIR/latchkey.sock`, then `./data/latchkey.sock` — the same defaults `latchkeyd` uses, so both find
 //! each other when started from the same directory.
 
 use std::ffi::OsString;
@@ -60,14 +60,20 @@ mod tests {
 
     #[test]
     fn flag_wins_over_everything() {
-        let vars = [("LATCHKEY_SOCKET", "/env.sock"), ("LATCHKEY_DATA_DIR", "/d")];
+        let vars = [
+            ("LATCHKEY_SOCKET", "/env.sock"),
+            ("LATCHKEY_DATA_DIR", "/d"),
+        ];
         let path = resolve_with(Some(Path::new("/flag.sock")), env(&vars));
         assert_eq!(path, PathBuf::from("/flag.sock"));
     }
 
     #[test]
     fn socket_env_wins_over_data_dir() {
-        let vars = [("LATCHKEY_SOCKET", "/env.sock"), ("LATCHKEY_DATA_DIR", "/d")];
+        let vars = [
+            ("LATCHKEY_SOCKET", "/env.sock"),
+            ("LATCHKEY_DATA_DIR", "/d"),
+        ];
         assert_eq!(resolve_with(None, env(&vars)), PathBuf::from("/env.sock"));
     }
 
