@@ -7,4 +7,7 @@ pub mod console;
 pub mod fmt;
 pub mod socket;
 
+#[cfg(test)]
+pub(crate) mod testing;
+
 pub use cli::run_cli;
