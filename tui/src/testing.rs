@@ -93,7 +93,11 @@ impl FakeDirectory {
         FakeDirectory {
             users,
             groups: vec![
-                group("admins", "Administrators", &["ada.lovelace", "grace.hopper"]),
+                group(
+                    "admins",
+                    "Administrators",
+                    &["ada.lovelace", "grace.hopper"],
+                ),
                 group("navy", "US Navy", &["grace.hopper"]),
                 group("empty", "", &[]),
             ],
@@ -183,12 +187,14 @@ impl FakeDirectory {
                         .with_field("username"));
                 }
                 if self.find(&new.username).is_ok() {
-                    return Err(err(ErrorCode::Conflict, "that username is taken")
-                        .with_field("username"));
+                    return Err(
+                        err(ErrorCode::Conflict, "that username is taken").with_field("username")
+                    );
                 }
                 if new.email.as_deref().is_some_and(|e| !e.contains('@')) {
-                    return Err(err(ErrorCode::InvalidInput, "not an email address")
-                        .with_field("email"));
+                    return Err(
+                        err(ErrorCode::InvalidInput, "not an email address").with_field("email")
+                    );
                 }
                 let mut created = user(&new.username);
                 created.id = format!("u-{}", new.username);
@@ -311,7 +317,9 @@ impl FakeDirectory {
 
 /// A fake daemon on a real socket in a temporary directory. Dropping the
 /// returned directory removes the socket.
-pub async fn serve(directory: FakeDirectory) -> (tempfile::TempDir, PathBuf, Arc<Mutex<FakeDirectory>>) {
+pub async fn serve(
+    directory: FakeDirectory,
+) -> (tempfile::TempDir, PathBuf, Arc<Mutex<FakeDirectory>>) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("latchkey.sock");
     let listener = tokio::net::UnixListener::bind(&path).unwrap();

@@ -137,7 +137,11 @@ async fn user_list_json_is_one_document_with_users_and_total() {
 #[tokio::test]
 async fn user_create_and_show_print_the_user_object() {
     let (_dir, socket, _) = serve(FakeDirectory::small()).await;
-    let created = run(&socket, "user create --username zoe --email zoe@x.org --json").await;
+    let created = run(
+        &socket,
+        "user create --username zoe --email zoe@x.org --json",
+    )
+    .await;
     assert_eq!(created.code, 0, "{}", created.err);
     let doc = json(&created.out);
     assert_eq!(doc["username"], "zoe");
@@ -200,7 +204,11 @@ async fn an_absent_daemon_exits_3_and_names_the_socket() {
     let socket = dir.path().join("nothing.sock");
     let human = run(&socket, "user list").await;
     assert_eq!(human.code, 3);
-    assert!(human.err.contains("cannot reach latchkeyd at"), "{}", human.err);
+    assert!(
+        human.err.contains("cannot reach latchkeyd at"),
+        "{}",
+        human.err
+    );
     assert!(human.err.contains("nothing.sock"), "{}", human.err);
     assert!(human.err.contains("latchkeyd"), "{}", human.err);
 

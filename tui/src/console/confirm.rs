@@ -5,7 +5,7 @@ use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
+use ratatui::widgets::{Block, Clear, Padding, Paragraph, Wrap};
 
 use super::theme;
 
@@ -67,11 +67,12 @@ impl Confirm {
 }
 
 pub fn render(confirm: &Confirm, frame: &mut Frame, area: Rect) {
-    let popup = super::centered(area, 56, 8);
+    let popup = super::centered(area, 58, 7);
     frame.render_widget(Clear, popup);
     let block = Block::bordered()
         .title(format!(" {} ", confirm.title))
-        .border_style(theme::error());
+        .border_style(theme::error())
+        .padding(Padding::horizontal(1));
     let text = vec![
         Line::raw(confirm.message.as_str()),
         Line::raw(""),

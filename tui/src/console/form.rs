@@ -9,7 +9,7 @@ use latchkey_protocol::{ApiError, UserView};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
+use ratatui::widgets::{Block, Clear, Padding, Paragraph, Wrap};
 
 use super::input::{Edit, TextInput};
 use super::theme;
@@ -225,11 +225,12 @@ const LABEL_WIDTH: u16 = 16;
 pub fn render(form: &Form, frame: &mut Frame, area: Rect) {
     // One line per field, one under each for its error, borders and hints.
     let height = u16::try_from(form.fields.len() * 2).unwrap_or(20) + 5;
-    let popup = super::centered(area, 64, height);
+    let popup = super::centered(area, 66, height);
     frame.render_widget(Clear, popup);
     let block = Block::bordered()
         .title(format!(" {} ", form.title))
-        .border_style(theme::focused());
+        .border_style(theme::focused())
+        .padding(Padding::horizontal(1));
     let inner = block.inner(popup);
     frame.render_widget(block, popup);
 

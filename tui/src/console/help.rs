@@ -3,7 +3,7 @@
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Clear, Paragraph};
+use ratatui::widgets::{Block, Clear, Padding, Paragraph};
 
 use super::theme;
 
@@ -58,10 +58,14 @@ pub fn render(frame: &mut Frame, area: Rect) {
     let height = u16::try_from(lines.len())
         .unwrap_or(u16::MAX)
         .saturating_add(2);
-    let popup = super::centered(area, 56, height);
+    let popup = super::centered(area, 58, height);
     frame.render_widget(Clear, popup);
     frame.render_widget(
-        Paragraph::new(lines).block(Block::bordered().title(" Keys ")),
+        Paragraph::new(lines).block(
+            Block::bordered()
+                .title(" Keys ")
+                .padding(Padding::horizontal(1)),
+        ),
         popup,
     );
 }

@@ -78,10 +78,10 @@ pub fn render_footer(app: &App, frame: &mut Frame, area: Rect) {
         Screen::Users => &[
             ("↑↓", "move"),
             ("/", "filter"),
-            ("Enter", "details"),
+            ("Enter", "open"),
             ("n", "new"),
             ("e", "edit"),
-            ("d", "disable/enable"),
+            ("d", "disable"),
             ("D", "delete"),
             ("Tab", "groups"),
             ("?", "help"),
@@ -116,6 +116,7 @@ pub fn render_footer(app: &App, frame: &mut Frame, area: Rect) {
     for (key, what) in keys {
         spans.push(Span::styled(*key, theme::key()));
         spans.push(Span::raw(format!(" {what}  ")));
+        // Two spaces between items, one between a key and its label.
     }
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }

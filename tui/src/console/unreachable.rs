@@ -4,7 +4,7 @@
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Paragraph, Wrap};
+use ratatui::widgets::{Block, Padding, Paragraph, Wrap};
 
 use super::app::{App, Link};
 use super::theme;
@@ -34,9 +34,9 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
             ]));
             lines.push(Line::raw(""));
             lines.push(Line::raw(
-                "Is the daemon running? Start it with `latchkeyd` (its socket is \
-                 <data dir>/latchkey.sock, ./data by default), or point this console at \
-                 its socket with --socket PATH or LATCHKEY_SOCKET.",
+                "Is the daemon running? Start it with `latchkeyd` (it makes its socket \
+                 in its data directory, ./data unless LATCHKEY_DATA_DIR says otherwise), \
+                 or point this console at the socket with --socket PATH or LATCHKEY_SOCKET.",
             ));
             lines.push(Line::raw(""));
             let retry = match app.link() {
@@ -65,11 +65,13 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
     .areas(area);
     let [_, centre, _] = Layout::horizontal([
         Constraint::Fill(1),
-        Constraint::Max(80),
+        Constraint::Max(84),
         Constraint::Fill(1),
     ])
     .areas(middle);
-    let block = Block::bordered().title(" Latchkey ");
+    let block = Block::bordered()
+        .title(" Latchkey ")
+        .padding(Padding::new(2, 2, 1, 0));
     frame.render_widget(
         Paragraph::new(lines).block(block).wrap(Wrap { trim: true }),
         centre,

@@ -11,7 +11,7 @@ use latchkey_protocol::{UserPage, UserView};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Cell, Paragraph, Row, Table, TableState};
+use ratatui::widgets::{Block, Cell, HighlightSpacing, Paragraph, Row, Table, TableState};
 
 use super::input::{Edit, TextInput};
 use super::theme;
@@ -268,7 +268,9 @@ pub fn render(view: &UsersView, frame: &mut Frame, area: Rect) {
     .header(header)
     .block(block)
     .row_highlight_style(theme::selected())
-    .highlight_symbol("▶ ");
+    .highlight_symbol("▶ ")
+    // Keep the columns still when the selection is hidden (filter focused).
+    .highlight_spacing(HighlightSpacing::Always);
     let mut state = TableState::default();
     if !view.filter_focused && view.total.is_some_and(|t| t > 0) {
         state.select(usize::try_from(view.selected - view.top).ok());
