@@ -1,1 +1,13 @@
-//! placeholder
+//! The `latchkey` admin console and command line, as a library so that tests
+//! drive both in-process: [`run_cli`] for the scriptable subcommands and
+//! [`console`] for the full-screen console.
+
+pub mod cli;
+pub mod console;
+pub mod fmt;
+pub mod socket;
+
+#[cfg(test)]
+pub(crate) mod testing;
+
+pub use cli::run_cli;

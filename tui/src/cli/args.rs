@@ -1,0 +1,144 @@
+//! The command-line grammar (clap derive). Names here are part of the product:
+//! add, never rename (see DESIGN.md, "The command-line contract").
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "latchkey",
+    version,
+    about = "The Latchkey admin console and command line",
+    long_about = "Without a command, opens the console. With one, talks to latchkeyd over its \
+                  admin socket and prints the result (one JSON document with --json)."
+)]
+pub struct Cli {
+    /// The daemon's admin socket [default: $LATCHKEY_SOCKET, else
+    /// $LATCHKEY_DATA_DIR/latchkey.sock, else ./data/latchkey.sock]
+    #[arg(long, global = true, value_name = "PATH")]
+    pub socket: Option<PathBuf>,
+    /// Print one JSON document on stdout (errors as JSON on stderr)
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: Option<Noun>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Noun {
+    /// Manage user accounts
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage groups and their members
+    #[command(subcommand)]
+    Group(GroupCommand),
+    /// Read the audit log
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Show the daemon's version, public URL and counts
+    Status,
+}
+
+/// `USER` is a username, an email address or a user id.
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// List users, ordered by username
+    List {
+        /// Only users whose username, email or name contains this (any case)
+        #[arg(long, default_value = "")]
+        filter: String,
+        #[arg(long, default_value_t = 0)]
+        offset: u64,
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+    },
+    /// Show one user
+    Show { user: String },
+    /// Create a local user
+    Create(CreateUser),
+    /// Change a user's fields
+    Update {
+        user: String,
+        #[command(flatten)]
+        changes: UserChanges,
+    },
+    /// Disable a user: they can no longer sign in
+    Disable { user: String },
+    /// Enable a disabled user
+    Enable { user: String },
+    /// Delete a user and their passkeys
+    Delete { user: String },
+}
+
+#[derive(Debug, Args)]
+pub struct CreateUser {
+    #[arg(long)]
+    pub username: String,
+    #[arg(long)]
+    pub email: Option<String>,
+    #[arg(long)]
+    pub first_name: Option<String>,
+    #[arg(long)]
+    pub last_name: Option<String>,
+    /// Defaults to "first last", or the username
+    #[arg(long)]
+    pub display_name: Option<String>,
+    /// Make the user an administrator
+    #[arg(long)]
+    pub admin: bool,
+}
+
+/// At least one change is required, so `user update alice` alone is a usage
+/// error rather than a silent no-op.
+#[derive(Debug, Args)]
+#[group(id = "changes", required = true, multiple = true)]
+pub struct UserChanges {
+    #[arg(long)]
+    pub username: Option<String>,
+    #[arg(long, conflicts_with = "no_email")]
+    pub email: Option<String>,
+    /// Remove the user's email address
+    #[arg(long)]
+    pub no_email: bool,
+    #[arg(long)]
+    pub first_name: Option<String>,
+    #[arg(long)]
+    pub last_name: Option<String>,
+    #[arg(long)]
+    pub display_name: Option<String>,
+    #[arg(long, value_name = "true|false")]
+    pub admin: Option<bool>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum GroupCommand {
+    /// Create a group
+    Create {
+        name: String,
+        #[arg(long)]
+        friendly_name: Option<String>,
+    },
+    /// List groups
+    List,
+    /// Show a group and its members
+    Show { name: String },
+    /// Delete a group (its members stay)
+    Delete { name: String },
+    /// Add a user to a group
+    AddMember { name: String, user: String },
+    /// Remove a user from a group
+    RemoveMember { name: String, user: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// List audit events, newest first
+    List {
+        /// Only events whose actor or subject is this user
+        #[arg(long)]
+        user: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+}

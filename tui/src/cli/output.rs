@@ -1,0 +1,311 @@
+//! Turning daemon responses and errors into what the command line prints:
+//! one JSON document with `--json`, aligned tables and `key: value` lines
+//! without.
+
+use std::io::Write;
+
+use latchkey_protocol::{
+    ApiError, AuditPage, ClientError, DaemonStatus, GroupList, GroupView, Response, UserPage,
+    UserView,
+};
+use serde_json::{Value, json};
+
+use crate::fmt::{thousands, timestamp, yes_no};
+
+/// A command's result in both shapes; which one is printed is decided last.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rendered {
+    pub json: Value,
+    pub human: String,
+}
+
+impl Rendered {
+    pub fn write(&self, out: &mut dyn Write, json: bool) -> std::io::Result<()> {
+        if json {
+            writeln!(out, "{}", serde_json::to_string_pretty(&self.json)?)
+        } else {
+            write!(out, "{}", self.human)?;
+            if !self.human.ends_with('\n') {
+                writeln!(out)?;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Renders any response. `note` is a sentence for people ("Deleted user
+/// alice.") printed before the details; scripts get the JSON alone.
+pub fn render(response: &Response, note: Option<String>) -> Rendered {
+    let (json, details) = match response {
+        Response::Status { status } => (to_json(status), status_lines(status)),
+        Response::Users { page } => (to_json(page), users_table(page)),
+        Response::User { user } => (to_json(user), user_lines(user)),
+        Response::Groups { list } => (to_json(list), groups_table(list)),
+        Response::Group { group } => (to_json(group), group_lines(group)),
+        Response::Audit { page } => (to_json(page), audit_table(page)),
+        Response::Done => (json!({ "ok": true }), String::new()),
+    };
+    let human = match (note, details.is_empty()) {
+        (Some(note), true) => format!("{note}\n"),
+        (Some(note), false) => format!("{note}\n\n{details}"),
+        (None, true) => "Done.\n".to_owned(),
+        (None, false) => details,
+    };
+    Rendered { json, human }
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> Value {
+    // View models are plain data; serialising them cannot fail.
+    serde_json::to_value(value).unwrap_or(Value::Null)
+}
+
+/// Columns padded to their widest cell; the last column is not padded.
+pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let line = |cells: &mut dyn Iterator<Item = &str>| {
+        let mut text = String::new();
+        for (i, (cell, width)) in cells.zip(&widths).enumerate() {
+            if i > 0 {
+                text.push_str("  ");
+            }
+            text.push_str(cell);
+            text.extend(std::iter::repeat_n(' ', width - cell.chars().count()));
+        }
+        format!("{}\n", text.trim_end())
+    };
+    let mut out = line(&mut headers.iter().copied());
+    for row in rows {
+        out.push_str(&line(&mut row.iter().map(String::as_str)));
+    }
+    out
+}
+
+/// `key: value` lines with the values aligned.
+pub fn key_values(pairs: &[(&str, String)]) -> String {
+    let width = pairs.iter().map(|(k, _)| k.len() + 1).max().unwrap_or(0);
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{:width$} {v}\n", format!("{k}:")).replace(" \n", "\n"))
+        .collect()
+}
+
+fn or_dash(value: &str) -> String {
+    if value.is_empty() {
+        "-".to_owned()
+    } else {
+        value.to_owned()
+    }
+}
+
+pub fn user_lines(user: &UserView) -> String {
+    let groups = if user.groups.is_empty() {
+        "-".to_owned()
+    } else {
+        user.groups.join(", ")
+    };
+    key_values(&[
+        ("username", user.username.clone()),
+        ("id", user.id.clone()),
+        ("email", or_dash(user.email.as_deref().unwrap_or(""))),
+        ("first name", or_dash(&user.first_name)),
+        ("last name", or_dash(&user.last_name)),
+        ("display name", or_dash(&user.display_name)),
+        ("admin", yes_no(user.is_admin).to_owned()),
+        ("disabled", yes_no(user.disabled).to_owned()),
+        ("source", user.source.to_string()),
+        ("passkeys", user.passkey_count.to_string()),
+        ("groups", groups),
+        ("created", timestamp(user.created_at)),
+        ("updated", timestamp(user.updated_at)),
+    ])
+}
+
+pub fn users_table(page: &UserPage) -> String {
+    if page.users.is_empty() {
+        return format!("No users here ({} in all).\n", thousands(page.total));
+    }
+    let rows: Vec<Vec<String>> = page
+        .users
+        .iter()
+        .map(|u| {
+            vec![
+                u.username.clone(),
+                or_dash(&u.display_name),
+                or_dash(u.email.as_deref().unwrap_or("")),
+                yes_no(u.is_admin).to_owned(),
+                yes_no(u.disabled).to_owned(),
+                u.passkey_count.to_string(),
+                u.source.to_string(),
+            ]
+        })
+        .collect();
+    let first = page.offset + 1;
+    let last = page.offset + page.users.len() as u64;
+    format!(
+        "{}\n{}–{} of {} users\n",
+        table(
+            &[
+                "USERNAME", "NAME", "EMAIL", "ADMIN", "DISABLED", "PASSKEYS", "SOURCE"
+            ],
+            &rows
+        ),
+        thousands(first),
+        thousands(last),
+        thousands(page.total)
+    )
+}
+
+pub fn groups_table(list: &GroupList) -> String {
+    if list.groups.is_empty() {
+        return "No groups yet.\n".to_owned();
+    }
+    let rows: Vec<Vec<String>> = list
+        .groups
+        .iter()
+        .map(|g| {
+            vec![
+                g.name.clone(),
+                or_dash(&g.friendly_name),
+                g.member_count.to_string(),
+                g.source.to_string(),
+            ]
+        })
+        .collect();
+    table(&["NAME", "FRIENDLY NAME", "MEMBERS", "SOURCE"], &rows)
+}
+
+pub fn group_lines(group: &GroupView) -> String {
+    let members = if group.members.is_empty() {
+        "-".to_owned()
+    } else {
+        group
+            .members
+            .iter()
+            .map(|m| m.username.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    key_values(&[
+        ("name", group.name.clone()),
+        ("id", group.id.clone()),
+        ("friendly name", or_dash(&group.friendly_name)),
+        ("source", group.source.to_string()),
+        ("created", timestamp(group.created_at)),
+        ("members", members),
+    ])
+}
+
+pub fn audit_table(page: &AuditPage) -> String {
+    if page.events.is_empty() {
+        return "No audit events.\n".to_owned();
+    }
+    let rows: Vec<Vec<String>> = page
+        .events
+        .iter()
+        .map(|e| {
+            let details = e
+                .details
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(" ");
+            vec![
+                timestamp(e.at),
+                e.event.clone(),
+                e.actor.clone(),
+                or_dash(e.subject.as_deref().unwrap_or("")),
+                or_dash(e.ip.as_deref().unwrap_or("")),
+                details,
+            ]
+        })
+        .collect();
+    table(&["AT", "EVENT", "ACTOR", "SUBJECT", "IP", "DETAILS"], &rows)
+}
+
+pub fn status_lines(status: &DaemonStatus) -> String {
+    key_values(&[
+        ("daemon", format!("latchkeyd {}", status.daemon_version)),
+        ("public url", status.public_url.clone()),
+        ("data dir", status.data_dir.clone()),
+        ("users", thousands(status.user_count)),
+        ("admins", thousands(status.admin_count)),
+        ("groups", thousands(status.group_count)),
+        ("started", timestamp(status.started_at)),
+    ])
+}
+
+/// Why a command failed, and the exit status that says so.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// The daemon is not running or the socket is wrong (exit 3).
+    #[error("cannot reach latchkeyd at {path}: {reason}")]
+    Unreachable { path: String, reason: String },
+    /// The daemon answered with an error (exit 1).
+    #[error("{0}")]
+    Api(ApiError),
+    /// The daemon said something we cannot use (exit 1).
+    #[error("{0}")]
+    Daemon(String),
+}
+
+impl CliError {
+    pub fn from_client(path: &std::path::Path, error: ClientError) -> CliError {
+        match error {
+            ClientError::Api(api) | ClientError::Rejected(api) => CliError::Api(api),
+            ClientError::Connect { source, .. } => CliError::Unreachable {
+                path: path.display().to_string(),
+                reason: source.to_string(),
+            },
+            e @ (ClientError::Closed | ClientError::Frame(_)) => CliError::Unreachable {
+                path: path.display().to_string(),
+                reason: e.to_string(),
+            },
+            e @ ClientError::Protocol(_) => CliError::Daemon(e.to_string()),
+        }
+    }
+
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            CliError::Unreachable { .. } => 3,
+            CliError::Api(_) | CliError::Daemon(_) => 1,
+        }
+    }
+
+    /// The `{"error":{…}}` document printed on stderr with `--json`.
+    pub fn to_json(&self) -> Value {
+        let (code, field) = match self {
+            CliError::Unreachable { .. } => (json!("unreachable"), None),
+            CliError::Api(api) => (to_json(&api.code), api.field.clone()),
+            CliError::Daemon(_) => (json!("protocol"), None),
+        };
+        let message = match self {
+            CliError::Api(api) => api.message.clone(),
+            other => other.to_string(),
+        };
+        json!({ "error": { "code": code, "message": message, "field": field } })
+    }
+
+    pub fn write(&self, err: &mut dyn Write, json: bool) -> std::io::Result<()> {
+        if json {
+            return writeln!(err, "{}", self.to_json());
+        }
+        match self {
+            CliError::Api(ApiError {
+                field: Some(field),
+                message,
+                ..
+            }) => writeln!(err, "latchkey: {field}: {message}"),
+            CliError::Unreachable { .. } => writeln!(
+                err,
+                "latchkey: {self}\n  Is the daemon running? Start it with `latchkeyd`, or point at \
+                 its socket with --socket PATH or LATCHKEY_SOCKET."
+            ),
+            other => writeln!(err, "latchkey: {other}"),
+        }
+    }
+}

@@ -1,0 +1,93 @@
+//! A yes/no question before something that cannot be undone. Only a typed
+//! `y` confirms; Enter does not, so a stray keypress never deletes anything.
+
+use crossterm::event::{KeyCode, KeyEvent};
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Clear, Padding, Paragraph, Wrap};
+
+use super::theme;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfirmAction {
+    DeleteUser { id: String, username: String },
+    DeleteGroup { name: String },
+    RemoveMember { group: String, username: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Confirm {
+    pub title: String,
+    pub message: String,
+    pub action: ConfirmAction,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfirmKey {
+    Yes,
+    No,
+    Ignored,
+}
+
+impl Confirm {
+    pub fn new(action: ConfirmAction) -> Confirm {
+        let (title, message) = match &action {
+            ConfirmAction::DeleteUser { username, .. } => (
+                "Delete user",
+                format!(
+                    "Delete {username}? Their passkeys, sessions and group memberships go too. \
+                     This cannot be undone."
+                ),
+            ),
+            ConfirmAction::DeleteGroup { name } => (
+                "Delete group",
+                format!("Delete the group {name}? Its members stay; only the group goes."),
+            ),
+            ConfirmAction::RemoveMember { group, username } => {
+                ("Remove member", format!("Remove {username} from {group}?"))
+            }
+        };
+        Confirm {
+            title: title.to_owned(),
+            message,
+            action,
+        }
+    }
+
+    pub fn on_key(&self, key: KeyEvent) -> ConfirmKey {
+        match key.code {
+            KeyCode::Char('y') | KeyCode::Char('Y') => ConfirmKey::Yes,
+            KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Esc | KeyCode::Char('q') => {
+                ConfirmKey::No
+            }
+            _ => ConfirmKey::Ignored,
+        }
+    }
+}
+
+pub fn render(confirm: &Confirm, frame: &mut Frame, area: Rect) {
+    let popup = super::centered(area, 58, 7);
+    frame.render_widget(Clear, popup);
+    let block = Block::bordered()
+        .title(format!(" {} ", confirm.title))
+        .border_style(theme::error())
+        .padding(Padding::horizontal(1));
+    let text = vec![
+        Line::raw(confirm.message.as_str()),
+        Line::raw(""),
+        Line::from(vec![
+            Span::raw("Type "),
+            Span::styled("y", theme::key()),
+            Span::raw(" to confirm, "),
+            Span::styled("n", theme::key()),
+            Span::raw(" or "),
+            Span::styled("Esc", theme::key()),
+            Span::raw(" to cancel."),
+        ]),
+    ];
+    frame.render_widget(
+        Paragraph::new(text).block(block).wrap(Wrap { trim: true }),
+        popup,
+    );
+}

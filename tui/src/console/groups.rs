@@ -1,0 +1,138 @@
+//! The Groups screen (all groups; there are few enough to hold at once) and
+//! the members view of one group.
+
+use crossterm::event::{KeyCode, KeyEvent};
+use latchkey_protocol::{GroupSummary, GroupView};
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Rect};
+use ratatui::text::Line;
+use ratatui::widgets::{Block, Paragraph, Row, Table, TableState};
+
+use super::theme;
+use crate::fmt::timestamp;
+
+#[derive(Debug, Default)]
+pub struct GroupsView {
+    /// `None` until the first list arrives.
+    pub groups: Option<Vec<GroupSummary>>,
+    pub selected: usize,
+    /// The group whose members are shown, once loaded.
+    pub members: Option<GroupView>,
+    pub member_selected: usize,
+}
+
+/// Moves a selection by a key; `None` when the key is not a movement.
+pub fn step(selected: usize, len: usize, key: KeyEvent, page: usize) -> Option<usize> {
+    let last = len.saturating_sub(1);
+    let next = match key.code {
+        KeyCode::Down | KeyCode::Char('j') => selected.saturating_add(1),
+        KeyCode::Up | KeyCode::Char('k') => selected.saturating_sub(1),
+        KeyCode::PageDown => selected.saturating_add(page),
+        KeyCode::PageUp => selected.saturating_sub(page),
+        KeyCode::Home | KeyCode::Char('g') => 0,
+        KeyCode::End | KeyCode::Char('G') => last,
+        _ => return None,
+    };
+    Some(next.min(last))
+}
+
+impl GroupsView {
+    pub fn selected_group(&self) -> Option<&GroupSummary> {
+        self.groups.as_ref()?.get(self.selected)
+    }
+
+    pub fn set_groups(&mut self, groups: Vec<GroupSummary>) {
+        self.selected = self.selected.min(groups.len().saturating_sub(1));
+        self.groups = Some(groups);
+    }
+
+    pub fn set_members(&mut self, group: GroupView) {
+        self.member_selected = self
+            .member_selected
+            .min(group.members.len().saturating_sub(1));
+        self.members = Some(group);
+    }
+}
+
+pub fn render_list(view: &GroupsView, frame: &mut Frame, area: Rect) {
+    let Some(groups) = &view.groups else {
+        let block = Block::bordered().title(" Groups ");
+        frame.render_widget(Paragraph::new("Loading…").block(block), area);
+        return;
+    };
+    let block = Block::bordered().title(format!(" Groups · {} ", groups.len()));
+    if groups.is_empty() {
+        let text = Paragraph::new("No groups yet. Press n to create one.")
+            .style(theme::dim())
+            .block(block);
+        frame.render_widget(text, area);
+        return;
+    }
+    let rows = groups.iter().map(|g| {
+        Row::new(vec![
+            g.name.clone(),
+            g.friendly_name.clone(),
+            g.member_count.to_string(),
+            g.source.to_string(),
+        ])
+    });
+    let table = Table::new(
+        rows,
+        [
+            Constraint::Fill(1),
+            Constraint::Fill(2),
+            Constraint::Length(8),
+            Constraint::Length(6),
+        ],
+    )
+    .header(Row::new(vec!["NAME", "FRIENDLY NAME", "MEMBERS", "SOURCE"]).style(theme::header()))
+    .block(block)
+    .row_highlight_style(theme::selected())
+    .highlight_symbol("▶ ");
+    let mut state = TableState::default().with_selected(Some(view.selected));
+    frame.render_stateful_widget(table, area, &mut state);
+}
+
+pub fn render_members(view: &GroupsView, name: &str, frame: &mut Frame, area: Rect) {
+    let Some(group) = view.members.as_ref().filter(|g| g.name == name) else {
+        let block = Block::bordered().title(format!(" {name} "));
+        frame.render_widget(Paragraph::new("Loading…").block(block), area);
+        return;
+    };
+    let title = if group.friendly_name.is_empty() || group.friendly_name == group.name {
+        format!(" {} · {} members ", group.name, group.members.len())
+    } else {
+        format!(
+            " {} ({}) · {} members ",
+            group.name,
+            group.friendly_name,
+            group.members.len()
+        )
+    };
+    let block = Block::bordered().title(title).title_bottom(Line::styled(
+        format!(
+            " {} group · created {} ",
+            group.source,
+            timestamp(group.created_at)
+        ),
+        theme::dim(),
+    ));
+    if group.members.is_empty() {
+        let text = Paragraph::new("No members. Press a to add one by username.")
+            .style(theme::dim())
+            .block(block);
+        frame.render_widget(text, area);
+        return;
+    }
+    let rows = group
+        .members
+        .iter()
+        .map(|m| Row::new(vec![m.username.clone(), m.id.clone()]));
+    let table = Table::new(rows, [Constraint::Fill(1), Constraint::Fill(2)])
+        .header(Row::new(vec!["USERNAME", "ID"]).style(theme::header()))
+        .block(block)
+        .row_highlight_style(theme::selected())
+        .highlight_symbol("▶ ");
+    let mut state = TableState::default().with_selected(Some(view.member_selected));
+    frame.render_stateful_widget(table, area, &mut state);
+}

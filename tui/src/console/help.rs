@@ -1,0 +1,71 @@
+//! The `?` overlay: every key, grouped by where it works.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Clear, Padding, Paragraph};
+
+use super::theme;
+
+const SECTIONS: &[(&str, &[(&str, &str)])] = &[
+    (
+        "Everywhere",
+        &[
+            ("Tab", "switch between Users and Groups"),
+            ("?", "this help"),
+            ("q / Ctrl-C", "quit"),
+            ("r", "reload from the daemon"),
+        ],
+    ),
+    (
+        "Users",
+        &[
+            ("↑↓ j k", "move"),
+            ("PgUp PgDn Home End", "move faster"),
+            ("/", "filter (Esc clears)"),
+            ("Enter", "user details"),
+            ("n", "new user"),
+            ("e", "edit user"),
+            ("d", "disable / enable"),
+            ("D / Delete", "delete user"),
+        ],
+    ),
+    (
+        "Groups",
+        &[
+            ("Enter", "members"),
+            ("n", "new group"),
+            ("D / Delete", "delete group"),
+            ("a", "add member (in members)"),
+            ("x / Delete", "remove member (in members)"),
+            ("Esc", "back"),
+        ],
+    ),
+];
+
+pub fn render(frame: &mut Frame, area: Rect) {
+    let mut lines = Vec::new();
+    for (section, keys) in SECTIONS {
+        lines.push(Line::styled(*section, theme::header()));
+        for (key, what) in *keys {
+            lines.push(Line::from(vec![
+                Span::styled(format!("  {key:<20}"), theme::key()),
+                Span::raw(*what),
+            ]));
+        }
+    }
+    lines.push(Line::styled("Any key closes this help.", theme::dim()));
+    let height = u16::try_from(lines.len())
+        .unwrap_or(u16::MAX)
+        .saturating_add(2);
+    let popup = super::centered(area, 58, height);
+    frame.render_widget(Clear, popup);
+    frame.render_widget(
+        Paragraph::new(lines).block(
+            Block::bordered()
+                .title(" Keys ")
+                .padding(Padding::horizontal(1)),
+        ),
+        popup,
+    );
+}

@@ -1,0 +1,276 @@
+//! The full-screen console: [`App`] holds the state and update logic,
+//! [`render`] draws it into any ratatui frame, and [`run`] is the thin
+//! async runner that owns the terminal, the daemon connection and the
+//! `select!` loop over input, replies and a tick.
+
+pub mod app;
+pub mod confirm;
+pub mod driver;
+pub mod event;
+pub mod form;
+pub mod groups;
+pub mod help;
+pub mod input;
+pub mod status;
+pub mod theme;
+pub mod unreachable;
+pub mod user_detail;
+pub mod users;
+
+#[cfg(test)]
+mod tests;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossterm::event::{Event as TermEvent, EventStream};
+use futures_util::StreamExt;
+use latchkey_protocol::{Client, ClientError, Event, Request};
+use ratatui::Frame;
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Constraint, Layout, Rect};
+use tokio::sync::mpsc;
+
+pub use app::App;
+pub use driver::Driver;
+pub use event::{AppEvent, Command};
+
+use app::{Link, Modal, Screen};
+
+/// Draws the whole console.
+pub fn render(app: &App, frame: &mut Frame) {
+    let area = frame.area();
+    if !matches!(app.link(), Link::Up { .. }) {
+        unreachable::render(app, frame, area);
+        return;
+    }
+    let [bar, body, footer] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Min(1),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    status::render_bar(app, frame, bar);
+    match app.screen() {
+        Screen::Users => users::render(app.users(), frame, body),
+        Screen::UserDetail { user, loading } => user_detail::render(user, *loading, frame, body),
+        Screen::Groups => groups::render_list(app.groups(), frame, body),
+        Screen::GroupMembers { name } => groups::render_members(app.groups(), name, frame, body),
+    }
+    status::render_footer(app, frame, footer);
+    match app.modal() {
+        Some(Modal::Help) => help::render(frame, body),
+        Some(Modal::Form(form)) => form::render(form, frame, body),
+        Some(Modal::Confirm(confirm)) => confirm::render(confirm, frame, body),
+        None => {}
+    }
+}
+
+/// A `width`×`height` rectangle centred in `area` (shrunk to fit).
+pub fn centered(area: Rect, width: u16, height: u16) -> Rect {
+    let width = width.min(area.width);
+    let height = height.min(area.height);
+    Rect {
+        x: area.x + (area.width - width) / 2,
+        y: area.y + (area.height - height) / 2,
+        width,
+        height,
+    }
+}
+
+/// A buffer as plain text, one line per row with trailing spaces trimmed:
+/// what snapshot tests compare.
+pub fn buffer_text(buffer: &Buffer) -> String {
+    let area = buffer.area;
+    let mut text = String::new();
+    for y in area.top()..area.bottom() {
+        let mut line = String::new();
+        for x in area.left()..area.right() {
+            if let Some(cell) = buffer.cell((x, y)) {
+                line.push_str(cell.symbol());
+            }
+        }
+        text.push_str(line.trim_end());
+        text.push('\n');
+    }
+    text
+}
+
+/// Renders `app` into an off-screen terminal and returns it as text.
+pub fn render_to_text(app: &App, width: u16, height: u16) -> String {
+    let backend = ratatui::backend::TestBackend::new(width, height);
+    match ratatui::Terminal::new(backend) {
+        Ok(mut terminal) => match terminal.draw(|frame| render(app, frame)) {
+            Ok(_) => buffer_text(terminal.backend().buffer()),
+            Err(e) => format!("render failed: {e}"),
+        },
+        Err(e) => format!("render failed: {e}"),
+    }
+}
+
+/// What background tasks tell the loop. `epoch` numbers connections, so
+/// news from an old connection cannot disturb a new one.
+enum Internal {
+    Connected { epoch: u64, client: Arc<Client> },
+    App { epoch: u64, event: Box<AppEvent> },
+}
+
+const TICK: Duration = Duration::from_millis(250);
+
+/// Opens the console on the current terminal and runs until the admin quits.
+/// The terminal is restored on every way out; `ratatui::init` also installs
+/// a panic hook that restores it before the panic message prints.
+pub async fn run(socket_path: PathBuf) -> anyhow::Result<()> {
+    let mut terminal = ratatui::try_init()?;
+    let result = run_loop(&mut terminal, socket_path).await;
+    ratatui::restore();
+    result
+}
+
+async fn run_loop(
+    terminal: &mut ratatui::DefaultTerminal,
+    socket_path: PathBuf,
+) -> anyhow::Result<()> {
+    let size = terminal.size()?;
+    let mut app = App::new(socket_path.clone(), size.height);
+    let (tx, mut rx) = mpsc::unbounded_channel::<Internal>();
+    let mut input = EventStream::new();
+    let mut tick = tokio::time::interval(TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut client: Option<Arc<Client>> = None;
+    let mut epoch = 0_u64;
+    let mut commands = app.start();
+    loop {
+        for command in commands.drain(..) {
+            match command {
+                Command::Quit => return Ok(()),
+                Command::Connect => {
+                    epoch += 1;
+                    client = None;
+                    tokio::spawn(connect(socket_path.clone(), epoch, tx.clone()));
+                }
+                Command::Send { tag, request } => match &client {
+                    Some(client) => {
+                        tokio::spawn(call(Arc::clone(client), epoch, tag, request, tx.clone()));
+                    }
+                    None => {
+                        let event = AppEvent::ConnectionLost {
+                            error: "not connected".to_owned(),
+                        };
+                        let _ = tx.send(Internal::App {
+                            epoch,
+                            event: Box::new(event),
+                        });
+                    }
+                },
+            }
+        }
+        terminal.draw(|frame| render(&app, frame))?;
+        let event = tokio::select! {
+            term = input.next() => match term {
+                Some(Ok(TermEvent::Key(key))) => AppEvent::Key(key),
+                Some(Ok(TermEvent::Resize(width, height))) => AppEvent::Resize { width, height },
+                Some(Ok(_)) => continue,
+                Some(Err(e)) => return Err(e.into()),
+                None => return Ok(()),
+            },
+            Some(internal) = rx.recv() => match internal {
+                Internal::Connected { epoch: e, client: c } if e == epoch => {
+                    let server = c.server().clone();
+                    client = Some(c);
+                    AppEvent::Connected { server }
+                }
+                Internal::App { epoch: e, event } if e == epoch => {
+                    let event = *event;
+                    if matches!(event, AppEvent::ConnectionLost { .. }) {
+                        client = None;
+                    }
+                    event
+                }
+                _ => continue,
+            },
+            _ = tick.tick() => AppEvent::Tick { now: Instant::now() },
+        };
+        commands = app.update(event);
+    }
+}
+
+async fn connect(path: PathBuf, epoch: u64, tx: mpsc::UnboundedSender<Internal>) {
+    let client = match crate::socket::connect(&path).await {
+        Ok(client) => Arc::new(client),
+        Err(e) => {
+            let event = AppEvent::ConnectFailed {
+                error: connect_error(&e),
+            };
+            let _ = tx.send(Internal::App {
+                epoch,
+                event: Box::new(event),
+            });
+            return;
+        }
+    };
+    // Change notices keep the views fresh, and the notice channel closing is
+    // how an idle console learns the daemon went away.
+    let events = match client.call(Request::Subscribe).await {
+        Ok(_) => client.take_events(),
+        Err(_) => None,
+    };
+    let _ = tx.send(Internal::Connected {
+        epoch,
+        client: Arc::clone(&client),
+    });
+    if let Some(mut events) = events {
+        drop(client);
+        while let Some(event) = events.recv().await {
+            if let Event::DirectoryChanged = event {
+                let _ = tx.send(Internal::App {
+                    epoch,
+                    event: Box::new(AppEvent::DirectoryChanged),
+                });
+            }
+        }
+        let event = AppEvent::ConnectionLost {
+            error: "the connection to the daemon was lost".to_owned(),
+        };
+        let _ = tx.send(Internal::App {
+            epoch,
+            event: Box::new(event),
+        });
+    }
+}
+
+async fn call(
+    client: Arc<Client>,
+    epoch: u64,
+    tag: u64,
+    request: Request,
+    tx: mpsc::UnboundedSender<Internal>,
+) {
+    let event = match client.call(request).await {
+        Ok(response) => AppEvent::Reply {
+            tag,
+            result: Ok(response),
+        },
+        Err(ClientError::Api(error)) => AppEvent::Reply {
+            tag,
+            result: Err(error),
+        },
+        Err(e) => AppEvent::ConnectionLost {
+            error: e.to_string(),
+        },
+    };
+    let _ = tx.send(Internal::App {
+        epoch,
+        event: Box::new(event),
+    });
+}
+
+/// The error to show for a failed connection: the OS reason, without
+/// repeating the socket path the screen already names.
+pub fn connect_error(error: &ClientError) -> String {
+    match error {
+        ClientError::Connect { source, .. } => source.to_string(),
+        other => other.to_string(),
+    }
+}

@@ -1,0 +1,62 @@
+//! Small text formatting shared by the command line and the console.
+
+use time::OffsetDateTime;
+use time::macros::format_description;
+
+/// `2026-11-05 14:03:07 UTC`: unambiguous and sortable, without the noise of RFC 3339.
+pub fn timestamp(at: OffsetDateTime) -> String {
+    let utc = at.to_offset(time::UtcOffset::UTC);
+    utc.format(format_description!(
+        "[year]-[month]-[day] [hour]:[minute]:[second] UTC"
+    ))
+    // Formatting a UTC date with these components cannot fail; fall back
+    // rather than panic all the same.
+    .unwrap_or_else(|_| at.to_string())
+}
+
+/// `100000` → `100,000`.
+pub fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+pub fn yes_no(value: bool) -> &'static str {
+    if value { "yes" } else { "no" }
+}
+
+/// "first last", without stray spaces when one is empty.
+pub fn full_name(first: &str, last: &str) -> String {
+    match (first.is_empty(), last.is_empty()) {
+        (false, false) => format!("{first} {last}"),
+        (false, true) => first.to_owned(),
+        _ => last.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn formats_counts_and_times() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(100_000), "100,000");
+        assert_eq!(thousands(1_234_567), "1,234,567");
+        assert_eq!(
+            timestamp(datetime!(2026-11-05 15:03:07 +01:00)),
+            "2026-11-05 14:03:07 UTC"
+        );
+        assert_eq!(full_name("Ada", ""), "Ada");
+        assert_eq!(full_name("", "Lovelace"), "Lovelace");
+    }
+}
