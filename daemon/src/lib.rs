@@ -99,12 +99,11 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> Result<RunningDaem
     // The store first: a second daemon on the same data directory should
     // hear about the data directory, not about the port.
     let store = open_store(config)?;
-    let listener = std::net::TcpListener::bind(config.listen).map_err(|source| {
-        StartError::Listen {
+    let listener =
+        std::net::TcpListener::bind(config.listen).map_err(|source| StartError::Listen {
             addr: config.listen,
             source,
-        }
-    })?;
+        })?;
     serve(config, clock, store, listener).await
 }
 

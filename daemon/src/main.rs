@@ -6,14 +6,12 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::Parser;
 use latchkey_daemon::clock::SystemClock;
-use latchkey_daemon::config::{Cli, Config};
+use latchkey_daemon::config::{self, Cli, Config};
 use tracing::{info, warn};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let env = std::env::vars_os()
-        .filter_map(|(key, value)| Some((key.into_string().ok()?, value.into_string().ok()?)));
-    let config = match Config::load(&cli, env) {
+    let config = match Config::load(&cli, config::process_env()) {
         Ok(config) => config,
         Err(e) => {
             eprintln!("latchkeyd: {e}");
@@ -51,7 +49,10 @@ async fn run(config: Config) -> anyhow::Result<()> {
     let daemon = latchkey_daemon::start(&config, Arc::new(SystemClock)).await?;
     let signal = wait_for_signal().await?;
     info!("{signal} received, shutting down");
-    daemon.stop().await.context("shutting down the web server")?;
+    daemon
+        .stop()
+        .await
+        .context("shutting down the web server")?;
     info!("stopped");
     Ok(())
 }

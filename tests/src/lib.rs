@@ -104,6 +104,7 @@ impl TestDaemon {
         argv.extend(args.iter().map(|a| (*a).to_owned()));
         let mut stdout = Vec::new();
         let mut stderr = Vec::new();
+        let argv = argv.into_iter().map(std::ffi::OsString::from);
         let code = latchkey_tui::run_cli(argv, &mut stdout, &mut stderr).await;
         CliOutput {
             code,

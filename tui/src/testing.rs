@@ -311,6 +311,7 @@ impl FakeDirectory {
                 },
             }),
             Request::Subscribe => Ok(Response::Done),
+            _ => Err(ApiError::new(ErrorCode::Internal, "not in the fake")),
         }
     }
 }

@@ -16,7 +16,7 @@ pub(super) fn api_error(err: IdmError) -> ApiError {
             ApiError::new(ErrorCode::InvalidInput, message).with_field(field)
         }
         IdmError::ReadOnly { .. } => ApiError::new(ErrorCode::ReadOnly, message),
-        IdmError::Store(_) => {
+        IdmError::Store(_) | IdmError::Random(_) => {
             error!("storage error: {message}");
             ApiError::new(ErrorCode::Internal, message)
         }

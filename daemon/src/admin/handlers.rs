@@ -69,7 +69,10 @@ pub(super) fn handle(
         Request::UpdateUser {
             user: user_ref,
             patch,
-        } => user(idm.update_user(actor, &user_ref, patch).map_err(api_error)?),
+        } => user(
+            idm.update_user(actor, &user_ref, patch)
+                .map_err(api_error)?,
+        ),
         Request::SetUserDisabled {
             user: user_ref,
             disabled,
@@ -124,6 +127,22 @@ pub(super) fn handle(
             },
         },
         Request::Subscribe => Response::Done,
+        // Passkeys, sessions, login codes and settings arrive with the
+        // passkeys issue (#3).
+        Request::GetSettings
+        | Request::SetSetting { .. }
+        | Request::CreateLoginCode { .. }
+        | Request::ListLoginCodes { .. }
+        | Request::RevokeLoginCode { .. }
+        | Request::ListPasskeys { .. }
+        | Request::RevokePasskey { .. }
+        | Request::ListSessions { .. }
+        | Request::RevokeSession { .. } => {
+            return Err(ApiError::new(
+                latchkey_protocol::ErrorCode::Internal,
+                "this daemon does not support that request yet",
+            ));
+        }
     };
     Ok(response)
 }

@@ -184,8 +184,7 @@ async fn serve_connection(
 async fn run_request(ctx: &ConnectionContext, actor: &Actor, request: Request) -> Outcome {
     let ctx = ctx.clone();
     let actor = actor.clone();
-    let joined =
-        tokio::task::spawn_blocking(move || handlers::handle(&ctx, &actor, request)).await;
+    let joined = tokio::task::spawn_blocking(move || handlers::handle(&ctx, &actor, request)).await;
     match joined {
         Ok(result) => result.into(),
         Err(e) => {

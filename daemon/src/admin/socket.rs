@@ -43,17 +43,17 @@ pub struct BoundSocket {
 
 /// Binds the admin socket at `path`.
 pub async fn bind_admin_socket(path: &Path) -> Result<BoundSocket, SocketError> {
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        if !parent.exists() {
-            std::fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(parent)
-                .map_err(|source| SocketError::CreateDir {
-                    path: parent.to_path_buf(),
-                    source,
-                })?;
-        }
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty())
+        && !parent.exists()
+    {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(parent)
+            .map_err(|source| SocketError::CreateDir {
+                path: parent.to_path_buf(),
+                source,
+            })?;
     }
     if path.exists() {
         // A socket that still answers belongs to a live daemon; anything

@@ -215,8 +215,8 @@ fn updates_change_only_what_is_asked_and_keep_history_across_renames() {
     assert_eq!(user.email, None);
     assert_eq!(user.last_name, "Kay");
     assert_eq!(
-        user.display_name, "Erin",
-        "display name is not re-derived unless asked"
+        user.display_name, "Erin Kay",
+        "a display name nobody chose follows the names"
     );
     assert_eq!(user.created_at, created.user.created_at);
     assert_eq!(
@@ -230,7 +230,10 @@ fn updates_change_only_what_is_asked_and_keep_history_across_renames() {
     assert_eq!(
         audit[0].details,
         [
-            ("changed".to_owned(), "username,email,last_name".to_owned()),
+            (
+                "changed".to_owned(),
+                "username,email,last_name,display_name".to_owned()
+            ),
             ("previous_username".to_owned(), "erin".to_owned()),
         ]
     );
@@ -240,7 +243,8 @@ fn updates_change_only_what_is_asked_and_keep_history_across_renames() {
         ["user_updated", "user_created"]
     );
 
-    // An empty display name derives it again; a no-op patch records nothing.
+    // An empty display name derives it again (here: unchanged); no-op
+    // patches record nothing.
     let patch = UserPatch {
         display_name: Some(String::new()),
         ..UserPatch::default()
@@ -252,7 +256,7 @@ fn updates_change_only_what_is_asked_and_keep_history_across_renames() {
         ..UserPatch::default()
     };
     idm.update_user(&admin(), "erin.k", patch).unwrap();
-    assert_eq!(events(&idm, None).len(), 3);
+    assert_eq!(events(&idm, None).len(), 2);
 
     idm.create_user(&admin(), new_user("frank")).unwrap();
     let patch = UserPatch {
@@ -595,4 +599,24 @@ fn check_large_directory(n: usize) {
 #[test]
 fn hundred_thousand_users_page_and_filter_fast() {
     check_large_directory(100_000);
+}
+
+#[test]
+fn a_chosen_display_name_survives_name_changes() {
+    let (idm, _) = idm();
+    idm.create_user(
+        &admin(),
+        NewUser {
+            first_name: "Frank".into(),
+            display_name: Some("The Boss".into()),
+            ..new_user("frank")
+        },
+    )
+    .unwrap();
+    let patch = UserPatch {
+        last_name: Some("Castle".into()),
+        ..UserPatch::default()
+    };
+    let updated = idm.update_user(&admin(), "frank", patch).unwrap();
+    assert_eq!(updated.user.display_name, "The Boss");
 }

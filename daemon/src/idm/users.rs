@@ -176,6 +176,9 @@ fn new_record(input: NewUser, now: i64) -> Result<UserRecord, IdmError> {
 /// Applies a patch; returns the names of the fields that really changed.
 fn apply_patch(record: &mut UserRecord, patch: UserPatch) -> Result<Vec<&'static str>, IdmError> {
     let mut changed = Vec::new();
+    // A display name nobody chose follows the names it was made from.
+    let derived_display_name = record.display_name
+        == validate::default_display_name(&record.first_name, &record.last_name, &record.username);
     if let Some(username) = patch.username {
         let username = validate::username(&username)?;
         if username != record.username {
@@ -212,7 +215,12 @@ fn apply_patch(record: &mut UserRecord, patch: UserPatch) -> Result<Vec<&'static
             }
         }
     }
-    if let Some(display_name) = patch.display_name {
+    let display_name = match patch.display_name {
+        Some(name) => Some(name),
+        None if derived_display_name => Some(String::new()),
+        None => None,
+    };
+    if let Some(display_name) = display_name {
         // An empty display name means "derive it again from the names".
         let value = match validate::name("display_name", &display_name, DISPLAY_NAME_MAX)? {
             v if v.is_empty() => validate::default_display_name(

@@ -7,7 +7,13 @@ async fn create_then_list_shows_the_user() {
     let t = TestDaemon::start().await;
     let created = t
         .cli(&[
-            "user", "create", "--username", "alice", "--email", "alice@example.com", "--json",
+            "user",
+            "create",
+            "--username",
+            "alice",
+            "--email",
+            "alice@example.com",
+            "--json",
         ])
         .await;
     assert_eq!(created.code, 0, "{created:?}");
@@ -37,11 +43,19 @@ async fn create_then_list_shows_the_user() {
 #[tokio::test]
 async fn a_username_differing_only_in_case_is_refused_and_nothing_is_written() {
     let t = TestDaemon::start().await;
-    let first = t.cli(&["user", "create", "--username", "Alice", "--json"]).await;
+    let first = t
+        .cli(&["user", "create", "--username", "Alice", "--json"])
+        .await;
     assert_eq!(first.code, 0, "{first:?}");
     let second = t
         .cli(&[
-            "user", "create", "--username", "aLICE", "--email", "x@example.com", "--json",
+            "user",
+            "create",
+            "--username",
+            "aLICE",
+            "--email",
+            "x@example.com",
+            "--json",
         ])
         .await;
     assert_eq!(second.code, 1, "{second:?}");
@@ -52,7 +66,15 @@ async fn a_username_differing_only_in_case_is_refused_and_nothing_is_written() {
     let listed = t.cli(&["user", "list", "--json"]).await.json();
     assert_eq!(listed["total"], 1);
     let other = t
-        .cli(&["user", "create", "--username", "bob", "--email", "x@example.com", "--json"])
+        .cli(&[
+            "user",
+            "create",
+            "--username",
+            "bob",
+            "--email",
+            "x@example.com",
+            "--json",
+        ])
         .await;
     assert_eq!(other.code, 0, "{other:?}");
 }
@@ -64,7 +86,10 @@ async fn invalid_input_names_the_field() {
         (&["--username", ".alice"], "username"),
         (&["--username", "al ice"], "username"),
         (&["--username", &"a".repeat(51)], "username"),
-        (&["--username", "alice", "--email", "not-an-address"], "email"),
+        (
+            &["--username", "alice", "--email", "not-an-address"],
+            "email",
+        ),
         (&["--username", "alice", "--email", "a@b"], "email"),
     ];
     for (args, field) in cases {
@@ -102,11 +127,20 @@ async fn missing_users_are_not_found() {
 #[tokio::test]
 async fn update_disable_enable_delete_and_the_audit_trail() {
     let t = TestDaemon::start().await;
-    t.cli(&["user", "create", "--username", "carol", "--json"]).await;
+    t.cli(&["user", "create", "--username", "carol", "--json"])
+        .await;
     let updated = t
         .cli(&[
-            "user", "update", "carol", "--first-name", "Carol", "--last-name", "Danvers",
-            "--admin", "true", "--json",
+            "user",
+            "update",
+            "carol",
+            "--first-name",
+            "Carol",
+            "--last-name",
+            "Danvers",
+            "--admin",
+            "true",
+            "--json",
         ])
         .await;
     assert_eq!(updated.code, 0, "{updated:?}");
@@ -129,7 +163,12 @@ async fn update_disable_enable_delete_and_the_audit_trail() {
         .collect();
     assert_eq!(
         events,
-        ["user_enabled", "user_disabled", "user_updated", "user_created"]
+        [
+            "user_enabled",
+            "user_disabled",
+            "user_updated",
+            "user_created"
+        ]
     );
 
     let deleted = t.cli(&["user", "delete", "carol", "--json"]).await;
@@ -140,12 +179,22 @@ async fn update_disable_enable_delete_and_the_audit_trail() {
 #[tokio::test]
 async fn groups_and_members() {
     let t = TestDaemon::start().await;
-    t.cli(&["user", "create", "--username", "dave", "--json"]).await;
+    t.cli(&["user", "create", "--username", "dave", "--json"])
+        .await;
     let created = t
-        .cli(&["group", "create", "staff", "--friendly-name", "Staff", "--json"])
+        .cli(&[
+            "group",
+            "create",
+            "staff",
+            "--friendly-name",
+            "Staff",
+            "--json",
+        ])
         .await;
     assert_eq!(created.code, 0, "{created:?}");
-    let added = t.cli(&["group", "add-member", "staff", "dave", "--json"]).await;
+    let added = t
+        .cli(&["group", "add-member", "staff", "dave", "--json"])
+        .await;
     assert_eq!(added.code, 0, "{added:?}");
     assert_eq!(added.json()["members"][0]["username"], "dave");
     let dave = t.cli(&["user", "show", "dave", "--json"]).await.json();

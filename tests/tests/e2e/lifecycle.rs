@@ -5,7 +5,9 @@ use latchkey_tests::{TestDaemon, test_config};
 #[tokio::test]
 async fn healthz_answers_over_http() {
     let t = TestDaemon::start().await;
-    let res = reqwest::get(format!("{}/healthz", t.base_url)).await.unwrap();
+    let res = reqwest::get(format!("{}/healthz", t.base_url))
+        .await
+        .unwrap();
     assert_eq!(res.status(), 200);
     let body: serde_json::Value = res.json().await.unwrap();
     assert_eq!(body["status"], "ok");

@@ -1,6 +1,14 @@
 //! End-to-end tests: the real daemon in-process, the real admin socket, the
 //! real console code, real HTTP on loopback.
 
+// Helpers in a test binary fail loudly, like the tests they serve.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 mod admin_socket;
 mod cli_users;
 mod lifecycle;

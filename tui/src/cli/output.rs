@@ -5,8 +5,8 @@
 use std::io::Write;
 
 use latchkey_protocol::{
-    ApiError, AuditPage, ClientError, DaemonStatus, GroupList, GroupView, Response, UserPage,
-    UserView,
+    ApiError, AuditPage, ClientError, DaemonStatus, GroupList, GroupView, LoginCodeCreated,
+    LoginCodeView, PasskeyView, Response, SessionView, SettingsView, UserPage, UserView,
 };
 use serde_json::{Value, json};
 
@@ -43,6 +43,15 @@ pub fn render(response: &Response, note: Option<String>) -> Rendered {
         Response::Groups { list } => (to_json(list), groups_table(list)),
         Response::Group { group } => (to_json(group), group_lines(group)),
         Response::Audit { page } => (to_json(page), audit_table(page)),
+        Response::Settings { settings } => (settings.nested(), settings_table(settings)),
+        Response::LoginCode { code } => (to_json(code), login_code_lines(code)),
+        Response::LoginCodes { codes } => (json!({ "codes": codes }), login_codes_table(codes)),
+        Response::Passkeys { passkeys } => {
+            (json!({ "passkeys": passkeys }), passkeys_table(passkeys))
+        }
+        Response::Sessions { sessions } => {
+            (json!({ "sessions": sessions }), sessions_table(sessions))
+        }
         Response::Done => (json!({ "ok": true }), String::new()),
     };
     let human = match (note, details.is_empty()) {
@@ -225,6 +234,91 @@ pub fn audit_table(page: &AuditPage) -> String {
         })
         .collect();
     table(&["AT", "EVENT", "ACTOR", "SUBJECT", "IP", "DETAILS"], &rows)
+}
+
+pub fn settings_table(settings: &SettingsView) -> String {
+    let rows: Vec<Vec<String>> = settings
+        .settings
+        .iter()
+        .map(|s| {
+            let value = match &s.value {
+                Value::String(text) => text.clone(),
+                Value::Null => "-".to_owned(),
+                other => other.to_string(),
+            };
+            vec![s.key.clone(), value, s.description.clone()]
+        })
+        .collect();
+    table(&["KEY", "VALUE", "MEANING"], &rows)
+}
+
+pub fn login_code_lines(code: &LoginCodeCreated) -> String {
+    key_values(&[
+        ("link", code.url.clone()),
+        ("code", code.code.clone()),
+        ("expires", timestamp(code.expires_at)),
+        ("emailed", yes_no(code.emailed).to_owned()),
+    ])
+}
+
+pub fn login_codes_table(codes: &[LoginCodeView]) -> String {
+    if codes.is_empty() {
+        return "No outstanding login codes.\n".to_owned();
+    }
+    let rows: Vec<Vec<String>> = codes
+        .iter()
+        .map(|c| {
+            vec![
+                c.id.clone(),
+                timestamp(c.created_at),
+                timestamp(c.expires_at),
+                c.created_by.clone(),
+            ]
+        })
+        .collect();
+    table(&["ID", "CREATED", "EXPIRES", "CREATED BY"], &rows)
+}
+
+pub fn passkeys_table(passkeys: &[PasskeyView]) -> String {
+    if passkeys.is_empty() {
+        return "No passkeys.\n".to_owned();
+    }
+    let rows: Vec<Vec<String>> = passkeys
+        .iter()
+        .map(|p| {
+            vec![
+                p.id.clone(),
+                p.name.clone(),
+                if p.synced { "synced" } else { "device-bound" }.to_owned(),
+                timestamp(p.created_at),
+                p.last_used_at.map_or_else(|| "never".to_owned(), timestamp),
+            ]
+        })
+        .collect();
+    table(&["ID", "NAME", "KIND", "CREATED", "LAST USED"], &rows)
+}
+
+pub fn sessions_table(sessions: &[SessionView]) -> String {
+    if sessions.is_empty() {
+        return "No active sessions.\n".to_owned();
+    }
+    let rows: Vec<Vec<String>> = sessions
+        .iter()
+        .map(|s| {
+            vec![
+                s.id.clone(),
+                format!("{:?}", s.method).to_lowercase(),
+                or_dash(s.ip.as_deref().unwrap_or("")),
+                timestamp(s.created_at),
+                timestamp(s.expires_at),
+                or_dash(s.user_agent.as_deref().unwrap_or("")),
+            ]
+        })
+        .collect();
+    table(
+        &["ID", "METHOD", "IP", "SIGNED IN", "EXPIRES", "BROWSER"],
+        &rows,
+    )
 }
 
 pub fn status_lines(status: &DaemonStatus) -> String {
