@@ -4,6 +4,8 @@
 // Fixtures fail loudly: a broken fixture is a failed test, not an error to handle.
 #![allow(clippy::expect_used, clippy::panic)]
 
+pub mod authenticator;
+
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
