@@ -65,3 +65,41 @@ test('the virtual authenticator is a user-verifying platform authenticator', asy
     await authenticator.remove();
   }
 });
+
+test('the virtual authenticator makes a resident credential and signs in without a username', async () => {
+  await page.goto(`${daemon.url}/healthz`);
+  const authenticator = await addVirtualAuthenticator(page);
+  try {
+    const out = await page.evaluate(async () => {
+      const rnd = (n) => crypto.getRandomValues(new Uint8Array(n));
+      const userId = rnd(16);
+      const created = await navigator.credentials.create({
+        publicKey: {
+          rp: { id: 'localhost', name: 'Latchkey' },
+          user: { id: userId, name: 'alice', displayName: 'Alice' },
+          challenge: rnd(32),
+          pubKeyCredParams: [{ type: 'public-key', alg: -7 }],
+          authenticatorSelection: { residentKey: 'required', requireResidentKey: true, userVerification: 'required' },
+          extensions: { credProps: true },
+        },
+      });
+      const got = await navigator.credentials.get({
+        publicKey: { challenge: rnd(32), rpId: 'localhost', allowCredentials: [], userVerification: 'required' },
+      });
+      const b64url = (bytes) => btoa(String.fromCharCode(...bytes)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+      return { created: created.toJSON(), got: got.toJSON(), userId: b64url(userId) };
+    });
+    assert.deepEqual(out.created.clientExtensionResults, { credProps: { rk: true } });
+    assert.equal(out.got.id, out.created.id, 'the discoverable credential was found');
+    assert.equal(out.got.response.userHandle, out.userId);
+
+    const [cred, ...rest] = await authenticator.credentials();
+    assert.equal(rest.length, 0);
+    assert.equal(cred.id, out.created.id);
+    assert.equal(cred.rpId, 'localhost');
+    assert.equal(cred.isResidentCredential, true);
+    assert.equal(cred.userHandleB64url, out.userId);
+  } finally {
+    await authenticator.remove();
+  }
+});

@@ -262,10 +262,20 @@ export async function addVirtualAuthenticator(page, options = {}) {
   return {
     id: authenticatorId,
     cdp,
-    /** The credentials it holds: `{credentialId, isResidentCredential, rpId, userHandle, signCount, …}`. */
+    /**
+     * The credentials it holds, as CDP lists them (`credentialId`,
+     * `isResidentCredential`, `rpId`, `userHandle`, `signCount`, `userName`,
+     * `backupEligibility`, `backupState`, …; note CDP's ids are standard
+     * padded base64) plus `id` and `userHandleB64url`: the same bytes in the
+     * unpadded base64url that WebAuthn JSON and the daemon use.
+     */
     async credentials() {
       const { credentials } = await cdp.send('WebAuthn.getCredentials', { authenticatorId });
-      return credentials;
+      return credentials.map((c) => ({
+        ...c,
+        id: toB64url(c.credentialId),
+        userHandleB64url: c.userHandle === undefined ? undefined : toB64url(c.userHandle),
+      }));
     },
     async removeCredential(credentialId) {
       await cdp.send('WebAuthn.removeCredential', { authenticatorId, credentialId });
@@ -282,6 +292,13 @@ export async function addVirtualAuthenticator(page, options = {}) {
   };
 }
 
+/** Standard (padded) base64, as CDP speaks it, to unpadded base64url. */
+export function toB64url(b64) {
+  return Buffer.from(b64, 'base64').toString('base64url');
+}
+
+let warnedNoPassed = false;
+
 function screenshotName(testName) {
   return `${testName.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^_+|_+$/g, '').slice(0, 120) || 'test'}.png`;
 }
@@ -294,6 +311,10 @@ function screenshotName(testName) {
  */
 export function screenshotOnFailure(getPage) {
   afterEach(async (t) => {
+    if (t.passed === undefined && !warnedNoPassed) {
+      warnedNoPassed = true;
+      process.stderr.write(`# node ${process.version} has no TestContext.passed: no screenshots on failure\n`);
+    }
     if (t.passed !== false) return;
     const page = getPage();
     if (!page || page.isClosed()) return;
