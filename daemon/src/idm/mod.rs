@@ -10,6 +10,7 @@
 
 mod actor;
 mod audit;
+mod ceremony;
 mod error;
 mod groups;
 mod login_codes;
@@ -31,6 +32,7 @@ use crate::store::{RecordSource, Store, StoreError};
 pub use crate::store::{GroupId, UserId, WebauthnHandle};
 pub use actor::{Actor, ActorKind};
 pub use audit::AuditEvent;
+pub use ceremony::{CEREMONY_TTL_SECS, MAX_CEREMONIES, Passkeys};
 pub use error::{IdmError, SignInFailure};
 pub use groups::{Group, GroupEntry, GroupSummaryEntry};
 pub use login_codes::{LoginCodeInfo, LoginCodeIssued, normalize_login_code};
