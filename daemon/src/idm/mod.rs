@@ -18,6 +18,7 @@ mod passkeys;
 mod secrets;
 mod sessions;
 mod settings;
+mod setup;
 mod users;
 mod validate;
 
@@ -39,6 +40,7 @@ pub use login_codes::{LoginCodeInfo, LoginCodeIssued, normalize_login_code};
 pub use passkeys::{PASSKEY_NAME_MAX, PasskeyInfo};
 pub use sessions::{Session, SessionToken};
 pub use settings::{SettingEntry, Settings, UserVerification};
+pub use setup::SetupGate;
 pub use users::{Counts, User, UserEntry, UserPageResult};
 
 /// The identity-management service: cheap to clone, shareable across tasks.
