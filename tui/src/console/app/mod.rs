@@ -7,13 +7,16 @@
 
 mod keys;
 mod replies;
+mod screen;
+
+pub use screen::{Screen, Tab};
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crossterm::event::KeyEventKind;
-use latchkey_protocol::{DaemonStatus, Request, ServerHello, UserQuery, UserView};
+use latchkey_protocol::{DaemonStatus, Request, ServerHello, UserQuery};
 
 use super::access::{AccessView, Part};
 use super::audit::AuditView;
@@ -46,55 +49,6 @@ pub enum Link {
         /// Whole seconds until then, for display.
         retry_in: Option<u64>,
     },
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Screen {
-    Users,
-    /// `loading` until the full record (with groups) arrives.
-    UserDetail {
-        user: Box<UserView>,
-        loading: bool,
-    },
-    Groups,
-    GroupMembers {
-        name: String,
-    },
-    Audit,
-    Settings,
-}
-
-/// The tabs in the status bar, in Tab order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Tab {
-    Users,
-    Groups,
-    Audit,
-    Settings,
-}
-
-impl Tab {
-    pub const ALL: [Tab; 4] = [Tab::Users, Tab::Groups, Tab::Audit, Tab::Settings];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Tab::Users => "Users",
-            Tab::Groups => "Groups",
-            Tab::Audit => "Audit",
-            Tab::Settings => "Settings",
-        }
-    }
-}
-
-impl Screen {
-    pub fn tab(&self) -> Tab {
-        match self {
-            Screen::Users | Screen::UserDetail { .. } => Tab::Users,
-            Screen::Groups | Screen::GroupMembers { .. } => Tab::Groups,
-            Screen::Audit => Tab::Audit,
-            Screen::Settings => Tab::Settings,
-        }
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
