@@ -14,6 +14,27 @@ pub fn timestamp(at: OffsetDateTime) -> String {
     .unwrap_or_else(|_| at.to_string())
 }
 
+/// `2026-11-05 14:03`: for tight columns, in UTC like [`timestamp`].
+pub fn short_time(at: OffsetDateTime) -> String {
+    let utc = at.to_offset(time::UtcOffset::UTC);
+    utc.format(format_description!("[year]-[month]-[day] [hour]:[minute]"))
+        .unwrap_or_else(|_| at.to_string())
+}
+
+/// A code for reading aloud in groups of four: the daemon's grouping when
+/// it has one, else `ABCD-EFGH-…`.
+pub fn grouped_code(code: &str) -> String {
+    if code.contains(['-', ' ']) {
+        return code.to_owned();
+    }
+    let chars: Vec<char> = code.chars().collect();
+    chars
+        .chunks(4)
+        .map(|group| group.iter().collect::<String>())
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
 /// `100000` → `100,000`.
 pub fn thousands(n: u64) -> String {
     let digits = n.to_string();
@@ -57,6 +78,13 @@ mod tests {
             "2026-11-05 14:03:07 UTC"
         );
         assert_eq!(full_name("Ada", ""), "Ada");
+        assert_eq!(
+            short_time(datetime!(2026-11-05 15:03:07 +01:00)),
+            "2026-11-05 14:03"
+        );
+        assert_eq!(grouped_code("K7QDM2XH9PRTWC4A"), "K7QD-M2XH-9PRT-WC4A");
+        assert_eq!(grouped_code("K7QD-M2XH"), "K7QD-M2XH");
+        assert_eq!(grouped_code("K7QDM2"), "K7QD-M2");
         assert_eq!(full_name("", "Lovelace"), "Lovelace");
     }
 }

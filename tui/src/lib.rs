@@ -5,9 +5,7 @@
 pub mod cli;
 pub mod console;
 pub mod fmt;
+pub mod qr;
 pub mod socket;
-
-#[cfg(test)]
-pub(crate) mod testing;
 
 pub use cli::run_cli;

@@ -10,5 +10,8 @@
 )]
 
 mod admin_socket;
+mod cli_more;
 mod cli_users;
+mod console;
+mod console_access;
 mod lifecycle;

@@ -2,6 +2,7 @@
 //! add, never rename (see DESIGN.md, "The command-line contract").
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
@@ -33,6 +34,18 @@ pub enum Noun {
     /// Manage groups and their members
     #[command(subcommand)]
     Group(GroupCommand),
+    /// List and revoke a user's passkeys (users enrol their own)
+    #[command(subcommand)]
+    Passkey(PasskeyCommand),
+    /// Give a user a one-time sign-in link and code
+    #[command(subcommand)]
+    LoginCode(LoginCodeCommand),
+    /// List and revoke a user's browser sessions
+    #[command(subcommand)]
+    Session(SessionCommand),
+    /// Show and change the application settings
+    #[command(subcommand)]
+    Config(ConfigCommand),
     /// Read the audit log
     #[command(subcommand)]
     Audit(AuditCommand),
@@ -141,4 +154,51 @@ pub enum AuditCommand {
         #[arg(long, default_value_t = 50)]
         limit: u32,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PasskeyCommand {
+    /// List a user's passkeys
+    List { user: String },
+    /// Revoke one of a user's passkeys; they can no longer sign in with it
+    Revoke { user: String, passkey_id: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LoginCodeCommand {
+    /// Create a one-time code and link; prints the link, the code and a QR code
+    Create {
+        user: String,
+        /// How long it stays valid: 1h, 12h, 1d, 1w, 1m (30 days), or a
+        /// duration such as 90min or 3d, at most 31 days
+        #[arg(long, default_value = "1h", value_parser = expiry)]
+        expires: Duration,
+        /// Also email it to the user (needs the setting email.admin_login_codes)
+        #[arg(long)]
+        email: bool,
+    },
+    /// List a user's outstanding login codes (without the codes)
+    List { user: String },
+    /// Revoke an outstanding login code
+    Revoke { user: String, id: String },
+}
+
+fn expiry(text: &str) -> Result<Duration, String> {
+    latchkey_protocol::parse_expiry(text).map_err(|e| e.to_string())
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SessionCommand {
+    /// List a user's browser sessions
+    List { user: String },
+    /// Sign a user out of one session
+    Revoke { user: String, id: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Show every setting (--json: nested by the dots in the keys)
+    Show,
+    /// Change a setting; the daemon checks the value
+    Set { key: String, value: String },
 }

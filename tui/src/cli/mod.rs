@@ -2,6 +2,7 @@
 //! send it, print the answer. Exit status: 0 success, 1 the daemon refused
 //! (API error), 2 usage error, 3 the daemon could not be reached.
 
+pub mod access;
 pub mod args;
 pub mod audit;
 pub mod group;
@@ -25,6 +26,9 @@ use output::{CliError, Rendered, render};
 pub struct Plan {
     pub request: Request,
     pub note: Option<String>,
+    /// Print only the note for people, not the whole answer (`config set`
+    /// answers with every setting).
+    pub brief: bool,
 }
 
 impl Plan {
@@ -32,7 +36,13 @@ impl Plan {
         Plan {
             request,
             note: None,
+            brief: false,
         }
+    }
+
+    fn brief(mut self) -> Plan {
+        self.brief = true;
+        self
     }
 
     fn note(mut self, note: String) -> Plan {
@@ -46,6 +56,10 @@ pub fn plan(noun: Noun) -> Plan {
     match noun {
         Noun::User(command) => user::plan(command),
         Noun::Group(command) => group::plan(command),
+        Noun::Passkey(command) => access::passkey(command),
+        Noun::LoginCode(command) => access::login_code(command),
+        Noun::Session(command) => access::session(command),
+        Noun::Config(command) => access::config(command),
         Noun::Audit(command) => audit::plan(command),
         Noun::Status => Plan::new(Request::Status),
     }
@@ -115,7 +129,11 @@ pub async fn execute(path: &Path, plan: Plan) -> Result<Rendered, CliError> {
         .call(plan.request)
         .await
         .map_err(|e| CliError::from_client(path, e))?;
-    Ok(render(&response, plan.note))
+    let mut rendered = render(&response, plan.note.clone());
+    if let (true, Some(note)) = (plan.brief, plan.note) {
+        rendered.human = format!("{note}\n");
+    }
+    Ok(rendered)
 }
 
 #[cfg(test)]

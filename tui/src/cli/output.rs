@@ -6,7 +6,8 @@ use std::io::Write;
 
 use latchkey_protocol::{
     ApiError, AuditPage, ClientError, DaemonStatus, GroupList, GroupView, LoginCodeCreated,
-    LoginCodeView, PasskeyView, Response, SessionView, SettingsView, UserPage, UserView,
+    LoginCodeView, PasskeyView, Response, SessionView, SettingView, SettingsView, UserPage,
+    UserView,
 };
 use serde_json::{Value, json};
 
@@ -241,24 +242,59 @@ pub fn settings_table(settings: &SettingsView) -> String {
         .settings
         .iter()
         .map(|s| {
-            let value = match &s.value {
-                Value::String(text) => text.clone(),
-                Value::Null => "-".to_owned(),
-                other => other.to_string(),
+            let meaning = match &s.warning {
+                Some(warning) => format!("{} (warning: {warning})", s.description),
+                None => s.description.clone(),
             };
-            vec![s.key.clone(), value, s.description.clone()]
+            vec![s.key.clone(), setting_value(s), meaning]
         })
         .collect();
     table(&["KEY", "VALUE", "MEANING"], &rows)
 }
 
+/// The link, the code and when it expires, then the link as a QR code to
+/// scan from the terminal.
+/// A setting's value as people read it: text bare, lists comma-separated,
+/// write-only secrets as `set` or `unset`.
+pub fn setting_value(setting: &SettingView) -> String {
+    match (&setting.value, setting.write_only) {
+        (Value::Null, true) => "unset".to_owned(),
+        (_, true) => "set".to_owned(),
+        (Value::Null, false) => "-".to_owned(),
+        (Value::String(text), false) => text.clone(),
+        (Value::Array(items), false) => {
+            let items: Vec<String> = items
+                .iter()
+                .map(|item| match item {
+                    Value::String(text) => text.clone(),
+                    other => other.to_string(),
+                })
+                .collect();
+            if items.is_empty() {
+                "-".to_owned()
+            } else {
+                items.join(", ")
+            }
+        }
+        (other, false) => other.to_string(),
+    }
+}
+
 pub fn login_code_lines(code: &LoginCodeCreated) -> String {
-    key_values(&[
+    let mut text = key_values(&[
         ("link", code.url.clone()),
         ("code", code.code.clone()),
         ("expires", timestamp(code.expires_at)),
         ("emailed", yes_no(code.emailed).to_owned()),
-    ])
+    ]);
+    if let Some(lines) = crate::qr::lines(&code.url) {
+        text.push('\n');
+        for line in lines {
+            text.push_str(&line);
+            text.push('\n');
+        }
+    }
+    text
 }
 
 pub fn login_codes_table(codes: &[LoginCodeView]) -> String {

@@ -1,16 +1,21 @@
 //! Command-line tests: parsing, the request each command sends, output
-//! shapes, and whole runs against a fake daemon on a real socket.
+//! shapes from plain data, and runs that end before connecting. Runs
+//! against the daemon are end-to-end tests (`tests/tests/e2e/cli*.rs`).
 
 use std::ffi::OsString;
 use std::path::Path;
 
 use clap::Parser;
-use latchkey_protocol::{NewUser, Request, UserPatch, UserQuery};
-use serde_json::Value;
+use latchkey_protocol::{
+    LoginCodeCreated, NewLoginCode, NewUser, Request, Response, SettingView, SettingsView,
+    UserPatch, UserQuery,
+};
+use serde_json::{Value, json};
+use time::macros::datetime;
 
 use super::args::Cli;
+use super::output::render;
 use super::{plan, run_cli};
-use crate::testing::{FakeDirectory, serve};
 
 fn parse(line: &str) -> Result<Cli, clap::Error> {
     Cli::try_parse_from(std::iter::once("latchkey").chain(line.split_whitespace()))
@@ -106,6 +111,9 @@ struct Run {
     err: String,
 }
 
+/// Runs the command line in-process. Only for runs that end before any
+/// connection (usage errors, help): everything that talks to a daemon is
+/// tested against the real one in `tests/tests/e2e/`.
 async fn run(socket: &Path, line: &str) -> Run {
     let mut args: Vec<OsString> = vec!["latchkey".into(), "--socket".into(), socket.into()];
     args.extend(line.split_whitespace().map(OsString::from));
@@ -118,103 +126,120 @@ async fn run(socket: &Path, line: &str) -> Run {
     }
 }
 
-fn json(text: &str) -> Value {
-    serde_json::from_str(text).unwrap_or_else(|e| panic!("not one JSON document ({e}): {text}"))
-}
-
-#[tokio::test]
-async fn user_list_json_is_one_document_with_users_and_total() {
-    let (_dir, socket, _) = serve(FakeDirectory::many(250)).await;
-    let run = run(&socket, "user list --offset 100 --limit 2 --json").await;
-    assert_eq!(run.code, 0, "{}", run.err);
-    let doc = json(&run.out);
-    assert_eq!(doc["total"], 250);
-    assert_eq!(doc["offset"], 100);
-    assert_eq!(doc["users"][0]["username"], "user000101");
-    assert_eq!(doc["users"].as_array().unwrap().len(), 2);
-}
-
-#[tokio::test]
-async fn user_create_and_show_print_the_user_object() {
-    let (_dir, socket, _) = serve(FakeDirectory::small()).await;
-    let created = run(
-        &socket,
-        "user create --username zoe --email zoe@x.org --json",
-    )
-    .await;
-    assert_eq!(created.code, 0, "{}", created.err);
-    let doc = json(&created.out);
-    assert_eq!(doc["username"], "zoe");
-    assert_eq!(doc["email"], "zoe@x.org");
-    assert_eq!(doc["is_admin"], false);
-    assert_eq!(doc["source"], "local");
-
-    let shown = run(&socket, "user show zoe@x.org --json").await;
-    assert_eq!(json(&shown.out)["id"], doc["id"]);
-
-    let human = run(&socket, "user show ada.lovelace").await;
-    insta::assert_snapshot!("cli_user_show", human.out);
-}
-
-#[tokio::test]
-async fn delete_prints_ok_and_group_list_prints_groups() {
-    let (_dir, socket, _) = serve(FakeDirectory::small()).await;
-    let deleted = run(&socket, "user delete linus --json").await;
-    assert_eq!(json(&deleted.out), serde_json::json!({ "ok": true }));
-    let human = run(&socket, "user delete bob.builder").await;
-    assert_eq!(human.out, "Deleted user bob.builder.\n");
-
-    let groups = run(&socket, "group list --json").await;
-    let doc = json(&groups.out);
-    assert_eq!(doc["groups"][0]["name"], "admins");
-    assert_eq!(doc["groups"][0]["member_count"], 2);
-}
-
-#[tokio::test]
-async fn human_tables_are_aligned() {
-    let (_dir, socket, _) = serve(FakeDirectory::small()).await;
-    let users = run(&socket, "user list").await;
-    insta::assert_snapshot!("cli_user_list", users.out);
-    let groups = run(&socket, "group list").await;
-    insta::assert_snapshot!("cli_group_list", groups.out);
-    let audit = run(&socket, "audit list --limit 5").await;
-    insta::assert_snapshot!("cli_audit_list", audit.out);
-}
-
-#[tokio::test]
-async fn api_errors_exit_1_with_a_readable_line_or_json() {
-    let (_dir, socket, _) = serve(FakeDirectory::small()).await;
-    let human = run(&socket, "user create --username ada.lovelace").await;
-    assert_eq!(human.code, 1);
-    assert_eq!(human.out, "");
-    assert_eq!(human.err, "latchkey: username: that username is taken\n");
-
-    let machine = run(&socket, "user show nobody --json").await;
-    assert_eq!(machine.code, 1);
-    assert_eq!(machine.out, "");
-    let doc = json(&machine.err);
-    assert_eq!(doc["error"]["code"], "not_found");
-    assert_eq!(doc["error"]["message"], "no user nobody");
-    assert_eq!(doc["error"]["field"], Value::Null);
-}
-
-#[tokio::test]
-async fn an_absent_daemon_exits_3_and_names_the_socket() {
-    let dir = tempfile::tempdir().unwrap();
-    let socket = dir.path().join("nothing.sock");
-    let human = run(&socket, "user list").await;
-    assert_eq!(human.code, 3);
-    assert!(
-        human.err.contains("cannot reach latchkeyd at"),
-        "{}",
-        human.err
+#[test]
+fn access_commands_map_to_requests() {
+    assert_eq!(
+        request("login-code create ada --expires 12h --email"),
+        Request::CreateLoginCode {
+            code: NewLoginCode {
+                user: "ada".into(),
+                expires_in_secs: 12 * 3600,
+                send_email: true,
+            }
+        }
     );
-    assert!(human.err.contains("nothing.sock"), "{}", human.err);
-    assert!(human.err.contains("latchkeyd"), "{}", human.err);
+    assert_eq!(
+        request("login-code create ada"),
+        Request::CreateLoginCode {
+            code: NewLoginCode {
+                user: "ada".into(),
+                expires_in_secs: 3600,
+                send_email: false,
+            }
+        }
+    );
+    assert_eq!(
+        request("login-code revoke ada lc-1"),
+        Request::RevokeLoginCode {
+            user: "ada".into(),
+            id: "lc-1".into()
+        }
+    );
+    assert_eq!(
+        request("passkey revoke ada cred-1"),
+        Request::RevokePasskey {
+            user: "ada".into(),
+            id: "cred-1".into()
+        }
+    );
+    assert_eq!(
+        request("session list ada"),
+        Request::ListSessions { user: "ada".into() }
+    );
+    assert_eq!(request("config show --json"), Request::GetSettings);
+    assert_eq!(
+        request("config set session.minutes 30"),
+        Request::SetSetting {
+            key: "session.minutes".into(),
+            value: "30".into()
+        }
+    );
+}
 
-    let machine = run(&socket, "user list --json").await;
-    assert_eq!(machine.code, 3);
-    assert_eq!(json(&machine.err)["error"]["code"], "unreachable");
+#[tokio::test]
+async fn a_bad_expiry_is_a_usage_error_that_says_why() {
+    let socket = Path::new("/nonexistent.sock");
+    let bad = run(socket, "login-code create ada --expires 32d").await;
+    assert_eq!(bad.code, 2);
+    assert!(bad.err.contains("31 days"), "{}", bad.err);
+    let bad = run(socket, "login-code create ada --expires soon").await;
+    assert_eq!(bad.code, 2);
+    assert!(bad.err.contains("90min"), "{}", bad.err);
+}
+
+#[test]
+fn a_login_code_prints_link_code_expiry_and_a_qr_code() {
+    let code = LoginCodeCreated {
+        id: "lc-1".into(),
+        url: "http://localhost:1411/lc/K7QD-M2XH-9PRT-WC4A".into(),
+        code: "K7QD-M2XH-9PRT-WC4A".into(),
+        expires_at: datetime!(2026-11-23 09:00:00 UTC),
+        emailed: false,
+    };
+    let rendered = render(
+        &Response::LoginCode { code },
+        Some("Login code for ada:".into()),
+    );
+    assert_eq!(
+        rendered.json,
+        json!({
+            "id": "lc-1",
+            "url": "http://localhost:1411/lc/K7QD-M2XH-9PRT-WC4A",
+            "code": "K7QD-M2XH-9PRT-WC4A",
+            "expires_at": "2026-11-23T09:00:00Z",
+            "emailed": false,
+        })
+    );
+    insta::assert_snapshot!("cli_login_code", rendered.human);
+}
+
+#[test]
+fn settings_print_secrets_as_set_or_unset_and_json_nested() {
+    let setting = |key: &str, value: Value, write_only: bool| SettingView {
+        key: key.into(),
+        value,
+        default: Value::Null,
+        kind: "text".into(),
+        description: format!("about {key}"),
+        write_only,
+        warning: None,
+    };
+    let mut uv = setting("passkeys.user_verification", json!("preferred"), false);
+    uv.warning = Some("lowers security".into());
+    let settings = SettingsView {
+        settings: vec![
+            setting("app.name", json!("Latchkey"), false),
+            setting("session.minutes", json!(60), false),
+            uv,
+            setting("signups.default_groups", json!(["staff", "wiki"]), false),
+            setting("smtp.password", json!("set"), true),
+            setting("ldap.bind_password", Value::Null, true),
+        ],
+    };
+    let rendered = render(&Response::Settings { settings }, None);
+    assert_eq!(rendered.json["session"]["minutes"], 60);
+    assert_eq!(rendered.json["app"]["name"], "Latchkey");
+    insta::assert_snapshot!("cli_config_show", rendered.human);
 }
 
 #[tokio::test]

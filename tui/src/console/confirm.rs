@@ -11,9 +11,34 @@ use super::theme;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ConfirmAction {
-    DeleteUser { id: String, username: String },
-    DeleteGroup { name: String },
-    RemoveMember { group: String, username: String },
+    DeleteUser {
+        id: String,
+        username: String,
+    },
+    DeleteGroup {
+        name: String,
+    },
+    RemoveMember {
+        group: String,
+        username: String,
+    },
+    /// `user` is the owner's id; `username` and `name` are for people.
+    RevokePasskey {
+        user: String,
+        username: String,
+        id: String,
+        name: String,
+    },
+    RevokeLoginCode {
+        user: String,
+        username: String,
+        id: String,
+    },
+    RevokeSession {
+        user: String,
+        username: String,
+        id: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,6 +72,21 @@ impl Confirm {
             ConfirmAction::RemoveMember { group, username } => {
                 ("Remove member", format!("Remove {username} from {group}?"))
             }
+            ConfirmAction::RevokePasskey { username, name, .. } => (
+                "Revoke passkey",
+                format!(
+                    "Revoke {username}'s passkey \"{name}\"? They can no longer sign in with it; \
+                     only they can add a new one."
+                ),
+            ),
+            ConfirmAction::RevokeLoginCode { username, .. } => (
+                "Revoke login code",
+                format!("Revoke this login code for {username}? Its link stops working."),
+            ),
+            ConfirmAction::RevokeSession { username, .. } => (
+                "Sign out",
+                format!("End this session of {username}? That browser is signed out."),
+            ),
         };
         Confirm {
             title: title.to_owned(),

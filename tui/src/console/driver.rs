@@ -4,9 +4,11 @@
 //! runner does the same work concurrently.
 
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use latchkey_protocol::{Client, ClientError};
+use latchkey_protocol::{Client, ClientError, Event, Request};
+use tokio::sync::mpsc::UnboundedReceiver;
 
 use super::{App, AppEvent, Command, render_to_text};
 
@@ -14,6 +16,8 @@ use super::{App, AppEvent, Command, render_to_text};
 pub struct Driver {
     pub app: App,
     client: Option<Client>,
+    /// Events the daemon pushed, waiting for [`Driver::pump`].
+    events: Option<UnboundedReceiver<Event>>,
     socket_path: PathBuf,
     width: u16,
     height: u16,
@@ -30,6 +34,7 @@ impl Driver {
         let mut driver = Driver {
             app,
             client: None,
+            events: None,
             socket_path,
             width,
             height,
@@ -61,6 +66,51 @@ impl Driver {
         }
     }
 
+    /// Feeds every event the daemon has pushed so far, then a tick (which
+    /// is when the app reloads after change notices). Returns how many
+    /// events there were.
+    pub async fn pump(&mut self) -> usize {
+        let mut pushed = Vec::new();
+        if let Some(events) = &mut self.events {
+            while let Ok(event) = events.try_recv() {
+                pushed.push(event);
+            }
+        }
+        let count = pushed.len();
+        for event in pushed {
+            if let Some(event) = super::pushed(event) {
+                self.event(event).await;
+            }
+        }
+        self.tick().await;
+        count
+    }
+
+    /// Waits up to `timeout` for the daemon to push at least one event, then
+    /// pumps. Returns how many events were fed.
+    pub async fn wait_for_events(&mut self, timeout: Duration) -> usize {
+        let Some(events) = &mut self.events else {
+            return 0;
+        };
+        let first = tokio::time::timeout(timeout, events.recv()).await;
+        let mut count = 0;
+        if let Ok(Some(event)) = first {
+            count += 1;
+            if let Some(event) = super::pushed(event) {
+                self.event(event).await;
+            }
+        }
+        count + self.pump().await
+    }
+
+    /// One clock tick, now.
+    pub async fn tick(&mut self) {
+        self.event(AppEvent::Tick {
+            now: Instant::now(),
+        })
+        .await;
+    }
+
     /// Whether the app asked to quit.
     pub fn quit_requested(&self) -> bool {
         self.quit
@@ -83,6 +133,11 @@ impl Driver {
                     Command::Connect => match crate::socket::connect(&self.socket_path).await {
                         Ok(client) => {
                             let server = client.server().clone();
+                            // Like the interactive runner: follow changes.
+                            self.events = match client.call(Request::Subscribe).await {
+                                Ok(_) => client.take_events(),
+                                Err(_) => None,
+                            };
                             self.client = Some(client);
                             AppEvent::Connected { server }
                         }

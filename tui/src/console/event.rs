@@ -5,7 +5,7 @@
 use std::time::Instant;
 
 use crossterm::event::KeyEvent;
-use latchkey_protocol::{ApiError, Request, Response, ServerHello};
+use latchkey_protocol::{ApiError, AuditEventView, Request, Response, ServerHello};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum AppEvent {
@@ -38,6 +38,10 @@ pub enum AppEvent {
     },
     /// The daemon pushed a notice that users or groups changed.
     DirectoryChanged,
+    /// The daemon pushed a new audit event.
+    AuditAppended {
+        event: AuditEventView,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,5 +1,6 @@
 //! A modal form: labelled text fields and toggles, one focused. Used for
-//! creating and editing users, creating groups and adding members. The form
+//! creating and editing users, creating groups, adding members and
+//! changing a setting. The form
 //! only edits its values; what submitting means is the caller's business
 //! (it knows the [`FormKind`]). A daemon error naming a field is shown under
 //! that field and moves the focus there, keeping everything typed.
@@ -24,6 +25,10 @@ pub enum FormKind {
     CreateGroup,
     AddMember {
         group: String,
+    },
+    /// One application setting; its single field is `value`.
+    Setting {
+        key: String,
     },
 }
 

@@ -11,7 +11,7 @@ const SECTIONS: &[(&str, &[(&str, &str)])] = &[
     (
         "Everywhere",
         &[
-            ("Tab", "switch between Users and Groups"),
+            ("Tab", "next tab: Users, Groups, Audit, Settings"),
             ("?", "this help"),
             ("q / Ctrl-C", "quit"),
             ("r", "reload from the daemon"),
@@ -26,8 +26,10 @@ const SECTIONS: &[(&str, &[(&str, &str)])] = &[
             ("Enter", "user details"),
             ("n", "new user"),
             ("e", "edit user"),
+            ("l", "login code (link, code and QR)"),
             ("d", "disable / enable"),
             ("D / Delete", "delete user"),
+            ("x", "revoke passkey, code or session (details)"),
         ],
     ),
     (
@@ -39,6 +41,13 @@ const SECTIONS: &[(&str, &[(&str, &str)])] = &[
             ("a", "add member (in members)"),
             ("x / Delete", "remove member (in members)"),
             ("Esc", "back"),
+        ],
+    ),
+    (
+        "Audit and Settings",
+        &[
+            ("/", "audit: one user's events (Esc: all)"),
+            ("Enter", "settings: change the selected one"),
         ],
     ),
 ];
@@ -54,16 +63,16 @@ pub fn render(frame: &mut Frame, area: Rect) {
             ]));
         }
     }
-    lines.push(Line::styled("Any key closes this help.", theme::dim()));
     let height = u16::try_from(lines.len())
         .unwrap_or(u16::MAX)
         .saturating_add(2);
-    let popup = super::centered(area, 58, height);
+    let popup = super::centered(area, 70, height);
     frame.render_widget(Clear, popup);
     frame.render_widget(
         Paragraph::new(lines).block(
             Block::bordered()
                 .title(" Keys ")
+                .title_bottom(Line::styled(" any key closes this help ", theme::dim()))
                 .padding(Padding::horizontal(1)),
         ),
         popup,

@@ -3,7 +3,9 @@
 //! async runner that owns the terminal, the daemon connection and the
 //! `select!` loop over input, replies and a tick.
 
+pub mod access;
 pub mod app;
+pub mod audit;
 pub mod confirm;
 pub mod driver;
 pub mod event;
@@ -11,6 +13,8 @@ pub mod form;
 pub mod groups;
 pub mod help;
 pub mod input;
+pub mod login_code;
+pub mod settings;
 pub mod status;
 pub mod theme;
 pub mod unreachable;
@@ -54,15 +58,21 @@ pub fn render(app: &App, frame: &mut Frame) {
     status::render_bar(app, frame, bar);
     match app.screen() {
         Screen::Users => users::render(app.users(), frame, body),
-        Screen::UserDetail { user, loading } => user_detail::render(user, *loading, frame, body),
+        Screen::UserDetail { user, loading } => {
+            user_detail::render(user, *loading, app.access(), frame, body);
+        }
         Screen::Groups => groups::render_list(app.groups(), frame, body),
         Screen::GroupMembers { name } => groups::render_members(app.groups(), name, frame, body),
+        Screen::Audit => audit::render(app.audit(), frame, body),
+        Screen::Settings => settings::render(app.settings(), frame, body),
     }
     status::render_footer(app, frame, footer);
     match app.modal() {
         Some(Modal::Help) => help::render(frame, body),
         Some(Modal::Form(form)) => form::render(form, frame, body),
         Some(Modal::Confirm(confirm)) => confirm::render(confirm, frame, body),
+        Some(Modal::Expiry(picker)) => login_code::render_picker(picker, frame, body),
+        Some(Modal::LoginCode(shown)) => login_code::render_shown(shown, frame, body),
         None => {}
     }
 }
@@ -223,10 +233,10 @@ async fn connect(path: PathBuf, epoch: u64, tx: mpsc::UnboundedSender<Internal>)
     if let Some(mut events) = events {
         drop(client);
         while let Some(event) = events.recv().await {
-            if let Event::DirectoryChanged = event {
+            if let Some(event) = pushed(event) {
                 let _ = tx.send(Internal::App {
                     epoch,
-                    event: Box::new(AppEvent::DirectoryChanged),
+                    event: Box::new(event),
                 });
             }
         }
@@ -264,6 +274,16 @@ async fn call(
         epoch,
         event: Box::new(event),
     });
+}
+
+/// The app's view of an event the daemon pushed; `None` for those it
+/// ignores.
+pub fn pushed(event: Event) -> Option<AppEvent> {
+    match event {
+        Event::DirectoryChanged => Some(AppEvent::DirectoryChanged),
+        Event::AuditAppended { audit } => Some(AppEvent::AuditAppended { event: audit }),
+        Event::FrameRejected { .. } => None,
+    }
 }
 
 /// The error to show for a failed connection: the OS reason, without

@@ -6,12 +6,12 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use super::app::{App, Flash, Screen};
+use super::app::{App, Flash, Screen, Tab};
 use super::theme;
 use crate::fmt::thousands;
 
 pub fn render_bar(app: &App, frame: &mut Frame, area: Rect) {
-    let on_users = matches!(app.screen(), Screen::Users | Screen::UserDetail { .. });
+    let current = app.screen().tab();
     let tab = |name: &str, active: bool| {
         Span::styled(
             format!(" {name} "),
@@ -22,21 +22,18 @@ pub fn render_bar(app: &App, frame: &mut Frame, area: Rect) {
             },
         )
     };
-    let left = Line::from(vec![
-        Span::styled(
-            " Latchkey ",
-            theme::bar().add_modifier(ratatui::style::Modifier::BOLD),
-        ),
-        tab("Users", on_users),
-        tab("Groups", !on_users),
-    ]);
+    let mut left = vec![Span::styled(
+        " Latchkey ",
+        theme::bar().add_modifier(ratatui::style::Modifier::BOLD),
+    )];
+    left.extend(Tab::ALL.iter().map(|t| tab(t.name(), *t == current)));
+    let left = Line::from(left);
     let right = match (app.server(), app.status()) {
         (_, Some(status)) => format!(
-            "latchkeyd {} · {} · {} users · {} groups ",
+            "latchkeyd {} · {} · {} users ",
             status.daemon_version,
             status.public_url,
             thousands(status.user_count),
-            thousands(status.group_count)
         ),
         (Some(server), None) => {
             format!(
@@ -81,17 +78,41 @@ pub fn render_footer(app: &App, frame: &mut Frame, area: Rect) {
             ("Enter", "open"),
             ("n", "new"),
             ("e", "edit"),
+            ("l", "login code"),
             ("d", "disable"),
             ("D", "delete"),
-            ("Tab", "groups"),
+            ("Tab", "tabs"),
             ("?", "help"),
-            ("q", "quit"),
         ],
         Screen::UserDetail { .. } => &[
             ("Esc", "back"),
+            ("↑↓", "select"),
+            ("x", "revoke"),
+            ("l", "login code"),
             ("e", "edit"),
             ("d", "disable/enable"),
             ("D", "delete"),
+            ("?", "help"),
+        ],
+        Screen::Audit if app.audit().filter_focused => &[
+            ("type", "username, email or id"),
+            ("Enter", "apply"),
+            ("Esc", "cancel"),
+        ],
+        Screen::Audit => &[
+            ("↑↓", "move"),
+            ("/", "user"),
+            ("Esc", "everyone"),
+            ("r", "reload"),
+            ("Tab", "next tab"),
+            ("?", "help"),
+            ("q", "quit"),
+        ],
+        Screen::Settings => &[
+            ("↑↓", "move"),
+            ("Enter", "change"),
+            ("r", "reload"),
+            ("Tab", "next tab"),
             ("?", "help"),
             ("q", "quit"),
         ],
@@ -100,7 +121,7 @@ pub fn render_footer(app: &App, frame: &mut Frame, area: Rect) {
             ("Enter", "members"),
             ("n", "new"),
             ("D", "delete"),
-            ("Tab", "users"),
+            ("Tab", "next tab"),
             ("?", "help"),
             ("q", "quit"),
         ],

@@ -1,27 +1,48 @@
-//! One user, every field: what Enter on the Users screen opens.
+//! One user, every field: what Enter on the Users screen opens. Beside the
+//! fields, the user's passkeys, outstanding login codes and sessions (one
+//! selectable list, `x` revokes); below, their recent audit events.
 
-use latchkey_protocol::{Source, UserView};
+use latchkey_protocol::{AuditEventView, SignInMethod, Source, UserView};
 use ratatui::Frame;
-use ratatui::layout::Rect;
+use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Paragraph, Wrap};
+use ratatui::widgets::{Block, Paragraph, Row, Table, Wrap};
 
+use super::access::{AccessView, Item, Loaded};
 use super::theme;
-use crate::fmt::{timestamp, yes_no};
+use crate::fmt::{short_time, timestamp, yes_no};
 
-pub fn render(user: &UserView, loading: bool, frame: &mut Frame, area: Rect) {
+fn short_date(at: time::OffsetDateTime) -> String {
+    short_time(at).chars().take(10).collect()
+}
+
+/// Rows of the fields and access panes (with borders).
+const TOP_ROWS: u16 = 16;
+
+pub fn render(user: &UserView, loading: bool, access: &AccessView, frame: &mut Frame, area: Rect) {
+    let [top, bottom] =
+        Layout::vertical([Constraint::Length(TOP_ROWS), Constraint::Min(3)]).areas(area);
+    let [fields_area, access_area] =
+        Layout::horizontal([Constraint::Length(46), Constraint::Min(30)]).areas(top);
+    render_fields(user, loading, frame, fields_area);
+    render_access(access, frame, access_area);
+    render_audit(&access.audit, frame, bottom);
+}
+
+fn or_dash(s: &str) -> String {
+    if s.is_empty() {
+        "-".to_owned()
+    } else {
+        s.to_owned()
+    }
+}
+
+fn render_fields(user: &UserView, loading: bool, frame: &mut Frame, area: Rect) {
     let field = |label: &str, value: String| {
         Line::from(vec![
-            Span::styled(format!("  {label:<14}"), theme::header()),
+            Span::styled(format!(" {label:<14}"), theme::header()),
             Span::raw(value),
         ])
-    };
-    let or_dash = |s: &str| {
-        if s.is_empty() {
-            "-".to_owned()
-        } else {
-            s.to_owned()
-        }
     };
     let groups = if loading {
         "…".to_owned()
@@ -31,7 +52,6 @@ pub fn render(user: &UserView, loading: bool, frame: &mut Frame, area: Rect) {
         user.groups.join(", ")
     };
     let mut lines = vec![
-        Line::raw(""),
         field("Username", user.username.clone()),
         field("Display name", or_dash(&user.display_name)),
         field("First name", or_dash(&user.first_name)),
@@ -47,20 +67,150 @@ pub fn render(user: &UserView, loading: bool, frame: &mut Frame, area: Rect) {
         field("Source", user.source.to_string()),
         field("Created", timestamp(user.created_at)),
         field("Updated", timestamp(user.updated_at)),
-        field("Id", user.id.clone()),
     ];
     if user.source == Source::Ldap {
-        lines.push(Line::raw(""));
         lines.push(Line::styled(
-            "  This account comes from LDAP: edit it in the directory; changes arrive with the next sync.",
+            " From LDAP: edit it in the directory.",
             theme::warning(),
         ));
     }
-    let block = Block::bordered().title(format!(" User · {} ", user.username));
+    let block = Block::bordered()
+        .title(format!(" User · {} ", user.username))
+        .title_bottom(Line::styled(format!(" id {} ", user.id), theme::dim()));
     frame.render_widget(
         Paragraph::new(lines)
             .block(block)
             .wrap(Wrap { trim: false }),
+        area,
+    );
+}
+
+fn method(method: SignInMethod) -> &'static str {
+    match method {
+        SignInMethod::Passkey => "passkey",
+        SignInMethod::LoginCode => "login code",
+        SignInMethod::EmailLink => "email link",
+        SignInMethod::Signup => "signup",
+        SignInMethod::Setup => "setup",
+    }
+}
+
+fn render_access(access: &AccessView, frame: &mut Frame, area: Rect) {
+    let mut lines: Vec<Line> = Vec::new();
+    let mut selected_line = 0;
+    let items = access.items();
+    let sections = [
+        ("Passkeys", count(&access.passkeys)),
+        ("Login codes", count(&access.codes)),
+        ("Sessions", count(&access.sessions)),
+    ];
+    let mut index = 0;
+    for (section, (title, state)) in sections.into_iter().enumerate() {
+        let heading = match &state {
+            Loaded::Ready(n) => format!("{title} ({n})"),
+            Loaded::Failed(_) => title.to_owned(),
+            Loaded::Loading => format!("{title} …"),
+        };
+        lines.push(Line::styled(heading, theme::header()));
+        match state {
+            Loaded::Failed(error) => lines.push(Line::styled(format!("  {error}"), theme::dim())),
+            Loaded::Ready(0) => lines.push(Line::styled("  none", theme::dim())),
+            _ => {}
+        }
+        for item in items.iter().filter(|i| section_of(i) == section) {
+            let selected = index == access.selected;
+            if selected {
+                selected_line = lines.len();
+            }
+            let (marker, style) = if selected {
+                ("▶ ", theme::selected())
+            } else {
+                ("  ", ratatui::style::Style::new())
+            };
+            lines.push(Line::styled(format!("{marker}{}", item_text(item)), style));
+            index += 1;
+        }
+    }
+    let inner_rows = usize::from(area.height.saturating_sub(2)).max(1);
+    let scroll = (selected_line + 1).saturating_sub(inner_rows);
+    let block = Block::bordered().title(" Access ");
+    frame.render_widget(
+        Paragraph::new(lines)
+            .block(block)
+            .scroll((u16::try_from(scroll).unwrap_or(0), 0)),
+        area,
+    );
+}
+
+fn count<T>(loaded: &Loaded<Vec<T>>) -> Loaded<usize> {
+    match loaded {
+        Loaded::Loading => Loaded::Loading,
+        Loaded::Ready(list) => Loaded::Ready(list.len()),
+        Loaded::Failed(error) => Loaded::Failed(error.clone()),
+    }
+}
+
+fn section_of(item: &Item) -> usize {
+    match item {
+        Item::Passkey(_) => 0,
+        Item::Code(_) => 1,
+        Item::Session(_) => 2,
+    }
+}
+
+fn item_text(item: &Item) -> String {
+    match item {
+        Item::Passkey(p) => format!(
+            "{} · {} · {}",
+            p.name,
+            if p.synced { "synced" } else { "device-bound" },
+            p.last_used_at.map_or_else(
+                || "never used".to_owned(),
+                |t| format!("used {}", short_date(t))
+            )
+        ),
+        Item::Code(c) => format!("expires {} · by {}", short_time(c.expires_at), c.created_by),
+        Item::Session(s) => format!(
+            "{} · {} · until {}",
+            method(s.method),
+            s.ip.as_deref().unwrap_or("-"),
+            short_time(s.expires_at)
+        ),
+    }
+}
+
+fn render_audit(audit: &Loaded<Vec<AuditEventView>>, frame: &mut Frame, area: Rect) {
+    let block = Block::bordered().title(" Recent activity ");
+    let events = match audit {
+        Loaded::Loading => {
+            frame.render_widget(Paragraph::new("Loading…").block(block), area);
+            return;
+        }
+        Loaded::Failed(message) => {
+            frame.render_widget(
+                Paragraph::new(message.as_str())
+                    .style(theme::dim())
+                    .block(block),
+                area,
+            );
+            return;
+        }
+        Loaded::Ready(events) => events,
+    };
+    if events.is_empty() {
+        frame.render_widget(
+            Paragraph::new("Nothing yet.")
+                .style(theme::dim())
+                .block(block),
+            area,
+        );
+        return;
+    }
+    let rows: Vec<Row> = events.iter().map(super::audit::event_row).collect();
+    frame.render_widget(
+        Table::new(rows, super::audit::COLUMNS)
+            .header(super::audit::header())
+            .block(block),
         area,
     );
 }

@@ -1,0 +1,397 @@
+//! What each key does, screen by screen and in the modals.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use latchkey_protocol::{NewLoginCode, Request, Source};
+
+use super::{App, Flash, Link, Modal, Purpose, Screen, Tab};
+use crate::console::access::{AccessView, Item, Part};
+use crate::console::audit::AuditKey;
+use crate::console::confirm::{Confirm, ConfirmAction, ConfirmKey};
+use crate::console::event::Command;
+use crate::console::form::{Form, FormKey};
+use crate::console::groups;
+use crate::console::login_code::{ExpiryPicker, PickerKey};
+use crate::console::users::UsersKey;
+
+impl App {
+    pub(super) fn on_key(&mut self, key: KeyEvent) {
+        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+        if ctrl && key.code == KeyCode::Char('c') {
+            self.outbox.push(Command::Quit);
+            return;
+        }
+        self.flash = None;
+        if !matches!(self.link, Link::Up { .. }) {
+            match key.code {
+                KeyCode::Char('q') | KeyCode::Esc => self.outbox.push(Command::Quit),
+                KeyCode::Char('r') if !matches!(self.link, Link::Connecting { .. }) => {
+                    self.retry_now();
+                }
+                _ => {}
+            }
+            return;
+        }
+        match self.modal.take() {
+            Some(Modal::Help | Modal::LoginCode(_)) => return,
+            Some(Modal::Form(form)) => return self.on_form_key(form, key),
+            Some(Modal::Expiry(picker)) => return self.on_picker_key(picker, key),
+            Some(Modal::Confirm(confirm)) => {
+                match confirm.on_key(key) {
+                    ConfirmKey::Yes => self.confirmed(confirm.action),
+                    ConfirmKey::No => {}
+                    ConfirmKey::Ignored => self.modal = Some(Modal::Confirm(confirm)),
+                }
+                return;
+            }
+            None => {}
+        }
+        match self.screen {
+            Screen::Users => match self.users.on_key(key) {
+                UsersKey::Moved | UsersKey::FilterChanged => return self.fetch_user_pages(),
+                UsersKey::Handled => return,
+                UsersKey::Ignored if self.users.filter_focused => return,
+                UsersKey::Ignored => {}
+            },
+            Screen::Audit => {
+                let page = usize::from(self.height.saturating_sub(7).max(1));
+                match self.audit.on_key(key, page) {
+                    AuditKey::Apply => return self.load_audit(),
+                    AuditKey::Handled => return,
+                    AuditKey::Ignored if self.audit.filter_focused => return,
+                    AuditKey::Ignored => {}
+                }
+            }
+            _ => {}
+        }
+        match key.code {
+            KeyCode::Char('q') => self.outbox.push(Command::Quit),
+            KeyCode::Char('?') => self.modal = Some(Modal::Help),
+            KeyCode::Char('r') => self.reload_all(),
+            KeyCode::Tab => self.switch_tab(1),
+            KeyCode::BackTab => self.switch_tab(Tab::ALL.len() - 1),
+            _ => match self.screen.clone() {
+                Screen::Users | Screen::UserDetail { .. } => self.on_user_key(key),
+                Screen::Groups => self.on_groups_key(key),
+                Screen::GroupMembers { name } => self.on_members_key(key, name),
+                Screen::Audit => {}
+                Screen::Settings => self.on_settings_key(key),
+            },
+        }
+    }
+
+    fn retry_now(&mut self) {
+        let after_error = match &self.link {
+            Link::Down { error, .. } => Some(error.clone()),
+            _ => None,
+        };
+        self.link = Link::Connecting { after_error };
+        self.outbox.push(Command::Connect);
+    }
+
+    /// Moves `by` tabs to the right (wrapping) and loads what the tab shows.
+    fn switch_tab(&mut self, by: usize) {
+        let current = Tab::ALL
+            .iter()
+            .position(|t| *t == self.screen.tab())
+            .unwrap_or(0);
+        let next = Tab::ALL
+            .get((current + by) % Tab::ALL.len())
+            .copied()
+            .unwrap_or(Tab::Users);
+        self.screen = match next {
+            Tab::Users => Screen::Users,
+            Tab::Groups => {
+                self.send(Purpose::Groups, Request::ListGroups);
+                Screen::Groups
+            }
+            Tab::Audit => {
+                self.load_audit();
+                Screen::Audit
+            }
+            Tab::Settings => {
+                self.send(Purpose::Settings, Request::GetSettings);
+                Screen::Settings
+            }
+        };
+    }
+
+    /// The user the user keys act on: the one in the detail view, or the
+    /// selected row.
+    fn current_user(&self) -> Option<&latchkey_protocol::UserView> {
+        match &self.screen {
+            Screen::UserDetail { user, .. } => Some(user),
+            _ => self.users.selected_user(),
+        }
+    }
+
+    fn on_user_key(&mut self, key: KeyEvent) {
+        let in_detail = matches!(self.screen, Screen::UserDetail { .. });
+        if in_detail {
+            if matches!(key.code, KeyCode::Esc | KeyCode::Backspace | KeyCode::Left) {
+                self.screen = Screen::Users;
+                return;
+            }
+            if self.access.step(key) {
+                return;
+            }
+        }
+        if key.code == KeyCode::Char('n') {
+            self.modal = Some(Modal::Form(Form::create_user()));
+            return;
+        }
+        let Some(user) = self.current_user().cloned() else {
+            return;
+        };
+        match key.code {
+            KeyCode::Enter if !in_detail => {
+                let id = user.id.clone();
+                self.access = AccessView::new(&id);
+                self.screen = Screen::UserDetail {
+                    user: Box::new(user),
+                    loading: true,
+                };
+                self.load_user(id);
+            }
+            KeyCode::Char('l') if user.disabled => {
+                self.flash = Some(Flash::Error(format!(
+                    "{} is disabled; enable them first (d), or the code will not work.",
+                    user.username
+                )));
+            }
+            KeyCode::Char('l') => self.modal = Some(Modal::Expiry(ExpiryPicker::new(&user))),
+            KeyCode::Char('x') | KeyCode::Delete if in_detail => self.revoke_selected(&user),
+            KeyCode::Char('e') if user.source == Source::Ldap => {
+                self.flash = Some(Flash::Error(format!(
+                    "{} comes from LDAP and is read-only here; change it in the directory.",
+                    user.username
+                )));
+            }
+            KeyCode::Char('e') => self.modal = Some(Modal::Form(Form::edit_user(&user))),
+            KeyCode::Char('d') => {
+                let disabled = !user.disabled;
+                self.send(
+                    Purpose::SetDisabled {
+                        username: user.username.clone(),
+                        disabled,
+                    },
+                    Request::SetUserDisabled {
+                        user: user.id,
+                        disabled,
+                    },
+                );
+            }
+            KeyCode::Char('D') | KeyCode::Delete => {
+                self.modal = Some(Modal::Confirm(Confirm::new(ConfirmAction::DeleteUser {
+                    id: user.id,
+                    username: user.username,
+                })));
+            }
+            _ => {}
+        }
+    }
+
+    /// Asks before revoking the passkey, code or session under the cursor.
+    fn revoke_selected(&mut self, user: &latchkey_protocol::UserView) {
+        let (id, username) = (user.id.clone(), user.username.clone());
+        let action = match self.access.selected_item() {
+            Some(Item::Passkey(p)) => ConfirmAction::RevokePasskey {
+                user: id,
+                username,
+                id: p.id.clone(),
+                name: p.name.clone(),
+            },
+            Some(Item::Code(c)) => ConfirmAction::RevokeLoginCode {
+                user: id,
+                username,
+                id: c.id.clone(),
+            },
+            Some(Item::Session(s)) => ConfirmAction::RevokeSession {
+                user: id,
+                username,
+                id: s.id.clone(),
+            },
+            None => {
+                self.flash = Some(Flash::Info(
+                    "Nothing to revoke: select a passkey, login code or session.".to_owned(),
+                ));
+                return;
+            }
+        };
+        self.modal = Some(Modal::Confirm(Confirm::new(action)));
+    }
+
+    fn on_picker_key(&mut self, mut picker: ExpiryPicker, key: KeyEvent) {
+        match picker.on_key(key) {
+            PickerKey::Cancel => return,
+            PickerKey::Handled => {}
+            PickerKey::Submit { expires, label } => {
+                picker.busy = true;
+                self.send(
+                    Purpose::CreateLoginCode {
+                        username: picker.username.clone(),
+                        label,
+                    },
+                    Request::CreateLoginCode {
+                        code: NewLoginCode {
+                            user: picker.user.clone(),
+                            expires_in_secs: expires.as_secs(),
+                            send_email: false,
+                        },
+                    },
+                );
+            }
+        }
+        self.modal = Some(Modal::Expiry(picker));
+    }
+
+    fn on_settings_key(&mut self, key: KeyEvent) {
+        let len = self.settings.list().len();
+        let page = usize::from(self.height.saturating_sub(10).max(1));
+        if let Some(next) = groups::step(self.settings.selected, len, key, page) {
+            self.settings.selected = next;
+            return;
+        }
+        if let (KeyCode::Enter | KeyCode::Char('e'), Some(setting)) =
+            (key.code, self.settings.selected_setting())
+        {
+            self.modal = Some(Modal::Form(crate::console::settings::edit_form(setting)));
+        }
+    }
+
+    fn on_groups_key(&mut self, key: KeyEvent) {
+        let len = self.groups.groups.as_ref().map_or(0, Vec::len);
+        let page = usize::from(self.height.saturating_sub(6).max(1));
+        if let Some(next) = groups::step(self.groups.selected, len, key, page) {
+            self.groups.selected = next;
+            return;
+        }
+        match key.code {
+            KeyCode::Char('n') => self.modal = Some(Modal::Form(Form::create_group())),
+            KeyCode::Enter => {
+                if let Some(group) = self.groups.selected_group() {
+                    let name = group.name.clone();
+                    self.groups.member_selected = 0;
+                    self.screen = Screen::GroupMembers { name: name.clone() };
+                    self.send(
+                        Purpose::GroupMembers { name: name.clone() },
+                        Request::GetGroup { name },
+                    );
+                }
+            }
+            KeyCode::Char('D') | KeyCode::Delete => {
+                if let Some(group) = self.groups.selected_group() {
+                    let name = group.name.clone();
+                    self.modal = Some(Modal::Confirm(Confirm::new(ConfirmAction::DeleteGroup {
+                        name,
+                    })));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn on_members_key(&mut self, key: KeyEvent, name: String) {
+        let members = self
+            .groups
+            .members
+            .as_ref()
+            .filter(|g| g.name == name)
+            .map(|g| g.members.clone())
+            .unwrap_or_default();
+        let page = usize::from(self.height.saturating_sub(6).max(1));
+        if let Some(next) = groups::step(self.groups.member_selected, members.len(), key, page) {
+            self.groups.member_selected = next;
+            return;
+        }
+        match key.code {
+            KeyCode::Esc | KeyCode::Backspace | KeyCode::Left => {
+                self.screen = Screen::Groups;
+                self.send(Purpose::Groups, Request::ListGroups);
+            }
+            KeyCode::Char('a') => self.modal = Some(Modal::Form(Form::add_member(&name))),
+            KeyCode::Char('x') | KeyCode::Char('D') | KeyCode::Delete => {
+                if let Some(member) = members.get(self.groups.member_selected) {
+                    self.modal = Some(Modal::Confirm(Confirm::new(ConfirmAction::RemoveMember {
+                        group: name,
+                        username: member.username.clone(),
+                    })));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn on_form_key(&mut self, mut form: Form, key: KeyEvent) {
+        match form.on_key(key) {
+            FormKey::Cancel => return,
+            FormKey::Handled => {}
+            FormKey::Submit => {
+                form.error = None;
+                match super::replies::form_request(&form) {
+                    Some(request) => {
+                        form.busy = true;
+                        self.send(Purpose::SaveForm, request);
+                    }
+                    None => {
+                        self.flash = Some(Flash::Info("Nothing changed.".to_owned()));
+                        return;
+                    }
+                }
+            }
+        }
+        self.modal = Some(Modal::Form(form));
+    }
+
+    fn confirmed(&mut self, action: ConfirmAction) {
+        let (purpose, request) = match action {
+            ConfirmAction::DeleteUser { id, username } => (
+                Purpose::DeleteUser { username },
+                Request::DeleteUser { user: id },
+            ),
+            ConfirmAction::DeleteGroup { name } => (
+                Purpose::DeleteGroup { name: name.clone() },
+                Request::DeleteGroup { name },
+            ),
+            ConfirmAction::RemoveMember { group, username } => (
+                Purpose::RemoveMember {
+                    group: group.clone(),
+                    username: username.clone(),
+                },
+                Request::RemoveGroupMember {
+                    group,
+                    user: username,
+                },
+            ),
+            ConfirmAction::RevokePasskey {
+                user,
+                username,
+                id,
+                name,
+            } => (
+                Purpose::Revoked {
+                    user: user.clone(),
+                    part: Part::Passkeys,
+                    done: format!("Revoked {username}'s passkey \"{name}\"."),
+                },
+                Request::RevokePasskey { user, id },
+            ),
+            ConfirmAction::RevokeLoginCode { user, username, id } => (
+                Purpose::Revoked {
+                    user: user.clone(),
+                    part: Part::Codes,
+                    done: format!("Revoked a login code of {username}."),
+                },
+                Request::RevokeLoginCode { user, id },
+            ),
+            ConfirmAction::RevokeSession { user, username, id } => (
+                Purpose::Revoked {
+                    user: user.clone(),
+                    part: Part::Sessions,
+                    done: format!("Signed {username} out of that session."),
+                },
+                Request::RevokeSession { user, id },
+            ),
+        };
+        self.send(purpose, request);
+    }
+}

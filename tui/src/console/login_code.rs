@@ -1,0 +1,248 @@
+//! The Login code action: pick how long the code lives, then show the link,
+//! the code (grouped for reading aloud), when it expires and a QR code of the
+//! link that a phone can scan off the terminal.
+
+use std::time::Duration;
+
+use crossterm::event::{KeyCode, KeyEvent};
+use latchkey_protocol::{EXPIRY_PRESETS, LoginCodeCreated, UserView, parse_expiry};
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Clear, Padding, Paragraph, Wrap};
+
+use super::input::{Edit, TextInput};
+use super::theme;
+use crate::fmt::{grouped_code, timestamp};
+
+/// Rows of the picker: the presets, then a field for any other duration.
+const CUSTOM: usize = EXPIRY_PRESETS.len();
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExpiryPicker {
+    /// The user's id (what the request names) and username (what we show).
+    pub user: String,
+    pub username: String,
+    pub selected: usize,
+    pub custom: TextInput,
+    pub error: Option<String>,
+    /// Sent; waiting for the code.
+    pub busy: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PickerKey {
+    Cancel,
+    /// Create a code valid this long; `label` says it for people.
+    Submit {
+        expires: Duration,
+        label: String,
+    },
+    Handled,
+}
+
+impl ExpiryPicker {
+    pub fn new(user: &UserView) -> ExpiryPicker {
+        ExpiryPicker {
+            user: user.id.clone(),
+            username: user.username.clone(),
+            selected: 0,
+            custom: TextInput::default(),
+            error: None,
+            busy: false,
+        }
+    }
+
+    pub fn on_key(&mut self, key: KeyEvent) -> PickerKey {
+        if key.code == KeyCode::Esc {
+            return PickerKey::Cancel;
+        }
+        if self.busy {
+            return PickerKey::Handled;
+        }
+        let on_custom = self.selected == CUSTOM;
+        match key.code {
+            KeyCode::Up => self.selected = self.selected.saturating_sub(1),
+            KeyCode::Down | KeyCode::Tab => self.selected = (self.selected + 1).min(CUSTOM),
+            KeyCode::Char('k') if !on_custom => self.selected = self.selected.saturating_sub(1),
+            KeyCode::Char('j') if !on_custom => self.selected = (self.selected + 1).min(CUSTOM),
+            KeyCode::Enter => return self.submit(),
+            KeyCode::Char(c) if !on_custom && c.is_ascii_digit() => {
+                // Typing a number jumps to the custom field.
+                self.selected = CUSTOM;
+                self.custom = TextInput::new(c.to_string());
+                self.error = None;
+            }
+            _ if on_custom && self.custom.on_key(key) == Edit::Changed => self.error = None,
+            _ => {}
+        }
+        PickerKey::Handled
+    }
+
+    fn submit(&mut self) -> PickerKey {
+        let (text, label) = match EXPIRY_PRESETS.get(self.selected) {
+            Some((text, label)) => ((*text).to_owned(), (*label).to_owned()),
+            None => {
+                let text = self.custom.value().trim().to_owned();
+                (text.clone(), text)
+            }
+        };
+        match parse_expiry(&text) {
+            Ok(expires) => {
+                self.error = None;
+                PickerKey::Submit { expires, label }
+            }
+            Err(e) => {
+                self.error = Some(e.to_string());
+                PickerKey::Handled
+            }
+        }
+    }
+}
+
+/// A code the daemon just made: the only time it is shown.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoginCodeShown {
+    pub username: String,
+    pub label: String,
+    pub code: LoginCodeCreated,
+    /// The link as QR lines, drawn once.
+    pub qr: Vec<String>,
+}
+
+impl LoginCodeShown {
+    pub fn new(username: String, label: String, code: LoginCodeCreated) -> LoginCodeShown {
+        let qr = crate::qr::lines(&code.url).unwrap_or_default();
+        LoginCodeShown {
+            username,
+            label,
+            code,
+            qr,
+        }
+    }
+}
+
+pub fn render_picker(picker: &ExpiryPicker, frame: &mut Frame, area: Rect) {
+    let popup = super::centered(area, 60, 14);
+    frame.render_widget(Clear, popup);
+    let block = Block::bordered()
+        .title(format!(" Login code for {} ", picker.username))
+        .border_style(theme::focused())
+        .padding(Padding::horizontal(1));
+    let mut lines = vec![Line::raw("How long may the code be used?"), Line::raw("")];
+    for (i, (_, label)) in EXPIRY_PRESETS.iter().enumerate() {
+        lines.push(choice(i == picker.selected, label));
+    }
+    let custom_selected = picker.selected == CUSTOM;
+    let mut custom = choice(custom_selected, "Other: ");
+    custom.spans.push(if picker.custom.value().is_empty() {
+        Span::styled("e.g. 90min, 3d, 2w (at most 31 days)", theme::dim())
+    } else {
+        Span::raw(picker.custom.value().to_owned())
+    });
+    lines.push(custom);
+    lines.push(match &picker.error {
+        Some(error) => Line::styled(format!("✗ {error}"), theme::error()),
+        None => Line::raw(""),
+    });
+    lines.push(if picker.busy {
+        Line::styled("Creating…", theme::dim())
+    } else {
+        Line::from(vec![
+            Span::styled("↑↓", theme::key()),
+            Span::raw(" choose  "),
+            Span::styled("Enter", theme::key()),
+            Span::raw(" create  "),
+            Span::styled("Esc", theme::key()),
+            Span::raw(" cancel"),
+        ])
+    });
+    let inner = block.inner(popup);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .block(block)
+            .wrap(Wrap { trim: false }),
+        popup,
+    );
+    if custom_selected && !picker.busy {
+        // "▸ Other: " is 9 cells; the custom row is the 8th line.
+        let x = inner.x + 9 + u16::try_from(picker.custom.cursor()).unwrap_or(0);
+        let y = inner.y + 2 + u16::try_from(CUSTOM).unwrap_or(0);
+        frame.set_cursor_position((x.min(inner.right().saturating_sub(1)), y));
+    }
+}
+
+fn choice(selected: bool, label: &str) -> Line<'static> {
+    let (marker, style) = if selected {
+        ("▸ ", theme::focused())
+    } else {
+        ("  ", Style::new())
+    };
+    Line::from(vec![Span::styled(format!("{marker}{label}"), style)])
+}
+
+pub fn render_shown(shown: &LoginCodeShown, frame: &mut Frame, area: Rect) {
+    let qr_width = shown
+        .qr
+        .first()
+        .map_or(0, |l| u16::try_from(l.chars().count()).unwrap_or(0));
+    let qr_height = u16::try_from(shown.qr.len()).unwrap_or(0);
+    let popup = super::centered(area, 96, qr_height.max(14) + 2);
+    frame.render_widget(Clear, popup);
+    let block = Block::bordered()
+        .title(format!(" Login code for {} ", shown.username))
+        .border_style(theme::ok());
+    let inner = block.inner(popup);
+    frame.render_widget(block, popup);
+    let [qr_area, text_area] =
+        Layout::horizontal([Constraint::Length(qr_width + 1), Constraint::Min(20)]).areas(inner);
+    // Explicit colours: light modules white, dark ones black, whatever the
+    // terminal's theme.
+    let qr_style = Style::new().fg(Color::White).bg(Color::Black);
+    let qr: Vec<Line> = shown
+        .qr
+        .iter()
+        .map(|l| Line::styled(l.as_str(), qr_style))
+        .collect();
+    frame.render_widget(Paragraph::new(qr), qr_area);
+
+    let label = |text: &'static str| Line::styled(text, theme::header());
+    let mut lines = vec![
+        Line::raw(""),
+        label("Link"),
+        Line::raw(shown.code.url.as_str()),
+        Line::raw(""),
+        label("Code (to type at /lc)"),
+        Line::styled(grouped_code(&shown.code.code), theme::key()),
+        Line::raw(""),
+        label("Expires"),
+        Line::raw(format!(
+            "{} ({})",
+            timestamp(shown.code.expires_at),
+            shown.label
+        )),
+        Line::raw(""),
+    ];
+    if shown.code.emailed {
+        lines.push(Line::styled("Also sent by email.", theme::ok()));
+    }
+    lines.push(Line::styled(
+        format!(
+            "Single use. Give it to {} only; it is not shown again.",
+            shown.username
+        ),
+        theme::dim(),
+    ));
+    lines.push(Line::raw(""));
+    lines.push(Line::from(vec![
+        Span::styled("Esc", theme::key()),
+        Span::raw(" close"),
+    ]));
+    frame.render_widget(
+        Paragraph::new(lines)
+            .block(Block::new().padding(Padding::horizontal(1)))
+            .wrap(Wrap { trim: false }),
+        text_area,
+    );
+}
