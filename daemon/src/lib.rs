@@ -170,6 +170,7 @@ async fn serve(
         },
     );
     tracker.spawn(admin.run(shutdown.clone(), tracker.clone()));
+    tracker.spawn(sweep_expired(idm.clone(), shutdown.clone()));
 
     info!(
         "latchkeyd {VERSION} listening on http://{http_addr} (public URL {}), data in {}, admin socket {}",
@@ -191,6 +192,32 @@ async fn serve(
         tracker,
         http,
     })
+}
+
+/// How often expired sessions and login codes are removed. Lookups ignore
+/// expired records anyway; this only reclaims their space.
+const SWEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5 * 60);
+
+/// Removes expired sessions and login codes every [`SWEEP_INTERVAL`] until
+/// `shutdown`. The store blocks, so each sweep runs on the blocking pool.
+async fn sweep_expired(idm: Idm, shutdown: CancellationToken) {
+    let mut ticks = tokio::time::interval(SWEEP_INTERVAL);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => break,
+            _ = ticks.tick() => {}
+        }
+        let idm = idm.clone();
+        match tokio::task::spawn_blocking(move || idm.sweep_expired()).await {
+            Ok(Ok(0)) => {}
+            Ok(Ok(removed)) => {
+                tracing::debug!("removed {removed} expired sessions and login codes")
+            }
+            Ok(Err(e)) => warn!("sweeping expired sessions and login codes failed: {e}"),
+            Err(e) => warn!("the expiry sweep stopped unexpectedly: {e}"),
+        }
+    }
 }
 
 /// The data directory holds the database and the admin socket: only the

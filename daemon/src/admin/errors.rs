@@ -16,6 +16,11 @@ pub(super) fn api_error(err: IdmError) -> ApiError {
             ApiError::new(ErrorCode::InvalidInput, message).with_field(field)
         }
         IdmError::ReadOnly { .. } => ApiError::new(ErrorCode::ReadOnly, message),
+        // Browser flows; they do not reach the socket today, but if they
+        // do they are the caller's input, not the daemon's fault.
+        IdmError::SignInFailed { .. } | IdmError::CeremonyExpired | IdmError::Passkey(_) => {
+            ApiError::new(ErrorCode::InvalidInput, message)
+        }
         IdmError::Store(_) | IdmError::Random(_) => {
             error!("storage error: {message}");
             ApiError::new(ErrorCode::Internal, message)

@@ -1,8 +1,10 @@
 //! One function per request: parse nothing, decide nothing — call `idm` and
 //! map the result to a view.
 
+use std::time::Duration;
+
 use latchkey_protocol::{
-    ApiError, AuditPage, DaemonStatus, GroupList, Request, Response, UserPage,
+    ApiError, AuditPage, DaemonStatus, ErrorCode, GroupList, Request, Response, UserPage,
 };
 
 use super::errors::api_error;
@@ -10,8 +12,9 @@ use super::server::ConnectionContext;
 use super::views;
 use crate::idm::Actor;
 
-/// Whether a successful `request` changed users or groups, so that
-/// subscribed consoles are told to refresh.
+/// Whether a successful `request` changed what consoles show (users,
+/// groups, passkeys, sessions, login codes, settings), so that subscribed
+/// consoles are told to refresh.
 pub(super) fn mutates(request: &Request) -> bool {
     !matches!(
         request,
@@ -22,6 +25,10 @@ pub(super) fn mutates(request: &Request) -> bool {
             | Request::GetGroup { .. }
             | Request::ListAudit { .. }
             | Request::Subscribe
+            | Request::GetSettings
+            | Request::ListLoginCodes { .. }
+            | Request::ListPasskeys { .. }
+            | Request::ListSessions { .. }
     )
 }
 
@@ -127,21 +134,69 @@ pub(super) fn handle(
             },
         },
         Request::Subscribe => Response::Done,
-        // Passkeys, sessions, login codes and settings arrive with the
-        // passkeys issue (#3).
-        Request::GetSettings
-        | Request::SetSetting { .. }
-        | Request::CreateLoginCode { .. }
-        | Request::ListLoginCodes { .. }
-        | Request::RevokeLoginCode { .. }
-        | Request::ListPasskeys { .. }
-        | Request::RevokePasskey { .. }
-        | Request::ListSessions { .. }
-        | Request::RevokeSession { .. } => {
-            return Err(ApiError::new(
-                latchkey_protocol::ErrorCode::Internal,
-                "this daemon does not support that request yet",
-            ));
+        Request::GetSettings => Response::Settings {
+            settings: views::settings(idm.setting_entries().map_err(api_error)?),
+        },
+        Request::SetSetting { key, value } => Response::Settings {
+            settings: views::settings(idm.set_setting(actor, &key, &value).map_err(api_error)?),
+        },
+        Request::CreateLoginCode { code: input } => {
+            if input.send_email {
+                return Err(ApiError::new(
+                    ErrorCode::InvalidInput,
+                    "email is not configured yet; see `latchkey config show`",
+                )
+                .with_field("send_email"));
+            }
+            let (_, issued) = idm
+                .create_login_code(
+                    actor,
+                    &input.user,
+                    Duration::from_secs(input.expires_in_secs),
+                )
+                .map_err(api_error)?;
+            Response::LoginCode {
+                code: views::login_code_created(issued, &ctx.info.public_url),
+            }
+        }
+        Request::ListLoginCodes { user: user_ref } => Response::LoginCodes {
+            codes: idm
+                .list_login_codes(&user_ref)
+                .map_err(api_error)?
+                .into_iter()
+                .map(views::login_code)
+                .collect(),
+        },
+        Request::RevokeLoginCode { user: user_ref, id } => {
+            idm.revoke_login_code(actor, &user_ref, &id)
+                .map_err(api_error)?;
+            Response::Done
+        }
+        Request::ListPasskeys { user: user_ref } => Response::Passkeys {
+            passkeys: idm
+                .list_passkeys(&user_ref)
+                .map_err(api_error)?
+                .into_iter()
+                .map(views::passkey)
+                .collect(),
+        },
+        Request::RevokePasskey { user: user_ref, id } => {
+            idm.remove_passkey(actor, &user_ref, &id)
+                .map_err(api_error)?;
+            Response::Done
+        }
+        Request::ListSessions { user: user_ref } => Response::Sessions {
+            sessions: idm
+                .list_sessions(&user_ref)
+                .map_err(api_error)?
+                .into_iter()
+                .map(views::session)
+                .collect(),
+        },
+        Request::RevokeSession { user: user_ref, id } => {
+            idm.revoke_session(actor, &user_ref, &id)
+                .map_err(api_error)?;
+            Response::Done
         }
     };
     Ok(response)

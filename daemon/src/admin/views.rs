@@ -1,8 +1,14 @@
 //! Domain types to the protocol's view models.
 
-use latchkey_protocol::{AuditEventView, GroupMember, GroupSummary, GroupView, UserView};
+use latchkey_protocol::{
+    AuditEventView, GroupMember, GroupSummary, GroupView, LoginCodeCreated, LoginCodeView,
+    PasskeyView, SessionView, SettingView, SettingsView, UserView,
+};
 
-use crate::idm::{AuditEvent, GroupEntry, GroupSummaryEntry, UserEntry};
+use crate::idm::{
+    AuditEvent, GroupEntry, GroupSummaryEntry, LoginCodeInfo, LoginCodeIssued, PasskeyInfo,
+    Session, SettingEntry, UserEntry,
+};
 
 pub(super) fn user(entry: UserEntry) -> UserView {
     let UserEntry {
@@ -69,5 +75,65 @@ pub(super) fn audit_event(event: AuditEvent) -> AuditEventView {
         ip: event.ip,
         user_agent: event.user_agent,
         details: event.details,
+    }
+}
+
+pub(super) fn settings(entries: Vec<SettingEntry>) -> SettingsView {
+    SettingsView {
+        settings: entries
+            .into_iter()
+            .map(|entry| SettingView {
+                key: entry.key.to_owned(),
+                value: entry.value,
+                default: entry.default,
+                kind: entry.kind,
+                description: entry.description.to_owned(),
+                write_only: entry.write_only,
+                warning: entry.warning.map(str::to_owned),
+            })
+            .collect(),
+    }
+}
+
+/// `url` is `<public_url>/lc/<code>`.
+pub(super) fn login_code_created(issued: LoginCodeIssued, public_url: &str) -> LoginCodeCreated {
+    LoginCodeCreated {
+        url: format!("{}/lc/{}", public_url.trim_end_matches('/'), issued.code),
+        id: issued.id,
+        code: issued.code,
+        expires_at: issued.expires_at,
+        emailed: false,
+    }
+}
+
+pub(super) fn login_code(info: LoginCodeInfo) -> LoginCodeView {
+    LoginCodeView {
+        id: info.id,
+        created_at: info.created_at,
+        expires_at: info.expires_at,
+        created_by: info.created_by,
+    }
+}
+
+pub(super) fn session(session: Session) -> SessionView {
+    SessionView {
+        id: session.public_id,
+        method: session.method,
+        ip: session.ip,
+        user_agent: session.user_agent,
+        created_at: session.created_at,
+        last_seen_at: session.last_seen_at,
+        expires_at: session.expires_at,
+    }
+}
+
+pub(super) fn passkey(info: PasskeyInfo) -> PasskeyView {
+    PasskeyView {
+        id: info.id,
+        name: info.name,
+        aaguid: info.aaguid,
+        synced: info.synced,
+        created_at: info.created_at,
+        last_used_at: info.last_used_at,
     }
 }

@@ -20,6 +20,8 @@ pub enum ActorKind {
     User { id: UserId, username: String },
     /// The daemon itself (LDAP sync, expiry sweeps).
     System,
+    /// A web visitor who is not signed in (sign-in attempts, setup).
+    Anonymous,
 }
 
 impl Actor {
@@ -29,6 +31,28 @@ impl Actor {
 
     pub fn system() -> Actor {
         Actor::new(ActorKind::System)
+    }
+
+    /// A web visitor who is not signed in, from `ip` with `user_agent`.
+    pub fn anonymous(ip: Option<String>, user_agent: Option<String>) -> Actor {
+        Actor {
+            kind: ActorKind::Anonymous,
+            ip,
+            user_agent,
+        }
+    }
+
+    /// The same client (IP, user agent) acting as `user`: who a sign-in is
+    /// recorded as.
+    pub fn as_user(&self, id: UserId, username: impl Into<String>) -> Actor {
+        Actor {
+            kind: ActorKind::User {
+                id,
+                username: username.into(),
+            },
+            ip: self.ip.clone(),
+            user_agent: self.user_agent.clone(),
+        }
     }
 
     pub fn user(id: UserId, username: impl Into<String>) -> Actor {
@@ -50,18 +74,19 @@ impl Actor {
     pub fn user_id(&self) -> Option<UserId> {
         match &self.kind {
             ActorKind::User { id, .. } => Some(*id),
-            ActorKind::AdminSocket { .. } | ActorKind::System => None,
+            ActorKind::AdminSocket { .. } | ActorKind::System | ActorKind::Anonymous => None,
         }
     }
 }
 
-/// "admin-socket (uid 1000)", the username, or "system".
+/// "admin-socket (uid 1000)", the username, "system" or "anonymous".
 impl fmt::Display for Actor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.kind {
             ActorKind::AdminSocket { uid } => write!(f, "admin-socket (uid {uid})"),
             ActorKind::User { username, .. } => f.write_str(username),
             ActorKind::System => f.write_str("system"),
+            ActorKind::Anonymous => f.write_str("anonymous"),
         }
     }
 }
@@ -77,6 +102,7 @@ mod tests {
             "admin-socket (uid 1000)"
         );
         assert_eq!(Actor::system().to_string(), "system");
+        assert_eq!(Actor::anonymous(None, None).to_string(), "anonymous");
         let id = UserId::random();
         let actor = Actor::user(id, "alice");
         assert_eq!(actor.to_string(), "alice");

@@ -24,8 +24,59 @@ pub enum IdmError {
     #[error("the operating system's random number generator failed: {0}")]
     Random(String),
 
+    /// A sign-in attempt was refused. The message never says why (that
+    /// would help an attacker); the audit log's `sign_in_failed` event has
+    /// `reason`.
+    #[error("sign-in failed")]
+    SignInFailed { reason: SignInFailure },
+
+    /// The WebAuthn ceremony id is unknown, expired or already used.
+    #[error("this sign-in attempt expired; please try again")]
+    CeremonyExpired,
+
+    /// The WebAuthn library refused a registration or authentication, or
+    /// passkeys cannot work with this configuration; the message is for the user.
+    #[error("{0}")]
+    Passkey(String),
+
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// Why a sign-in failed, as the audit log records it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SignInFailure {
+    /// No such login code (wrong, already used, or revoked).
+    UnknownCode,
+    ExpiredCode,
+    /// No passkey with this credential id, or it belongs to another user
+    /// handle (revoked passkeys are deleted, so they end up here).
+    UnknownCredential,
+    UserDisabled,
+    /// The signature, challenge, origin or flags did not verify.
+    BadAssertion,
+    /// The authenticator's signature counter went backwards: a cloned key
+    /// or a replayed assertion.
+    CounterRegression,
+}
+
+impl SignInFailure {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SignInFailure::UnknownCode => "unknown_code",
+            SignInFailure::ExpiredCode => "expired_code",
+            SignInFailure::UnknownCredential => "unknown_credential",
+            SignInFailure::UserDisabled => "user_disabled",
+            SignInFailure::BadAssertion => "bad_assertion",
+            SignInFailure::CounterRegression => "counter_regression",
+        }
+    }
+}
+
+impl std::fmt::Display for SignInFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 impl IdmError {

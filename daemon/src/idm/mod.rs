@@ -1,4 +1,5 @@
-//! Business rules for users, groups and the audit log, on top of `store`.
+//! Business rules for users, groups, the audit log, settings, sessions,
+//! login codes and passkeys, on top of `store`.
 //! Handlers (web, admin socket, jobs) call these functions and map the
 //! results; nothing here knows about HTTP, sockets or redb.
 //!
@@ -11,6 +12,11 @@ mod actor;
 mod audit;
 mod error;
 mod groups;
+mod login_codes;
+mod passkeys;
+mod secrets;
+mod sessions;
+mod settings;
 mod users;
 mod validate;
 
@@ -25,8 +31,12 @@ use crate::store::{RecordSource, Store, StoreError};
 pub use crate::store::{GroupId, UserId, WebauthnHandle};
 pub use actor::{Actor, ActorKind};
 pub use audit::AuditEvent;
-pub use error::IdmError;
+pub use error::{IdmError, SignInFailure};
 pub use groups::{Group, GroupEntry, GroupSummaryEntry};
+pub use login_codes::{LoginCodeInfo, LoginCodeIssued, normalize_login_code};
+pub use passkeys::{PASSKEY_NAME_MAX, PasskeyInfo};
+pub use sessions::{Session, SessionToken};
+pub use settings::{SettingEntry, Settings, UserVerification};
 pub use users::{Counts, User, UserEntry, UserPageResult};
 
 /// The identity-management service: cheap to clone, shareable across tasks.
@@ -74,3 +84,6 @@ fn source_of(source: RecordSource) -> Source {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod access_tests;

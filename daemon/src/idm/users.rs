@@ -1,10 +1,10 @@
 //! Users: creating, changing, disabling, deleting, finding and listing them.
 
 use latchkey_protocol::{NewUser, Source, UserPatch, UserQuery};
-use rand::TryRngCore;
 use time::OffsetDateTime;
 
 use super::audit::{self, Subject, detail};
+use super::secrets;
 use super::validate::{self, DISPLAY_NAME_MAX, FIRST_NAME_MAX, LAST_NAME_MAX};
 use super::{Actor, Idm, IdmError, UserId, WebauthnHandle, source_of, to_time};
 use crate::store::{Access, RecordSource, StoreError, Tables, UserRecord, WriteTx};
@@ -29,7 +29,7 @@ pub struct User {
 }
 
 impl User {
-    fn from_record(record: UserRecord) -> Result<User, IdmError> {
+    pub(super) fn from_record(record: UserRecord) -> Result<User, IdmError> {
         Ok(User {
             id: record.id,
             username: record.username,
@@ -135,15 +135,11 @@ fn put_user(tx: &mut WriteTx<'_>, record: &UserRecord) -> Result<(), IdmError> {
 }
 
 fn random_webauthn_handle() -> Result<WebauthnHandle, IdmError> {
-    let mut bytes = [0u8; 32];
-    rand::rngs::OsRng
-        .try_fill_bytes(&mut bytes)
-        .map_err(|e| IdmError::Random(e.to_string()))?;
-    Ok(WebauthnHandle(bytes))
+    Ok(WebauthnHandle(secrets::random_bytes()?))
 }
 
 /// Validates a new local user into the record that will be stored.
-fn new_record(input: NewUser, now: i64) -> Result<UserRecord, IdmError> {
+pub(super) fn new_record(input: NewUser, now: i64) -> Result<UserRecord, IdmError> {
     let username = validate::username(&input.username)?;
     let first_name = validate::name("first_name", &input.first_name, FIRST_NAME_MAX)?;
     let last_name = validate::name("last_name", &input.last_name, LAST_NAME_MAX)?;
@@ -324,6 +320,12 @@ impl Idm {
                 record.disabled = disabled;
                 record.updated_at = now;
                 put_user(tx, &record)?;
+                if disabled {
+                    // A disabled user is signed out everywhere and their
+                    // outstanding codes die with the same commit.
+                    tx.remove_user_sessions(record.id)?;
+                    tx.remove_user_login_codes(record.id)?;
+                }
                 let event = if disabled {
                     "user_disabled"
                 } else {
@@ -336,8 +338,8 @@ impl Idm {
         })
     }
 
-    /// Deletes the user with their group memberships and passkeys; their
-    /// audit history stays.
+    /// Deletes the user with their group memberships, passkeys, sessions and
+    /// login codes; their audit history stays.
     pub fn delete_user(&self, actor: &Actor, user_ref: &str) -> Result<User, IdmError> {
         let now = self.now();
         self.store.write(|tx| {
@@ -390,7 +392,7 @@ impl Idm {
 }
 
 /// Stores a new user and its `user_created` event.
-fn insert_user(
+pub(super) fn insert_user(
     tx: &mut WriteTx<'_>,
     now: i64,
     actor: &Actor,

@@ -1,10 +1,12 @@
 //! The redb-backed store: opening the file, transactions, and the typed
-//! operations on users, groups and the audit log. The only module that
+//! operations on users, groups, the audit log, sessions, login codes,
+//! passkeys and settings. The only module that
 //! imports redb.
 //!
 //! Callers work inside [`Store::write`] (one redb write transaction, committed
 //! only if the closure returns `Ok`) or on a [`Store::read`] snapshot.
 
+mod access;
 mod audit;
 mod error;
 mod groups;
@@ -23,8 +25,10 @@ use redb::{DatabaseError, StorageError};
 pub use error::StoreError;
 pub use migrations::SCHEMA_VERSION;
 pub use records::{
-    AuditRecord, GroupId, GroupRecord, RecordSource, UserId, UserRecord, WebauthnHandle,
+    AuditRecord, GroupId, GroupRecord, LoginCodeRecord, PasskeyRecord, RecordSource, SessionMethod,
+    SessionRecord, SettingRecord, SettingValue, UserId, UserRecord, WebauthnHandle,
 };
+pub use schema::TokenHash;
 pub use tx::{Access, Read, ReadTx, Tables, Write, WriteTx};
 pub use users::UserListing;
 

@@ -66,13 +66,15 @@ id_type!(
     GroupId
 );
 
-/// The random per-user WebAuthn user handle. Not secret in the cryptographic
-/// sense, but it links a passkey to an account, so `Debug` hides it.
+/// The random per-user WebAuthn user handle: 16 bytes, so it is exactly
+/// the `Uuid` webauthn-rs takes (`Uuid::from_bytes(handle.0)`). Not secret
+/// in the cryptographic sense, but it links a passkey to an account, so
+/// `Debug` hides it.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct WebauthnHandle(pub [u8; 32]);
+pub struct WebauthnHandle(pub [u8; 16]);
 
 impl WebauthnHandle {
-    pub fn as_bytes(&self) -> &[u8; 32] {
+    pub fn as_bytes(&self) -> &[u8; 16] {
         &self.0
     }
 }
@@ -154,6 +156,106 @@ pub(crate) enum StoredAuditEvent {
     V1(AuditV1),
 }
 
+/// How a browser session was started, as stored.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub enum SessionMethod {
+    Passkey,
+    LoginCode,
+    EmailLink,
+    Signup,
+    Setup,
+}
+
+/// A browser session, current version. Keyed by the SHA-256 of the cookie
+/// value, which is never stored.
+pub type SessionRecord = SessionV1;
+
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct SessionV1 {
+    /// Random, shown in the console and used to revoke; not the cookie.
+    pub public_id: String,
+    pub user_id: UserId,
+    pub method: SessionMethod,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub created_at: i64,
+    pub last_seen_at: i64,
+    pub expires_at: i64,
+}
+
+#[derive(Serialize, Deserialize)]
+pub(crate) enum StoredSession {
+    V1(SessionV1),
+}
+
+/// An outstanding login code, current version. Keyed by the SHA-256 of the
+/// normalised code, which is never stored.
+pub type LoginCodeRecord = LoginCodeV1;
+
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct LoginCodeV1 {
+    /// Random, shown in the console and used to revoke; not the code.
+    pub id: String,
+    pub user_id: UserId,
+    pub created_at: i64,
+    pub expires_at: i64,
+    /// Who made it, as the audit log names actors.
+    pub created_by: String,
+}
+
+#[derive(Serialize, Deserialize)]
+pub(crate) enum StoredLoginCode {
+    V1(LoginCodeV1),
+}
+
+/// A registered passkey, current version.
+pub type PasskeyRecord = PasskeyV1;
+
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct PasskeyV1 {
+    pub credential_id: Vec<u8>,
+    pub user_id: UserId,
+    pub name: String,
+    /// The authenticator model, when it told us (all zeros means it did not).
+    pub aaguid: Option<[u8; 16]>,
+    pub backup_eligible: bool,
+    pub backup_state: bool,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+    /// webauthn-rs's `Passkey` (public key, counter, flags) as its own JSON,
+    /// so a webauthn-rs upgrade that changes its shape stays its concern.
+    pub credential_json: Vec<u8>,
+}
+
+#[derive(Serialize, Deserialize)]
+pub(crate) enum StoredPasskey {
+    V1(PasskeyV1),
+}
+
+/// A setting's value as stored; which variant a key uses is up to the
+/// registry in `idm::settings`.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub enum SettingValue {
+    Text(String),
+    Integer(i64),
+    Bool(bool),
+    List(Vec<String>),
+}
+
+/// A setting, current version.
+pub type SettingRecord = SettingV1;
+
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct SettingV1 {
+    pub value: SettingValue,
+    pub updated_at: i64,
+}
+
+#[derive(Serialize, Deserialize)]
+pub(crate) enum StoredSetting {
+    V1(SettingV1),
+}
+
 /// Maps the current record type to its versioned stored envelope.
 pub(crate) trait Versioned: Serialize + Sized {
     type Stored: serde::de::DeserializeOwned;
@@ -186,6 +288,10 @@ macro_rules! versioned {
 versioned!(UserV1, StoredUser, "user");
 versioned!(GroupV1, StoredGroup, "group");
 versioned!(AuditV1, StoredAuditEvent, "audit event");
+versioned!(SessionV1, StoredSession, "session");
+versioned!(LoginCodeV1, StoredLoginCode, "login code");
+versioned!(PasskeyV1, StoredPasskey, "passkey");
+versioned!(SettingV1, StoredSetting, "setting");
 
 /// Serializes `&R` exactly as its envelope's newest variant would be.
 struct Current<'a, R>(&'a R);
@@ -222,7 +328,7 @@ mod tests {
             is_admin: true,
             disabled: false,
             source: RecordSource::Local,
-            webauthn_handle: WebauthnHandle([7; 32]),
+            webauthn_handle: WebauthnHandle([7; 16]),
             created_at: 1_700_000_000,
             updated_at: 1_700_000_001,
         }

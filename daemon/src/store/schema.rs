@@ -9,6 +9,9 @@ use redb::TableDefinition;
 /// Raw bytes of a `UserId` or `GroupId`.
 pub type IdBytes = [u8; 16];
 
+/// SHA-256 of a secret (session id, login code): secrets are never stored.
+pub type TokenHash = [u8; 32];
+
 /// `META`: setting name → bytes. Holds `schema_version` (u64, little endian).
 pub const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 
@@ -24,9 +27,10 @@ pub const USERNAME_TO_USER_ID: TableDefinition<&str, IdBytes> =
 pub const EMAIL_TO_USER_ID: TableDefinition<&str, IdBytes> =
     TableDefinition::new("email_to_user_id_v1");
 
-/// `WEBAUTHN_HANDLE_TO_USER_ID`: WebAuthn user handle → user id, for
-/// usernameless sign-in (the authenticator returns only the handle).
-pub const WEBAUTHN_HANDLE_TO_USER_ID: TableDefinition<[u8; 32], IdBytes> =
+/// `WEBAUTHN_HANDLE_TO_USER_ID`: WebAuthn user handle (16 random bytes) →
+/// user id, for usernameless sign-in (the authenticator returns only the
+/// handle).
+pub const WEBAUTHN_HANDLE_TO_USER_ID: TableDefinition<[u8; 16], IdBytes> =
     TableDefinition::new("webauthn_handle_to_user_id_v1");
 
 /// `USER_SEARCH_TEXT`: lowercased username → the user's searchable fields,
@@ -39,10 +43,35 @@ pub const USER_SEARCH_TEXT: TableDefinition<&str, &str> =
 /// `ADMIN_USER_IDS`: user id → () for every admin, so counting admins is O(1).
 pub const ADMIN_USER_IDS: TableDefinition<IdBytes, ()> = TableDefinition::new("admin_user_ids_v1");
 
-/// `USER_PASSKEYS`: (user id, credential id) → `PasskeyRecord` bytes.
-/// Declared and counted now; passkeys are written by a later change.
+/// `USER_PASSKEYS`: (user id, credential id) → `StoredPasskey`. A user's
+/// passkeys are one range scan.
 pub const USER_PASSKEYS: TableDefinition<(IdBytes, &[u8]), &[u8]> =
     TableDefinition::new("user_passkeys_v1");
+
+/// `CREDENTIAL_ID_TO_USER_ID`: WebAuthn credential id → user id. Makes a
+/// credential id unique across all users and finds its owner at sign-in.
+pub const CREDENTIAL_ID_TO_USER_ID: TableDefinition<&[u8], IdBytes> =
+    TableDefinition::new("credential_id_to_user_id_v1");
+
+/// `SESSIONS`: SHA-256 of the session cookie value → `StoredSession`.
+pub const SESSIONS: TableDefinition<TokenHash, &[u8]> = TableDefinition::new("sessions_v1");
+
+/// `USER_SESSIONS`: (user id, SHA-256 of the cookie value) → (), to list and
+/// end one user's sessions.
+pub const USER_SESSIONS: TableDefinition<(IdBytes, TokenHash), ()> =
+    TableDefinition::new("user_sessions_v1");
+
+/// `LOGIN_CODES`: SHA-256 of the normalised login code → `StoredLoginCode`.
+pub const LOGIN_CODES: TableDefinition<TokenHash, &[u8]> = TableDefinition::new("login_codes_v1");
+
+/// `USER_LOGIN_CODES`: (user id, SHA-256 of the code) → (), to list and
+/// revoke one user's outstanding codes.
+pub const USER_LOGIN_CODES: TableDefinition<(IdBytes, TokenHash), ()> =
+    TableDefinition::new("user_login_codes_v1");
+
+/// `SETTINGS`: dotted setting key (e.g. `session.minutes`) → `StoredSetting`.
+/// Only settings an admin has set are present; the rest take their defaults.
+pub const SETTINGS: TableDefinition<&str, &[u8]> = TableDefinition::new("settings_v1");
 
 /// `GROUPS`: group id → `StoredGroup`.
 pub const GROUPS: TableDefinition<IdBytes, &[u8]> = TableDefinition::new("groups_v1");

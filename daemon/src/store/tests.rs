@@ -105,14 +105,19 @@ fn deleting_a_user_removes_indexes_memberships_and_passkeys() {
             assert!(tx.add_group_member(group.id, dave.id)?);
             assert!(!tx.add_group_member(group.id, dave.id)?);
             tx.add_group_member(group.id, erin.id)?;
-            for credential in [&b"one"[..], b"two"] {
-                tx.user_passkeys
-                    .insert((dave.id.to_bytes(), credential), &b"pk"[..])
-                    .map_err(error::db("test"))?;
+            for (owner, credential) in [(&dave, &b"one"[..]), (&dave, b"two"), (&erin, b"three")] {
+                tx.put_passkey(&PasskeyRecord {
+                    credential_id: credential.to_vec(),
+                    user_id: owner.id,
+                    name: "Passkey".into(),
+                    aaguid: None,
+                    backup_eligible: false,
+                    backup_state: false,
+                    created_at: 0,
+                    last_used_at: None,
+                    credential_json: Vec::new(),
+                })?;
             }
-            tx.user_passkeys
-                .insert((erin.id.to_bytes(), &b"three"[..]), &b"pk"[..])
-                .map_err(error::db("test"))?;
             Ok::<_, StoreError>(())
         })
         .unwrap();
@@ -134,6 +139,8 @@ fn deleting_a_user_removes_indexes_memberships_and_passkeys() {
     );
     assert_eq!(tx.passkey_count(dave.id).unwrap(), 0);
     assert_eq!(tx.passkey_count(erin.id).unwrap(), 1);
+    assert!(tx.passkey_by_credential(b"one").unwrap().is_none());
+    assert!(tx.passkey_by_credential(b"three").unwrap().is_some());
     assert_eq!(tx.group_member_ids(group.id).unwrap(), vec![erin.id]);
     assert!(tx.user_group_ids(dave.id).unwrap().is_empty());
     drop(tx);

@@ -7,7 +7,7 @@ use redb::{Key, ReadTransaction, ReadableTable, Value, WriteTransaction};
 
 use super::StoreError;
 use super::error::db;
-use super::schema::{self, IdBytes};
+use super::schema::{self, IdBytes, TokenHash};
 
 /// Read-only or read-write access to a transaction's tables.
 pub trait Access {
@@ -42,10 +42,16 @@ pub struct Tables<A: Access> {
     pub(super) users: A::Table<IdBytes, &'static [u8]>,
     pub(super) username_to_user_id: A::Table<&'static str, IdBytes>,
     pub(super) email_to_user_id: A::Table<&'static str, IdBytes>,
-    pub(super) webauthn_handle_to_user_id: A::Table<[u8; 32], IdBytes>,
+    pub(super) webauthn_handle_to_user_id: A::Table<[u8; 16], IdBytes>,
     pub(super) user_search_text: A::Table<&'static str, &'static str>,
     pub(super) admin_user_ids: A::Table<IdBytes, ()>,
     pub(super) user_passkeys: A::Table<(IdBytes, &'static [u8]), &'static [u8]>,
+    pub(super) credential_id_to_user_id: A::Table<&'static [u8], IdBytes>,
+    pub(super) sessions: A::Table<TokenHash, &'static [u8]>,
+    pub(super) user_sessions: A::Table<(IdBytes, TokenHash), ()>,
+    pub(super) login_codes: A::Table<TokenHash, &'static [u8]>,
+    pub(super) user_login_codes: A::Table<(IdBytes, TokenHash), ()>,
+    pub(super) settings: A::Table<&'static str, &'static [u8]>,
     pub(super) groups: A::Table<IdBytes, &'static [u8]>,
     pub(super) group_name_to_group_id: A::Table<&'static str, IdBytes>,
     pub(super) group_members: A::Table<PairKey, ()>,
@@ -85,6 +91,24 @@ macro_rules! open_all {
             user_passkeys: $txn
                 .open_table(schema::USER_PASSKEYS)
                 .map_err(db("opening passkeys"))?,
+            credential_id_to_user_id: $txn
+                .open_table(schema::CREDENTIAL_ID_TO_USER_ID)
+                .map_err(db("opening the credential id index"))?,
+            sessions: $txn
+                .open_table(schema::SESSIONS)
+                .map_err(db("opening sessions"))?,
+            user_sessions: $txn
+                .open_table(schema::USER_SESSIONS)
+                .map_err(db("opening the user sessions index"))?,
+            login_codes: $txn
+                .open_table(schema::LOGIN_CODES)
+                .map_err(db("opening login codes"))?,
+            user_login_codes: $txn
+                .open_table(schema::USER_LOGIN_CODES)
+                .map_err(db("opening the user login codes index"))?,
+            settings: $txn
+                .open_table(schema::SETTINGS)
+                .map_err(db("opening settings"))?,
             groups: $txn
                 .open_table(schema::GROUPS)
                 .map_err(db("opening groups"))?,

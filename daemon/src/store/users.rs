@@ -72,7 +72,7 @@ impl<A: Access> Tables<A> {
 
     pub fn user_id_by_webauthn_handle(
         &self,
-        handle: &[u8; 32],
+        handle: &[u8; 16],
     ) -> Result<Option<UserId>, StoreError> {
         Ok(index::lookup(&self.webauthn_handle_to_user_id, *handle)?.map(UserId::from_bytes))
     }
@@ -242,8 +242,8 @@ impl WriteTx<'_> {
         Ok(())
     }
 
-    /// Removes a user with its index entries, group memberships and
-    /// passkeys. Audit history is kept.
+    /// Removes a user with its index entries, group memberships, passkeys,
+    /// sessions and login codes. Audit history is kept.
     pub fn delete_user(&mut self, id: UserId) -> Result<UserRecord, StoreError> {
         let user = self.user(id)?.ok_or(StoreError::NotFound)?;
         let bytes = id.to_bytes();
@@ -270,7 +270,12 @@ impl WriteTx<'_> {
             self.user_passkeys
                 .remove((bytes, credential.as_slice()))
                 .map_err(db("deleting a user's passkeys"))?;
+            self.credential_id_to_user_id
+                .remove(credential.as_slice())
+                .map_err(db("deleting a user's passkeys"))?;
         }
+        self.remove_user_sessions(id)?;
+        self.remove_user_login_codes(id)?;
         self.users.remove(bytes).map_err(db("deleting a user"))?;
         Ok(user)
     }

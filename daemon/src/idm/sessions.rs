@@ -1,0 +1,305 @@
+//! Server-side browser sessions. The cookie holds 32 random bytes
+//! (base64url); the store keeps only their SHA-256. A session lasts
+//! `session.minutes` from sign-in — absolute, not sliding, so its end is
+//! predictable and a stolen cookie cannot be kept alive by use.
+
+use latchkey_protocol::SignInMethod;
+use time::OffsetDateTime;
+
+use super::audit::{self, Subject, detail};
+use super::settings::read_settings;
+use super::users::{User, resolve_user};
+use super::{Actor, Idm, IdmError, UserId, secrets, to_time};
+use crate::store::{SessionMethod, SessionRecord, TokenHash, WriteTx};
+
+/// `last_seen_at` is written at most this often, so that reading a session
+/// on every request is not a write on every request.
+const LAST_SEEN_GRANULARITY_SECS: i64 = 300;
+/// Longer user agents are cut: they are shown, not parsed.
+const USER_AGENT_MAX: usize = 512;
+const IP_MAX: usize = 64;
+
+/// The session cookie's value. `Debug` hides it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SessionToken(String);
+
+impl SessionToken {
+    fn generate() -> Result<SessionToken, IdmError> {
+        Ok(SessionToken(secrets::random_token::<32>()?))
+    }
+
+    /// What a browser sent; `None` when it cannot be one of ours (so it is
+    /// never even looked up).
+    pub fn from_cookie(value: &str) -> Option<SessionToken> {
+        let value = value.trim();
+        let bytes = secrets::from_b64url(value)?;
+        (bytes.len() == 32 && value.len() == 43).then(|| SessionToken(value.to_owned()))
+    }
+
+    /// The cookie value.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    fn hash(&self) -> TokenHash {
+        secrets::sha256(self.0.as_bytes())
+    }
+}
+
+impl std::fmt::Debug for SessionToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SessionToken(<redacted>)")
+    }
+}
+
+/// A browser session.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Session {
+    /// Shown in the console and used to revoke; not the cookie.
+    pub public_id: String,
+    pub user_id: UserId,
+    pub method: SignInMethod,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub created_at: OffsetDateTime,
+    pub last_seen_at: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+}
+
+impl Session {
+    fn from_record(record: SessionRecord) -> Result<Session, IdmError> {
+        Ok(Session {
+            public_id: record.public_id,
+            user_id: record.user_id,
+            method: method_view(record.method),
+            ip: record.ip,
+            user_agent: record.user_agent,
+            created_at: to_time(record.created_at)?,
+            last_seen_at: to_time(record.last_seen_at)?,
+            expires_at: to_time(record.expires_at)?,
+        })
+    }
+}
+
+fn method_view(method: SessionMethod) -> SignInMethod {
+    match method {
+        SessionMethod::Passkey => SignInMethod::Passkey,
+        SessionMethod::LoginCode => SignInMethod::LoginCode,
+        SessionMethod::EmailLink => SignInMethod::EmailLink,
+        SessionMethod::Signup => SignInMethod::Signup,
+        SessionMethod::Setup => SignInMethod::Setup,
+    }
+}
+
+fn method_record(method: SignInMethod) -> SessionMethod {
+    match method {
+        SignInMethod::Passkey => SessionMethod::Passkey,
+        SignInMethod::LoginCode => SessionMethod::LoginCode,
+        SignInMethod::EmailLink => SessionMethod::EmailLink,
+        SignInMethod::Signup => SessionMethod::Signup,
+        SignInMethod::Setup => SessionMethod::Setup,
+    }
+}
+
+/// `passkey`, `login_code`, …: the method as audit events name it.
+pub(crate) fn method_name(method: SignInMethod) -> &'static str {
+    match method {
+        SignInMethod::Passkey => "passkey",
+        SignInMethod::LoginCode => "login_code",
+        SignInMethod::EmailLink => "email_link",
+        SignInMethod::Signup => "signup",
+        SignInMethod::Setup => "setup",
+    }
+}
+
+fn clip(value: Option<&String>, max: usize) -> Option<String> {
+    value.map(|v| v.chars().take(max).collect())
+}
+
+/// Creates a session for `user_id` inside the caller's transaction, with
+/// the `<method>_sign_in` audit event. `actor` supplies IP and user agent;
+/// the event is recorded as the user.
+pub(crate) fn open_session(
+    tx: &mut WriteTx<'_>,
+    now: i64,
+    actor: &Actor,
+    user: &User,
+    method: SignInMethod,
+    mut details: Vec<(String, String)>,
+) -> Result<(SessionToken, Session), IdmError> {
+    let minutes = i64::from(read_settings(tx)?.session_minutes);
+    let token = SessionToken::generate()?;
+    let record = SessionRecord {
+        public_id: secrets::public_id()?,
+        user_id: user.id,
+        method: method_record(method),
+        ip: clip(actor.ip.as_ref(), IP_MAX),
+        user_agent: clip(actor.user_agent.as_ref(), USER_AGENT_MAX),
+        created_at: now,
+        last_seen_at: now,
+        expires_at: now.saturating_add(minutes.saturating_mul(60)),
+    };
+    tx.put_session(&token.hash(), &record)?;
+    details.insert(0, detail("session", record.public_id.clone()));
+    let as_user = actor.as_user(user.id, user.username.clone());
+    let subject = Subject::linked(&user.username, user.id);
+    let event = format!("{}_sign_in", method_name(method));
+    audit::append(tx, now, &as_user, &event, Some(subject), details)?;
+    Ok((token, Session::from_record(record)?))
+}
+
+impl Idm {
+    /// The session's user, or `None` when the token is unknown or expired,
+    /// or the user is disabled or gone. Refreshes `last_seen_at` at most
+    /// every five minutes.
+    pub fn session_user(&self, token: &SessionToken) -> Result<Option<(Session, User)>, IdmError> {
+        let now = self.now();
+        let hash = token.hash();
+        let (record, user) = {
+            let tx = self.store.read()?;
+            let Some(record) = tx.session(&hash)? else {
+                return Ok(None);
+            };
+            if record.expires_at <= now {
+                return Ok(None);
+            }
+            let Some(user) = tx.user(record.user_id)? else {
+                return Ok(None);
+            };
+            (record, user)
+        };
+        if user.disabled {
+            return Ok(None);
+        }
+        let record = if now - record.last_seen_at >= LAST_SEEN_GRANULARITY_SECS {
+            // Another request may have ended the session in between: only
+            // touch it if it is still there.
+            let touched = self.store.write(|tx| {
+                let Some(mut current) = tx.session(&hash)? else {
+                    return Ok::<_, IdmError>(None);
+                };
+                current.last_seen_at = now;
+                tx.put_session(&hash, &current)?;
+                Ok(Some(current))
+            })?;
+            match touched {
+                Some(record) => record,
+                None => return Ok(None),
+            }
+        } else {
+            record
+        };
+        Ok(Some((
+            Session::from_record(record)?,
+            User::from_record(user)?,
+        )))
+    }
+
+    /// Starts a session without any other check (the caller has
+    /// authenticated the user: setup, signup). Refuses a disabled user.
+    pub fn start_session(
+        &self,
+        actor: &Actor,
+        user_id: UserId,
+        method: SignInMethod,
+    ) -> Result<(SessionToken, Session), IdmError> {
+        let now = self.now();
+        self.store.write(|tx| {
+            let record = tx
+                .user(user_id)?
+                .ok_or_else(|| IdmError::user_not_found(&user_id.to_string()))?;
+            if record.disabled {
+                return Err(IdmError::invalid("user", "this account is disabled"));
+            }
+            let user = User::from_record(record)?;
+            open_session(tx, now, actor, &user, method, Vec::new())
+        })
+    }
+
+    /// Signs out: ends this session (`signed_out`). Unknown tokens are fine.
+    pub fn end_session(&self, actor: &Actor, token: &SessionToken) -> Result<(), IdmError> {
+        let now = self.now();
+        self.store.write(|tx| {
+            if let Some(session) = tx.remove_session(&token.hash())?
+                && let Some(user) = tx.user(session.user_id)?
+            {
+                let as_user = actor.as_user(user.id, user.username.clone());
+                let subject = Subject::linked(&user.username, user.id);
+                let details = vec![detail("session", session.public_id)];
+                audit::append(tx, now, &as_user, "signed_out", Some(subject), details)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Ends every session of the user ("sign out everywhere"); returns how
+    /// many there were.
+    pub fn end_all_sessions(&self, actor: &Actor, user_id: UserId) -> Result<u32, IdmError> {
+        let now = self.now();
+        self.store.write(|tx| {
+            let user = tx
+                .user(user_id)?
+                .ok_or_else(|| IdmError::user_not_found(&user_id.to_string()))?;
+            let count = tx.remove_user_sessions(user_id)?;
+            let subject = Subject::linked(&user.username, user.id);
+            let details = vec![detail("all", "true"), detail("count", count.to_string())];
+            audit::append(tx, now, actor, "signed_out", Some(subject), details)?;
+            Ok(count)
+        })
+    }
+
+    /// The user's unexpired sessions, newest first.
+    pub fn list_sessions(&self, user_ref: &str) -> Result<Vec<Session>, IdmError> {
+        let now = self.now();
+        let tx = self.store.read()?;
+        let user = resolve_user(&tx, user_ref)?;
+        let mut sessions = tx
+            .user_sessions(user.id)?
+            .into_iter()
+            .filter(|(_, s)| s.expires_at > now)
+            .map(|(_, s)| Session::from_record(s))
+            .collect::<Result<Vec<_>, _>>()?;
+        sessions.sort_by_key(|s| std::cmp::Reverse(s.created_at));
+        Ok(sessions)
+    }
+
+    /// Ends one session by its public id (`session_revoked`).
+    pub fn revoke_session(
+        &self,
+        actor: &Actor,
+        user_ref: &str,
+        public_id: &str,
+    ) -> Result<(), IdmError> {
+        let now = self.now();
+        let public_id = public_id.trim();
+        self.store.write(|tx| {
+            let user = resolve_user(tx, user_ref)?;
+            let hash = tx
+                .user_sessions(user.id)?
+                .into_iter()
+                .find(|(_, s)| s.public_id.eq_ignore_ascii_case(public_id))
+                .map(|(hash, _)| hash)
+                .ok_or_else(|| IdmError::NotFound {
+                    what: "session",
+                    key: public_id.to_owned(),
+                })?;
+            tx.remove_session(&hash)?;
+            let subject = Subject::linked(&user.username, user.id);
+            let details = vec![detail("session", public_id)];
+            audit::append(tx, now, actor, "session_revoked", Some(subject), details)?;
+            Ok(())
+        })
+    }
+
+    /// Removes sessions and login codes past their expiry; returns how many.
+    /// The daemon calls this every few minutes; lookups ignore expired
+    /// records anyway, so this only reclaims space.
+    pub fn sweep_expired(&self) -> Result<u64, IdmError> {
+        let now = self.now();
+        self.store.write(|tx| {
+            let sessions = tx.remove_expired_sessions(now)?;
+            let codes = tx.remove_expired_login_codes(now)?;
+            Ok(sessions + codes)
+        })
+    }
+}

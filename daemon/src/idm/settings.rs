@@ -1,0 +1,461 @@
+//! Application settings that admins change at run time: one registry of
+//! keys, each with a type, a default and a description. Only values an admin
+//! has set are stored (`SETTINGS`); everything else reads as its default.
+//! Later features add keys to `REGISTRY` (signups, email, SMTP, LDAP).
+
+use serde_json::{Value, json};
+
+use super::audit::{self, detail};
+use super::{Actor, Idm, IdmError};
+use crate::store::{Access, SettingRecord, SettingValue, Tables};
+
+/// What values a setting takes.
+#[derive(Clone, Copy, Debug)]
+#[allow(
+    dead_code,
+    reason = "keys of later features (signups, email, SMTP, LDAP) use every kind"
+)]
+enum Kind {
+    /// Free text of `min..=max` characters, no control characters.
+    Text {
+        min: usize,
+        max: usize,
+    },
+    /// A whole number in `min..=max`; `unit` names it in messages.
+    Integer {
+        min: i64,
+        max: i64,
+        unit: &'static str,
+    },
+    Bool,
+    /// One of a fixed set of words.
+    Choice(&'static [&'static str]),
+    /// A list of words, typed comma-separated or as a JSON array.
+    List,
+    /// Write-only text (passwords): shown as set or unset, never its value.
+    Secret,
+}
+
+/// One setting in the registry.
+#[derive(Debug)]
+struct Definition {
+    key: &'static str,
+    kind: Kind,
+    /// `None` means unset by default (optional text and secrets).
+    default: Option<Fallback>,
+    description: &'static str,
+    warning: Option<&'static str>,
+}
+
+/// A default value.
+#[derive(Clone, Copy, Debug)]
+#[allow(dead_code, reason = "keys of later features use every kind")]
+enum Fallback {
+    Text(&'static str),
+    Integer(i64),
+    Bool(bool),
+    EmptyList,
+}
+
+impl Fallback {
+    fn value(self) -> SettingValue {
+        match self {
+            Fallback::Text(text) => SettingValue::Text(text.to_owned()),
+            Fallback::Integer(n) => SettingValue::Integer(n),
+            Fallback::Bool(b) => SettingValue::Bool(b),
+            Fallback::EmptyList => SettingValue::List(Vec::new()),
+        }
+    }
+}
+
+pub const APP_NAME: &str = "app.name";
+pub const SESSION_MINUTES: &str = "session.minutes";
+pub const USER_VERIFICATION: &str = "passkeys.user_verification";
+
+const REGISTRY: &[Definition] = &[
+    Definition {
+        key: APP_NAME,
+        kind: Kind::Text { min: 1, max: 64 },
+        default: Some(Fallback::Text("Latchkey")),
+        description: "Name shown on every page, in mail and by authenticators",
+        warning: None,
+    },
+    Definition {
+        key: SESSION_MINUTES,
+        kind: Kind::Integer {
+            min: 5,
+            max: 43_200,
+            unit: "minutes",
+        },
+        default: Some(Fallback::Integer(60)),
+        description: "How long a browser session lasts after sign-in",
+        warning: None,
+    },
+    Definition {
+        key: USER_VERIFICATION,
+        kind: Kind::Choice(&["required", "preferred"]),
+        default: Some(Fallback::Text("required")),
+        description: "Whether authenticators are asked to verify the user (PIN, biometrics)",
+        warning: Some(
+            "\"preferred\" only changes what browsers are asked; Latchkey still refuses passkeys that did not verify the user",
+        ),
+    },
+];
+
+/// The settings the daemon acts on, typed, with defaults applied.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Settings {
+    pub app_name: String,
+    pub session_minutes: u32,
+    pub user_verification: UserVerification,
+}
+
+/// `passkeys.user_verification`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UserVerification {
+    Required,
+    Preferred,
+}
+
+/// One setting as the console shows it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SettingEntry {
+    pub key: &'static str,
+    /// Typed JSON; a write-only setting shows `"set"` or `null`.
+    pub value: Value,
+    pub default: Value,
+    /// What values it takes, for help text.
+    pub kind: String,
+    pub description: &'static str,
+    pub write_only: bool,
+    pub warning: Option<&'static str>,
+}
+
+fn definition(key: &str) -> Result<&'static Definition, IdmError> {
+    REGISTRY.iter().find(|d| d.key == key).ok_or_else(|| {
+        let known: Vec<&str> = REGISTRY.iter().map(|d| d.key).collect();
+        IdmError::invalid(
+            "key",
+            format!(
+                "unknown setting {key:?}; the settings are: {}",
+                known.join(", ")
+            ),
+        )
+    })
+}
+
+impl Kind {
+    fn describe(self) -> String {
+        match self {
+            Kind::Text { min, max } => format!("text, {min}–{max} characters"),
+            Kind::Integer { min, max, unit } => format!("{unit} {min}–{max}"),
+            Kind::Bool => "true | false".to_owned(),
+            Kind::Choice(words) => words.join(" | "),
+            Kind::List => "comma-separated list".to_owned(),
+            Kind::Secret => "secret (write-only)".to_owned(),
+        }
+    }
+
+    /// What a message says was expected.
+    fn expected(self) -> String {
+        match self {
+            Kind::Text { min, max } => format!("expected text of {min} to {max} characters"),
+            Kind::Integer { min, max, unit } => {
+                format!("expected a whole number of {unit} from {min} to {max}")
+            }
+            Kind::Bool => "expected true or false".to_owned(),
+            Kind::Choice(words) => format!("expected one of {}", words.join(", ")),
+            Kind::List => "expected a comma-separated list or a JSON array of strings".to_owned(),
+            Kind::Secret => "expected text without control characters".to_owned(),
+        }
+    }
+}
+
+/// Parses what an admin typed; `Ok(None)` clears an optional setting.
+fn parse(def: &Definition, input: &str) -> Result<Option<SettingValue>, IdmError> {
+    let text = input.trim();
+    let bad = || IdmError::invalid(def.key, format!("{}, got {:?}", def.kind.expected(), input));
+    if text.is_empty() && def.default.is_none() {
+        return Ok(None);
+    }
+    let value = match def.kind {
+        Kind::Text { min, max } => {
+            let count = text.chars().count();
+            if count < min || count > max || text.chars().any(char::is_control) {
+                return Err(bad());
+            }
+            SettingValue::Text(text.to_owned())
+        }
+        Kind::Integer { min, max, .. } => {
+            let n: i64 = text.parse().map_err(|_| bad())?;
+            if n < min || n > max {
+                return Err(bad());
+            }
+            SettingValue::Integer(n)
+        }
+        Kind::Bool => match text.to_ascii_lowercase().as_str() {
+            "true" | "yes" | "on" | "1" => SettingValue::Bool(true),
+            "false" | "no" | "off" | "0" => SettingValue::Bool(false),
+            _ => return Err(bad()),
+        },
+        Kind::Choice(words) => {
+            let word = text.to_ascii_lowercase();
+            if !words.contains(&word.as_str()) {
+                return Err(bad());
+            }
+            SettingValue::Text(word)
+        }
+        Kind::List => {
+            let items: Vec<String> = if text.starts_with('[') {
+                serde_json::from_str::<Vec<String>>(text).map_err(|_| bad())?
+            } else {
+                text.split(',').map(str::to_owned).collect()
+            };
+            let items: Vec<String> = items
+                .iter()
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty())
+                .collect();
+            if items.iter().any(|s| s.chars().any(char::is_control)) {
+                return Err(bad());
+            }
+            SettingValue::List(items)
+        }
+        Kind::Secret => {
+            // Secrets keep their spaces: a password may start with one.
+            if input.chars().any(char::is_control) {
+                return Err(bad());
+            }
+            SettingValue::Text(input.to_owned())
+        }
+    };
+    Ok(Some(value))
+}
+
+fn to_json(value: &SettingValue) -> Value {
+    match value {
+        SettingValue::Text(text) => json!(text),
+        SettingValue::Integer(n) => json!(n),
+        SettingValue::Bool(b) => json!(b),
+        SettingValue::List(items) => json!(items),
+    }
+}
+
+/// The value as the audit log shows it.
+fn to_audit_text(value: &SettingValue) -> String {
+    match value {
+        SettingValue::Text(text) => text.clone(),
+        SettingValue::Integer(n) => n.to_string(),
+        SettingValue::Bool(b) => b.to_string(),
+        SettingValue::List(items) => items.join(","),
+    }
+}
+
+/// The effective value of a setting: stored, or its default.
+fn effective<A: Access>(
+    tx: &Tables<A>,
+    def: &Definition,
+) -> Result<Option<SettingValue>, IdmError> {
+    Ok(match tx.setting(def.key)? {
+        Some(record) => Some(record.value),
+        None => def.default.map(Fallback::value),
+    })
+}
+
+fn entry(def: &'static Definition, value: Option<&SettingValue>) -> SettingEntry {
+    let write_only = matches!(def.kind, Kind::Secret);
+    let shown = match (write_only, value) {
+        (_, None) => Value::Null,
+        (true, Some(_)) => json!("set"),
+        (false, Some(value)) => to_json(value),
+    };
+    SettingEntry {
+        key: def.key,
+        value: shown,
+        default: def.default.map_or(Value::Null, |d| to_json(&d.value())),
+        kind: def.kind.describe(),
+        description: def.description,
+        write_only,
+        warning: def.warning,
+    }
+}
+
+fn text_of(value: Option<SettingValue>, fallback: &str) -> String {
+    match value {
+        Some(SettingValue::Text(text)) => text,
+        _ => fallback.to_owned(),
+    }
+}
+
+/// The typed settings from one snapshot. A stored value of the wrong shape
+/// (which `set_setting` never writes) falls back to the default.
+pub(crate) fn read_settings<A: Access>(tx: &Tables<A>) -> Result<Settings, IdmError> {
+    let app_name = text_of(effective(tx, definition(APP_NAME)?)?, "Latchkey");
+    let session_minutes = match effective(tx, definition(SESSION_MINUTES)?)? {
+        Some(SettingValue::Integer(n)) => u32::try_from(n).unwrap_or(60),
+        _ => 60,
+    };
+    let user_verification =
+        match text_of(effective(tx, definition(USER_VERIFICATION)?)?, "required").as_str() {
+            "preferred" => UserVerification::Preferred,
+            _ => UserVerification::Required,
+        };
+    Ok(Settings {
+        app_name,
+        session_minutes,
+        user_verification,
+    })
+}
+
+fn entries<A: Access>(tx: &Tables<A>) -> Result<Vec<SettingEntry>, IdmError> {
+    REGISTRY
+        .iter()
+        .map(|def| Ok(entry(def, effective(tx, def)?.as_ref())))
+        .collect()
+}
+
+impl Idm {
+    /// The settings with defaults applied.
+    pub fn settings(&self) -> Result<Settings, IdmError> {
+        read_settings(&self.store.read()?)
+    }
+
+    /// Every setting in registry order, for the console.
+    pub fn setting_entries(&self) -> Result<Vec<SettingEntry>, IdmError> {
+        entries(&self.store.read()?)
+    }
+
+    /// Parses `value` by the setting's type and stores it (an empty value
+    /// clears an optional setting), with a `setting_changed` audit event
+    /// that never carries a secret. Returns every setting afterwards.
+    pub fn set_setting(
+        &self,
+        actor: &Actor,
+        key: &str,
+        value: &str,
+    ) -> Result<Vec<SettingEntry>, IdmError> {
+        let def = definition(key.trim())?;
+        let parsed = parse(def, value)?;
+        let now = self.now();
+        self.store.write(|tx| {
+            let before = effective(tx, def)?;
+            if before != parsed {
+                match &parsed {
+                    Some(value) => tx.put_setting(
+                        def.key,
+                        &SettingRecord {
+                            value: value.clone(),
+                            updated_at: now,
+                        },
+                    )?,
+                    None => {
+                        tx.remove_setting(def.key)?;
+                    }
+                }
+                let shown = match (&parsed, def.kind) {
+                    (None, _) => "unset".to_owned(),
+                    (Some(_), Kind::Secret) => "set".to_owned(),
+                    (Some(value), _) => to_audit_text(value),
+                };
+                let details = vec![detail("key", def.key), detail("value", shown)];
+                audit::append(tx, now, actor, "setting_changed", None, details)?;
+            }
+            entries(tx)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn def(key: &str) -> &'static Definition {
+        definition(key).unwrap()
+    }
+
+    #[test]
+    fn registry_keys_are_unique_and_defaults_parse() {
+        for (i, d) in REGISTRY.iter().enumerate() {
+            assert!(REGISTRY.iter().skip(i + 1).all(|o| o.key != d.key));
+            if let Some(default) = d.default {
+                let text = to_audit_text(&default.value());
+                if !matches!(d.kind, Kind::List) {
+                    assert_eq!(parse(d, &text).unwrap(), Some(default.value()), "{}", d.key);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn values_parse_by_type_with_precise_messages() {
+        let minutes = def(SESSION_MINUTES);
+        assert_eq!(
+            parse(minutes, " 90 ").unwrap(),
+            Some(SettingValue::Integer(90))
+        );
+        let err = parse(minutes, "abc").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "session.minutes: expected a whole number of minutes from 5 to 43200, got \"abc\""
+        );
+        assert!(parse(minutes, "4").is_err());
+        assert!(parse(minutes, "43201").is_err());
+
+        let uv = def(USER_VERIFICATION);
+        assert_eq!(
+            parse(uv, "Preferred").unwrap(),
+            Some(SettingValue::Text("preferred".into()))
+        );
+        assert!(parse(uv, "discouraged").is_err());
+
+        let name = def(APP_NAME);
+        assert!(parse(name, "").is_err());
+        assert!(parse(name, &"x".repeat(65)).is_err());
+        assert!(parse(name, "a\u{7}b").is_err());
+
+        let list = Definition {
+            key: "x.list",
+            kind: Kind::List,
+            default: Some(Fallback::EmptyList),
+            description: "",
+            warning: None,
+        };
+        let expected = Some(SettingValue::List(vec!["a".into(), "b".into()]));
+        assert_eq!(parse(&list, "a, b,").unwrap(), expected);
+        assert_eq!(parse(&list, r#"["a"," b "]"#).unwrap(), expected);
+        let flag = Definition {
+            kind: Kind::Bool,
+            default: Some(Fallback::Bool(false)),
+            ..list
+        };
+        assert_eq!(parse(&flag, "ON").unwrap(), Some(SettingValue::Bool(true)));
+        assert!(parse(&flag, "maybe").is_err());
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_naming_the_known_ones() {
+        let err = definition("session.length").unwrap_err();
+        assert!(
+            matches!(&err, IdmError::Invalid { field: "key", message } if message.contains("session.minutes")),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn secrets_show_only_whether_they_are_set() {
+        let secret = Definition {
+            key: "smtp.password",
+            kind: Kind::Secret,
+            default: None,
+            description: "",
+            warning: None,
+        };
+        let secret: &'static Definition = Box::leak(Box::new(secret));
+        assert_eq!(parse(secret, "").unwrap(), None);
+        let value = parse(secret, " hunter2").unwrap().unwrap();
+        let shown = entry(secret, Some(&value));
+        assert!(shown.write_only);
+        assert_eq!(shown.value, json!("set"));
+        assert_eq!(entry(secret, None).value, Value::Null);
+    }
+}
