@@ -10,6 +10,7 @@
 
 mod actor;
 mod audit;
+mod ceremony;
 mod error;
 mod groups;
 mod login_codes;
@@ -17,6 +18,7 @@ mod passkeys;
 mod secrets;
 mod sessions;
 mod settings;
+mod setup;
 mod users;
 mod validate;
 
@@ -31,12 +33,14 @@ use crate::store::{RecordSource, Store, StoreError};
 pub use crate::store::{GroupId, UserId, WebauthnHandle};
 pub use actor::{Actor, ActorKind};
 pub use audit::AuditEvent;
+pub use ceremony::{CEREMONY_TTL_SECS, MAX_CEREMONIES, Passkeys};
 pub use error::{IdmError, SignInFailure};
 pub use groups::{Group, GroupEntry, GroupSummaryEntry};
 pub use login_codes::{LoginCodeInfo, LoginCodeIssued, normalize_login_code};
 pub use passkeys::{PASSKEY_NAME_MAX, PasskeyInfo};
 pub use sessions::{Session, SessionToken};
 pub use settings::{SettingEntry, Settings, UserVerification};
+pub use setup::SetupGate;
 pub use users::{Counts, User, UserEntry, UserPageResult};
 
 /// The identity-management service: cheap to clone, shareable across tasks.
