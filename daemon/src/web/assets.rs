@@ -30,7 +30,13 @@ struct Asset {
 }
 
 impl Asset {
-    fn new(body: &'static str, stem: &str, ext: &str, content_type: &'static str, plain_name: &'static str) -> Asset {
+    fn new(
+        body: &'static str,
+        stem: &str,
+        ext: &str,
+        content_type: &'static str,
+        plain_name: &'static str,
+    ) -> Asset {
         let digest = Sha256::digest(body.as_bytes());
         let hash = hex::encode(digest.get(..8).unwrap_or_default());
         Asset {
@@ -84,7 +90,10 @@ pub async fn static_get(Path(file): Path<String>, headers: HeaderMap) -> Respons
     let matches = headers
         .get(IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == asset.etag || t.trim() == "*"));
+        .is_some_and(|v| {
+            v.split(',')
+                .any(|t| t.trim() == asset.etag || t.trim() == "*")
+        });
     let mut response = if matches {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
@@ -110,7 +119,10 @@ mod tests {
     #[test]
     fn hashed_names_follow_the_content() {
         let css = css_path();
-        assert!(css.starts_with("/static/app.") && css.ends_with(".css"), "{css}");
+        assert!(
+            css.starts_with("/static/app.") && css.ends_with(".css"),
+            "{css}"
+        );
         assert_eq!(css.len(), "/static/app.".len() + 16 + ".css".len());
         assert!(js_path().ends_with(".js"));
     }

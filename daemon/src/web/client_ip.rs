@@ -158,7 +158,10 @@ mod tests {
         assert_eq!(user_agent(&h), None);
         h.insert(USER_AGENT, HeaderValue::from_static("  Firefox  "));
         assert_eq!(user_agent(&h).as_deref(), Some("Firefox"));
-        h.insert(USER_AGENT, HeaderValue::from_str(&"x".repeat(2000)).unwrap());
+        h.insert(
+            USER_AGENT,
+            HeaderValue::from_str(&"x".repeat(2000)).unwrap(),
+        );
         assert_eq!(user_agent(&h).map(|s| s.len()), Some(USER_AGENT_MAX));
     }
 }

@@ -185,7 +185,8 @@ pub async fn verify(State(state): State<WebState>, request: Request, next: Next)
     if !tokens_match(cookie.as_deref(), submitted.as_deref()) {
         return WebError::csrf().into_response();
     }
-    next.run(Request::from_parts(parts, Body::from(bytes))).await
+    next.run(Request::from_parts(parts, Body::from(bytes)))
+        .await
 }
 
 #[cfg(test)]

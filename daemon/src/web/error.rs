@@ -7,12 +7,12 @@
 //! method) so that every error a browser sees is a page or JSON with a 4xx status, never a 500
 //! for bad input.
 
+use axum::Json;
 use axum::extract::{Request, State};
 use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER};
 use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
-use axum::Json;
 use serde_json::json;
 
 use super::WebState;
@@ -149,7 +149,11 @@ impl IntoResponse for WebError {
 }
 
 /// Middleware: renders errors as pages or JSON (under `/api/`).
-pub async fn render_errors(State(state): State<WebState>, request: Request, next: Next) -> Response {
+pub async fn render_errors(
+    State(state): State<WebState>,
+    request: Request,
+    next: Next,
+) -> Response {
     let json = request.uri().path().starts_with("/api/");
     let response = next.run(request).await;
     let error = match response.extensions().get::<Rendered>() {

@@ -14,6 +14,12 @@ pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; 
     img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; \
     base-uri 'none'";
 
+/// `Referrer-Policy: same-origin`, not `no-referrer`: with `no-referrer` browsers send
+/// `Origin: null` on same-origin form posts (Fetch spec, "serializing a request origin"), which
+/// the CSRF origin check must refuse. `same-origin` still sends nothing to other sites, so a
+/// login code in `/lc/{code}` never leaks through a referrer.
+pub const REFERRER: &str = "same-origin";
+
 /// Middleware: adds the CSP and friends; pages and JSON get `Cache-Control: no-store` unless a
 /// handler (the static files) chose otherwise.
 pub async fn security_headers(request: Request, next: Next) -> Response {
@@ -21,7 +27,7 @@ pub async fn security_headers(request: Request, next: Next) -> Response {
     let headers = response.headers_mut();
     headers.insert(CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
     headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    headers.insert(REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    headers.insert(REFERRER_POLICY, HeaderValue::from_static(REFERRER));
     headers.insert(X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     headers.insert(
         "cross-origin-opener-policy",

@@ -194,7 +194,10 @@ mod tests {
             notice: None,
         };
         let html = page.render().unwrap();
-        assert!(html.contains("<title>Sign in · Acme &#60;ID&#62;</title>"), "{html}");
+        assert!(
+            html.contains("<title>Sign in · Acme &#60;ID&#62;</title>"),
+            "{html}"
+        );
         assert!(html.contains(r#"<meta name="csrf-token" content="tok">"#));
         assert!(html.contains(r#"autocomplete="username webauthn""#));
         assert!(!html.contains("<script>"));

@@ -79,10 +79,7 @@ impl RateLimiter {
         if !map.contains_key(&key) && map.len() >= self.max_entries {
             map.retain(|(a, _), w| w.started + a.limit().1 > now);
             if map.len() >= self.max_entries {
-                let oldest = map
-                    .iter()
-                    .min_by_key(|(_, w)| w.started)
-                    .map(|(k, _)| *k);
+                let oldest = map.iter().min_by_key(|(_, w)| w.started).map(|(k, _)| *k);
                 if let Some(oldest) = oldest {
                     map.remove(&oldest);
                 }
@@ -144,7 +141,11 @@ mod tests {
     fn login_codes_allow_ten_per_fifteen_minutes() {
         let limiter = RateLimiter::default();
         for _ in 0..10 {
-            assert!(limiter.check(Action::LoginCode, ip("192.0.2.1"), T0).is_ok());
+            assert!(
+                limiter
+                    .check(Action::LoginCode, ip("192.0.2.1"), T0)
+                    .is_ok()
+            );
         }
         let later = T0 + Duration::minutes(5);
         assert_eq!(
@@ -152,7 +153,11 @@ mod tests {
             Err(RetryAfter(600))
         );
         // Another IP and another action have their own budgets.
-        assert!(limiter.check(Action::LoginCode, ip("192.0.2.2"), later).is_ok());
+        assert!(
+            limiter
+                .check(Action::LoginCode, ip("192.0.2.2"), later)
+                .is_ok()
+        );
         assert!(
             limiter
                 .check(Action::PasskeySignIn, ip("192.0.2.1"), later)
@@ -160,7 +165,11 @@ mod tests {
         );
         // The window ends.
         let next = T0 + Duration::minutes(15);
-        assert!(limiter.check(Action::LoginCode, ip("192.0.2.1"), next).is_ok());
+        assert!(
+            limiter
+                .check(Action::LoginCode, ip("192.0.2.1"), next)
+                .is_ok()
+        );
     }
 
     #[test]

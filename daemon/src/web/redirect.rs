@@ -70,10 +70,7 @@ mod tests {
     #[test]
     fn login_links_carry_the_path() {
         assert_eq!(login_with_next("/account"), "/login?next=/account");
-        assert_eq!(
-            login_with_next("/a?b=c&d"),
-            "/login?next=/a%3Fb%3Dc%26d"
-        );
+        assert_eq!(login_with_next("/a?b=c&d"), "/login?next=/a%3Fb%3Dc%26d");
         assert_eq!(login_with_next("/"), "/login");
     }
 }

@@ -12,3 +12,4 @@
 mod admin_socket;
 mod cli_users;
 mod lifecycle;
+mod web_pages;
