@@ -24,7 +24,7 @@ use tracing::{info, warn};
 use crate::admin::{AdminServer, ConnectionContext, SocketError, bind_admin_socket};
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::idm::{Idm, IdmError};
+use crate::idm::{Idm, IdmError, Passkeys, SetupGate};
 use crate::info::DaemonInfo;
 use crate::store::{Store, StoreError};
 use crate::web::WebState;
@@ -61,6 +61,7 @@ pub struct RunningDaemon {
     http_addr: SocketAddr,
     socket_path: PathBuf,
     idm: Idm,
+    setup_link: Option<String>,
     shutdown: CancellationToken,
     tracker: TaskTracker,
     http: JoinHandle<std::io::Result<()>>,
@@ -78,6 +79,11 @@ impl RunningDaemon {
 
     pub fn idm(&self) -> &Idm {
         &self.idm
+    }
+
+    /// The one-time first-admin link logged at start, when no admin existed then.
+    pub fn setup_link(&self) -> Option<&str> {
+        self.setup_link.as_deref()
     }
 
     /// Stops accepting work, lets in-flight requests finish, removes the
@@ -149,10 +155,23 @@ async fn serve(
     let tracker = TaskTracker::new();
     let (events, _) = broadcast::channel(64);
 
-    let app = web::router(WebState {
-        idm: idm.clone(),
-        info: Arc::clone(&info),
-    });
+    // WebAuthn refuses some public URLs (an IP address); the daemon still serves the rest.
+    let passkeys = match Passkeys::new(idm.clone(), &config.public_url.origin()) {
+        Ok(passkeys) => Some(passkeys),
+        Err(e) => {
+            warn!("passkey sign-in is unavailable: {e}");
+            None
+        }
+    };
+    let (setup_gate, setup_token) = SetupGate::issue(&idm)?;
+    let app = web::router(WebState::new(
+        idm.clone(),
+        Arc::clone(&info),
+        passkeys,
+        setup_gate,
+        &config.public_url,
+        &config.trusted_proxies,
+    ));
     let http = tokio::spawn(
         axum::serve(
             listener,
@@ -178,16 +197,23 @@ async fn serve(
         config.db_path().display(),
         config.socket.display(),
     );
-    if idm.counts()?.admins == 0 {
+    let setup_link =
+        setup_token.map(|token| format!("{}/setup/{token}", config.public_url.as_str()));
+    if let Some(link) = &setup_link {
         warn!(
-            "no admin account exists yet; create one with:\n    latchkey --socket {} user create --username admin --email you@example.com --admin",
-            config.socket.display()
+            "no admin account exists yet.\n    open {link} to create the first admin account\n    \
+             (this link works once, until an admin exists; a restart prints a new one)\n    \
+             or from this machine:\n    \
+             latchkey --socket {socket} user create --username admin --email you@example.com --admin\n    \
+             latchkey --socket {socket} login-code create admin",
+            socket = config.socket.display(),
         );
     }
     Ok(RunningDaemon {
         http_addr,
         socket_path: config.socket.clone(),
         idm,
+        setup_link,
         shutdown,
         tracker,
         http,

@@ -1,25 +1,172 @@
 //! The HTTP side: axum routers for pages, WebAuthn JSON and OIDC. Handlers
 //! are thin adapters over `idm`.
+//!
+//! Module map:
+//! - `pages` — askama templates (files in `daemon/templates/`) and the shared frame;
+//!   `assets` — the embedded CSS and JS under `/static/`;
+//! - `login` — `/`, `/login`, `/login/alternative`, `/lc`; `account` — `/account`, passkey
+//!   rename/delete, sign-out; `setup` — `/setup/{token}`; `passkey_api` — `/api/passkey/*`;
+//! - cross-cutting: `csrf` (double-submit cookie + Origin, a middleware in front of every
+//!   route), `cookies`, `auth` (the signed-in user), `rate_limit`, `client_ip`, `redirect`
+//!   (the `next` parameter), `headers` (CSP and friends), `error` (one error type, rendered as
+//!   a page or JSON).
+//!
+//! Every idm call blocks (redb commits fsync), so handlers run them through [`blocking`].
 
+mod account;
+mod assets;
+mod auth;
+pub mod client_ip;
+pub mod cookies;
+pub mod csrf;
+pub mod error;
+mod headers;
 mod health;
+mod login;
+mod pages;
+mod passkey_api;
+pub mod rate_limit;
+pub mod redirect;
+mod setup;
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::routing::get;
+use axum::middleware::{from_fn, from_fn_with_state};
+use axum::routing::{get, post};
 
-use crate::idm::Idm;
+use crate::config::PublicUrl;
+use crate::idm::{Idm, IdmError, Passkeys, SetupGate};
 use crate::info::DaemonInfo;
+
+pub use error::WebError;
+pub use rate_limit::RateLimiter;
 
 /// Shared by every handler; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct WebState {
     pub idm: Idm,
     pub info: Arc<DaemonInfo>,
+    /// WebAuthn ceremonies (in memory); `None` when the public URL cannot carry passkeys
+    /// (an IP address), and then the passkey endpoints say so.
+    pub passkeys: Option<Passkeys>,
+    /// The first-admin setup token, while no admin exists.
+    pub setup: SetupGate,
+    pub limiter: RateLimiter,
+    /// The normalised public URL, e.g. `https://id.example.com`.
+    pub public_url: String,
+    /// `scheme://host[:port]` of the public URL: what `Origin` must equal.
+    pub public_origin: String,
+    pub trusted_proxies: Arc<[IpAddr]>,
+    pub cookies: cookies::CookieNames,
+}
+
+impl WebState {
+    pub fn new(
+        idm: Idm,
+        info: Arc<DaemonInfo>,
+        passkeys: Option<Passkeys>,
+        setup: SetupGate,
+        public_url: &PublicUrl,
+        trusted_proxies: &[IpAddr],
+    ) -> WebState {
+        WebState {
+            idm,
+            info,
+            passkeys,
+            setup,
+            limiter: RateLimiter::default(),
+            public_url: public_url.as_str().to_owned(),
+            public_origin: public_url.origin(),
+            trusted_proxies: trusted_proxies.into(),
+            cookies: cookies::CookieNames::new(public_url.is_https()),
+        }
+    }
+
+    /// The WebAuthn service, or the error the passkey endpoints answer with.
+    pub fn passkeys(&self) -> Result<Passkeys, WebError> {
+        self.passkeys.clone().ok_or_else(|| {
+            WebError::new(
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                "passkeys_unavailable",
+                "Passkeys cannot work at this server's address (browsers refuse passkeys for IP \
+                 addresses). Ask the administrator to set a host name as the public URL.",
+            )
+        })
+    }
+
+    /// The setting `app.name`, or "Latchkey" when the settings cannot be read (an error page
+    /// must still render).
+    pub async fn app_name(&self) -> String {
+        let idm = self.idm.clone();
+        match blocking(move || idm.settings()).await {
+            Ok(settings) => settings.app_name,
+            Err(_) => "Latchkey".to_owned(),
+        }
+    }
+}
+
+/// Runs a blocking idm call on the blocking pool and maps its error for the web.
+pub async fn blocking<T, F>(f: F) -> Result<T, WebError>
+where
+    F: FnOnce() -> Result<T, IdmError> + Send + 'static,
+    T: Send + 'static,
+{
+    blocking_raw(f).await?.map_err(WebError::from)
+}
+
+/// [`blocking`], keeping the `IdmError` for handlers that treat some errors specially. The
+/// outer error is the task failing (a panic in idm), which is a 500.
+pub async fn blocking_raw<T, F>(f: F) -> Result<Result<T, IdmError>, WebError>
+where
+    F: FnOnce() -> Result<T, IdmError> + Send + 'static,
+    T: Send + 'static,
+{
+    tokio::task::spawn_blocking(f).await.map_err(|e| {
+        tracing::error!("a blocking web task failed: {e}");
+        WebError::internal()
+    })
 }
 
 pub fn router(state: WebState) -> Router {
     Router::new()
         .route("/healthz", get(health::healthz_get))
+        .route("/static/{file}", get(assets::static_get))
+        .route("/", get(login::root_get))
+        .route("/login", get(login::login_get))
+        .route("/login/alternative", get(login::alternative_get))
+        .route("/lc", get(login::lc_get).post(login::lc_post))
+        .route("/lc/{code}", get(login::lc_code_get))
+        .route("/account", get(account::account_get))
+        .route(
+            "/account/passkeys/{id}/rename",
+            post(account::passkey_rename_post),
+        )
+        .route(
+            "/account/passkeys/{id}/delete",
+            get(account::passkey_delete_get).post(account::passkey_delete_post),
+        )
+        .route("/logout", post(account::logout_post))
+        .route("/logout/all", post(account::logout_all_post))
+        .route(
+            "/setup/{token}",
+            get(setup::setup_get).post(setup::setup_post),
+        )
+        .route("/api/passkey/login/start", post(passkey_api::login_start))
+        .route("/api/passkey/login/finish", post(passkey_api::login_finish))
+        .route(
+            "/api/passkey/register/start",
+            post(passkey_api::register_start),
+        )
+        .route(
+            "/api/passkey/register/finish",
+            post(passkey_api::register_finish),
+        )
+        // Innermost first: the CSRF check runs before any handler; errors from it and from
+        // handlers are rendered; every response gets the security headers.
+        .layer(from_fn_with_state(state.clone(), csrf::verify))
+        .layer(from_fn_with_state(state.clone(), error::render_errors))
+        .layer(from_fn(headers::security_headers))
         .with_state(state)
 }

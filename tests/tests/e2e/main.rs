@@ -15,3 +15,4 @@ mod cli_users;
 mod console;
 mod console_access;
 mod lifecycle;
+mod web_pages;

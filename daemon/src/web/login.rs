@@ -1,0 +1,217 @@
+//! Signing in without a session: `/`, `/login`, `/login/alternative`, and login codes at
+//! `/lc`.
+//!
+//! A login code is never consumed on GET (mail scanners and link previews fetch links):
+//! `GET /lc/{code}` shows the form filled in, and only `POST /lc` signs in. Wrong, expired and
+//! used codes all get the same message; the audit log records which it was. Attempts (failed
+//! and successful) are limited per client IP.
+
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::http::header::{RETRY_AFTER, SET_COOKIE};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+
+use super::auth::{current, session_cookie};
+use super::client_ip::Client;
+use super::csrf::CsrfToken;
+use super::error::WebError;
+use super::pages::{self, AlternativePage, Chrome, LoginCodePage, LoginPage};
+use super::rate_limit::Action;
+use super::redirect::{after_sign_in, percent_encode, safe_next};
+use super::{WebState, blocking_raw};
+use crate::idm::{Actor, IdmError};
+
+/// What every failed code attempt is told.
+pub const CODE_FAILED: &str = "This code is invalid or has expired.";
+
+/// Longest code input echoed back into the form.
+const CODE_INPUT_MAX: usize = 64;
+
+#[derive(Debug, Deserialize)]
+pub struct LoginQuery {
+    next: Option<String>,
+    done: Option<String>,
+}
+
+/// `GET /`: to the account page when signed in, else to sign-in.
+pub async fn root_get(
+    State(state): State<WebState>,
+    headers: HeaderMap,
+) -> Result<Redirect, WebError> {
+    Ok(match current(&headers, &state).await? {
+        Some(_) => Redirect::to("/account"),
+        None => Redirect::to("/login"),
+    })
+}
+
+/// `GET /login`
+pub async fn login_get(
+    State(state): State<WebState>,
+    csrf: CsrfToken,
+    Query(query): Query<LoginQuery>,
+) -> Response {
+    let next = safe_next(query.next.as_deref())
+        .unwrap_or_default()
+        .to_owned();
+    let alternative_href = if next.is_empty() {
+        "/login/alternative".to_owned()
+    } else {
+        format!("/login/alternative?next={}", percent_encode(&next))
+    };
+    let notice = match query.done.as_deref() {
+        Some("signed_out") => Some("You have signed out."),
+        Some("signed_out_all") => Some("You have signed out of all your sessions."),
+        _ => None,
+    };
+    let page = LoginPage {
+        chrome: Chrome::new(&state.app_name().await, &csrf),
+        next,
+        alternative_href,
+        notice,
+    };
+    (csrf, pages::render(StatusCode::OK, &page)).into_response()
+}
+
+/// `GET /login/alternative`
+pub async fn alternative_get(
+    State(state): State<WebState>,
+    csrf: CsrfToken,
+    Query(query): Query<LoginQuery>,
+) -> Response {
+    let next = safe_next(query.next.as_deref())
+        .unwrap_or_default()
+        .to_owned();
+    let login_href = if next.is_empty() {
+        "/login".to_owned()
+    } else {
+        format!("/login?next={}", percent_encode(&next))
+    };
+    let page = AlternativePage {
+        chrome: Chrome::new(&state.app_name().await, &csrf),
+        next,
+        login_href,
+    };
+    (csrf, pages::render(StatusCode::OK, &page)).into_response()
+}
+
+/// `GET /lc`: the empty form.
+pub async fn lc_get(
+    State(state): State<WebState>,
+    csrf: CsrfToken,
+    Query(query): Query<LoginQuery>,
+) -> Response {
+    let next = safe_next(query.next.as_deref())
+        .unwrap_or_default()
+        .to_owned();
+    code_form(&state, csrf, StatusCode::OK, String::new(), next, None).await
+}
+
+/// `GET /lc/{code}`: the form, filled in. Does not consume the code.
+pub async fn lc_code_get(
+    State(state): State<WebState>,
+    csrf: CsrfToken,
+    Path(code): Path<String>,
+) -> Response {
+    let code = bounded(&code);
+    code_form(&state, csrf, StatusCode::OK, code, String::new(), None).await
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CodeForm {
+    #[serde(default)]
+    code: String,
+    next: Option<String>,
+}
+
+/// `POST /lc`: consume the code, start a session, go to the account page (or `next`).
+pub async fn lc_post(
+    State(state): State<WebState>,
+    csrf: CsrfToken,
+    client: Client,
+    Form(form): Form<CodeForm>,
+) -> Response {
+    let next = safe_next(form.next.as_deref())
+        .unwrap_or_default()
+        .to_owned();
+    let code = bounded(&form.code);
+    let now = state.idm.clock().now();
+    if let Err(retry) = state.limiter.check(Action::LoginCode, client.ip, now) {
+        let error = WebError::rate_limited(retry.0);
+        let mut response = code_form(
+            &state,
+            csrf,
+            StatusCode::TOO_MANY_REQUESTS,
+            code,
+            next,
+            Some(error.message),
+        )
+        .await;
+        response
+            .headers_mut()
+            .insert(RETRY_AFTER, HeaderValue::from(retry.0));
+        return response;
+    }
+    let actor = Actor::anonymous(Some(client.ip.to_string()), client.user_agent.clone());
+    let idm = state.idm.clone();
+    let submitted = form.code.clone();
+    let result = blocking_raw(move || idm.sign_in_with_login_code(&actor, &submitted)).await;
+    match result {
+        Ok(Ok((_user, token, session))) => {
+            let mut response = Redirect::to(&after_sign_in(Some(&next))).into_response();
+            if let Some(cookie) = session_cookie(&state, &token, &session) {
+                response.headers_mut().append(SET_COOKIE, cookie);
+            }
+            response
+        }
+        Ok(Err(IdmError::SignInFailed { .. })) => {
+            let status = StatusCode::UNAUTHORIZED;
+            code_form(
+                &state,
+                csrf,
+                status,
+                code,
+                next,
+                Some(CODE_FAILED.to_owned()),
+            )
+            .await
+        }
+        Ok(Err(IdmError::Invalid { .. })) => {
+            let status = StatusCode::BAD_REQUEST;
+            code_form(
+                &state,
+                csrf,
+                status,
+                code,
+                next,
+                Some(CODE_FAILED.to_owned()),
+            )
+            .await
+        }
+        Ok(Err(other)) => WebError::from(other).into_response(),
+        Err(error) => error.into_response(),
+    }
+}
+
+async fn code_form(
+    state: &WebState,
+    csrf: CsrfToken,
+    status: StatusCode,
+    code: String,
+    next: String,
+    error: Option<String>,
+) -> Response {
+    let page = LoginCodePage {
+        chrome: Chrome::new(&state.app_name().await, &csrf),
+        code,
+        next,
+        error,
+    };
+    (csrf, pages::render(status, &page)).into_response()
+}
+
+/// The input trimmed to a length worth echoing back.
+fn bounded(code: &str) -> String {
+    code.trim().chars().take(CODE_INPUT_MAX).collect()
+}
