@@ -160,6 +160,10 @@ pub async fn verify(State(state): State<WebState>, request: Request, next: Next)
         }
         return WebError::csrf().into_response();
     }
+    // JSON endpoints take the token only in the header.
+    if request.uri().path().starts_with("/api/") {
+        return WebError::csrf().into_response();
+    }
     let is_form = request
         .headers()
         .get(CONTENT_TYPE)

@@ -329,6 +329,14 @@ async fn csrf_failures_are_403_and_change_nothing() {
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
     let body: serde_json::Value = res.json().await.unwrap();
     assert_eq!(body["error"], "csrf_failed");
+    // ... and not in a form field.
+    let res = client
+        .post(format!("{}/api/passkey/login/start", t.base_url))
+        .form(&[("_csrf", token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
 
     // None of that consumed the code.
     let res = client
