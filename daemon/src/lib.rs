@@ -153,7 +153,16 @@ async fn serve(
     });
     let shutdown = CancellationToken::new();
     let tracker = TaskTracker::new();
-    let (events, _) = broadcast::channel(64);
+    let (events, _) = broadcast::channel(256);
+    // Consoles that subscribed follow the audit log live.
+    idm.on_audit({
+        let events = events.clone();
+        move |event| {
+            let audit = admin::audit_event_view(event);
+            // No subscriber is fine.
+            let _ = events.send(latchkey_protocol::Event::AuditAppended { audit });
+        }
+    });
 
     // WebAuthn refuses some public URLs (an IP address); the daemon still serves the rest.
     let passkeys = match Passkeys::new(idm.clone(), &config.public_url.origin()) {

@@ -9,3 +9,4 @@ mod views;
 
 pub use server::{AdminServer, ConnectionContext};
 pub use socket::{SocketError, bind_admin_socket};
+pub use views::audit_event as audit_event_view;

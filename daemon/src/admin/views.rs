@@ -65,7 +65,7 @@ pub(super) fn group_summary(entry: GroupSummaryEntry) -> GroupSummary {
     }
 }
 
-pub(super) fn audit_event(event: AuditEvent) -> AuditEventView {
+pub fn audit_event(event: AuditEvent) -> AuditEventView {
     AuditEventView {
         id: event.id,
         at: event.at,

@@ -68,6 +68,19 @@ pub(crate) fn append(
     Ok(tx.append_audit(&record)?)
 }
 
+fn event_from_record(id: u64, record: AuditRecord) -> Result<AuditEvent, IdmError> {
+    Ok(AuditEvent {
+        id,
+        at: to_time(record.at)?,
+        event: record.event,
+        actor: record.actor,
+        subject: record.subject,
+        ip: record.ip,
+        user_agent: record.user_agent,
+        details: record.details,
+    })
+}
+
 /// `("key", "value")` pairs without the `.to_owned()` noise.
 pub(crate) fn detail(key: &str, value: impl Into<String>) -> (String, String) {
     (key.to_owned(), value.into())
@@ -98,19 +111,19 @@ impl Idm {
         };
         tx.audit_page(query.before, limit as usize, user)?
             .into_iter()
-            .map(|(id, record)| {
-                Ok(AuditEvent {
-                    id,
-                    at: to_time(record.at)?,
-                    event: record.event,
-                    actor: record.actor,
-                    subject: record.subject,
-                    ip: record.ip,
-                    user_agent: record.user_agent,
-                    details: record.details,
-                })
-            })
+            .map(|(id, record)| event_from_record(id, record))
             .collect()
+    }
+
+    /// Calls `observer` with every audit event after it is committed, from
+    /// the thread that committed it: keep it quick (send on a channel).
+    pub fn on_audit(&self, observer: impl Fn(AuditEvent) + Send + Sync + 'static) {
+        self.store
+            .set_audit_observer(std::sync::Arc::new(move |id, record: &AuditRecord| {
+                if let Ok(event) = event_from_record(id, record.clone()) {
+                    observer(event);
+                }
+            }));
     }
 
     /// Appends one event in its own transaction, for events that change

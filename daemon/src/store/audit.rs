@@ -76,6 +76,7 @@ impl WriteTx<'_> {
                 .insert((user.to_bytes(), seq), ())
                 .map_err(db("writing the audit log"))?;
         }
+        self.appended_audit.push((seq, event.clone()));
         Ok(seq)
     }
 }

@@ -18,7 +18,7 @@ mod tx;
 mod users;
 
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use redb::{DatabaseError, StorageError};
 
@@ -34,10 +34,21 @@ pub use users::UserListing;
 
 use error::db;
 
+/// Told about every audit event once its transaction has committed (live
+/// audit views in the console).
+pub type AuditObserver = Arc<dyn Fn(u64, &AuditRecord) + Send + Sync>;
+
 /// A handle on the database; cheap to clone.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Store {
     db: Arc<redb::Database>,
+    audit_observer: Arc<RwLock<Option<AuditObserver>>>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").finish_non_exhaustive()
+    }
 }
 
 impl Store {
@@ -57,7 +68,20 @@ impl Store {
 
     fn init(db: redb::Database) -> Result<Store, StoreError> {
         migrations::run(&db)?;
-        Ok(Store { db: Arc::new(db) })
+        Ok(Store {
+            db: Arc::new(db),
+            audit_observer: Arc::default(),
+        })
+    }
+
+    /// Installs the one observer of committed audit events (replacing any
+    /// earlier one).
+    pub fn set_audit_observer(&self, observer: AuditObserver) {
+        let mut slot = self
+            .audit_observer
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        *slot = Some(observer);
     }
 
     /// Runs `f` in one write transaction: committed if it returns `Ok`,
@@ -71,13 +95,15 @@ impl Store {
             .db
             .begin_write()
             .map_err(db("starting a write transaction"))?;
-        let result = {
+        let (result, appended) = {
             let mut tables = WriteTx::open(&txn)?;
-            f(&mut tables)
+            let result = f(&mut tables);
+            (result, std::mem::take(&mut tables.appended_audit))
         };
         match result {
             Ok(value) => {
                 txn.commit().map_err(db("committing a write transaction"))?;
+                self.announce(&appended);
                 Ok(value)
             }
             Err(e) => {
@@ -90,6 +116,22 @@ impl Store {
     }
 
     /// A consistent snapshot for reading.
+    fn announce(&self, appended: &[(u64, AuditRecord)]) {
+        if appended.is_empty() {
+            return;
+        }
+        let observer = self
+            .audit_observer
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone();
+        if let Some(observer) = observer {
+            for (seq, record) in appended {
+                observer(*seq, record);
+            }
+        }
+    }
+
     pub fn read(&self) -> Result<ReadTx, StoreError> {
         use redb::ReadableDatabase;
         let txn = self

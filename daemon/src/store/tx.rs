@@ -7,6 +7,7 @@ use redb::{Key, ReadTransaction, ReadableTable, Value, WriteTransaction};
 
 use super::StoreError;
 use super::error::db;
+use super::records::AuditRecord;
 use super::schema::{self, IdBytes, TokenHash};
 
 /// Read-only or read-write access to a transaction's tables.
@@ -58,6 +59,8 @@ pub struct Tables<A: Access> {
     pub(super) user_groups: A::Table<PairKey, ()>,
     pub(super) audit_log: A::Table<u64, &'static [u8]>,
     pub(super) user_audit_events: A::Table<(IdBytes, u64), ()>,
+    /// Audit events appended in this transaction, announced after commit.
+    pub(super) appended_audit: Vec<(u64, AuditRecord)>,
 }
 
 impl<A: Access> std::fmt::Debug for Tables<A> {
@@ -127,6 +130,7 @@ macro_rules! open_all {
             user_audit_events: $txn
                 .open_table(schema::USER_AUDIT_EVENTS)
                 .map_err(db("opening the audit user index"))?,
+            appended_audit: Vec::new(),
         }
     };
 }

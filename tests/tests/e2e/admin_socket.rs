@@ -143,14 +143,53 @@ async fn many_clients_at_once() {
 }
 
 #[tokio::test]
-async fn subscribers_hear_about_changes() {
+async fn subscribers_hear_about_changes_and_new_audit_events() {
     let t = TestDaemon::start().await;
     let watcher = t.client().await;
     let mut events = watcher.take_events().unwrap();
     watcher.call(Request::Subscribe).await.unwrap();
     t.cli(&["user", "create", "--username", "erin"]).await;
-    let event = tokio::time::timeout(std::time::Duration::from_secs(5), events.recv())
+    let mut seen = Vec::new();
+    while !(seen.contains(&Event::DirectoryChanged)
+        && seen
+            .iter()
+            .any(|e| matches!(e, Event::AuditAppended { .. })))
+    {
+        let event = tokio::time::timeout(std::time::Duration::from_secs(5), events.recv())
+            .await
+            .unwrap_or_else(|_| panic!("no more events within 5 s; saw {seen:?}"))
+            .expect("connection open");
+        seen.push(event);
+    }
+    let audit = seen
+        .iter()
+        .find_map(|e| match e {
+            Event::AuditAppended { audit } => Some(audit),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(audit.event, "user_created");
+    assert_eq!(audit.subject.as_deref(), Some("erin"));
+
+    // Sign-ins on the web side are pushed too.
+    let code = t
+        .cli(&["login-code", "create", "erin", "--json"])
         .await
-        .expect("an event within 5 s");
-    assert_eq!(event, Some(Event::DirectoryChanged));
+        .json();
+    let code = code["code"].as_str().unwrap().to_owned();
+    t.daemon
+        .idm()
+        .sign_in_with_login_code(&latchkey_daemon::idm::Actor::system(), &code)
+        .unwrap();
+    loop {
+        let event = tokio::time::timeout(std::time::Duration::from_secs(5), events.recv())
+            .await
+            .expect("the sign-in is announced")
+            .expect("connection open");
+        if let Event::AuditAppended { audit } = event
+            && audit.event == "login_code_sign_in"
+        {
+            break;
+        }
+    }
 }
