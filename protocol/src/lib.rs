@@ -13,6 +13,7 @@ pub mod codec;
 pub mod error;
 pub mod expiry;
 pub mod message;
+pub mod oidc;
 pub mod settings;
 pub mod view;
 
@@ -25,5 +26,6 @@ pub use message::{
     ClientHello, ClientMessage, Event, Outcome, PROTOCOL_VERSION, Request, Response, ServerHello,
     ServerMessage,
 };
+pub use oidc::*;
 pub use settings::{SettingView, SettingsView};
 pub use view::*;

@@ -4,6 +4,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::access::{LoginCodeCreated, LoginCodeView, NewLoginCode, PasskeyView, SessionView};
 use crate::error::ApiError;
+use crate::oidc::{
+    AuthorizationView, ClaimOwner, ClientPatch, ClientView, ClientWithSecret, NewClient,
+    SigningKeyView,
+};
 use crate::settings::SettingsView;
 use crate::view::{
     AuditEventView, AuditPage, AuditQuery, DaemonStatus, GroupList, GroupView, NewGroup, NewUser,
@@ -162,6 +166,45 @@ pub enum Request {
         user: String,
         id: String,
     },
+    CreateClient {
+        client: NewClient,
+    },
+    ListClients,
+    GetClient {
+        client_id: String,
+    },
+    UpdateClient {
+        client_id: String,
+        patch: ClientPatch,
+    },
+    RotateClientSecret {
+        client_id: String,
+    },
+    /// Also revokes every token issued to the client.
+    DeleteClient {
+        client_id: String,
+    },
+    ListSigningKeys,
+    /// Makes a new key (of `alg`, default the current one's) the active
+    /// signer; the old one stays published until its tokens expire.
+    RotateSigningKey {
+        alg: Option<String>,
+    },
+    GetClaims {
+        owner: ClaimOwner,
+    },
+    /// Replaces the owner's custom claims (values are JSON).
+    SetClaims {
+        owner: ClaimOwner,
+        claims: Vec<(String, serde_json::Value)>,
+    },
+    ListAuthorizations {
+        user: String,
+    },
+    RevokeAuthorization {
+        user: String,
+        client_id: String,
+    },
 }
 
 /// Successful answers; each request has one matching shape.
@@ -200,6 +243,24 @@ pub enum Response {
     },
     Sessions {
         sessions: Vec<SessionView>,
+    },
+    Client {
+        client: ClientView,
+    },
+    ClientWithSecret {
+        client: ClientWithSecret,
+    },
+    Clients {
+        clients: Vec<ClientView>,
+    },
+    SigningKeys {
+        keys: Vec<SigningKeyView>,
+    },
+    Claims {
+        claims: Vec<(String, serde_json::Value)>,
+    },
+    Authorizations {
+        authorizations: Vec<AuthorizationView>,
     },
     /// The request succeeded and has nothing to say (delete, subscribe).
     Done,

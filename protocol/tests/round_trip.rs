@@ -140,6 +140,73 @@ fn requests() -> Vec<Request> {
     ]
 }
 
+fn client_view() -> ClientView {
+    ClientView {
+        client_id: "grafana".into(),
+        name: "Grafana".into(),
+        redirect_uris: vec!["https://grafana.example.com/login/generic_oauth".into()],
+        logout_redirect_uris: vec![],
+        public: false,
+        require_pkce: true,
+        skip_consent: false,
+        allow_wildcard_redirects: false,
+        allowed_groups: vec!["staff".into()],
+        lifetimes: TokenLifetimes {
+            access_token_secs: Some(900),
+            ..TokenLifetimes::default()
+        },
+        created_at: datetime!(2026-11-23 07:00:00 UTC),
+    }
+}
+
+fn oidc_requests() -> Vec<Request> {
+    vec![
+        Request::CreateClient {
+            client: NewClient {
+                name: "Grafana".into(),
+                redirect_uris: vec!["https://grafana.example.com/cb".into()],
+                public: true,
+                ..NewClient::default()
+            },
+        },
+        Request::ListClients,
+        Request::GetClient {
+            client_id: "grafana".into(),
+        },
+        Request::UpdateClient {
+            client_id: "grafana".into(),
+            patch: ClientPatch {
+                skip_consent: Some(true),
+                ..ClientPatch::default()
+            },
+        },
+        Request::RotateClientSecret {
+            client_id: "grafana".into(),
+        },
+        Request::DeleteClient {
+            client_id: "grafana".into(),
+        },
+        Request::ListSigningKeys,
+        Request::RotateSigningKey {
+            alg: Some("ES256".into()),
+        },
+        Request::GetClaims {
+            owner: ClaimOwner::Group("staff".into()),
+        },
+        Request::SetClaims {
+            owner: ClaimOwner::User("alice".into()),
+            claims: vec![("department".into(), serde_json::json!("R&D"))],
+        },
+        Request::ListAuthorizations {
+            user: "alice".into(),
+        },
+        Request::RevokeAuthorization {
+            user: "alice".into(),
+            client_id: "grafana".into(),
+        },
+    ]
+}
+
 fn request_covered(request: &Request) {
     match request {
         Request::Status
@@ -165,7 +232,19 @@ fn request_covered(request: &Request) {
         | Request::ListPasskeys { .. }
         | Request::RevokePasskey { .. }
         | Request::ListSessions { .. }
-        | Request::RevokeSession { .. } => {}
+        | Request::RevokeSession { .. }
+        | Request::CreateClient { .. }
+        | Request::ListClients
+        | Request::GetClient { .. }
+        | Request::UpdateClient { .. }
+        | Request::RotateClientSecret { .. }
+        | Request::DeleteClient { .. }
+        | Request::ListSigningKeys
+        | Request::RotateSigningKey { .. }
+        | Request::GetClaims { .. }
+        | Request::SetClaims { .. }
+        | Request::ListAuthorizations { .. }
+        | Request::RevokeAuthorization { .. } => {}
     }
 }
 
@@ -267,6 +346,38 @@ fn responses() -> Vec<Response> {
                 expires_at: datetime!(2026-11-23 09:00:00 UTC),
             }],
         },
+        Response::Client {
+            client: client_view(),
+        },
+        Response::ClientWithSecret {
+            client: ClientWithSecret {
+                client: client_view(),
+                client_secret: Some("s3cret".into()),
+            },
+        },
+        Response::Clients {
+            clients: vec![client_view()],
+        },
+        Response::SigningKeys {
+            keys: vec![SigningKeyView {
+                kid: "k1".into(),
+                alg: "RS256".into(),
+                state: "active".into(),
+                created_at: datetime!(2026-11-23 07:00:00 UTC),
+                retire_at: None,
+            }],
+        },
+        Response::Claims {
+            claims: vec![("level".into(), serde_json::json!(3))],
+        },
+        Response::Authorizations {
+            authorizations: vec![AuthorizationView {
+                client_id: "grafana".into(),
+                client_name: "Grafana".into(),
+                scopes: vec!["openid".into(), "email".into()],
+                granted_at: datetime!(2026-11-23 07:00:00 UTC),
+            }],
+        },
         Response::Done,
     ]
 }
@@ -284,6 +395,12 @@ fn response_covered(response: &Response) {
         | Response::LoginCodes { .. }
         | Response::Passkeys { .. }
         | Response::Sessions { .. }
+        | Response::Client { .. }
+        | Response::ClientWithSecret { .. }
+        | Response::Clients { .. }
+        | Response::SigningKeys { .. }
+        | Response::Claims { .. }
+        | Response::Authorizations { .. }
         | Response::Done => {}
     }
 }
@@ -320,7 +437,7 @@ fn client_messages() -> Vec<ClientMessage> {
         protocol: PROTOCOL_VERSION,
         client: "latchkey 0.1.0".into(),
     })];
-    for (id, request) in requests().into_iter().enumerate() {
+    for (id, request) in requests().into_iter().chain(oidc_requests()).enumerate() {
         request_covered(&request);
         all.push(ClientMessage::Request {
             id: id as u64 + 1,
@@ -401,6 +518,17 @@ fn wire_names_are_stable() {
         json,
         serde_json::json!({"code": "not_found", "message": "no such user"})
     );
+}
+
+#[test]
+fn a_created_client_prints_its_id_and_secret_at_the_top_level() {
+    let json = serde_json::to_value(ClientWithSecret {
+        client: client_view(),
+        client_secret: Some("s3cret".into()),
+    })
+    .unwrap();
+    assert_eq!(json["client_id"], "grafana");
+    assert_eq!(json["client_secret"], "s3cret");
 }
 
 #[test]

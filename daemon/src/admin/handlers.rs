@@ -198,6 +198,24 @@ pub(super) fn handle(
                 .map_err(api_error)?;
             Response::Done
         }
+        // OpenID Connect administration arrives with issue #4.
+        Request::CreateClient { .. }
+        | Request::ListClients
+        | Request::GetClient { .. }
+        | Request::UpdateClient { .. }
+        | Request::RotateClientSecret { .. }
+        | Request::DeleteClient { .. }
+        | Request::ListSigningKeys
+        | Request::RotateSigningKey { .. }
+        | Request::GetClaims { .. }
+        | Request::SetClaims { .. }
+        | Request::ListAuthorizations { .. }
+        | Request::RevokeAuthorization { .. } => {
+            return Err(ApiError::new(
+                latchkey_protocol::ErrorCode::Internal,
+                "this daemon does not support that request yet",
+            ));
+        }
     };
     Ok(response)
 }

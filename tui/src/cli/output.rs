@@ -53,6 +53,15 @@ pub fn render(response: &Response, note: Option<String>) -> Rendered {
         Response::Sessions { sessions } => {
             (json!({ "sessions": sessions }), sessions_table(sessions))
         }
+        Response::Client { client } => (to_json(client), pretty(client)),
+        Response::ClientWithSecret { client } => (to_json(client), pretty(client)),
+        Response::Clients { clients } => (json!({ "clients": clients }), pretty(clients)),
+        Response::SigningKeys { keys } => (json!({ "keys": keys }), pretty(keys)),
+        Response::Claims { claims } => (json!({ "claims": claims }), pretty(claims)),
+        Response::Authorizations { authorizations } => (
+            json!({ "authorizations": authorizations }),
+            pretty(authorizations),
+        ),
         Response::Done => (json!({ "ok": true }), String::new()),
     };
     let human = match (note, details.is_empty()) {
@@ -62,6 +71,11 @@ pub fn render(response: &Response, note: Option<String>) -> Rendered {
         (None, false) => details,
     };
     Rendered { json, human }
+}
+
+/// Indented JSON for people, for responses without a table of their own yet.
+fn pretty<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string_pretty(value).unwrap_or_default() + "\n"
 }
 
 fn to_json<T: serde::Serialize>(value: &T) -> Value {
