@@ -14,5 +14,6 @@ mod cli_more;
 mod cli_users;
 mod console;
 mod console_access;
+mod http;
 mod lifecycle;
 mod web_pages;
