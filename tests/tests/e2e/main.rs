@@ -16,4 +16,5 @@ mod console;
 mod console_access;
 mod http;
 mod lifecycle;
+mod passkeys;
 mod web_pages;
