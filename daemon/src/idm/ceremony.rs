@@ -311,8 +311,9 @@ impl Passkeys {
     /// Finishes a sign-in: verifies the assertion against the stored
     /// passkey its user handle and credential id name, updates the
     /// passkey's counter and flags, and opens a session (method `passkey`),
-    /// all in one write. Malformed JSON is `Invalid { field: "credential" }`;
-    /// every verification failure is `SignInFailed` with a `sign_in_failed`
+    /// all in one write. Malformed JSON is `Invalid { field: "credential" }`
+    /// and an unknown, expired or spent ceremony `CeremonyExpired`; those and
+    /// every verification failure (`SignInFailed`) write a `sign_in_failed`
     /// audit event saying why.
     pub fn finish_sign_in(
         &self,
@@ -320,13 +321,18 @@ impl Passkeys {
         ceremony: &str,
         credential: Value,
     ) -> Result<(User, SessionToken, Session), IdmError> {
-        let Some(State::SignIn(state)) = self.ceremonies().take(self.now(), ceremony) else {
+        let fail = |subject: Option<&str>, reason| self.idm.sign_in_failed(actor, subject, reason);
+        let taken = self.ceremonies().take(self.now(), ceremony);
+        let Some(State::SignIn(state)) = taken else {
+            // Audited like any failed sign-in: a replayed request lands here.
+            fail(None, SignInFailure::ExpiredCeremony);
             return Err(IdmError::CeremonyExpired);
         };
-        let credential: PublicKeyCredential =
-            serde_json::from_value(credential).map_err(|e| invalid_credential(&e))?;
+        let credential: PublicKeyCredential = serde_json::from_value(credential).map_err(|e| {
+            fail(None, SignInFailure::MalformedResponse);
+            invalid_credential(&e)
+        })?;
         let webauthn = self.webauthn(&self.idm.settings()?.app_name)?;
-        let fail = |subject: Option<&str>, reason| self.idm.sign_in_failed(actor, subject, reason);
 
         let Ok((handle, credential_id)) =
             webauthn.identify_discoverable_authentication(&credential)
@@ -691,6 +697,13 @@ mod tests {
         clock.advance(Duration::minutes(5));
         let late = passkeys.finish_sign_in(&visitor(), &id, json!({}));
         assert!(matches!(late, Err(IdmError::CeremonyExpired)));
+        let events = passkeys
+            .idm
+            .list_audit(&latchkey_protocol::AuditQuery::default())
+            .unwrap();
+        assert_eq!(events[0].event, "sign_in_failed");
+        let reason = ("reason".to_owned(), "expired_ceremony".to_owned());
+        assert_eq!(events[0].details, vec![reason]);
 
         let (id, _) = passkeys.start_registration(alice.id).unwrap();
         let actor = Actor::user(alice.id, "alice");

@@ -58,6 +58,11 @@ pub enum SignInFailure {
     /// The authenticator's signature counter went backwards: a cloned key
     /// or a replayed assertion.
     CounterRegression,
+    /// A passkey sign-in named a ceremony that is unknown, expired or
+    /// already finished (a replayed request looks like this).
+    ExpiredCeremony,
+    /// A passkey sign-in whose credential is not a WebAuthn response at all.
+    MalformedResponse,
 }
 
 impl SignInFailure {
@@ -69,6 +74,8 @@ impl SignInFailure {
             SignInFailure::UserDisabled => "user_disabled",
             SignInFailure::BadAssertion => "bad_assertion",
             SignInFailure::CounterRegression => "counter_regression",
+            SignInFailure::ExpiredCeremony => "expired_ceremony",
+            SignInFailure::MalformedResponse => "malformed_response",
         }
     }
 }

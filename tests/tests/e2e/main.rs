@@ -14,5 +14,7 @@ mod cli_more;
 mod cli_users;
 mod console;
 mod console_access;
+mod http;
 mod lifecycle;
+mod passkeys;
 mod web_pages;

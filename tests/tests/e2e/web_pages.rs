@@ -2,102 +2,14 @@
 //! limits, security headers, `next`, and first-admin setup. (Passkey ceremonies with a
 //! software authenticator and the headless-browser tests live elsewhere.)
 
-use std::time::Duration;
-
-use latchkey_daemon::idm::{Actor, Idm};
-use latchkey_protocol::NewUser;
+use latchkey_daemon::idm::Actor;
 use latchkey_tests::TestDaemon;
-use reqwest::header::{HeaderMap, LOCATION, SET_COOKIE};
-use reqwest::{Client, Response, StatusCode};
+use reqwest::{Client, StatusCode};
 
-/// A browser-like client: keeps cookies, does not follow redirects (so tests see them).
-fn browser() -> Client {
-    Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
-fn new_user(username: &str) -> NewUser {
-    NewUser {
-        username: username.to_owned(),
-        email: Some(format!("{username}@example.com")),
-        first_name: "Alice".to_owned(),
-        last_name: "Example".to_owned(),
-        display_name: None,
-        is_admin: false,
-    }
-}
-
-fn create_user(idm: &Idm, username: &str) {
-    idm.create_user(&Actor::system(), new_user(username))
-        .unwrap();
-}
-
-/// A fresh login code for `username`, valid for an hour.
-fn login_code(idm: &Idm, username: &str) -> String {
-    let (_, issued) = idm
-        .create_login_code(&Actor::system(), username, Duration::from_secs(3600))
-        .unwrap();
-    issued.code
-}
-
-/// The CSRF token the page embeds in `<meta name="csrf-token">`.
-fn csrf_of(html: &str) -> String {
-    let marker = r#"<meta name="csrf-token" content=""#;
-    let start = html.find(marker).expect("the page has a CSRF meta tag") + marker.len();
-    let end = start + html[start..].find('"').unwrap();
-    html[start..end].to_owned()
-}
-
-async fn get(client: &Client, url: &str) -> (StatusCode, HeaderMap, String) {
-    let res = client.get(url).send().await.unwrap();
-    split(res).await
-}
-
-async fn split(res: Response) -> (StatusCode, HeaderMap, String) {
-    let status = res.status();
-    let headers = res.headers().clone();
-    (status, headers, res.text().await.unwrap())
-}
-
-/// GETs `/lc` to get a CSRF cookie and token, then posts `code`.
-async fn post_code(
-    t: &TestDaemon,
-    client: &Client,
-    code: &str,
-    next: Option<&str>,
-) -> (StatusCode, HeaderMap, String) {
-    let (_, _, page) = get(client, &format!("{}/lc", t.base_url)).await;
-    let token = csrf_of(&page);
-    let mut form = vec![("_csrf", token.as_str()), ("code", code)];
-    if let Some(next) = next {
-        form.push(("next", next));
-    }
-    let res = client
-        .post(format!("{}/lc", t.base_url))
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
-    split(res).await
-}
-
-fn location(headers: &HeaderMap) -> &str {
-    headers
-        .get(LOCATION)
-        .map(|v| v.to_str().unwrap())
-        .unwrap_or("")
-}
-
-fn set_cookies(headers: &HeaderMap) -> Vec<String> {
-    headers
-        .get_all(SET_COOKIE)
-        .iter()
-        .map(|v| v.to_str().unwrap().to_owned())
-        .collect()
-}
+use super::http::{
+    audit_detail, audit_events, browser, create_user, csrf_of, get, location, login_code,
+    post_code, set_cookies, sets_session, split,
+};
 
 #[tokio::test]
 async fn pages_carry_security_headers_the_app_name_and_a_strict_csrf_cookie() {
@@ -225,14 +137,15 @@ async fn a_login_code_signs_in_once_and_the_account_page_shows_the_user() {
         page.contains("This code is invalid or has expired."),
         "{page}"
     );
-    assert!(
-        !set_cookies(&headers)
-            .iter()
-            .any(|c| c.starts_with("latchkey_session="))
-    );
+    assert!(!sets_session(&headers));
     let (status, headers, _) = get(&other, &format!("{}/account", t.base_url)).await;
     assert_eq!(status, StatusCode::SEE_OTHER);
     assert_eq!(location(&headers), "/login?next=/account");
+    let events = audit_events(&t).await;
+    assert_eq!(events[0]["event"], "sign_in_failed");
+    assert_eq!(audit_detail(&events[0], "reason"), Some("unknown_code"));
+    let used = events.iter().filter(|e| e["event"] == "login_code_used");
+    assert_eq!(used.count(), 1, "{events:?}");
 }
 
 #[tokio::test]
@@ -243,33 +156,45 @@ async fn expired_disabled_wrong_and_malformed_codes_fail_alike() {
     create_user(idm, "carol");
     let expiring = login_code(idm, "bob");
     let carols = login_code(idm, "carol");
+
+    // Disabling carol kills her outstanding code, so the audit log says "unknown_code", and
+    // enabling her again does not bring it back.
     idm.set_user_disabled(&Actor::system(), "carol", true)
         .unwrap();
-    t.clock.advance(time::Duration::hours(2));
+    assert_code_refused(&t, &carols, "unknown_code").await;
+    idm.set_user_disabled(&Actor::system(), "carol", false)
+        .unwrap();
+    assert_code_refused(&t, &carols, "unknown_code").await;
 
-    for code in [
-        expiring.as_str(),
-        carols.as_str(),
-        "AAAA-BBBB-CCCC-DDDD",
-        "not a code at all",
-        "",
-    ] {
-        let client = browser();
-        let (status, headers, page) = post_code(&t, &client, code, None).await;
-        assert!(
-            status == StatusCode::UNAUTHORIZED || status == StatusCode::BAD_REQUEST,
-            "{code:?}: {status}"
-        );
-        assert!(
-            page.contains("This code is invalid or has expired."),
-            "{code:?}: {page}"
-        );
-        assert!(
-            !set_cookies(&headers)
-                .iter()
-                .any(|c| c.starts_with("latchkey_session="))
-        );
+    // An hour-long code two hours later (the clock moves; nothing sleeps).
+    t.clock.advance(time::Duration::hours(2));
+    assert_code_refused(&t, &expiring, "expired_code").await;
+    // It is spent by that attempt.
+    assert_code_refused(&t, &expiring, "unknown_code").await;
+
+    for code in ["AAAA-BBBB-CCCC-DDDD", "not a code at all", ""] {
+        assert_code_refused(&t, code, "unknown_code").await;
     }
+}
+
+/// Posts `code` from a fresh browser and checks the generic refusal, no session, and a
+/// `sign_in_failed` audit event with `reason`.
+async fn assert_code_refused(t: &TestDaemon, code: &str, reason: &str) {
+    let client = browser();
+    let (status, headers, page) = post_code(t, &client, code, None).await;
+    assert!(
+        status == StatusCode::UNAUTHORIZED || status == StatusCode::BAD_REQUEST,
+        "{code:?}: {status}"
+    );
+    assert!(
+        page.contains("This code is invalid or has expired."),
+        "{code:?}: {page}"
+    );
+    assert!(!sets_session(&headers), "{code:?}");
+    let newest = &audit_events(t).await[0];
+    assert_eq!(newest["event"], "sign_in_failed", "{code:?}: {newest}");
+    assert_eq!(audit_detail(newest, "reason"), Some(reason), "{code:?}");
+    assert_eq!(newest["ip"], "127.0.0.1");
 }
 
 #[tokio::test]
