@@ -29,8 +29,10 @@ pub struct WebError {
     pub retry_after: Option<u64>,
 }
 
-/// The generic answer to a failed sign-in: never says which check failed (the audit log does).
-pub const SIGN_IN_FAILED: &str = "This code or passkey is invalid or has expired.";
+/// The generic answer to a failed passkey sign-in (login codes and setup links have their own):
+/// never says which check failed (the audit log does).
+pub const SIGN_IN_FAILED: &str = "This passkey was not accepted. It may have been removed from \
+    your account; an administrator can give you a login code to sign in.";
 
 impl WebError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> WebError {
