@@ -223,7 +223,8 @@ async fn assert_sign_in_failed(b: &Browser<'_>, done: &Reply, reason: &str) {
     assert_eq!(done.status, StatusCode::UNAUTHORIZED, "{reason}: {done:?}");
     assert_eq!(done.body["error"], "sign_in_failed", "{done:?}");
     assert_eq!(
-        done.body["message"], "This code or passkey is invalid or has expired.",
+        done.body["message"],
+        latchkey_daemon::web::error::SIGN_IN_FAILED,
         "never says why"
     );
     assert!(!sets_session(&done.headers), "{:?}", done.headers);
