@@ -10,6 +10,7 @@
 pub mod access;
 pub mod client;
 pub mod codec;
+pub mod directory;
 pub mod error;
 pub mod expiry;
 pub mod message;
@@ -20,6 +21,7 @@ pub mod view;
 pub use access::*;
 pub use client::{Client, ClientError};
 pub use codec::{FrameError, MAX_FRAME_BYTES, read_frame, write_frame};
+pub use directory::*;
 pub use error::{ApiError, ErrorCode};
 pub use expiry::{EXPIRY_PRESETS, ExpiryError, MAX_EXPIRY, parse_expiry};
 pub use message::{

@@ -3,6 +3,10 @@
 use serde::{Deserialize, Serialize};
 
 use crate::access::{LoginCodeCreated, LoginCodeView, NewLoginCode, PasskeyView, SessionView};
+use crate::directory::{
+    LdapStatusView, LdapSyncProgress, LdapSyncReport, MailStatusView, NewSignupToken,
+    SignupTokenCreated, SignupTokenView,
+};
 use crate::error::ApiError;
 use crate::oidc::{
     AuthorizationView, ClaimOwner, ClientPatch, ClientView, ClientWithSecret, NewClient,
@@ -205,6 +209,23 @@ pub enum Request {
         user: String,
         client_id: String,
     },
+    CreateSignupToken {
+        token: NewSignupToken,
+    },
+    ListSignupTokens,
+    RevokeSignupToken {
+        id: String,
+    },
+    /// Runs an LDAP sync now and answers with its report (progress is
+    /// pushed as events to subscribed connections meanwhile).
+    LdapSync,
+    LdapStatus,
+    /// Sends a test message synchronously and reports the SMTP server's
+    /// exact answer on failure.
+    SendTestEmail {
+        to: String,
+    },
+    MailStatus,
 }
 
 /// Successful answers; each request has one matching shape.
@@ -262,6 +283,21 @@ pub enum Response {
     Authorizations {
         authorizations: Vec<AuthorizationView>,
     },
+    SignupToken {
+        token: SignupTokenCreated,
+    },
+    SignupTokens {
+        tokens: Vec<SignupTokenView>,
+    },
+    LdapSyncReport {
+        report: LdapSyncReport,
+    },
+    LdapStatus {
+        status: LdapStatusView,
+    },
+    MailStatus {
+        status: MailStatusView,
+    },
     /// The request succeeded and has nothing to say (delete, subscribe).
     Done,
 }
@@ -274,6 +310,8 @@ pub enum Event {
     DirectoryChanged,
     /// A new audit event was written (for live audit views).
     AuditAppended { audit: AuditEventView },
+    /// A running LDAP sync moved on.
+    LdapSyncProgress { progress: LdapSyncProgress },
     /// A frame from this client could not be read; the connection goes on.
     FrameRejected { error: ApiError },
 }

@@ -207,6 +207,26 @@ fn oidc_requests() -> Vec<Request> {
     ]
 }
 
+fn directory_requests() -> Vec<Request> {
+    vec![
+        Request::CreateSignupToken {
+            token: NewSignupToken {
+                expires_in_secs: 86400,
+                usage_limit: 5,
+                groups: vec!["staff".into()],
+            },
+        },
+        Request::ListSignupTokens,
+        Request::RevokeSignupToken { id: "5t".into() },
+        Request::LdapSync,
+        Request::LdapStatus,
+        Request::SendTestEmail {
+            to: "ops@example.com".into(),
+        },
+        Request::MailStatus,
+    ]
+}
+
 fn request_covered(request: &Request) {
     match request {
         Request::Status
@@ -244,7 +264,14 @@ fn request_covered(request: &Request) {
         | Request::GetClaims { .. }
         | Request::SetClaims { .. }
         | Request::ListAuthorizations { .. }
-        | Request::RevokeAuthorization { .. } => {}
+        | Request::RevokeAuthorization { .. }
+        | Request::CreateSignupToken { .. }
+        | Request::ListSignupTokens
+        | Request::RevokeSignupToken { .. }
+        | Request::LdapSync
+        | Request::LdapStatus
+        | Request::SendTestEmail { .. }
+        | Request::MailStatus => {}
     }
 }
 
@@ -378,6 +405,55 @@ fn responses() -> Vec<Response> {
                 granted_at: datetime!(2026-11-23 07:00:00 UTC),
             }],
         },
+        Response::SignupToken {
+            token: SignupTokenCreated {
+                id: "5t".into(),
+                url: "http://localhost:1411/st/abc".into(),
+                expires_at: datetime!(2026-11-24 07:00:00 UTC),
+                usage_limit: 5,
+                groups: vec![],
+            },
+        },
+        Response::SignupTokens {
+            tokens: vec![SignupTokenView {
+                id: "5t".into(),
+                prefix: "abc".into(),
+                uses: 2,
+                usage_limit: 5,
+                groups: vec!["staff".into()],
+                created_at: datetime!(2026-11-23 07:00:00 UTC),
+                expires_at: datetime!(2026-11-24 07:00:00 UTC),
+            }],
+        },
+        Response::LdapSyncReport {
+            report: LdapSyncReport {
+                created: 3,
+                skipped: vec![SkippedEntry {
+                    entry: "uid=bob,ou=people,dc=example,dc=com".into(),
+                    reason: "username bob belongs to a local user".into(),
+                }],
+                ..LdapSyncReport::default()
+            },
+        },
+        Response::LdapStatus {
+            status: LdapStatusView {
+                enabled: true,
+                running: false,
+                last_sync_at: Some(datetime!(2026-11-23 07:00:00 UTC)),
+                last_report: None,
+                last_error: Some("bind failed: invalid credentials (49)".into()),
+            },
+        },
+        Response::MailStatus {
+            status: MailStatusView {
+                configured: true,
+                queued: 1,
+                retrying: 1,
+                failed: 0,
+                last_error: Some("connection refused".into()),
+                last_sent_at: None,
+            },
+        },
         Response::Done,
     ]
 }
@@ -401,6 +477,11 @@ fn response_covered(response: &Response) {
         | Response::SigningKeys { .. }
         | Response::Claims { .. }
         | Response::Authorizations { .. }
+        | Response::SignupToken { .. }
+        | Response::SignupTokens { .. }
+        | Response::LdapSyncReport { .. }
+        | Response::LdapStatus { .. }
+        | Response::MailStatus { .. }
         | Response::Done => {}
     }
 }
@@ -420,6 +501,13 @@ fn events() -> Vec<Event> {
                 details: vec![],
             },
         },
+        Event::LdapSyncProgress {
+            progress: LdapSyncProgress {
+                phase: "users".into(),
+                done: 500,
+                total: None,
+            },
+        },
         Event::FrameRejected {
             error: ApiError::new(ErrorCode::BadFrame, "malformed frame"),
         },
@@ -428,7 +516,10 @@ fn events() -> Vec<Event> {
 
 fn event_covered(event: &Event) {
     match event {
-        Event::DirectoryChanged | Event::AuditAppended { .. } | Event::FrameRejected { .. } => {}
+        Event::DirectoryChanged
+        | Event::AuditAppended { .. }
+        | Event::LdapSyncProgress { .. }
+        | Event::FrameRejected { .. } => {}
     }
 }
 
@@ -437,7 +528,12 @@ fn client_messages() -> Vec<ClientMessage> {
         protocol: PROTOCOL_VERSION,
         client: "latchkey 0.1.0".into(),
     })];
-    for (id, request) in requests().into_iter().chain(oidc_requests()).enumerate() {
+    for (id, request) in requests()
+        .into_iter()
+        .chain(oidc_requests())
+        .chain(directory_requests())
+        .enumerate()
+    {
         request_covered(&request);
         all.push(ClientMessage::Request {
             id: id as u64 + 1,

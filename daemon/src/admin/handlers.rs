@@ -216,6 +216,19 @@ pub(super) fn handle(
                 "this daemon does not support that request yet",
             ));
         }
+        // Signup tokens (#5), email (#6) and LDAP (#7) arrive with their issues.
+        Request::CreateSignupToken { .. }
+        | Request::ListSignupTokens
+        | Request::RevokeSignupToken { .. }
+        | Request::LdapSync
+        | Request::LdapStatus
+        | Request::SendTestEmail { .. }
+        | Request::MailStatus => {
+            return Err(ApiError::new(
+                latchkey_protocol::ErrorCode::Internal,
+                "this daemon does not support that request yet",
+            ));
+        }
     };
     Ok(response)
 }

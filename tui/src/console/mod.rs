@@ -282,7 +282,8 @@ pub fn pushed(event: Event) -> Option<AppEvent> {
     match event {
         Event::DirectoryChanged => Some(AppEvent::DirectoryChanged),
         Event::AuditAppended { audit } => Some(AppEvent::AuditAppended { event: audit }),
-        Event::FrameRejected { .. } => None,
+        // Sync progress is shown once the LDAP screen exists (issue #7).
+        Event::FrameRejected { .. } | Event::LdapSyncProgress { .. } => None,
     }
 }
 
