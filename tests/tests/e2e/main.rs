@@ -16,5 +16,6 @@ mod console;
 mod console_access;
 mod http;
 mod lifecycle;
+mod oidc_admin;
 mod passkeys;
 mod web_pages;
