@@ -12,6 +12,7 @@ mod error;
 mod groups;
 mod index;
 mod migrations;
+mod oidc_tokens;
 mod records;
 mod schema;
 mod tx;
@@ -24,6 +25,7 @@ use redb::{DatabaseError, StorageError};
 
 pub use error::StoreError;
 pub use migrations::SCHEMA_VERSION;
+pub use records::RefreshTokenRecord;
 pub use records::{
     AuditRecord, GroupId, GroupRecord, LoginCodeRecord, PasskeyRecord, RecordSource, SessionMethod,
     SessionRecord, SettingRecord, SettingValue, UserId, UserRecord, WebauthnHandle,
