@@ -12,7 +12,11 @@ mod error;
 mod groups;
 mod index;
 mod migrations;
+<<<<<<< HEAD
 mod oidc_tokens;
+=======
+mod oidc_admin;
+>>>>>>> oidc-admin
 mod records;
 mod schema;
 mod tx;
@@ -25,10 +29,15 @@ use redb::{DatabaseError, StorageError};
 
 pub use error::StoreError;
 pub use migrations::SCHEMA_VERSION;
+<<<<<<< HEAD
 pub use records::RefreshTokenRecord;
+=======
+pub use oidc_admin::ClaimsOwner;
+>>>>>>> oidc-admin
 pub use records::{
-    AuditRecord, GroupId, GroupRecord, LoginCodeRecord, PasskeyRecord, RecordSource, SessionMethod,
-    SessionRecord, SettingRecord, SettingValue, UserId, UserRecord, WebauthnHandle,
+    AuditRecord, ClaimsRecord, ClientRecord, ConsentRecord, GroupId, GroupRecord, KeyAlg, KeyState,
+    LoginCodeRecord, PasskeyRecord, RecordSource, SessionMethod, SessionRecord, SettingRecord,
+    SettingValue, SigningKeyRecord, UserId, UserRecord, WebauthnHandle,
 };
 pub use schema::TokenHash;
 pub use tx::{Access, Read, ReadTx, Tables, Write, WriteTx};
