@@ -12,11 +12,8 @@ mod error;
 mod groups;
 mod index;
 mod migrations;
-<<<<<<< HEAD
-mod oidc_tokens;
-=======
 mod oidc_admin;
->>>>>>> oidc-admin
+mod oidc_tokens;
 mod records;
 mod schema;
 mod tx;
@@ -29,11 +26,8 @@ use redb::{DatabaseError, StorageError};
 
 pub use error::StoreError;
 pub use migrations::SCHEMA_VERSION;
-<<<<<<< HEAD
-pub use records::RefreshTokenRecord;
-=======
 pub use oidc_admin::ClaimsOwner;
->>>>>>> oidc-admin
+pub use records::RefreshTokenRecord;
 pub use records::{
     AuditRecord, ClaimsRecord, ClientRecord, ConsentRecord, GroupId, GroupRecord, KeyAlg, KeyState,
     LoginCodeRecord, PasskeyRecord, RecordSource, SessionMethod, SessionRecord, SettingRecord,
