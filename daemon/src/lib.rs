@@ -61,6 +61,7 @@ pub struct RunningDaemon {
     http_addr: SocketAddr,
     socket_path: PathBuf,
     idm: Idm,
+    oidc: Oidc,
     setup_link: Option<String>,
     shutdown: CancellationToken,
     tracker: TaskTracker,
@@ -79,6 +80,11 @@ impl RunningDaemon {
 
     pub fn idm(&self) -> &Idm {
         &self.idm
+    }
+
+    /// The OpenID Connect provider (clients, signing keys, …).
+    pub fn oidc(&self) -> &Oidc {
+        &self.oidc
     }
 
     /// The one-time first-admin link logged at start, when no admin existed then.
@@ -204,7 +210,7 @@ async fn serve(
         },
     );
     tracker.spawn(admin.run(shutdown.clone(), tracker.clone()));
-    tracker.spawn(sweep_expired(idm.clone(), oidc, shutdown.clone()));
+    tracker.spawn(sweep_expired(idm.clone(), oidc.clone(), shutdown.clone()));
 
     info!(
         "latchkeyd {VERSION} listening on http://{http_addr} (public URL {}), data in {}, admin socket {}",
@@ -228,6 +234,7 @@ async fn serve(
         http_addr,
         socket_path: config.socket.clone(),
         idm,
+        oidc,
         setup_link,
         shutdown,
         tracker,

@@ -15,4 +15,5 @@ mod cli_users;
 mod console;
 mod console_access;
 mod lifecycle;
+mod oidc_admin;
 mod web_pages;

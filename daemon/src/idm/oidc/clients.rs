@@ -235,6 +235,21 @@ fn new_secret() -> Result<(String, [u8; 32]), IdmError> {
     Ok((secret, hash))
 }
 
+/// A patch's lifetimes, field by field: `None` leaves one alone, `Some(0)`
+/// puts the default back, anything else sets it.
+pub(crate) fn merge_lifetimes(old: TokenLifetimes, given: TokenLifetimes) -> TokenLifetimes {
+    let merge = |old: Option<u64>, given: Option<u64>| match given {
+        None => old,
+        Some(0) => None,
+        Some(secs) => Some(secs),
+    };
+    TokenLifetimes {
+        code_secs: merge(old.code_secs, given.code_secs),
+        access_token_secs: merge(old.access_token_secs, given.access_token_secs),
+        refresh_token_secs: merge(old.refresh_token_secs, given.refresh_token_secs),
+    }
+}
+
 fn lifetime_details(lifetimes: &TokenLifetimes) -> Vec<(String, String)> {
     let mut out = Vec::new();
     for (key, value) in [
@@ -362,6 +377,8 @@ impl Oidc {
     }
 
     /// Changes the fields the patch names (`client_updated`, listing them).
+    /// Lifetimes are patched one by one: an absent one is left alone and 0
+    /// puts the default back.
     pub fn update_client(
         &self,
         actor: &Actor,
@@ -442,23 +459,20 @@ impl Oidc {
                     changed.push(detail("allowed_groups", names.join(",")));
                 }
             }
-            if let Some(lifetimes) = patch.lifetimes {
-                let old = (
-                    record.code_secs,
-                    record.access_token_secs,
-                    record.refresh_token_secs,
-                );
-                let new = (
-                    lifetimes.code_secs,
-                    lifetimes.access_token_secs,
-                    lifetimes.refresh_token_secs,
-                );
-                if old != new {
-                    record.code_secs = lifetimes.code_secs;
-                    record.access_token_secs = lifetimes.access_token_secs;
-                    record.refresh_token_secs = lifetimes.refresh_token_secs;
+            if let Some(given) = patch.lifetimes {
+                let old = TokenLifetimes {
+                    code_secs: record.code_secs,
+                    access_token_secs: record.access_token_secs,
+                    refresh_token_secs: record.refresh_token_secs,
+                };
+                let new = merge_lifetimes(old, given);
+                validate_lifetimes(&new)?;
+                if new != old {
+                    record.code_secs = new.code_secs;
+                    record.access_token_secs = new.access_token_secs;
+                    record.refresh_token_secs = new.refresh_token_secs;
                     changed.push(detail("lifetimes", "changed"));
-                    changed.extend(lifetime_details(&lifetimes));
+                    changed.extend(lifetime_details(&new));
                 }
             }
             if !changed.is_empty() {

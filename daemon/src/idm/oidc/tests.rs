@@ -448,6 +448,44 @@ fn defaults_and_overrides_of_lifetimes() {
     assert_eq!(client.code_ttl().as_secs(), 60);
     assert_eq!(client.access_ttl().as_secs(), 300);
     assert_eq!(client.refresh_ttl().as_secs(), 3600);
+    // A patch sets the lifetimes it names; 0 is the default again.
+    let patched = oidc
+        .update_client(
+            &admin(),
+            &client.client_id,
+            ClientPatch {
+                lifetimes: Some(TokenLifetimes {
+                    code_secs: Some(0),
+                    access_token_secs: Some(600),
+                    refresh_token_secs: None,
+                }),
+                ..ClientPatch::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(patched.code_ttl().as_secs(), 600);
+    assert_eq!(patched.access_ttl().as_secs(), 600);
+    assert_eq!(patched.refresh_ttl().as_secs(), 3600);
+    let err = oidc
+        .update_client(
+            &admin(),
+            &client.client_id,
+            ClientPatch {
+                lifetimes: Some(TokenLifetimes {
+                    refresh_token_secs: Some(59),
+                    ..TokenLifetimes::default()
+                }),
+                ..ClientPatch::default()
+            },
+        )
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        IdmError::Invalid {
+            field: "refresh_token_lifetime",
+            ..
+        }
+    ));
 }
 
 #[test]
