@@ -16,4 +16,5 @@ mod console;
 mod console_access;
 mod lifecycle;
 mod oidc_admin;
+mod oidc_flows;
 mod web_pages;
