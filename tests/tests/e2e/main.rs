@@ -17,5 +17,6 @@ mod console_access;
 mod http;
 mod lifecycle;
 mod oidc_admin;
+mod oidc_flows;
 mod passkeys;
 mod web_pages;
