@@ -204,6 +204,19 @@ pub(super) fn handle(
                 .map_err(api_error)?;
             Response::Done
         }
+        // Signup tokens (#5), email (#6) and LDAP (#7) arrive with their issues.
+        Request::CreateSignupToken { .. }
+        | Request::ListSignupTokens
+        | Request::RevokeSignupToken { .. }
+        | Request::LdapSync
+        | Request::LdapStatus
+        | Request::SendTestEmail { .. }
+        | Request::MailStatus => {
+            return Err(ApiError::new(
+                latchkey_protocol::ErrorCode::Internal,
+                "this daemon does not support that request yet",
+            ));
+        }
         request @ (Request::CreateClient { .. }
         | Request::ListClients
         | Request::GetClient { .. }
@@ -295,19 +308,6 @@ fn oidc(ctx: &ConnectionContext, actor: &Actor, request: Request) -> Result<Resp
             return Err(ApiError::new(
                 ErrorCode::Internal,
                 "this request has no OpenID Connect handler",
-            ));
-        }
-        // Signup tokens (#5), email (#6) and LDAP (#7) arrive with their issues.
-        Request::CreateSignupToken { .. }
-        | Request::ListSignupTokens
-        | Request::RevokeSignupToken { .. }
-        | Request::LdapSync
-        | Request::LdapStatus
-        | Request::SendTestEmail { .. }
-        | Request::MailStatus => {
-            return Err(ApiError::new(
-                latchkey_protocol::ErrorCode::Internal,
-                "this daemon does not support that request yet",
             ));
         }
     };

@@ -80,6 +80,11 @@ pub fn render(response: &Response, note: Option<String>) -> Rendered {
     Rendered { json, human }
 }
 
+/// Indented JSON for people, for responses without a table of their own yet.
+fn pretty<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string_pretty(value).unwrap_or_default() + "\n"
+}
+
 fn to_json<T: serde::Serialize>(value: &T) -> Value {
     // View models are plain data; serialising them cannot fail.
     serde_json::to_value(value).unwrap_or(Value::Null)

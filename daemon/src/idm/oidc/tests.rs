@@ -174,8 +174,11 @@ fn every_algorithm_signs_and_verifies_and_its_jwk_verifies_too() {
 
 #[test]
 fn jwks_has_the_right_members_per_key_type() {
-    let (oidc, _) = setup();
+    let (oidc, clock) = setup();
+    // A second apart: keys made in the same second have no defined order.
+    clock.advance(time::Duration::seconds(1));
     oidc.rotate_signing_key(&admin(), Some(Alg::ES256)).unwrap();
+    clock.advance(time::Duration::seconds(1));
     oidc.rotate_signing_key(&admin(), Some(Alg::EdDSA)).unwrap();
     let keys = jwks(&oidc);
     assert_eq!(keys.len(), 3);
