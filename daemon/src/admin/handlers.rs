@@ -29,6 +29,7 @@ pub(super) fn mutates(request: &Request) -> bool {
             | Request::ListLoginCodes { .. }
             | Request::ListPasskeys { .. }
             | Request::ListSessions { .. }
+            | Request::ListSignupTokens
     )
 }
 
@@ -216,11 +217,27 @@ pub(super) fn handle(
                 "this daemon does not support that request yet",
             ));
         }
-        // Signup tokens (#5), email (#6) and LDAP (#7) arrive with their issues.
-        Request::CreateSignupToken { .. }
-        | Request::ListSignupTokens
-        | Request::RevokeSignupToken { .. }
-        | Request::LdapSync
+        // Signup tokens (#5).
+        Request::CreateSignupToken { token } => Response::SignupToken {
+            token: views::signup_token_created(
+                idm.create_signup_token(actor, &token).map_err(api_error)?,
+                &ctx.info.public_url,
+            ),
+        },
+        Request::ListSignupTokens => Response::SignupTokens {
+            tokens: idm
+                .list_signup_tokens()
+                .map_err(api_error)?
+                .into_iter()
+                .map(views::signup_token)
+                .collect(),
+        },
+        Request::RevokeSignupToken { id } => {
+            idm.revoke_signup_token(actor, &id).map_err(api_error)?;
+            Response::Done
+        }
+        // Email (#6) and LDAP (#7) arrive with their issues.
+        Request::LdapSync
         | Request::LdapStatus
         | Request::SendTestEmail { .. }
         | Request::MailStatus => {

@@ -14,6 +14,7 @@ mod index;
 mod migrations;
 mod records;
 mod schema;
+mod signup;
 mod tx;
 mod users;
 
@@ -26,7 +27,7 @@ pub use error::StoreError;
 pub use migrations::SCHEMA_VERSION;
 pub use records::{
     AuditRecord, GroupId, GroupRecord, LoginCodeRecord, PasskeyRecord, RecordSource, SessionMethod,
-    SessionRecord, SettingRecord, SettingValue, UserId, UserRecord, WebauthnHandle,
+    SessionRecord, SettingRecord, SettingValue, SignupTokenRecord, UserId, UserRecord, WebauthnHandle,
 };
 pub use schema::TokenHash;
 pub use tx::{Access, Read, ReadTx, Tables, Write, WriteTx};

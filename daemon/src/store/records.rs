@@ -256,6 +256,33 @@ pub(crate) enum StoredSetting {
     V1(SettingV1),
 }
 
+/// A signup token, current version. Keyed by the SHA-256 of the token, which
+/// is never stored.
+pub type SignupTokenRecord = SignupTokenV1;
+
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct SignupTokenV1 {
+    /// Random, shown in the console and used to revoke; not the token.
+    pub id: String,
+    /// The token's first characters, so an admin can recognise a link.
+    pub prefix: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub usage_limit: u32,
+    /// Accounts made with it so far; counted in the transaction that makes each.
+    pub uses: u32,
+    /// Groups the new accounts join (a group deleted since is skipped).
+    pub groups: Vec<GroupId>,
+    /// Who made it, as the audit log names actors.
+    pub created_by: String,
+    pub revoked_at: Option<i64>,
+}
+
+#[derive(Serialize, Deserialize)]
+pub(crate) enum StoredSignupToken {
+    V1(SignupTokenV1),
+}
+
 /// Maps the current record type to its versioned stored envelope.
 pub(crate) trait Versioned: Serialize + Sized {
     type Stored: serde::de::DeserializeOwned;
@@ -292,6 +319,7 @@ versioned!(SessionV1, StoredSession, "session");
 versioned!(LoginCodeV1, StoredLoginCode, "login code");
 versioned!(PasskeyV1, StoredPasskey, "passkey");
 versioned!(SettingV1, StoredSetting, "setting");
+versioned!(SignupTokenV1, StoredSignupToken, "signup token");
 
 /// Serializes `&R` exactly as its envelope's newest variant would be.
 struct Current<'a, R>(&'a R);

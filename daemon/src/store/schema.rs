@@ -96,3 +96,16 @@ pub const AUDIT_LOG: TableDefinition<u64, &[u8]> = TableDefinition::new("audit_l
 /// and deletion and is read without scanning the whole log.
 pub const USER_AUDIT_EVENTS: TableDefinition<(IdBytes, u64), ()> =
     TableDefinition::new("user_audit_events_v1");
+
+// ---- Signup tokens (issue 5) ----
+
+/// `SIGNUP_TOKENS`: SHA-256 of the signup token → `StoredSignupToken`. Kept
+/// after revocation, expiry or its last use (so the page can say which), until
+/// the sweeper drops it a while after it expired.
+pub const SIGNUP_TOKENS: TableDefinition<TokenHash, &[u8]> =
+    TableDefinition::new("signup_tokens_v1");
+
+/// `SIGNUP_TOKEN_IDS`: a signup token's public id → SHA-256 of the token, to
+/// revoke by id.
+pub const SIGNUP_TOKEN_IDS: TableDefinition<&str, TokenHash> =
+    TableDefinition::new("signup_token_ids_v1");

@@ -59,6 +59,8 @@ pub struct Tables<A: Access> {
     pub(super) user_groups: A::Table<PairKey, ()>,
     pub(super) audit_log: A::Table<u64, &'static [u8]>,
     pub(super) user_audit_events: A::Table<(IdBytes, u64), ()>,
+    pub(super) signup_tokens: A::Table<TokenHash, &'static [u8]>,
+    pub(super) signup_token_ids: A::Table<&'static str, TokenHash>,
     /// Audit events appended in this transaction, announced after commit.
     pub(super) appended_audit: Vec<(u64, AuditRecord)>,
 }
@@ -130,6 +132,12 @@ macro_rules! open_all {
             user_audit_events: $txn
                 .open_table(schema::USER_AUDIT_EVENTS)
                 .map_err(db("opening the audit user index"))?,
+            signup_tokens: $txn
+                .open_table(schema::SIGNUP_TOKENS)
+                .map_err(db("opening signup tokens"))?,
+            signup_token_ids: $txn
+                .open_table(schema::SIGNUP_TOKEN_IDS)
+                .map_err(db("opening the signup token id index"))?,
             appended_audit: Vec::new(),
         }
     };
