@@ -153,7 +153,9 @@ pub(super) fn signup_token_created(
     }
 }
 
-pub(super) fn signup_token(info: crate::idm::SignupTokenInfo) -> latchkey_protocol::SignupTokenView {
+pub(super) fn signup_token(
+    info: crate::idm::SignupTokenInfo,
+) -> latchkey_protocol::SignupTokenView {
     latchkey_protocol::SignupTokenView {
         id: info.id,
         prefix: info.prefix,

@@ -252,8 +252,16 @@ fn admit<A: Access>(
     tx: &Tables<A>,
     via: SignupVia<'_>,
     now: i64,
-) -> Result<Result<(SignupSettings, Option<(crate::store::TokenHash, SignupTokenRecord)>), SignupRefusal>, IdmError>
-{
+) -> Result<
+    Result<
+        (
+            SignupSettings,
+            Option<(crate::store::TokenHash, SignupTokenRecord)>,
+        ),
+        SignupRefusal,
+    >,
+    IdmError,
+> {
     let settings = read_signup_settings(tx)?;
     let wanted = match via {
         SignupVia::Token(_) => SignupMode::Token,
@@ -293,10 +301,7 @@ fn check_form(form: &SignupForm, require_email: bool) -> (Vec<FieldError>, Optio
     };
     let username = keep(super::validate::username(&form.username), "username");
     let email = if form.email.trim().is_empty() && require_email {
-        keep(
-            Err(IdmError::invalid("email", "is required")),
-            "email",
-        )
+        keep(Err(IdmError::invalid("email", "is required")), "email")
     } else {
         keep(
             super::validate::email(Some(&form.email)).map(Option::unwrap_or_default),
@@ -304,7 +309,11 @@ fn check_form(form: &SignupForm, require_email: bool) -> (Vec<FieldError>, Optio
         )
     };
     let first_name = keep(
-        super::validate::name("first_name", &form.first_name, super::validate::FIRST_NAME_MAX),
+        super::validate::name(
+            "first_name",
+            &form.first_name,
+            super::validate::FIRST_NAME_MAX,
+        ),
         "first_name",
     );
     let last_name = keep(
@@ -504,7 +513,9 @@ impl Idm {
             let record = new_record(input, now)?;
             match insert_user(tx, now, actor, &record) {
                 Ok(()) => {}
-                Err(IdmError::Conflict { field, .. }) if field == "username" || field == "email" => {
+                Err(IdmError::Conflict { field, .. })
+                    if field == "username" || field == "email" =>
+                {
                     return Ok(SignupOutcome::Invalid(vec![taken(field)]));
                 }
                 Err(other) => return Err(other),

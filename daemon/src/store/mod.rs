@@ -27,7 +27,8 @@ pub use error::StoreError;
 pub use migrations::SCHEMA_VERSION;
 pub use records::{
     AuditRecord, GroupId, GroupRecord, LoginCodeRecord, PasskeyRecord, RecordSource, SessionMethod,
-    SessionRecord, SettingRecord, SettingValue, SignupTokenRecord, UserId, UserRecord, WebauthnHandle,
+    SessionRecord, SettingRecord, SettingValue, SignupTokenRecord, UserId, UserRecord,
+    WebauthnHandle,
 };
 pub use schema::TokenHash;
 pub use tx::{Access, Read, ReadTx, Tables, Write, WriteTx};

@@ -156,10 +156,7 @@ pub fn router(state: WebState) -> Router {
             get(setup::setup_get).post(setup::setup_post),
         )
         // Self-service signup (issue 5).
-        .route(
-            "/signup",
-            get(signup::open_get).post(signup::open_post),
-        )
+        .route("/signup", get(signup::open_get).post(signup::open_post))
         .route("/signup/passkey", get(signup::passkey_get))
         .route(
             "/st/{token}",

@@ -184,12 +184,7 @@ async fn submit(
     })
     .await?;
     match outcome {
-        (
-            SignupOutcome::Created {
-                token, session, ..
-            },
-            _,
-        ) => {
+        (SignupOutcome::Created { token, session, .. }, _) => {
             let mut response = Redirect::to("/signup/passkey").into_response();
             if let Some(cookie) = session_cookie(&state, &token, &session) {
                 response.headers_mut().append(SET_COOKIE, cookie);

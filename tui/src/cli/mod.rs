@@ -7,6 +7,7 @@ pub mod args;
 pub mod audit;
 pub mod group;
 pub mod output;
+pub mod signup;
 pub mod user;
 
 use std::ffi::OsString;
@@ -59,6 +60,7 @@ pub fn plan(noun: Noun) -> Plan {
         Noun::Passkey(command) => access::passkey(command),
         Noun::LoginCode(command) => access::login_code(command),
         Noun::Session(command) => access::session(command),
+        Noun::SignupToken(command) => signup::plan(command),
         Noun::Config(command) => access::config(command),
         Noun::Audit(command) => audit::plan(command),
         Noun::Status => Plan::new(Request::Status),

@@ -39,6 +39,11 @@ pub enum ConfirmAction {
         username: String,
         id: String,
     },
+    /// A signup token, by id; `prefix` is for people.
+    RevokeSignupToken {
+        id: String,
+        prefix: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,6 +91,10 @@ impl Confirm {
             ConfirmAction::RevokeSession { username, .. } => (
                 "Sign out",
                 format!("End this session of {username}? That browser is signed out."),
+            ),
+            ConfirmAction::RevokeSignupToken { prefix, .. } => (
+                "Revoke signup token",
+                format!("Revoke the signup link {prefix}…? It stops creating accounts at once."),
             ),
         };
         Confirm {

@@ -111,6 +111,7 @@ pub fn render_footer(app: &App, frame: &mut Frame, area: Rect) {
         Screen::Settings => &[
             ("↑↓", "move"),
             ("Enter", "change"),
+            ("t", "signup tokens"),
             ("r", "reload"),
             ("Tab", "next tab"),
             ("?", "help"),
@@ -122,6 +123,15 @@ pub fn render_footer(app: &App, frame: &mut Frame, area: Rect) {
             ("n", "new"),
             ("D", "delete"),
             ("Tab", "next tab"),
+            ("?", "help"),
+            ("q", "quit"),
+        ],
+        Screen::SignupTokens => &[
+            ("Esc", "settings"),
+            ("↑↓", "move"),
+            ("n", "new link"),
+            ("x", "revoke"),
+            ("r", "reload"),
             ("?", "help"),
             ("q", "quit"),
         ],

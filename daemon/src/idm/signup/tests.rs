@@ -76,14 +76,20 @@ fn the_settings_default_to_disabled_with_email_required() {
         .set_setting(&admin(), SIGNUPS_DEFAULT_GROUPS, "nope")
         .unwrap_err();
     assert!(err.to_string().contains("no group \"nope\""), "{err}");
-    idm.create_group(&admin(), NewGroup {
-        name: "staff".into(),
-        friendly_name: None,
-    })
+    idm.create_group(
+        &admin(),
+        NewGroup {
+            name: "staff".into(),
+            friendly_name: None,
+        },
+    )
     .unwrap();
     set(&idm, SIGNUPS_DEFAULT_GROUPS, "Staff, staff");
     assert_eq!(idm.signup_settings().unwrap().default_groups, ["staff"]);
-    assert!(idm.set_setting(&admin(), SIGNUPS_MODE, "sometimes").is_err());
+    assert!(
+        idm.set_setting(&admin(), SIGNUPS_MODE, "sometimes")
+            .is_err()
+    );
 }
 
 #[test]
@@ -123,11 +129,14 @@ fn tokens_are_128_bits_listed_by_prefix_and_hidden_from_debug() {
 fn a_token_makes_at_most_its_limit_and_failures_do_not_use_it() {
     let (idm, _) = idm();
     set(&idm, SIGNUPS_MODE, "token");
-    idm.create_user(&admin(), NewUser {
-        username: "Taken".into(),
-        email: Some("taken@example.com".into()),
-        ..NewUser::default()
-    })
+    idm.create_user(
+        &admin(),
+        NewUser {
+            username: "Taken".into(),
+            email: Some("taken@example.com".into()),
+            ..NewUser::default()
+        },
+    )
     .unwrap();
     let issued = token(&idm, 2, &[]);
     let via = SignupVia::Token(&issued.token);
@@ -140,10 +149,14 @@ fn a_token_makes_at_most_its_limit_and_failures_do_not_use_it() {
     assert_eq!(errors[0].field, "username");
     assert_eq!(errors[1].field, "email");
     let SignupOutcome::Invalid(errors) = idm
-        .sign_up(&visitor(), via, &SignupForm {
-            email: "TAKEN@example.com".into(),
-            ..form("fresh")
-        })
+        .sign_up(
+            &visitor(),
+            via,
+            &SignupForm {
+                email: "TAKEN@example.com".into(),
+                ..form("fresh")
+            },
+        )
         .unwrap()
     else {
         panic!("expected field errors");
@@ -171,8 +184,12 @@ fn concurrent_signups_never_overshoot_the_limit() {
             let (idm, secret) = (idm.clone(), issued.token.clone());
             std::thread::spawn(move || {
                 matches!(
-                    idm.sign_up(&visitor(), SignupVia::Token(&secret), &form(&format!("u{i}")))
-                        .unwrap(),
+                    idm.sign_up(
+                        &visitor(),
+                        SignupVia::Token(&secret),
+                        &form(&format!("u{i}"))
+                    )
+                    .unwrap(),
                     SignupOutcome::Created { .. }
                 )
             })
@@ -194,7 +211,10 @@ fn expired_revoked_unknown_and_wrong_mode_are_told_apart() {
     let issued = token(&idm, 5, &[]);
     let via = SignupVia::Token(&issued.token);
     // Disabled: nothing works.
-    assert_eq!(idm.check_signup(via).unwrap(), Err(SignupRefusal::WrongMode));
+    assert_eq!(
+        idm.check_signup(via).unwrap(),
+        Err(SignupRefusal::WrongMode)
+    );
     assert_eq!(
         idm.check_signup(SignupVia::Open).unwrap(),
         Err(SignupRefusal::WrongMode)
@@ -234,17 +254,23 @@ fn expired_revoked_unknown_and_wrong_mode_are_told_apart() {
     // Swept 30 days after expiry.
     clock.advance(time::Duration::days(31));
     idm.sweep_expired().unwrap();
-    assert_eq!(idm.check_signup(via).unwrap(), Err(SignupRefusal::UnknownToken));
+    assert_eq!(
+        idm.check_signup(via).unwrap(),
+        Err(SignupRefusal::UnknownToken)
+    );
 }
 
 #[test]
 fn open_signup_joins_the_default_groups_and_may_skip_email() {
     let (idm, _) = idm();
     for name in ["staff", "beta"] {
-        idm.create_group(&admin(), NewGroup {
-            name: name.into(),
-            friendly_name: None,
-        })
+        idm.create_group(
+            &admin(),
+            NewGroup {
+                name: name.into(),
+                friendly_name: None,
+            },
+        )
         .unwrap();
     }
     set(&idm, SIGNUPS_MODE, "open");
@@ -253,7 +279,8 @@ fn open_signup_joins_the_default_groups_and_may_skip_email() {
         email: String::new(),
         ..form("noemail")
     };
-    let SignupOutcome::Invalid(errors) = idm.sign_up(&visitor(), SignupVia::Open, &no_email).unwrap()
+    let SignupOutcome::Invalid(errors) =
+        idm.sign_up(&visitor(), SignupVia::Open, &no_email).unwrap()
     else {
         panic!("email is required by default");
     };
@@ -268,8 +295,12 @@ fn open_signup_joins_the_default_groups_and_may_skip_email() {
     let issued = token(&idm, 1, &["BETA"]);
     assert_eq!(issued.groups, ["beta"]);
     created(
-        idm.sign_up(&visitor(), SignupVia::Token(&issued.token), &form("tokened"))
-            .unwrap(),
+        idm.sign_up(
+            &visitor(),
+            SignupVia::Token(&issued.token),
+            &form("tokened"),
+        )
+        .unwrap(),
     );
     assert_eq!(idm.get_user("tokened").unwrap().groups, ["beta"]);
 

@@ -26,6 +26,7 @@ use super::form::Form;
 use super::groups::GroupsView;
 use super::login_code::{ExpiryPicker, LoginCodeShown};
 use super::settings::SettingsScreen;
+use super::signup_tokens::{SignupTokenDialog, SignupTokenShown, SignupTokensView};
 use super::users::{PAGE, UsersView};
 
 /// How long to wait between connection attempts while the daemon is away.
@@ -66,6 +67,10 @@ pub enum Modal {
     Expiry(ExpiryPicker),
     /// A login code just made, with its QR code.
     LoginCode(Box<LoginCodeShown>),
+    /// Creating a signup token.
+    SignupToken(SignupTokenDialog),
+    /// A signup link just made, with its QR code.
+    SignupTokenShown(Box<SignupTokenShown>),
 }
 
 /// What a reply is for.
@@ -116,6 +121,13 @@ enum Purpose {
         filter: String,
     },
     Settings,
+    SignupTokens,
+    CreateSignupToken {
+        label: String,
+    },
+    RevokeSignupToken {
+        prefix: String,
+    },
 }
 
 #[derive(Debug)]
@@ -130,6 +142,7 @@ pub struct App {
     access: AccessView,
     audit: AuditView,
     settings: SettingsScreen,
+    signup_tokens: SignupTokensView,
     modal: Option<Modal>,
     flash: Option<Flash>,
     pending: HashMap<u64, Purpose>,
@@ -152,6 +165,7 @@ impl App {
             access: AccessView::new(""),
             audit: AuditView::default(),
             settings: SettingsScreen::default(),
+            signup_tokens: SignupTokensView::default(),
             modal: None,
             flash: None,
             pending: HashMap::new(),
@@ -200,6 +214,9 @@ impl App {
     pub fn settings(&self) -> &SettingsScreen {
         &self.settings
     }
+    pub fn signup_tokens(&self) -> &SignupTokensView {
+        &self.signup_tokens
+    }
     pub fn modal(&self) -> Option<&Modal> {
         self.modal.as_ref()
     }
@@ -234,6 +251,7 @@ impl App {
                 match &mut self.modal {
                     Some(Modal::Form(form)) => form.busy = false,
                     Some(Modal::Expiry(picker)) => picker.busy = false,
+                    Some(Modal::SignupToken(dialog)) => dialog.busy = false,
                     _ => {}
                 }
                 self.link = Link::Down {
@@ -320,6 +338,7 @@ impl App {
             }
             Screen::Audit => self.load_audit(),
             Screen::Settings => self.send(Purpose::Settings, Request::GetSettings),
+            Screen::SignupTokens => self.send(Purpose::SignupTokens, Request::ListSignupTokens),
         }
     }
 

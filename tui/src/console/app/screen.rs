@@ -16,6 +16,8 @@ pub enum Screen {
     },
     Audit,
     Settings,
+    /// Signup tokens, reached from Settings (`t`).
+    SignupTokens,
 }
 
 /// The tabs in the status bar, in Tab order.
@@ -46,7 +48,7 @@ impl Screen {
             Screen::Users | Screen::UserDetail { .. } => Tab::Users,
             Screen::Groups | Screen::GroupMembers { .. } => Tab::Groups,
             Screen::Audit => Tab::Audit,
-            Screen::Settings => Tab::Settings,
+            Screen::Settings | Screen::SignupTokens => Tab::Settings,
         }
     }
 }
