@@ -17,4 +17,5 @@ mod console_access;
 mod http;
 mod lifecycle;
 mod passkeys;
+mod signup;
 mod web_pages;
