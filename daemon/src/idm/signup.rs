@@ -246,22 +246,19 @@ fn token_hash(token: &str) -> Option<crate::store::TokenHash> {
     (bytes.len() == 16 && token.len() == 22).then(|| secrets::sha256(token.as_bytes()))
 }
 
+/// A token being used: its hash and record.
+type Admitted = (
+    SignupSettings,
+    Option<(crate::store::TokenHash, SignupTokenRecord)>,
+);
+
 /// Checks the mode (and the token) inside `tx`: the token's record and hash
 /// when signing up with one.
 fn admit<A: Access>(
     tx: &Tables<A>,
     via: SignupVia<'_>,
     now: i64,
-) -> Result<
-    Result<
-        (
-            SignupSettings,
-            Option<(crate::store::TokenHash, SignupTokenRecord)>,
-        ),
-        SignupRefusal,
-    >,
-    IdmError,
-> {
+) -> Result<Result<Admitted, SignupRefusal>, IdmError> {
     let settings = read_signup_settings(tx)?;
     let wanted = match via {
         SignupVia::Token(_) => SignupMode::Token,

@@ -105,16 +105,27 @@ impl Via {
     }
 }
 
+/// What the form shows besides its values.
+struct Shown<'a> {
+    via: &'a Via,
+    require_email: bool,
+    errors: &'a [FieldError],
+    error: Option<String>,
+}
+
 async fn form_page(
     state: &WebState,
     csrf: CsrfToken,
     status: StatusCode,
-    via: &Via,
-    require_email: bool,
+    shown: Shown<'_>,
     fields: &SignupFields,
-    errors: &[FieldError],
-    error: Option<String>,
 ) -> Response {
+    let Shown {
+        via,
+        require_email,
+        errors,
+        error,
+    } = shown;
     let message = |field: &str| {
         errors
             .iter()
@@ -142,17 +153,22 @@ async fn show(state: WebState, csrf: CsrfToken, via: Via) -> Result<Response, We
     let (idm, check) = (state.idm.clone(), via.clone());
     let admitted = blocking(move || idm.check_signup(check.borrow())).await?;
     match admitted {
-        Ok(settings) => Ok(form_page(
-            &state,
-            csrf,
-            StatusCode::OK,
-            &via,
-            settings.require_email,
-            &SignupFields::default(),
-            &[],
-            None,
-        )
-        .await),
+        Ok(settings) => {
+            let shown = Shown {
+                via: &via,
+                require_email: settings.require_email,
+                errors: &[],
+                error: None,
+            };
+            Ok(form_page(
+                &state,
+                csrf,
+                StatusCode::OK,
+                shown,
+                &SignupFields::default(),
+            )
+            .await)
+        }
         Err(why) => Err(refusal(why, matches!(via, Via::Token(_)))),
     }
 }
@@ -191,17 +207,15 @@ async fn submit(
             }
             Ok(response)
         }
-        (SignupOutcome::Invalid(errors), require_email) => Ok(form_page(
-            &state,
-            csrf,
-            StatusCode::BAD_REQUEST,
-            &via,
-            require_email,
-            &fields,
-            &errors,
-            Some("Please correct the fields marked below.".to_owned()),
-        )
-        .await),
+        (SignupOutcome::Invalid(errors), require_email) => {
+            let shown = Shown {
+                via: &via,
+                require_email,
+                errors: &errors,
+                error: Some("Please correct the fields marked below.".to_owned()),
+            };
+            Ok(form_page(&state, csrf, StatusCode::BAD_REQUEST, shown, &fields).await)
+        }
         (SignupOutcome::Refused(why), _) => Err(refusal(why, matches!(via, Via::Token(_)))),
     }
 }
