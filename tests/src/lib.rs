@@ -69,9 +69,21 @@ impl TestDaemon {
 
     /// Starts a daemon on an existing data directory (for restart tests).
     pub async fn start_in(dir: TempDir) -> TestDaemon {
+        Self::start_configured(dir, |_| {}).await
+    }
+
+    /// Starts a daemon whose configuration `configure` adjusts first (for
+    /// example trusted proxies, so tests can act as many client IPs).
+    pub async fn start_with(configure: impl FnOnce(&mut Config)) -> TestDaemon {
+        let dir = tempfile::tempdir().expect("temp dir");
+        Self::start_configured(dir, configure).await
+    }
+
+    async fn start_configured(dir: TempDir, configure: impl FnOnce(&mut Config)) -> TestDaemon {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
         let port = listener.local_addr().expect("local addr").port();
-        let config = test_config(&dir.path().join("data"), port);
+        let mut config = test_config(&dir.path().join("data"), port);
+        configure(&mut config);
         let clock = ManualClock::new(time::macros::datetime!(2026-11-23 08:00:00 UTC));
         let daemon = latchkey_daemon::start_on(&config, Arc::new(clock.clone()), listener)
             .await

@@ -35,6 +35,7 @@ pub(super) fn mutates(request: &Request) -> bool {
             | Request::ListSigningKeys
             | Request::GetClaims { .. }
             | Request::ListAuthorizations { .. }
+            | Request::ListSignupTokens
     )
 }
 
@@ -204,11 +205,27 @@ pub(super) fn handle(
                 .map_err(api_error)?;
             Response::Done
         }
-        // Signup tokens (#5), email (#6) and LDAP (#7) arrive with their issues.
-        Request::CreateSignupToken { .. }
-        | Request::ListSignupTokens
-        | Request::RevokeSignupToken { .. }
-        | Request::LdapSync
+        // Signup tokens (#5).
+        Request::CreateSignupToken { token } => Response::SignupToken {
+            token: views::signup_token_created(
+                idm.create_signup_token(actor, &token).map_err(api_error)?,
+                &ctx.info.public_url,
+            ),
+        },
+        Request::ListSignupTokens => Response::SignupTokens {
+            tokens: idm
+                .list_signup_tokens()
+                .map_err(api_error)?
+                .into_iter()
+                .map(views::signup_token)
+                .collect(),
+        },
+        Request::RevokeSignupToken { id } => {
+            idm.revoke_signup_token(actor, &id).map_err(api_error)?;
+            Response::Done
+        }
+        // Email (#6) and LDAP (#7) arrive with their issues.
+        Request::LdapSync
         | Request::LdapStatus
         | Request::SendTestEmail { .. }
         | Request::MailStatus => {

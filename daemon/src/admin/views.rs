@@ -184,3 +184,32 @@ pub(super) fn authorization(authorization: Authorization) -> AuthorizationView {
         granted_at: authorization.granted_at,
     }
 }
+
+// ---- Signup tokens (issue 5) ----
+
+pub(super) fn signup_token_created(
+    issued: crate::idm::SignupTokenIssued,
+    public_url: &str,
+) -> latchkey_protocol::SignupTokenCreated {
+    latchkey_protocol::SignupTokenCreated {
+        url: format!("{}/st/{}", public_url.trim_end_matches('/'), issued.token),
+        id: issued.id,
+        expires_at: issued.expires_at,
+        usage_limit: issued.usage_limit,
+        groups: issued.groups,
+    }
+}
+
+pub(super) fn signup_token(
+    info: crate::idm::SignupTokenInfo,
+) -> latchkey_protocol::SignupTokenView {
+    latchkey_protocol::SignupTokenView {
+        id: info.id,
+        prefix: info.prefix,
+        uses: info.uses,
+        usage_limit: info.usage_limit,
+        groups: info.groups,
+        created_at: info.created_at,
+        expires_at: info.expires_at,
+    }
+}

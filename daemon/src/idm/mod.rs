@@ -20,6 +20,7 @@ mod secrets;
 mod sessions;
 mod settings;
 mod setup;
+mod signup;
 mod users;
 mod validate;
 
@@ -43,6 +44,10 @@ pub use passkeys::{PASSKEY_NAME_MAX, PasskeyInfo};
 pub use sessions::{Session, SessionToken};
 pub use settings::{SettingEntry, Settings, UserVerification};
 pub use setup::SetupGate;
+pub use signup::{
+    FieldError, MAX_USAGE_LIMIT, SignupForm, SignupMode, SignupOutcome, SignupRefusal,
+    SignupSettings, SignupTokenInfo, SignupTokenIssued, SignupVia,
+};
 pub use users::{Counts, User, UserEntry, UserPageResult};
 
 /// The identity-management service: cheap to clone, shareable across tasks.

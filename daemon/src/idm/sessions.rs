@@ -299,7 +299,8 @@ impl Idm {
         self.store.write(|tx| {
             let sessions = tx.remove_expired_sessions(now)?;
             let codes = tx.remove_expired_login_codes(now)?;
-            Ok(sessions + codes)
+            let signup_tokens = super::signup::sweep_signup_tokens(tx, now)?;
+            Ok(sessions + codes + signup_tokens)
         })
     }
 }

@@ -71,6 +71,9 @@ impl Fallback {
 pub const APP_NAME: &str = "app.name";
 pub const SESSION_MINUTES: &str = "session.minutes";
 pub const USER_VERIFICATION: &str = "passkeys.user_verification";
+pub const SIGNUPS_MODE: &str = "signups.mode";
+pub const SIGNUPS_REQUIRE_EMAIL: &str = "signups.require_email";
+pub const SIGNUPS_DEFAULT_GROUPS: &str = "signups.default_groups";
 
 const REGISTRY: &[Definition] = &[
     Definition {
@@ -99,6 +102,28 @@ const REGISTRY: &[Definition] = &[
         warning: Some(
             "\"preferred\" only changes what browsers are asked; Latchkey still refuses passkeys that did not verify the user",
         ),
+    },
+    // Self-service signup (issue 5).
+    Definition {
+        key: SIGNUPS_MODE,
+        kind: Kind::Choice(&["disabled", "token", "open"]),
+        default: Some(Fallback::Text("disabled")),
+        description: "Who may create their own account: nobody, holders of a signup link (/st/…), or anyone (/signup)",
+        warning: Some("\"open\" lets anyone who can reach the server create an account"),
+    },
+    Definition {
+        key: SIGNUPS_REQUIRE_EMAIL,
+        kind: Kind::Bool,
+        default: Some(Fallback::Bool(true)),
+        description: "Whether the signup form requires an email address",
+        warning: None,
+    },
+    Definition {
+        key: SIGNUPS_DEFAULT_GROUPS,
+        kind: Kind::List,
+        default: Some(Fallback::EmptyList),
+        description: "Groups that accounts made by open signup join (existing group names)",
+        warning: None,
     },
 ];
 
@@ -287,6 +312,15 @@ fn text_of(value: Option<SettingValue>, fallback: &str) -> String {
     }
 }
 
+/// The effective value of a registered setting (stored, or its default), for
+/// features that type their own settings (`idm::signup`).
+pub(crate) fn value_of<A: Access>(
+    tx: &Tables<A>,
+    key: &str,
+) -> Result<Option<SettingValue>, IdmError> {
+    effective(tx, definition(key)?)
+}
+
 /// The typed settings from one snapshot. A stored value of the wrong shape
 /// (which `set_setting` never writes) falls back to the default.
 pub(crate) fn read_settings<A: Access>(tx: &Tables<A>) -> Result<Settings, IdmError> {
@@ -338,6 +372,12 @@ impl Idm {
         let parsed = parse(def, value)?;
         let now = self.now();
         self.store.write(|tx| {
+            let parsed = match (def.key, parsed) {
+                (SIGNUPS_DEFAULT_GROUPS, Some(SettingValue::List(names))) => Some(
+                    SettingValue::List(super::signup::existing_groups(tx, def.key, &names)?),
+                ),
+                (_, parsed) => parsed,
+            };
             let before = effective(tx, def)?;
             if before != parsed {
                 match &parsed {

@@ -56,6 +56,15 @@ pub(super) fn run(database: &Database) -> Result<(), StoreError> {
             "migrated the database"
         );
     }
+    ensure_tables(database)
+}
+
+/// Creates tables added since a file was made (opening creates them), so a
+/// feature that only adds tables needs no version step.
+fn ensure_tables(database: &Database) -> Result<(), StoreError> {
+    let txn = database.begin_write().map_err(db("creating new tables"))?;
+    WriteTx::open(&txn)?;
+    txn.commit().map_err(db("creating new tables"))?;
     Ok(())
 }
 

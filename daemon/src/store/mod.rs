@@ -16,6 +16,7 @@ mod oidc_admin;
 mod oidc_tokens;
 mod records;
 mod schema;
+mod signup;
 mod tx;
 mod users;
 
@@ -31,7 +32,7 @@ pub use records::RefreshTokenRecord;
 pub use records::{
     AuditRecord, ClaimsRecord, ClientRecord, ConsentRecord, GroupId, GroupRecord, KeyAlg, KeyState,
     LoginCodeRecord, PasskeyRecord, RecordSource, SessionMethod, SessionRecord, SettingRecord,
-    SettingValue, SigningKeyRecord, UserId, UserRecord, WebauthnHandle,
+    SettingValue, SigningKeyRecord, SignupTokenRecord, UserId, UserRecord, WebauthnHandle,
 };
 pub use schema::TokenHash;
 pub use tx::{Access, Read, ReadTx, Tables, Write, WriteTx};

@@ -419,6 +419,33 @@ pub(crate) enum StoredRefreshToken {
 
 // ---- end OIDC tokens ----------------------------------------------------------------------
 
+/// A signup token, current version. Keyed by the SHA-256 of the token, which
+/// is never stored.
+pub type SignupTokenRecord = SignupTokenV1;
+
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct SignupTokenV1 {
+    /// Random, shown in the console and used to revoke; not the token.
+    pub id: String,
+    /// The token's first characters, so an admin can recognise a link.
+    pub prefix: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub usage_limit: u32,
+    /// Accounts made with it so far; counted in the transaction that makes each.
+    pub uses: u32,
+    /// Groups the new accounts join (a group deleted since is skipped).
+    pub groups: Vec<GroupId>,
+    /// Who made it, as the audit log names actors.
+    pub created_by: String,
+    pub revoked_at: Option<i64>,
+}
+
+#[derive(Serialize, Deserialize)]
+pub(crate) enum StoredSignupToken {
+    V1(SignupTokenV1),
+}
+
 /// Maps the current record type to its versioned stored envelope.
 pub(crate) trait Versioned: Serialize + Sized {
     type Stored: serde::de::DeserializeOwned;
@@ -460,6 +487,7 @@ versioned!(SigningKeyV1, StoredSigningKey, "signing key");
 versioned!(ConsentV1, StoredConsent, "consent");
 versioned!(ClaimsV1, StoredClaims, "custom claims");
 versioned!(RefreshTokenV1, StoredRefreshToken, "refresh token");
+versioned!(SignupTokenV1, StoredSignupToken, "signup token");
 
 /// Serializes `&R` exactly as its envelope's newest variant would be.
 struct Current<'a, R>(&'a R);

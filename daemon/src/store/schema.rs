@@ -150,3 +150,15 @@ pub const REVOKED_GRANTS: TableDefinition<&str, i64> = TableDefinition::new("rev
 pub const GRANT_EPOCHS: TableDefinition<(IdBytes, &str), u64> =
     TableDefinition::new("grant_epochs_v1");
 // ---- end OIDC tokens ----------------------------------------------------------------------
+// ---- Signup tokens (issue 5) ----
+
+/// `SIGNUP_TOKENS`: SHA-256 of the signup token → `StoredSignupToken`. Kept
+/// after revocation, expiry or its last use (so the page can say which), until
+/// the sweeper drops it a while after it expired.
+pub const SIGNUP_TOKENS: TableDefinition<TokenHash, &[u8]> =
+    TableDefinition::new("signup_tokens_v1");
+
+/// `SIGNUP_TOKEN_IDS`: a signup token's public id → SHA-256 of the token, to
+/// revoke by id.
+pub const SIGNUP_TOKEN_IDS: TableDefinition<&str, TokenHash> =
+    TableDefinition::new("signup_token_ids_v1");

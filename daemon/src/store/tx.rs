@@ -72,6 +72,8 @@ pub struct Tables<A: Access> {
     pub(super) revoked_grants: A::Table<&'static str, i64>,
     pub(super) grant_epochs: A::Table<(IdBytes, &'static str), u64>,
     // ---- end OIDC tokens ----
+    pub(super) signup_tokens: A::Table<TokenHash, &'static [u8]>,
+    pub(super) signup_token_ids: A::Table<&'static str, TokenHash>,
     /// Audit events appended in this transaction, announced after commit.
     pub(super) appended_audit: Vec<(u64, AuditRecord)>,
 }
@@ -176,6 +178,12 @@ macro_rules! open_all {
                 .open_table(schema::GRANT_EPOCHS)
                 .map_err(db("opening grant epochs"))?,
             // ---- end OIDC tokens ----
+            signup_tokens: $txn
+                .open_table(schema::SIGNUP_TOKENS)
+                .map_err(db("opening signup tokens"))?,
+            signup_token_ids: $txn
+                .open_table(schema::SIGNUP_TOKEN_IDS)
+                .map_err(db("opening the signup token id index"))?,
             appended_audit: Vec::new(),
         }
     };

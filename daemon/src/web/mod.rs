@@ -6,6 +6,7 @@
 //!   `assets` — the embedded CSS and JS under `/static/`;
 //! - `login` — `/`, `/login`, `/login/alternative`, `/lc`; `account` — `/account`, passkey
 //!   rename/delete, sign-out; `setup` — `/setup/{token}`; `passkey_api` — `/api/passkey/*`;
+//!   `signup` — `/signup`, `/st/{token}`, `/signup/passkey`;
 //! - cross-cutting: `csrf` (double-submit cookie + Origin, a middleware in front of every
 //!   route), `cookies`, `auth` (the signed-in user), `rate_limit`, `client_ip`, `redirect`
 //!   (the `next` parameter), `headers` (CSP and friends), `error` (one error type, rendered as
@@ -29,6 +30,7 @@ mod passkey_api;
 pub mod rate_limit;
 pub mod redirect;
 mod setup;
+mod signup;
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -195,6 +197,13 @@ pub fn router(state: WebState) -> Router {
         .route(
             "/setup/{token}",
             get(setup::setup_get).post(setup::setup_post),
+        )
+        // Self-service signup (issue 5).
+        .route("/signup", get(signup::open_get).post(signup::open_post))
+        .route("/signup/passkey", get(signup::passkey_get))
+        .route(
+            "/st/{token}",
+            get(signup::token_get).post(signup::token_post),
         )
         .route("/api/passkey/login/start", post(passkey_api::login_start))
         .route("/api/passkey/login/finish", post(passkey_api::login_finish))

@@ -132,6 +132,33 @@ pub struct SetupPage {
     pub error: Option<String>,
 }
 
+/// `/signup` and `/st/{token}` (issue 5): the form with a message under each field it refuses.
+#[derive(Template, Debug)]
+#[template(path = "signup.html")]
+pub struct SignupPage {
+    pub chrome: Chrome,
+    pub action: String,
+    pub require_email: bool,
+    pub username: String,
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub error: Option<String>,
+    pub username_error: Option<String>,
+    pub email_error: Option<String>,
+    pub first_name_error: Option<String>,
+    pub last_name_error: Option<String>,
+}
+
+/// `/signup/passkey`: right after signup, add the first passkey or skip.
+#[derive(Template, Debug)]
+#[template(path = "signup_passkey.html")]
+pub struct SignupPasskeyPage {
+    pub chrome: Chrome,
+    pub display_name: String,
+    pub username: String,
+}
+
 #[derive(Template, Debug)]
 #[template(path = "error.html")]
 pub struct ErrorPage {
@@ -157,6 +184,7 @@ pub fn error_page(app_name: &str, error: &WebError) -> String {
     let title = match error.status {
         StatusCode::FORBIDDEN => "Request refused",
         StatusCode::NOT_FOUND => "Not found",
+        StatusCode::GONE => "Link no longer valid",
         StatusCode::UNAUTHORIZED => "Sign-in failed",
         StatusCode::TOO_MANY_REQUESTS => "Too many attempts",
         s if s.is_server_error() => "Something went wrong",

@@ -23,6 +23,8 @@ pub enum Action {
     PasskeySignIn,
     /// `POST /setup/{token}`.
     Setup,
+    /// `POST /signup` and `POST /st/{token}`: every attempt counts.
+    Signup,
 }
 
 impl Action {
@@ -32,6 +34,7 @@ impl Action {
             Action::LoginCode => (10, Duration::minutes(15)),
             Action::PasskeySignIn => (30, Duration::minutes(1)),
             Action::Setup => (10, Duration::minutes(15)),
+            Action::Signup => (10, Duration::hours(1)),
         }
     }
 }

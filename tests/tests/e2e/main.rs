@@ -19,4 +19,5 @@ mod lifecycle;
 mod oidc_admin;
 mod oidc_flows;
 mod passkeys;
+mod signup;
 mod web_pages;

@@ -43,6 +43,9 @@ pub enum Noun {
     /// List and revoke a user's browser sessions
     #[command(subcommand)]
     Session(SessionCommand),
+    /// Signup links people create their own accounts with (setting signups.mode = token)
+    #[command(subcommand)]
+    SignupToken(SignupTokenCommand),
     /// Show and change the application settings
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -395,4 +398,25 @@ pub fn claim(text: &str) -> Result<(String, serde_json::Value), String> {
     let value =
         serde_json::from_str(value).unwrap_or_else(|_| serde_json::Value::String(value.to_owned()));
     Ok((key.to_owned(), value))
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SignupTokenCommand {
+    /// Create a signup link; prints the link and a QR code
+    Create {
+        /// How long it stays valid: 1h, 12h, 1d, 1w, 1m (30 days), or a
+        /// duration such as 90min or 3d, at most 31 days
+        #[arg(long, default_value = "1d", value_parser = expiry)]
+        expires: Duration,
+        /// How many accounts it may create (1–100)
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
+        uses: u32,
+        /// A group the new accounts join (repeat for more)
+        #[arg(long = "group", value_name = "GROUP")]
+        groups: Vec<String>,
+    },
+    /// List signup links that can still be used (without the links)
+    List,
+    /// Revoke a signup link by its id
+    Revoke { id: String },
 }

@@ -8,6 +8,7 @@ pub mod audit;
 pub mod group;
 pub mod oidc;
 pub mod output;
+pub mod signup;
 pub mod user;
 
 use std::ffi::OsString;
@@ -60,6 +61,7 @@ pub fn plan(noun: Noun) -> Plan {
         Noun::Passkey(command) => access::passkey(command),
         Noun::LoginCode(command) => access::login_code(command),
         Noun::Session(command) => access::session(command),
+        Noun::SignupToken(command) => signup::plan(command),
         Noun::Config(command) => access::config(command),
         Noun::Audit(command) => audit::plan(command),
         Noun::Client(command) => oidc::client(command),

@@ -64,8 +64,11 @@ pub fn render(response: &Response, note: Option<String>) -> Rendered {
             json!({ "authorizations": authorizations }),
             authorizations_table(authorizations),
         ),
-        Response::SignupToken { token } => (to_json(token), pretty(token)),
-        Response::SignupTokens { tokens } => (json!({ "tokens": tokens }), pretty(tokens)),
+        Response::SignupToken { token } => (to_json(token), super::signup::token_lines(token)),
+        Response::SignupTokens { tokens } => (
+            json!({ "tokens": tokens }),
+            super::signup::tokens_table(tokens),
+        ),
         Response::LdapSyncReport { report } => (to_json(report), pretty(report)),
         Response::LdapStatus { status } => (to_json(status), pretty(status)),
         Response::MailStatus { status } => (to_json(status), pretty(status)),

@@ -43,6 +43,11 @@ pub enum ConfirmAction {
         client_id: String,
         name: String,
     },
+    /// A signup token, by id; `prefix` is for people.
+    RevokeSignupToken {
+        id: String,
+        prefix: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,6 +102,10 @@ impl Confirm {
             ConfirmAction::RevokeSession { username, .. } => (
                 "Sign out",
                 format!("End this session of {username}? That browser is signed out."),
+            ),
+            ConfirmAction::RevokeSignupToken { prefix, .. } => (
+                "Revoke signup token",
+                format!("Revoke the signup link {prefix}…? It stops creating accounts at once."),
             ),
         };
         Confirm {

@@ -16,6 +16,7 @@ pub mod help;
 pub mod input;
 pub mod login_code;
 pub mod settings;
+pub mod signup_tokens;
 pub mod status;
 pub mod theme;
 pub mod unreachable;
@@ -67,6 +68,7 @@ pub fn render(app: &App, frame: &mut Frame) {
         Screen::Clients => clients::render(app.clients(), frame, body),
         Screen::Audit => audit::render(app.audit(), frame, body),
         Screen::Settings => settings::render(app.settings(), frame, body),
+        Screen::SignupTokens => signup_tokens::render_list(app.signup_tokens(), frame, body),
     }
     status::render_footer(app, frame, footer);
     match app.modal() {
@@ -76,6 +78,8 @@ pub fn render(app: &App, frame: &mut Frame) {
         Some(Modal::Expiry(picker)) => login_code::render_picker(picker, frame, body),
         Some(Modal::LoginCode(shown)) => login_code::render_shown(shown, frame, body),
         Some(Modal::Secret(shown)) => clients::render_secret(shown, frame, body),
+        Some(Modal::SignupToken(dialog)) => signup_tokens::render_dialog(dialog, frame, body),
+        Some(Modal::SignupTokenShown(shown)) => signup_tokens::render_shown(shown, frame, body),
         None => {}
     }
 }

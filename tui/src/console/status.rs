@@ -121,6 +121,7 @@ pub fn render_footer(app: &App, frame: &mut Frame, area: Rect) {
         Screen::Settings => &[
             ("↑↓", "move"),
             ("Enter", "change"),
+            ("t", "signup tokens"),
             ("r", "reload"),
             ("Tab", "next tab"),
             ("?", "help"),
@@ -143,6 +144,15 @@ pub fn render_footer(app: &App, frame: &mut Frame, area: Rect) {
             ("D", "delete"),
             ("K", "rotate key"),
             ("?", "help"),
+        ],
+        Screen::SignupTokens => &[
+            ("Esc", "settings"),
+            ("↑↓", "move"),
+            ("n", "new link"),
+            ("x", "revoke"),
+            ("r", "reload"),
+            ("?", "help"),
+            ("q", "quit"),
         ],
         Screen::GroupMembers { .. } => &[
             ("Esc", "back"),

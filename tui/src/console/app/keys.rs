@@ -12,6 +12,7 @@ use crate::console::event::Command;
 use crate::console::form::{Form, FormKey};
 use crate::console::groups;
 use crate::console::login_code::{ExpiryPicker, PickerKey};
+use crate::console::signup_tokens::{DialogKey, SignupTokenDialog};
 use crate::console::users::UsersKey;
 
 impl App {
@@ -33,7 +34,7 @@ impl App {
             return;
         }
         match self.modal.take() {
-            Some(Modal::Help | Modal::LoginCode(_)) => return,
+            Some(Modal::Help | Modal::LoginCode(_) | Modal::SignupTokenShown(_)) => return,
             Some(Modal::Secret(shown)) => {
                 // Only a deliberate key closes it: the secret is shown once.
                 if !matches!(key.code, KeyCode::Enter | KeyCode::Esc) {
@@ -41,6 +42,7 @@ impl App {
                 }
                 return;
             }
+            Some(Modal::SignupToken(dialog)) => return self.on_signup_dialog_key(dialog, key),
             Some(Modal::Form(form)) => return self.on_form_key(form, key),
             Some(Modal::Expiry(picker)) => return self.on_picker_key(picker, key),
             Some(Modal::Confirm(confirm)) => {
@@ -84,6 +86,7 @@ impl App {
                 Screen::Audit => {}
                 Screen::Clients => self.on_clients_key(key),
                 Screen::Settings => self.on_settings_key(key),
+                Screen::SignupTokens => self.on_signup_tokens_key(key),
             },
         }
     }
@@ -264,6 +267,11 @@ impl App {
             self.settings.selected = next;
             return;
         }
+        if key.code == KeyCode::Char('t') {
+            self.screen = Screen::SignupTokens;
+            self.send(Purpose::SignupTokens, Request::ListSignupTokens);
+            return;
+        }
         if let (KeyCode::Enter | KeyCode::Char('e'), Some(setting)) =
             (key.code, self.settings.selected_setting())
         {
@@ -316,6 +324,54 @@ impl App {
             }
             _ => {}
         }
+    }
+
+    fn on_signup_tokens_key(&mut self, key: KeyEvent) {
+        let len = self.signup_tokens.list().len();
+        let page = usize::from(self.height.saturating_sub(6).max(1));
+        if let Some(next) = groups::step(self.signup_tokens.selected, len, key, page) {
+            self.signup_tokens.selected = next;
+            return;
+        }
+        match key.code {
+            KeyCode::Esc | KeyCode::Backspace | KeyCode::Left => {
+                self.screen = Screen::Settings;
+                self.send(Purpose::Settings, Request::GetSettings);
+            }
+            KeyCode::Char('n') => {
+                self.modal = Some(Modal::SignupToken(SignupTokenDialog::default()));
+            }
+            KeyCode::Char('x') | KeyCode::Char('D') | KeyCode::Delete => {
+                match self.signup_tokens.selected_token() {
+                    Some(token) => {
+                        let action = ConfirmAction::RevokeSignupToken {
+                            id: token.id.clone(),
+                            prefix: token.prefix.clone(),
+                        };
+                        self.modal = Some(Modal::Confirm(Confirm::new(action)));
+                    }
+                    None => {
+                        self.flash = Some(Flash::Info("No signup token to revoke.".to_owned()));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn on_signup_dialog_key(&mut self, mut dialog: SignupTokenDialog, key: KeyEvent) {
+        match dialog.on_key(key) {
+            DialogKey::Cancel => return,
+            DialogKey::Handled => {}
+            DialogKey::Submit { token, label } => {
+                dialog.busy = true;
+                self.send(
+                    Purpose::CreateSignupToken { label },
+                    Request::CreateSignupToken { token },
+                );
+            }
+        }
+        self.modal = Some(Modal::SignupToken(dialog));
     }
 
     fn on_groups_key(&mut self, key: KeyEvent) {
@@ -455,6 +511,10 @@ impl App {
                     done: format!("Signed {username} out of that session."),
                 },
                 Request::RevokeSession { user, id },
+            ),
+            ConfirmAction::RevokeSignupToken { id, prefix } => (
+                Purpose::RevokeSignupToken { prefix },
+                Request::RevokeSignupToken { id },
             ),
         };
         self.send(purpose, request);

@@ -27,6 +27,7 @@ use super::form::Form;
 use super::groups::GroupsView;
 use super::login_code::{ExpiryPicker, LoginCodeShown};
 use super::settings::SettingsScreen;
+use super::signup_tokens::{SignupTokenDialog, SignupTokenShown, SignupTokensView};
 use super::users::{PAGE, UsersView};
 
 /// How long to wait between connection attempts while the daemon is away.
@@ -69,6 +70,10 @@ pub enum Modal {
     LoginCode(Box<LoginCodeShown>),
     /// A client secret just made: shown once.
     Secret(Box<SecretShown>),
+    /// Creating a signup token.
+    SignupToken(SignupTokenDialog),
+    /// A signup link just made, with its QR code.
+    SignupTokenShown(Box<SignupTokenShown>),
 }
 
 /// What a reply is for.
@@ -124,6 +129,13 @@ enum Purpose {
     RotateSecret {
         name: String,
     },
+    SignupTokens,
+    CreateSignupToken {
+        label: String,
+    },
+    RevokeSignupToken {
+        prefix: String,
+    },
 }
 
 #[derive(Debug)]
@@ -139,6 +151,7 @@ pub struct App {
     access: AccessView,
     audit: AuditView,
     settings: SettingsScreen,
+    signup_tokens: SignupTokensView,
     modal: Option<Modal>,
     flash: Option<Flash>,
     pending: HashMap<u64, Purpose>,
@@ -162,6 +175,7 @@ impl App {
             access: AccessView::new(""),
             audit: AuditView::default(),
             settings: SettingsScreen::default(),
+            signup_tokens: SignupTokensView::default(),
             modal: None,
             flash: None,
             pending: HashMap::new(),
@@ -213,6 +227,9 @@ impl App {
     pub fn settings(&self) -> &SettingsScreen {
         &self.settings
     }
+    pub fn signup_tokens(&self) -> &SignupTokensView {
+        &self.signup_tokens
+    }
     pub fn modal(&self) -> Option<&Modal> {
         self.modal.as_ref()
     }
@@ -247,6 +264,7 @@ impl App {
                 match &mut self.modal {
                     Some(Modal::Form(form)) => form.busy = false,
                     Some(Modal::Expiry(picker)) => picker.busy = false,
+                    Some(Modal::SignupToken(dialog)) => dialog.busy = false,
                     _ => {}
                 }
                 self.link = Link::Down {
@@ -334,6 +352,7 @@ impl App {
             Screen::Clients => self.load_clients(),
             Screen::Audit => self.load_audit(),
             Screen::Settings => self.send(Purpose::Settings, Request::GetSettings),
+            Screen::SignupTokens => self.send(Purpose::SignupTokens, Request::ListSignupTokens),
         }
     }
 

@@ -7,6 +7,7 @@ use crate::console::access::{Loaded, Part};
 use crate::console::clients::SecretShown;
 use crate::console::form::{Form, FormKind};
 use crate::console::login_code::LoginCodeShown;
+use crate::console::signup_tokens::SignupTokenShown;
 
 impl App {
     pub(super) fn on_reply(&mut self, purpose: Purpose, result: Result<Response, ApiError>) {
@@ -109,6 +110,18 @@ impl App {
                 self.flash = Some(Flash::Info(format!("New secret for {name}.")));
                 self.show_secret(client);
             }
+            (Purpose::SignupTokens, Response::SignupTokens { tokens }) => {
+                self.signup_tokens.set(Ok(tokens));
+            }
+            (Purpose::CreateSignupToken { label }, Response::SignupToken { token }) => {
+                let shown = SignupTokenShown::new(label, token);
+                self.modal = Some(Modal::SignupTokenShown(Box::new(shown)));
+                self.send(Purpose::SignupTokens, Request::ListSignupTokens);
+            }
+            (Purpose::RevokeSignupToken { prefix }, _) => {
+                self.flash = Some(Flash::Info(format!("Revoked signup link {prefix}….")));
+                self.send(Purpose::SignupTokens, Request::ListSignupTokens);
+            }
             (_, other) => {
                 self.flash = Some(Flash::Error(format!(
                     "The daemon sent an unexpected answer: {other:?}"
@@ -147,6 +160,14 @@ impl App {
             Purpose::Settings => self.settings.set(Err(error.message)),
             Purpose::Clients => self.clients.set_clients(Err(error.message)),
             Purpose::SigningKeys => self.clients.keys = Some(Err(error.message)),
+            Purpose::SignupTokens => self.signup_tokens.set(Err(error.message)),
+            Purpose::CreateSignupToken { .. } => match &mut self.modal {
+                Some(Modal::SignupToken(dialog)) => {
+                    dialog.busy = false;
+                    dialog.error = Some(error.message);
+                }
+                _ => self.flash = Some(Flash::Error(error.message)),
+            },
             _ => self.flash = Some(Flash::Error(error.message)),
         }
     }

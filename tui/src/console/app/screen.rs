@@ -18,6 +18,8 @@ pub enum Screen {
     Clients,
     Audit,
     Settings,
+    /// Signup tokens, reached from Settings (`t`).
+    SignupTokens,
 }
 
 /// The tabs in the status bar, in Tab order.
@@ -57,7 +59,7 @@ impl Screen {
             Screen::Groups | Screen::GroupMembers { .. } => Tab::Groups,
             Screen::Clients => Tab::Clients,
             Screen::Audit => Tab::Audit,
-            Screen::Settings => Tab::Settings,
+            Screen::Settings | Screen::SignupTokens => Tab::Settings,
         }
     }
 }
