@@ -29,6 +29,7 @@ pub(super) fn mutates(request: &Request) -> bool {
             | Request::ListLoginCodes { .. }
             | Request::ListPasskeys { .. }
             | Request::ListSessions { .. }
+            | Request::LdapStatus
     )
 }
 
@@ -198,6 +199,18 @@ pub(super) fn handle(
                 .map_err(api_error)?;
             Response::Done
         }
+        // LDAP sync (issue 7). Handlers run on the blocking pool, so the
+        // async sync is driven to completion here.
+        Request::LdapSync => {
+            let trigger = actor.to_string();
+            let report = tokio::runtime::Handle::current()
+                .block_on(ctx.ldap.run(&trigger))
+                .map_err(ldap_error)?;
+            Response::LdapSyncReport { report }
+        }
+        Request::LdapStatus => Response::LdapStatus {
+            status: ctx.ldap.status().map_err(api_error)?,
+        },
         // OpenID Connect administration arrives with issue #4.
         Request::CreateClient { .. }
         | Request::ListClients
@@ -220,8 +233,6 @@ pub(super) fn handle(
         Request::CreateSignupToken { .. }
         | Request::ListSignupTokens
         | Request::RevokeSignupToken { .. }
-        | Request::LdapSync
-        | Request::LdapStatus
         | Request::SendTestEmail { .. }
         | Request::MailStatus => {
             return Err(ApiError::new(
@@ -231,4 +242,19 @@ pub(super) fn handle(
         }
     };
     Ok(response)
+}
+
+/// A sync's failure on the socket: the directory's exact words.
+fn ldap_error(err: crate::ldap::SyncError) -> ApiError {
+    use crate::ldap::{DirectoryError, SyncError};
+    match err {
+        SyncError::Disabled => {
+            ApiError::new(ErrorCode::InvalidInput, err.to_string()).with_field("ldap.enabled")
+        }
+        SyncError::Directory(DirectoryError::Config(message)) => {
+            ApiError::new(ErrorCode::InvalidInput, message)
+        }
+        SyncError::Idm(e) => api_error(e),
+        other => ApiError::new(ErrorCode::Internal, other.to_string()),
+    }
 }

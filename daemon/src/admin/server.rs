@@ -27,6 +27,8 @@ pub struct ConnectionContext {
     pub idm: Idm,
     pub info: Arc<DaemonInfo>,
     pub events: broadcast::Sender<Event>,
+    /// Runs LDAP syncs and keeps the last result (issue 7).
+    pub ldap: crate::ldap::LdapSync,
 }
 
 #[derive(Debug)]
@@ -171,7 +173,22 @@ async fn serve_connection(
             events = Some(ctx.events.subscribe());
         }
         let mutates = handlers::mutates(&request);
-        let outcome = run_request(&ctx, &actor, request).await;
+        // Events keep flowing while a request runs: a console that asked
+        // for an LDAP sync watches its progress on this connection.
+        let outcome = {
+            let request = run_request(&ctx, &actor, request);
+            tokio::pin!(request);
+            loop {
+                tokio::select! {
+                    outcome = &mut request => break outcome,
+                    event = next_event(&mut events) => {
+                        if let Some(event) = event {
+                            send(&mut writer, &ServerMessage::Event { event }).await?;
+                        }
+                    }
+                }
+            }
+        };
         if mutates && matches!(outcome, Outcome::Ok { .. }) {
             // Nobody listening is fine.
             let _ = ctx.events.send(Event::DirectoryChanged);

@@ -10,7 +10,7 @@ use super::schema::META;
 use super::tx::WriteTx;
 
 /// The newest schema this binary understands.
-pub const SCHEMA_VERSION: u64 = 1;
+pub const SCHEMA_VERSION: u64 = 2;
 
 const VERSION_KEY: &str = "schema_version";
 
@@ -21,11 +21,18 @@ struct Migration {
     apply: fn(&WriteTransaction) -> Result<(), StoreError>,
 }
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "create_tables",
-    apply: create_tables,
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "create_tables",
+        apply: create_tables,
+    },
+    Migration {
+        version: 2,
+        name: "ldap_id_indexes",
+        apply: create_tables,
+    },
+];
 
 /// Refuses a newer file, then applies every step the file has not had yet.
 pub(super) fn run(database: &Database) -> Result<(), StoreError> {
@@ -82,6 +89,8 @@ pub(super) fn set_version(txn: &WriteTransaction, version: u64) -> Result<(), St
 }
 
 /// Version 1: every table of the first schema (opening creates them).
+/// Version 2 (LDAP sync) reuses it: opening every table creates the two
+/// LDAP id indexes, and leaves existing tables alone.
 fn create_tables(txn: &WriteTransaction) -> Result<(), StoreError> {
     txn.open_table(META).map_err(db("creating tables"))?;
     WriteTx::open(txn)?;

@@ -11,6 +11,7 @@ mod audit;
 mod error;
 mod groups;
 mod index;
+mod ldap;
 mod migrations;
 mod records;
 mod schema;

@@ -59,6 +59,9 @@ pub struct Tables<A: Access> {
     pub(super) user_groups: A::Table<PairKey, ()>,
     pub(super) audit_log: A::Table<u64, &'static [u8]>,
     pub(super) user_audit_events: A::Table<(IdBytes, u64), ()>,
+    // LDAP sync (issue 7): directory unique id → user / group id.
+    pub(super) ldap_id_to_user_id: A::Table<&'static str, IdBytes>,
+    pub(super) ldap_id_to_group_id: A::Table<&'static str, IdBytes>,
     /// Audit events appended in this transaction, announced after commit.
     pub(super) appended_audit: Vec<(u64, AuditRecord)>,
 }
@@ -130,6 +133,12 @@ macro_rules! open_all {
             user_audit_events: $txn
                 .open_table(schema::USER_AUDIT_EVENTS)
                 .map_err(db("opening the audit user index"))?,
+            ldap_id_to_user_id: $txn
+                .open_table(schema::LDAP_ID_TO_USER_ID)
+                .map_err(db("opening the LDAP user id index"))?,
+            ldap_id_to_group_id: $txn
+                .open_table(schema::LDAP_ID_TO_GROUP_ID)
+                .map_err(db("opening the LDAP group id index"))?,
             appended_audit: Vec::new(),
         }
     };
