@@ -191,11 +191,7 @@ async fn serve(
         .into_future(),
     );
     // LDAP sync (issue 7): on demand over the socket, and on a schedule.
-    let ldap = ldap::LdapSync::new(
-        idm.clone(),
-        Arc::new(ldap::LdapDirectory),
-        events.clone(),
-    );
+    let ldap = ldap::LdapSync::new(idm.clone(), Arc::new(ldap::LdapDirectory), events.clone());
     tracker.spawn(ldap.clone().schedule(shutdown.clone()));
     let admin = AdminServer::new(
         socket,

@@ -199,14 +199,13 @@ pub(super) fn handle(
                 .map_err(api_error)?;
             Response::Done
         }
-        // LDAP sync (issue 7). Handlers run on the blocking pool, so the
-        // async sync is driven to completion here.
+        // LDAP sync (issue 7): `ldap_sync` below, awaited by the server
+        // instead of running on the blocking pool.
         Request::LdapSync => {
-            let trigger = actor.to_string();
-            let report = tokio::runtime::Handle::current()
-                .block_on(ctx.ldap.run(&trigger))
-                .map_err(ldap_error)?;
-            Response::LdapSyncReport { report }
+            return Err(ApiError::new(
+                ErrorCode::Internal,
+                "an LDAP sync request reached the blocking handler",
+            ));
         }
         Request::LdapStatus => Response::LdapStatus {
             status: ctx.ldap.status().map_err(api_error)?,
@@ -242,6 +241,16 @@ pub(super) fn handle(
         }
     };
     Ok(response)
+}
+
+/// `LdapSync`: runs a sync (after any running one) and answers with its
+/// report. Async: it waits on the network and on the other sync.
+pub(super) async fn ldap_sync(
+    ctx: &ConnectionContext,
+    actor: &Actor,
+) -> Result<Response, ApiError> {
+    let report = ctx.ldap.run(&actor.to_string()).await.map_err(ldap_error)?;
+    Ok(Response::LdapSyncReport { report })
 }
 
 /// A sync's failure on the socket: the directory's exact words.

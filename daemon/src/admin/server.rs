@@ -199,6 +199,9 @@ async fn serve_connection(
 
 /// redb commits fsync, so requests run on the blocking pool.
 async fn run_request(ctx: &ConnectionContext, actor: &Actor, request: Request) -> Outcome {
+    if matches!(request, Request::LdapSync) {
+        return handlers::ldap_sync(ctx, actor).await.into();
+    }
     let ctx = ctx.clone();
     let actor = actor.clone();
     let joined = tokio::task::spawn_blocking(move || handlers::handle(&ctx, &actor, request)).await;

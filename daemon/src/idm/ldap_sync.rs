@@ -106,7 +106,9 @@ enum UserOp {
         ldap_id: String,
     },
     /// The id index points at a user that no longer exists.
-    Forget { ldap_id: String },
+    Forget {
+        ldap_id: String,
+    },
 }
 
 #[derive(Debug)]
@@ -305,7 +307,10 @@ fn plan(
             }
         };
         if let Some(first) = seen_names.insert(fold(&want.username), user.dn.as_str()) {
-            let reason = format!("username {:?} is also the username of {first}", want.username);
+            let reason = format!(
+                "username {:?} is also the username of {first}",
+                want.username
+            );
             skip(&mut report, &user.dn, reason);
             continue;
         }
@@ -389,8 +394,7 @@ fn plan(
             } else {
                 "another directory group"
             };
-            let reason =
-                format!("group name {name:?} belongs to {whose}; groups are never merged");
+            let reason = format!("group name {name:?} belongs to {whose}; groups are never merged");
             skip(&mut report, &group.dn, reason);
             continue;
         }
@@ -530,8 +534,7 @@ fn plan(
                 let mut remove: Vec<UserId> = before.difference(&after).copied().collect();
                 add.sort();
                 remove.sort();
-                let renamed =
-                    record.name != wanted.name || record.friendly_name != friendly_name;
+                let renamed = record.name != wanted.name || record.friendly_name != friendly_name;
                 if renamed || !add.is_empty() || !remove.is_empty() {
                     record.name.clone_from(&wanted.name);
                     record.friendly_name = friendly_name;
@@ -681,9 +684,12 @@ fn apply_user(
                 skip(report, &dn, "its account was deleted during the sync");
                 return Ok(());
             };
-            if let Some(reason) =
-                clash(tx, Some(record.id), &record.username, record.email.as_deref())?
-            {
+            if let Some(reason) = clash(
+                tx,
+                Some(record.id),
+                &record.username,
+                record.email.as_deref(),
+            )? {
                 skip(report, &dn, reason);
                 return Ok(());
             }
@@ -698,7 +704,14 @@ fn apply_user(
                 report.updated += 1;
             }
             if enabled {
-                audit::append(tx, now, actor, "user_enabled", Some(subject), vec![source()])?;
+                audit::append(
+                    tx,
+                    now,
+                    actor,
+                    "user_enabled",
+                    Some(subject),
+                    vec![source()],
+                )?;
                 report.enabled += 1;
             }
         }

@@ -167,15 +167,51 @@ const REGISTRY: &[Definition] = &[
         Some(Fallback::Integer(60)),
         "Minutes between scheduled syncs",
     ),
-    ldap_attr(super::ldap_settings::ATTR_UNIQUE_ID, "entryUUID", "Attribute holding a user's stable unique id (entryUUID, objectGUID, …); it must never change"),
-    ldap_attr(super::ldap_settings::ATTR_USERNAME, "uid", "Attribute holding the username"),
-    ldap_attr(super::ldap_settings::ATTR_EMAIL, "mail", "Attribute holding the email address"),
-    ldap_attr(super::ldap_settings::ATTR_FIRST_NAME, "givenName", "Attribute holding the first name"),
-    ldap_attr(super::ldap_settings::ATTR_LAST_NAME, "sn", "Attribute holding the last name"),
-    ldap_attr(super::ldap_settings::ATTR_DISPLAY_NAME, "cn", "Attribute holding the display name"),
-    ldap_attr(super::ldap_settings::ATTR_GROUP_MEMBER, "member", "Group attribute listing members: DNs (member, uniqueMember) or bare usernames (memberUid)"),
-    ldap_attr(super::ldap_settings::ATTR_GROUP_UNIQUE_ID, "entryUUID", "Attribute holding a group's stable unique id"),
-    ldap_attr(super::ldap_settings::ATTR_GROUP_NAME, "cn", "Attribute holding the group name"),
+    ldap_attr(
+        super::ldap_settings::ATTR_UNIQUE_ID,
+        "entryUUID",
+        "Attribute holding a user's stable unique id (entryUUID, objectGUID, …); it must never change",
+    ),
+    ldap_attr(
+        super::ldap_settings::ATTR_USERNAME,
+        "uid",
+        "Attribute holding the username",
+    ),
+    ldap_attr(
+        super::ldap_settings::ATTR_EMAIL,
+        "mail",
+        "Attribute holding the email address",
+    ),
+    ldap_attr(
+        super::ldap_settings::ATTR_FIRST_NAME,
+        "givenName",
+        "Attribute holding the first name",
+    ),
+    ldap_attr(
+        super::ldap_settings::ATTR_LAST_NAME,
+        "sn",
+        "Attribute holding the last name",
+    ),
+    ldap_attr(
+        super::ldap_settings::ATTR_DISPLAY_NAME,
+        "cn",
+        "Attribute holding the display name",
+    ),
+    ldap_attr(
+        super::ldap_settings::ATTR_GROUP_MEMBER,
+        "member",
+        "Group attribute listing members: DNs (member, uniqueMember) or bare usernames (memberUid)",
+    ),
+    ldap_attr(
+        super::ldap_settings::ATTR_GROUP_UNIQUE_ID,
+        "entryUUID",
+        "Attribute holding a group's stable unique id",
+    ),
+    ldap_attr(
+        super::ldap_settings::ATTR_GROUP_NAME,
+        "cn",
+        "Attribute holding the group name",
+    ),
     ldap_text(
         super::ldap_settings::ADMIN_GROUP,
         Kind::Text { min: 1, max: 256 },
@@ -207,7 +243,11 @@ const fn ldap_text(
 }
 
 /// An LDAP attribute name setting.
-const fn ldap_attr(key: &'static str, default: &'static str, description: &'static str) -> Definition {
+const fn ldap_attr(
+    key: &'static str,
+    default: &'static str,
+    description: &'static str,
+) -> Definition {
     ldap_text(
         key,
         Kind::Text { min: 1, max: 128 },

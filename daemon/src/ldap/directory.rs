@@ -333,7 +333,9 @@ mod tests {
     fn entry(attrs: &[(&str, &str)], bin: &[(&str, Vec<u8>)]) -> SearchEntry {
         let mut text: HashMap<String, Vec<String>> = HashMap::new();
         for (k, v) in attrs {
-            text.entry((*k).to_owned()).or_default().push((*v).to_owned());
+            text.entry((*k).to_owned())
+                .or_default()
+                .push((*v).to_owned());
         }
         SearchEntry {
             dn: "cn=x".to_owned(),
@@ -347,7 +349,10 @@ mod tests {
 
     #[test]
     fn unique_ids_are_stable_text() {
-        let e = entry(&[("entryUUID", "0F1E2D3C-4B5A-6978-8796-A5B4C3D2E1F0")], &[]);
+        let e = entry(
+            &[("entryUUID", "0F1E2D3C-4B5A-6978-8796-A5B4C3D2E1F0")],
+            &[],
+        );
         assert_eq!(
             unique_id(&e, "entryuuid").unwrap(),
             "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"

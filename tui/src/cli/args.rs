@@ -49,6 +49,9 @@ pub enum Noun {
     /// Read the audit log
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Import users and groups from the LDAP directory
+    #[command(subcommand)]
+    Ldap(LdapCommand),
     /// Show the daemon's version, public URL and counts
     Status,
 }
@@ -201,4 +204,13 @@ pub enum ConfigCommand {
     Show,
     /// Change a setting; the daemon checks the value
     Set { key: String, value: String },
+}
+
+/// `latchkey ldap …` (issue 7).
+#[derive(Debug, Subcommand)]
+pub enum LdapCommand {
+    /// Sync now and print what changed (--json: the report)
+    Sync,
+    /// The last sync: when, what it did, its error
+    Status,
 }

@@ -61,6 +61,8 @@ pub fn plan(noun: Noun) -> Plan {
         Noun::Session(command) => access::session(command),
         Noun::Config(command) => access::config(command),
         Noun::Audit(command) => audit::plan(command),
+        Noun::Ldap(args::LdapCommand::Sync) => Plan::new(Request::LdapSync),
+        Noun::Ldap(args::LdapCommand::Status) => Plan::new(Request::LdapStatus),
         Noun::Status => Plan::new(Request::Status),
     }
 }

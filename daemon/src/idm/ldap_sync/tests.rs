@@ -64,8 +64,14 @@ fn audit_count(idm: &Idm) -> usize {
 fn first_sync_creates_then_a_second_changes_nothing() {
     let idm = idm();
     let snapshot = DirectorySnapshot {
-        users: vec![person("alice", "alice@example.org"), person("bob", "bob@example.org")],
-        groups: vec![group("admins", &["alice"]), group("Staff Team", &["alice", "bob"])],
+        users: vec![
+            person("alice", "alice@example.org"),
+            person("bob", "bob@example.org"),
+        ],
+        groups: vec![
+            group("admins", &["alice"]),
+            group("Staff Team", &["alice", "bob"]),
+        ],
         skipped: Vec::new(),
     };
     let report = apply(&idm, &snapshot, OnRemoved::Disable);
@@ -91,7 +97,10 @@ fn first_sync_creates_then_a_second_changes_nothing() {
 fn leavers_are_disabled_or_deleted_and_come_back_enabled() {
     let idm = idm();
     let mut snapshot = DirectorySnapshot {
-        users: vec![person("alice", "alice@example.org"), person("bob", "bob@example.org")],
+        users: vec![
+            person("alice", "alice@example.org"),
+            person("bob", "bob@example.org"),
+        ],
         ..DirectorySnapshot::default()
     };
     apply(&idm, &snapshot, OnRemoved::Disable);
@@ -161,7 +170,10 @@ fn invalid_and_duplicate_entries_are_skipped() {
 fn memberships_follow_the_directory_by_dn_or_username() {
     let idm = idm();
     let mut snapshot = DirectorySnapshot {
-        users: vec![person("alice", "alice@example.org"), person("bob", "bob@example.org")],
+        users: vec![
+            person("alice", "alice@example.org"),
+            person("bob", "bob@example.org"),
+        ],
         groups: vec![DirectoryGroup {
             members: vec!["alice".into()],
             ..group("posix", &[])
