@@ -545,3 +545,42 @@ async fn bench_sync_10000_users() {
     println!("first sync of 10,000 users (all created): {first:?}");
     println!("second sync of 10,000 users (no change): {second:?}");
 }
+
+#[tokio::test]
+async fn the_console_ldap_screen_syncs_now_and_shows_the_last_result() {
+    let (t, _slapd) = started().await;
+    let mut driver = Driver::start(t.socket(), 100, 30).await;
+    for _ in 0..3 {
+        driver.key(KeyCode::Tab).await;
+    }
+    driver.key(KeyCode::Char('L')).await;
+    let screen = driver.screen();
+    assert!(screen.contains("LDAP sync"), "{screen}");
+    assert!(
+        screen.contains("never since the daemon started"),
+        "{screen}"
+    );
+    assert!(screen.contains("sync now"), "{screen}");
+
+    // Progress events arrive while the sync runs; the console shows them.
+    driver
+        .event(latchkey_tui::console::AppEvent::Key(
+            crossterm::event::KeyEvent::from(KeyCode::Char('s')),
+        ))
+        .await;
+    let screen = driver.screen();
+    assert!(
+        screen.contains("LDAP sync done: 3 created, 0 updated, 0 disabled, 0 skipped."),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("created 3 · updated 0 · enabled 0 · disabled 0 · deleted 0"),
+        "{screen}"
+    );
+    assert!(screen.contains("groups: created 2"), "{screen}");
+    driver.key(KeyCode::Esc).await;
+    assert_eq!(
+        driver.app.screen(),
+        &latchkey_tui::console::app::Screen::Settings
+    );
+}

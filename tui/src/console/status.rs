@@ -111,6 +111,7 @@ pub fn render_footer(app: &App, frame: &mut Frame, area: Rect) {
         Screen::Settings => &[
             ("↑↓", "move"),
             ("Enter", "change"),
+            ("L", "LDAP"),
             ("r", "reload"),
             ("Tab", "next tab"),
             ("?", "help"),
@@ -122,6 +123,14 @@ pub fn render_footer(app: &App, frame: &mut Frame, area: Rect) {
             ("n", "new"),
             ("D", "delete"),
             ("Tab", "next tab"),
+            ("?", "help"),
+            ("q", "quit"),
+        ],
+        Screen::Ldap if app.ldap().syncing => &[("", "syncing…"), ("q", "quit")],
+        Screen::Ldap => &[
+            ("s", "sync now"),
+            ("r", "reload"),
+            ("Esc", "back"),
             ("?", "help"),
             ("q", "quit"),
         ],

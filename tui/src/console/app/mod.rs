@@ -24,6 +24,7 @@ use super::confirm::Confirm;
 use super::event::{AppEvent, Command};
 use super::form::Form;
 use super::groups::GroupsView;
+use super::ldap::LdapScreen;
 use super::login_code::{ExpiryPicker, LoginCodeShown};
 use super::settings::SettingsScreen;
 use super::users::{PAGE, UsersView};
@@ -116,6 +117,8 @@ enum Purpose {
         filter: String,
     },
     Settings,
+    LdapStatus,
+    LdapSync,
 }
 
 #[derive(Debug)]
@@ -130,6 +133,7 @@ pub struct App {
     access: AccessView,
     audit: AuditView,
     settings: SettingsScreen,
+    ldap: LdapScreen,
     modal: Option<Modal>,
     flash: Option<Flash>,
     pending: HashMap<u64, Purpose>,
@@ -152,6 +156,7 @@ impl App {
             access: AccessView::new(""),
             audit: AuditView::default(),
             settings: SettingsScreen::default(),
+            ldap: LdapScreen::default(),
             modal: None,
             flash: None,
             pending: HashMap::new(),
@@ -200,6 +205,10 @@ impl App {
     pub fn settings(&self) -> &SettingsScreen {
         &self.settings
     }
+    pub fn ldap(&self) -> &LdapScreen {
+        &self.ldap
+    }
+
     pub fn modal(&self) -> Option<&Modal> {
         self.modal.as_ref()
     }
@@ -249,6 +258,11 @@ impl App {
             }
             AppEvent::DirectoryChanged => self.dirty = true,
             AppEvent::AuditAppended { event } => self.on_audit_event(event),
+            AppEvent::LdapSyncProgress { progress } => {
+                if self.ldap.syncing {
+                    self.ldap.progress = Some(progress);
+                }
+            }
         }
         std::mem::take(&mut self.outbox)
     }
@@ -320,6 +334,7 @@ impl App {
             }
             Screen::Audit => self.load_audit(),
             Screen::Settings => self.send(Purpose::Settings, Request::GetSettings),
+            Screen::Ldap => self.send(Purpose::LdapStatus, Request::LdapStatus),
         }
     }
 

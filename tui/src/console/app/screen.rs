@@ -16,6 +16,8 @@ pub enum Screen {
     },
     Audit,
     Settings,
+    /// LDAP sync status, opened from Settings with `L` (issue 7).
+    Ldap,
 }
 
 /// The tabs in the status bar, in Tab order.
@@ -46,7 +48,7 @@ impl Screen {
             Screen::Users | Screen::UserDetail { .. } => Tab::Users,
             Screen::Groups | Screen::GroupMembers { .. } => Tab::Groups,
             Screen::Audit => Tab::Audit,
-            Screen::Settings => Tab::Settings,
+            Screen::Settings | Screen::Ldap => Tab::Settings,
         }
     }
 }
