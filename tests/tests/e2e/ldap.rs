@@ -522,7 +522,9 @@ async fn sync_refuses_while_ldap_is_disabled() {
 
 /// The benchmark: 10,000 users in slapd, one sync timed. Not a timed test;
 /// run it with
-/// `cargo test -p latchkey-tests --test e2e --release -- --ignored --nocapture bench_sync_10000_users`.
+/// `cargo test -p latchkey-tests --test e2e -- --ignored --nocapture bench_sync_10000_users`.
+/// On the 2-core dev machine (dev profile, dependencies at opt-level 1):
+/// first sync 4.6 s (10,000 created), second sync 1.9 s (no change).
 #[tokio::test]
 #[ignore = "benchmark: loads 10,000 entries into slapd"]
 async fn bench_sync_10000_users() {
