@@ -6,6 +6,7 @@ pub mod clock;
 pub mod config;
 pub mod idm;
 pub mod info;
+pub mod ldap;
 pub mod store;
 pub mod web;
 
@@ -200,6 +201,9 @@ async fn serve(
         .with_graceful_shutdown(shutdown.clone().cancelled_owned())
         .into_future(),
     );
+    // LDAP sync (issue 7): on demand over the socket, and on a schedule.
+    let ldap = ldap::LdapSync::new(idm.clone(), Arc::new(ldap::LdapDirectory), events.clone());
+    tracker.spawn(ldap.clone().schedule(shutdown.clone()));
     let admin = AdminServer::new(
         socket,
         ConnectionContext {
@@ -207,6 +211,7 @@ async fn serve(
             oidc: oidc.clone(),
             info,
             events,
+            ldap,
         },
     );
     tracker.spawn(admin.run(shutdown.clone(), tracker.clone()));

@@ -5,6 +5,8 @@
 #![allow(clippy::expect_used, clippy::panic)]
 
 pub mod authenticator;
+/// A real OpenLDAP server for the LDAP sync tests (issue 7).
+pub mod slapd;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

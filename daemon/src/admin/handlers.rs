@@ -36,6 +36,7 @@ pub(super) fn mutates(request: &Request) -> bool {
             | Request::GetClaims { .. }
             | Request::ListAuthorizations { .. }
             | Request::ListSignupTokens
+            | Request::LdapStatus
     )
 }
 
@@ -224,11 +225,19 @@ pub(super) fn handle(
             idm.revoke_signup_token(actor, &id).map_err(api_error)?;
             Response::Done
         }
-        // Email (#6) and LDAP (#7) arrive with their issues.
-        Request::LdapSync
-        | Request::LdapStatus
-        | Request::SendTestEmail { .. }
-        | Request::MailStatus => {
+        // LDAP sync (issue 7): `ldap_sync` below, awaited by the server
+        // instead of running on the blocking pool.
+        Request::LdapSync => {
+            return Err(ApiError::new(
+                ErrorCode::Internal,
+                "an LDAP sync request reached the blocking handler",
+            ));
+        }
+        Request::LdapStatus => Response::LdapStatus {
+            status: ctx.ldap.status().map_err(api_error)?,
+        },
+        // Email (#6) arrives with its issue.
+        Request::SendTestEmail { .. } | Request::MailStatus => {
             return Err(ApiError::new(
                 latchkey_protocol::ErrorCode::Internal,
                 "this daemon does not support that request yet",
@@ -329,4 +338,29 @@ fn oidc(ctx: &ConnectionContext, actor: &Actor, request: Request) -> Result<Resp
         }
     };
     Ok(response)
+}
+
+/// `LdapSync`: runs a sync (after any running one) and answers with its
+/// report. Async: it waits on the network and on the other sync.
+pub(super) async fn ldap_sync(
+    ctx: &ConnectionContext,
+    actor: &Actor,
+) -> Result<Response, ApiError> {
+    let report = ctx.ldap.run(&actor.to_string()).await.map_err(ldap_error)?;
+    Ok(Response::LdapSyncReport { report })
+}
+
+/// A sync's failure on the socket: the directory's exact words.
+fn ldap_error(err: crate::ldap::SyncError) -> ApiError {
+    use crate::ldap::{DirectoryError, SyncError};
+    match err {
+        SyncError::Disabled => {
+            ApiError::new(ErrorCode::InvalidInput, err.to_string()).with_field("ldap.enabled")
+        }
+        SyncError::Directory(DirectoryError::Config(message)) => {
+            ApiError::new(ErrorCode::InvalidInput, message)
+        }
+        SyncError::Idm(e) => api_error(e),
+        other => ApiError::new(ErrorCode::Internal, other.to_string()),
+    }
 }

@@ -28,6 +28,8 @@ pub struct ConnectionContext {
     pub oidc: Oidc,
     pub info: Arc<DaemonInfo>,
     pub events: broadcast::Sender<Event>,
+    /// Runs LDAP syncs and keeps the last result (issue 7).
+    pub ldap: crate::ldap::LdapSync,
 }
 
 #[derive(Debug)]
@@ -172,7 +174,22 @@ async fn serve_connection(
             events = Some(ctx.events.subscribe());
         }
         let mutates = handlers::mutates(&request);
-        let outcome = run_request(&ctx, &actor, request).await;
+        // Events keep flowing while a request runs: a console that asked
+        // for an LDAP sync watches its progress on this connection.
+        let outcome = {
+            let request = run_request(&ctx, &actor, request);
+            tokio::pin!(request);
+            loop {
+                tokio::select! {
+                    outcome = &mut request => break outcome,
+                    event = next_event(&mut events) => {
+                        if let Some(event) = event {
+                            send(&mut writer, &ServerMessage::Event { event }).await?;
+                        }
+                    }
+                }
+            }
+        };
         if mutates && matches!(outcome, Outcome::Ok { .. }) {
             // Nobody listening is fine.
             let _ = ctx.events.send(Event::DirectoryChanged);
@@ -183,6 +200,9 @@ async fn serve_connection(
 
 /// redb commits fsync, so requests run on the blocking pool.
 async fn run_request(ctx: &ConnectionContext, actor: &Actor, request: Request) -> Outcome {
+    if matches!(request, Request::LdapSync) {
+        return handlers::ldap_sync(ctx, actor).await.into();
+    }
     let ctx = ctx.clone();
     let actor = actor.clone();
     let joined = tokio::task::spawn_blocking(move || handlers::handle(&ctx, &actor, request)).await;

@@ -13,6 +13,9 @@ mod audit;
 mod ceremony;
 mod error;
 mod groups;
+// LDAP sync (issue 7).
+pub mod ldap_settings;
+pub mod ldap_sync;
 mod login_codes;
 pub mod oidc;
 mod passkeys;

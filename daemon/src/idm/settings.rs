@@ -76,6 +76,7 @@ pub const SIGNUPS_REQUIRE_EMAIL: &str = "signups.require_email";
 pub const SIGNUPS_DEFAULT_GROUPS: &str = "signups.default_groups";
 
 const REGISTRY: &[Definition] = &[
+    // LDAP sync (issue 7) keys are at the end of the list: `LDAP_DEFINITIONS`.
     Definition {
         key: APP_NAME,
         kind: Kind::Text { min: 1, max: 64 },
@@ -125,7 +126,160 @@ const REGISTRY: &[Definition] = &[
         description: "Groups that accounts made by open signup join (existing group names)",
         warning: None,
     },
+    // --- LDAP sync (issue 7) ---
+    ldap_text(
+        super::ldap_settings::ENABLED,
+        Kind::Bool,
+        Some(Fallback::Bool(false)),
+        "Import users and groups from an LDAP directory (at start-up, on a schedule, on demand)",
+    ),
+    ldap_text(
+        super::ldap_settings::URL,
+        Kind::Text { min: 1, max: 2048 },
+        None,
+        "Directory URL: ldap://host[:port] or ldaps://host[:port]",
+    ),
+    ldap_text(
+        super::ldap_settings::START_TLS,
+        Kind::Bool,
+        Some(Fallback::Bool(false)),
+        "Upgrade an ldap:// connection with StartTLS",
+    ),
+    ldap_text(
+        super::ldap_settings::BIND_DN,
+        Kind::Text { min: 1, max: 1024 },
+        None,
+        "DN to bind as (unset: anonymous)",
+    ),
+    ldap_text(
+        super::ldap_settings::BIND_PASSWORD,
+        Kind::Secret,
+        None,
+        "Password of the bind DN (write-only)",
+    ),
+    ldap_text(
+        super::ldap_settings::BASE_DN,
+        Kind::Text { min: 1, max: 1024 },
+        None,
+        "Where users and groups are searched (whole subtree)",
+    ),
+    ldap_text(
+        super::ldap_settings::USER_FILTER,
+        Kind::Text { min: 1, max: 1024 },
+        Some(Fallback::Text("(objectClass=person)")),
+        "LDAP filter selecting the users to import",
+    ),
+    ldap_text(
+        super::ldap_settings::GROUP_FILTER,
+        Kind::Text { min: 1, max: 1024 },
+        Some(Fallback::Text("(objectClass=groupOfNames)")),
+        "LDAP filter selecting the groups to import",
+    ),
+    Definition {
+        key: super::ldap_settings::SKIP_CERT_VERIFY,
+        kind: Kind::Bool,
+        default: Some(Fallback::Bool(false)),
+        description: "Accept any TLS certificate from the directory",
+        warning: Some("anyone on the network path can then impersonate the directory"),
+    },
+    ldap_text(
+        super::ldap_settings::SYNC_INTERVAL_MINUTES,
+        Kind::Integer {
+            min: 1,
+            max: 10_080,
+            unit: "minutes",
+        },
+        Some(Fallback::Integer(60)),
+        "Minutes between scheduled syncs",
+    ),
+    ldap_attr(
+        super::ldap_settings::ATTR_UNIQUE_ID,
+        "entryUUID",
+        "Attribute holding a user's stable unique id (entryUUID, objectGUID, …); it must never change",
+    ),
+    ldap_attr(
+        super::ldap_settings::ATTR_USERNAME,
+        "uid",
+        "Attribute holding the username",
+    ),
+    ldap_attr(
+        super::ldap_settings::ATTR_EMAIL,
+        "mail",
+        "Attribute holding the email address",
+    ),
+    ldap_attr(
+        super::ldap_settings::ATTR_FIRST_NAME,
+        "givenName",
+        "Attribute holding the first name",
+    ),
+    ldap_attr(
+        super::ldap_settings::ATTR_LAST_NAME,
+        "sn",
+        "Attribute holding the last name",
+    ),
+    ldap_attr(
+        super::ldap_settings::ATTR_DISPLAY_NAME,
+        "cn",
+        "Attribute holding the display name",
+    ),
+    ldap_attr(
+        super::ldap_settings::ATTR_GROUP_MEMBER,
+        "member",
+        "Group attribute listing members: DNs (member, uniqueMember) or bare usernames (memberUid)",
+    ),
+    ldap_attr(
+        super::ldap_settings::ATTR_GROUP_UNIQUE_ID,
+        "entryUUID",
+        "Attribute holding a group's stable unique id",
+    ),
+    ldap_attr(
+        super::ldap_settings::ATTR_GROUP_NAME,
+        "cn",
+        "Attribute holding the group name",
+    ),
+    ldap_text(
+        super::ldap_settings::ADMIN_GROUP,
+        Kind::Text { min: 1, max: 256 },
+        None,
+        "Directory group (its name here) whose members become admins",
+    ),
+    ldap_text(
+        super::ldap_settings::ON_REMOVED,
+        Kind::Choice(&["disable", "delete"]),
+        Some(Fallback::Text("disable")),
+        "What happens to users who leave the directory",
+    ),
 ];
+
+/// An LDAP setting without a warning.
+const fn ldap_text(
+    key: &'static str,
+    kind: Kind,
+    default: Option<Fallback>,
+    description: &'static str,
+) -> Definition {
+    Definition {
+        key,
+        kind,
+        default,
+        description,
+        warning: None,
+    }
+}
+
+/// An LDAP attribute name setting.
+const fn ldap_attr(
+    key: &'static str,
+    default: &'static str,
+    description: &'static str,
+) -> Definition {
+    ldap_text(
+        key,
+        Kind::Text { min: 1, max: 128 },
+        Some(Fallback::Text(default)),
+        description,
+    )
+}
 
 /// The settings the daemon acts on, typed, with defaults applied.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -313,7 +467,7 @@ fn text_of(value: Option<SettingValue>, fallback: &str) -> String {
 }
 
 /// The effective value of a registered setting (stored, or its default), for
-/// features that type their own settings (`idm::signup`).
+/// features that type their own settings (`idm::signup`, `idm::ldap_settings`).
 pub(crate) fn value_of<A: Access>(
     tx: &Tables<A>,
     key: &str,

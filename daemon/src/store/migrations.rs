@@ -10,7 +10,7 @@ use super::schema::META;
 use super::tx::WriteTx;
 
 /// The newest schema this binary understands.
-pub const SCHEMA_VERSION: u64 = 2;
+pub const SCHEMA_VERSION: u64 = 3;
 
 const VERSION_KEY: &str = "schema_version";
 
@@ -27,11 +27,16 @@ const MIGRATIONS: &[Migration] = &[
         name: "create_tables",
         apply: create_tables,
     },
-    // Opening every table creates the ones a version-1 file lacks (the
-    // OpenID Connect tables); existing tables are untouched.
+    // Opening every table creates the ones an older file lacks; existing
+    // tables are untouched.
     Migration {
         version: 2,
         name: "create_oidc_tables",
+        apply: create_tables,
+    },
+    Migration {
+        version: 3,
+        name: "ldap_id_indexes",
         apply: create_tables,
     },
 ];
@@ -100,6 +105,8 @@ pub(super) fn set_version(txn: &WriteTransaction, version: u64) -> Result<(), St
 }
 
 /// Version 1: every table of the first schema (opening creates them).
+/// Versions 2 (OpenID Connect) and 3 (LDAP id indexes) reuse it: opening
+/// every table creates the new ones and leaves existing tables alone.
 fn create_tables(txn: &WriteTransaction) -> Result<(), StoreError> {
     txn.open_table(META).map_err(db("creating tables"))?;
     WriteTx::open(txn)?;

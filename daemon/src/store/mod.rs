@@ -11,6 +11,7 @@ mod audit;
 mod error;
 mod groups;
 mod index;
+mod ldap;
 mod migrations;
 mod oidc_admin;
 mod oidc_tokens;

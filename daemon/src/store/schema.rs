@@ -162,3 +162,15 @@ pub const SIGNUP_TOKENS: TableDefinition<TokenHash, &[u8]> =
 /// revoke by id.
 pub const SIGNUP_TOKEN_IDS: TableDefinition<&str, TokenHash> =
     TableDefinition::new("signup_token_ids_v1");
+// --- LDAP sync (issue 7) ---------------------------------------------------
+
+/// `LDAP_ID_TO_USER_ID`: the directory's stable unique id of a user (its
+/// `ldap.attr.unique_id`, e.g. an entryUUID or objectGUID as text) → user id.
+/// How a sync finds the account it made for an entry, across renames.
+pub const LDAP_ID_TO_USER_ID: TableDefinition<&str, IdBytes> =
+    TableDefinition::new("ldap_id_to_user_id_v1");
+
+/// `LDAP_ID_TO_GROUP_ID`: the directory's stable unique id of a group →
+/// group id.
+pub const LDAP_ID_TO_GROUP_ID: TableDefinition<&str, IdBytes> =
+    TableDefinition::new("ldap_id_to_group_id_v1");

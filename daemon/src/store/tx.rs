@@ -74,6 +74,9 @@ pub struct Tables<A: Access> {
     // ---- end OIDC tokens ----
     pub(super) signup_tokens: A::Table<TokenHash, &'static [u8]>,
     pub(super) signup_token_ids: A::Table<&'static str, TokenHash>,
+    // LDAP sync (issue 7): directory unique id → user / group id.
+    pub(super) ldap_id_to_user_id: A::Table<&'static str, IdBytes>,
+    pub(super) ldap_id_to_group_id: A::Table<&'static str, IdBytes>,
     /// Audit events appended in this transaction, announced after commit.
     pub(super) appended_audit: Vec<(u64, AuditRecord)>,
 }
@@ -184,6 +187,12 @@ macro_rules! open_all {
             signup_token_ids: $txn
                 .open_table(schema::SIGNUP_TOKEN_IDS)
                 .map_err(db("opening the signup token id index"))?,
+            ldap_id_to_user_id: $txn
+                .open_table(schema::LDAP_ID_TO_USER_ID)
+                .map_err(db("opening the LDAP user id index"))?,
+            ldap_id_to_group_id: $txn
+                .open_table(schema::LDAP_ID_TO_GROUP_ID)
+                .map_err(db("opening the LDAP group id index"))?,
             appended_audit: Vec::new(),
         }
     };

@@ -15,6 +15,7 @@ mod cli_users;
 mod console;
 mod console_access;
 mod http;
+mod ldap;
 mod lifecycle;
 mod oidc_admin;
 mod oidc_flows;

@@ -61,6 +61,9 @@ pub enum Noun {
     /// Show and set custom ID-token claims of a user or group
     #[command(subcommand)]
     Claims(ClaimsCommand),
+    /// Import users and groups from the LDAP directory
+    #[command(subcommand)]
+    Ldap(LdapCommand),
     /// Show the daemon's version, public URL and counts
     Status,
 }
@@ -419,4 +422,13 @@ pub enum SignupTokenCommand {
     List,
     /// Revoke a signup link by its id
     Revoke { id: String },
+}
+
+/// `latchkey ldap …` (issue 7).
+#[derive(Debug, Subcommand)]
+pub enum LdapCommand {
+    /// Sync now and print what changed (--json: the report)
+    Sync,
+    /// The last sync: when, what it did, its error
+    Status,
 }

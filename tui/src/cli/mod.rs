@@ -67,6 +67,8 @@ pub fn plan(noun: Noun) -> Plan {
         Noun::Client(command) => oidc::client(command),
         Noun::Key(command) => oidc::key(command),
         Noun::Claims(command) => oidc::claims(command),
+        Noun::Ldap(args::LdapCommand::Sync) => Plan::new(Request::LdapSync),
+        Noun::Ldap(args::LdapCommand::Status) => Plan::new(Request::LdapStatus),
         Noun::Status => Plan::new(Request::Status),
     }
 }

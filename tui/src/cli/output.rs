@@ -6,8 +6,9 @@ use std::io::Write;
 
 use latchkey_protocol::{
     ApiError, AuditPage, AuthorizationView, ClientError, ClientView, ClientWithSecret,
-    DaemonStatus, GroupList, GroupView, LoginCodeCreated, LoginCodeView, PasskeyView, Response,
-    SessionView, SettingView, SettingsView, SigningKeyView, UserPage, UserView,
+    DaemonStatus, GroupList, GroupView, LdapStatusView, LdapSyncReport, LoginCodeCreated,
+    LoginCodeView, PasskeyView, Response, SessionView, SettingView, SettingsView, SigningKeyView,
+    UserPage, UserView,
 };
 use serde_json::{Value, json};
 
@@ -69,8 +70,8 @@ pub fn render(response: &Response, note: Option<String>) -> Rendered {
             json!({ "tokens": tokens }),
             super::signup::tokens_table(tokens),
         ),
-        Response::LdapSyncReport { report } => (to_json(report), pretty(report)),
-        Response::LdapStatus { status } => (to_json(status), pretty(status)),
+        Response::LdapSyncReport { report } => (to_json(report), ldap_report_lines(report)),
+        Response::LdapStatus { status } => (to_json(status), ldap_status_lines(status)),
         Response::MailStatus { status } => (to_json(status), pretty(status)),
         Response::Done => (json!({ "ok": true }), String::new()),
     };
@@ -157,6 +158,47 @@ pub fn user_lines(user: &UserView) -> String {
         ("created", timestamp(user.created_at)),
         ("updated", timestamp(user.updated_at)),
     ])
+}
+
+/// What an LDAP sync did, one count per line, then the skipped entries.
+pub fn ldap_report_lines(report: &LdapSyncReport) -> String {
+    let mut text = key_values(&[
+        ("created", thousands(report.created)),
+        ("updated", thousands(report.updated)),
+        ("enabled", thousands(report.enabled)),
+        ("disabled", thousands(report.disabled)),
+        ("deleted", thousands(report.deleted)),
+        ("groups created", thousands(report.groups_created)),
+        ("groups updated", thousands(report.groups_updated)),
+        ("groups deleted", thousands(report.groups_deleted)),
+        ("skipped", thousands(report.skipped.len() as u64)),
+    ]);
+    for skipped in &report.skipped {
+        text.push_str(&format!("  {}: {}\n", skipped.entry, skipped.reason));
+    }
+    text
+}
+
+pub fn ldap_status_lines(status: &LdapStatusView) -> String {
+    let mut text = key_values(&[
+        ("enabled", yes_no(status.enabled).to_owned()),
+        ("running", yes_no(status.running).to_owned()),
+        (
+            "last sync",
+            status
+                .last_sync_at
+                .map_or("never (since the daemon started)".to_owned(), timestamp),
+        ),
+        (
+            "last error",
+            or_dash(status.last_error.as_deref().unwrap_or("")),
+        ),
+    ]);
+    if let Some(report) = &status.last_report {
+        text.push_str("\nlast report:\n");
+        text.push_str(&ldap_report_lines(report));
+    }
+    text
 }
 
 pub fn users_table(page: &UserPage) -> String {

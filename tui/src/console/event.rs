@@ -42,6 +42,10 @@ pub enum AppEvent {
     AuditAppended {
         event: AuditEventView,
     },
+    /// A running LDAP sync moved on.
+    LdapSyncProgress {
+        progress: latchkey_protocol::LdapSyncProgress,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -14,6 +14,7 @@ pub mod form;
 pub mod groups;
 pub mod help;
 pub mod input;
+pub mod ldap;
 pub mod login_code;
 pub mod settings;
 pub mod signup_tokens;
@@ -69,6 +70,7 @@ pub fn render(app: &App, frame: &mut Frame) {
         Screen::Audit => audit::render(app.audit(), frame, body),
         Screen::Settings => settings::render(app.settings(), frame, body),
         Screen::SignupTokens => signup_tokens::render_list(app.signup_tokens(), frame, body),
+        Screen::Ldap => ldap::render(app.ldap(), frame, body),
     }
     status::render_footer(app, frame, footer);
     match app.modal() {
@@ -289,8 +291,8 @@ pub fn pushed(event: Event) -> Option<AppEvent> {
     match event {
         Event::DirectoryChanged => Some(AppEvent::DirectoryChanged),
         Event::AuditAppended { audit } => Some(AppEvent::AuditAppended { event: audit }),
-        // Sync progress is shown once the LDAP screen exists (issue #7).
-        Event::FrameRejected { .. } | Event::LdapSyncProgress { .. } => None,
+        Event::LdapSyncProgress { progress } => Some(AppEvent::LdapSyncProgress { progress }),
+        Event::FrameRejected { .. } => None,
     }
 }
 

@@ -87,6 +87,7 @@ impl App {
                 Screen::Clients => self.on_clients_key(key),
                 Screen::Settings => self.on_settings_key(key),
                 Screen::SignupTokens => self.on_signup_tokens_key(key),
+                Screen::Ldap => self.on_ldap_key(key),
             },
         }
     }
@@ -260,7 +261,28 @@ impl App {
         self.modal = Some(Modal::Expiry(picker));
     }
 
+    /// `s` syncs now (progress arrives as events); Esc goes back.
+    fn on_ldap_key(&mut self, key: KeyEvent) {
+        match key.code {
+            KeyCode::Char('s') if !self.ldap.syncing => {
+                self.ldap.syncing = true;
+                self.ldap.progress = None;
+                self.send(Purpose::LdapSync, Request::LdapSync);
+            }
+            KeyCode::Esc | KeyCode::Backspace | KeyCode::Left => {
+                self.send(Purpose::Settings, Request::GetSettings);
+                self.screen = Screen::Settings;
+            }
+            _ => {}
+        }
+    }
+
     fn on_settings_key(&mut self, key: KeyEvent) {
+        if key.code == KeyCode::Char('L') {
+            self.send(Purpose::LdapStatus, Request::LdapStatus);
+            self.screen = Screen::Ldap;
+            return;
+        }
         let len = self.settings.list().len();
         let page = usize::from(self.height.saturating_sub(10).max(1));
         if let Some(next) = groups::step(self.settings.selected, len, key, page) {

@@ -25,6 +25,7 @@ use super::confirm::Confirm;
 use super::event::{AppEvent, Command};
 use super::form::Form;
 use super::groups::GroupsView;
+use super::ldap::LdapScreen;
 use super::login_code::{ExpiryPicker, LoginCodeShown};
 use super::settings::SettingsScreen;
 use super::signup_tokens::{SignupTokenDialog, SignupTokenShown, SignupTokensView};
@@ -136,6 +137,8 @@ enum Purpose {
     RevokeSignupToken {
         prefix: String,
     },
+    LdapStatus,
+    LdapSync,
 }
 
 #[derive(Debug)]
@@ -152,6 +155,7 @@ pub struct App {
     audit: AuditView,
     settings: SettingsScreen,
     signup_tokens: SignupTokensView,
+    ldap: LdapScreen,
     modal: Option<Modal>,
     flash: Option<Flash>,
     pending: HashMap<u64, Purpose>,
@@ -176,6 +180,7 @@ impl App {
             audit: AuditView::default(),
             settings: SettingsScreen::default(),
             signup_tokens: SignupTokensView::default(),
+            ldap: LdapScreen::default(),
             modal: None,
             flash: None,
             pending: HashMap::new(),
@@ -230,6 +235,11 @@ impl App {
     pub fn signup_tokens(&self) -> &SignupTokensView {
         &self.signup_tokens
     }
+
+    pub fn ldap(&self) -> &LdapScreen {
+        &self.ldap
+    }
+
     pub fn modal(&self) -> Option<&Modal> {
         self.modal.as_ref()
     }
@@ -280,6 +290,11 @@ impl App {
             }
             AppEvent::DirectoryChanged => self.dirty = true,
             AppEvent::AuditAppended { event } => self.on_audit_event(event),
+            AppEvent::LdapSyncProgress { progress } => {
+                if self.ldap.syncing {
+                    self.ldap.progress = Some(progress);
+                }
+            }
         }
         std::mem::take(&mut self.outbox)
     }
@@ -353,6 +368,7 @@ impl App {
             Screen::Audit => self.load_audit(),
             Screen::Settings => self.send(Purpose::Settings, Request::GetSettings),
             Screen::SignupTokens => self.send(Purpose::SignupTokens, Request::ListSignupTokens),
+            Screen::Ldap => self.send(Purpose::LdapStatus, Request::LdapStatus),
         }
     }
 

@@ -122,6 +122,21 @@ impl App {
                 self.flash = Some(Flash::Info(format!("Revoked signup link {prefix}….")));
                 self.send(Purpose::SignupTokens, Request::ListSignupTokens);
             }
+            (Purpose::LdapStatus, Response::LdapStatus { status }) => {
+                self.ldap.status = Some(Ok(status));
+            }
+            (Purpose::LdapSync, Response::LdapSyncReport { report }) => {
+                self.ldap.syncing = false;
+                self.ldap.progress = None;
+                self.flash = Some(Flash::Info(format!(
+                    "LDAP sync done: {} created, {} updated, {} disabled, {} skipped.",
+                    report.created,
+                    report.updated,
+                    report.disabled,
+                    report.skipped.len()
+                )));
+                self.send(Purpose::LdapStatus, Request::LdapStatus);
+            }
             (_, other) => {
                 self.flash = Some(Flash::Error(format!(
                     "The daemon sent an unexpected answer: {other:?}"
@@ -168,6 +183,13 @@ impl App {
                 }
                 _ => self.flash = Some(Flash::Error(error.message)),
             },
+            Purpose::LdapStatus => self.ldap.status = Some(Err(error.message)),
+            Purpose::LdapSync => {
+                self.ldap.syncing = false;
+                self.ldap.progress = None;
+                self.flash = Some(Flash::Error(format!("LDAP sync failed: {}", error.message)));
+                self.send(Purpose::LdapStatus, Request::LdapStatus);
+            }
             _ => self.flash = Some(Flash::Error(error.message)),
         }
     }

@@ -20,6 +20,8 @@ pub enum Screen {
     Settings,
     /// Signup tokens, reached from Settings (`t`).
     SignupTokens,
+    /// LDAP sync status, opened from Settings with `L` (issue 7).
+    Ldap,
 }
 
 /// The tabs in the status bar, in Tab order.
@@ -59,7 +61,7 @@ impl Screen {
             Screen::Groups | Screen::GroupMembers { .. } => Tab::Groups,
             Screen::Clients => Tab::Clients,
             Screen::Audit => Tab::Audit,
-            Screen::Settings | Screen::SignupTokens => Tab::Settings,
+            Screen::Settings | Screen::SignupTokens | Screen::Ldap => Tab::Settings,
         }
     }
 }
