@@ -6,6 +6,7 @@ pub mod clock;
 pub mod config;
 pub mod idm;
 pub mod info;
+pub mod mail;
 pub mod store;
 pub mod web;
 
@@ -65,6 +66,7 @@ pub struct RunningDaemon {
     shutdown: CancellationToken,
     tracker: TaskTracker,
     http: JoinHandle<std::io::Result<()>>,
+    mail: mail::MailService,
 }
 
 impl RunningDaemon {
@@ -84,6 +86,12 @@ impl RunningDaemon {
     /// The one-time first-admin link logged at start, when no admin existed then.
     pub fn setup_link(&self) -> Option<&str> {
         self.setup_link.as_deref()
+    }
+
+    /// Makes the mail delivery worker look at the outbox now (tests call
+    /// this after moving the clock past a retry time).
+    pub fn wake_mail(&self) {
+        self.mail.wake();
     }
 
     /// Stops accepting work, lets in-flight requests finish, removes the
@@ -189,12 +197,24 @@ async fn serve(
         .with_graceful_shutdown(shutdown.clone().cancelled_owned())
         .into_future(),
     );
+    // Email (issue 6): the delivery worker, woken whenever mail is queued.
+    let mail = mail::MailService::new(Arc::new(mail::SmtpMailer));
+    idm.store().set_mail_observer({
+        let mail = mail.clone();
+        Arc::new(move || mail.wake())
+    });
+    tracker.spawn(mail::run_worker(
+        idm.clone(),
+        mail.clone(),
+        shutdown.clone(),
+    ));
     let admin = AdminServer::new(
         socket,
         ConnectionContext {
             idm: idm.clone(),
             info,
             events,
+            mail: mail.clone(),
         },
     );
     tracker.spawn(admin.run(shutdown.clone(), tracker.clone()));
@@ -226,6 +246,7 @@ async fn serve(
         shutdown,
         tracker,
         http,
+        mail,
     })
 }
 

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use latchkey_protocol::{
-    ApiError, AuditPage, DaemonStatus, ErrorCode, GroupList, Request, Response, UserPage,
+    ApiError, AuditPage, DaemonStatus, GroupList, Request, Response, UserPage,
 };
 
 use super::errors::api_error;
@@ -29,6 +29,8 @@ pub(super) fn mutates(request: &Request) -> bool {
             | Request::ListLoginCodes { .. }
             | Request::ListPasskeys { .. }
             | Request::ListSessions { .. }
+            | Request::MailStatus
+            | Request::SendTestEmail { .. }
     )
 }
 
@@ -137,16 +139,19 @@ pub(super) fn handle(
         Request::GetSettings => Response::Settings {
             settings: views::settings(idm.setting_entries().map_err(api_error)?),
         },
-        Request::SetSetting { key, value } => Response::Settings {
-            settings: views::settings(idm.set_setting(actor, &key, &value).map_err(api_error)?),
-        },
+        Request::SetSetting { key, value } => {
+            let settings = idm.set_setting(actor, &key, &value).map_err(api_error)?;
+            // Email (issue 6): new SMTP settings may unblock queued mail.
+            if key.trim().starts_with("smtp.") {
+                ctx.mail.wake();
+            }
+            Response::Settings {
+                settings: views::settings(settings),
+            }
+        }
         Request::CreateLoginCode { code: input } => {
             if input.send_email {
-                return Err(ApiError::new(
-                    ErrorCode::InvalidInput,
-                    "email is not configured yet; see `latchkey config show`",
-                )
-                .with_field("send_email"));
+                return super::mail::login_code_emailed(ctx, actor, &input);
             }
             let (_, issued) = idm
                 .create_login_code(
@@ -198,6 +203,9 @@ pub(super) fn handle(
                 .map_err(api_error)?;
             Response::Done
         }
+        // Email (issue 6).
+        Request::SendTestEmail { to } => return super::mail::send_test(ctx, actor, &to),
+        Request::MailStatus => return super::mail::status(ctx),
         // OpenID Connect administration arrives with issue #4.
         Request::CreateClient { .. }
         | Request::ListClients
@@ -221,9 +229,7 @@ pub(super) fn handle(
         | Request::ListSignupTokens
         | Request::RevokeSignupToken { .. }
         | Request::LdapSync
-        | Request::LdapStatus
-        | Request::SendTestEmail { .. }
-        | Request::MailStatus => {
+        | Request::LdapStatus => {
             return Err(ApiError::new(
                 latchkey_protocol::ErrorCode::Internal,
                 "this daemon does not support that request yet",

@@ -27,6 +27,8 @@ pub struct ConnectionContext {
     pub idm: Idm,
     pub info: Arc<DaemonInfo>,
     pub events: broadcast::Sender<Event>,
+    /// Email (issue 6): sends the test message, wakes the delivery worker.
+    pub mail: crate::mail::MailService,
 }
 
 #[derive(Debug)]

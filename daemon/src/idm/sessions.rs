@@ -299,7 +299,9 @@ impl Idm {
         self.store.write(|tx| {
             let sessions = tx.remove_expired_sessions(now)?;
             let codes = tx.remove_expired_login_codes(now)?;
-            Ok(sessions + codes)
+            // Email (issue 6): sign-in links asked for by email.
+            let links = tx.remove_expired_email_links(now)?;
+            Ok(sessions + codes + links)
         })
     }
 }
