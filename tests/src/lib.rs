@@ -5,6 +5,8 @@
 #![allow(clippy::expect_used, clippy::panic)]
 
 pub mod authenticator;
+/// Email (issue 6): a real SMTP server (aiosmtpd) for the tests.
+pub mod smtp;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

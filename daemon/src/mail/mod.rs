@@ -76,7 +76,7 @@ impl Mailer for SmtpMailer {
                 .send(message)
                 .await
                 .map(|_| ())
-                .map_err(|e| MailError(describe(&e)))
+                .map_err(|e| MailError(with_hint(smtp, &e)))
         })
     }
 }
@@ -110,13 +110,51 @@ fn describe(error: &(dyn std::error::Error + 'static)) -> String {
     let mut source = error.source();
     while let Some(cause) = source {
         let more = cause.to_string();
-        if !text.contains(&more) {
+        if more.starts_with(&text) {
+            text = more;
+        } else if !text.contains(&more) {
             text.push_str(": ");
             text.push_str(&more);
         }
         source = cause.source();
     }
     text
+}
+
+/// The error, plus what to check when it is a TLS mismatch: a server that
+/// does not speak TLS where `smtp.tls` expects it (or the other way round)
+/// shows up as a garbled handshake, which says little by itself.
+fn with_hint(smtp: &SmtpSettings, error: &lettre::transport::smtp::Error) -> String {
+    let text = describe(error);
+    let lower = text.to_lowercase();
+    let garbled = lower.contains("corrupt message")
+        || lower.contains("invalidcontenttype")
+        || lower.contains("wrong version number")
+        || lower.contains("unexpected eof")
+        || lower.contains("handshake");
+    let hint = match smtp.tls {
+        SmtpTls::Tls if garbled || error.is_tls() => Some(
+            "smtp.tls is \"tls\" (TLS from the first byte, usually port 465), but the server \
+             did not answer with TLS; if it expects STARTTLS (usually port 587) set smtp.tls to \
+             \"starttls\"",
+        ),
+        SmtpTls::StartTls if lower.contains("certificate") => Some(
+            "the server's certificate is not trusted; fix the certificate, or set \
+             smtp.skip_cert_verify to true if you accept the risk",
+        ),
+        SmtpTls::StartTls if garbled || error.is_tls() => Some(
+            "smtp.tls is \"starttls\"; if the server expects TLS from the first byte (usually \
+             port 465) set smtp.tls to \"tls\"",
+        ),
+        SmtpTls::None if lower.contains("starttls") || lower.contains("530") => Some(
+            "the server wants an encrypted connection; set smtp.tls to \"starttls\" or \"tls\"",
+        ),
+        _ => None,
+    };
+    match hint {
+        Some(hint) => format!("{text} ({hint})"),
+        None => text,
+    }
 }
 
 fn build_message(smtp: &SmtpSettings, mail: &OutgoingMail) -> Result<Message, MailError> {

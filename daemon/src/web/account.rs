@@ -30,6 +30,11 @@ fn notice(done: Option<&str>) -> Option<&'static str> {
         "renamed" => Some("Passkey renamed."),
         "removed" => Some("Passkey removed."),
         "welcome" => Some("Your administrator account is ready. Add a passkey to it now."),
+        // Email (issue 6).
+        "email_link" => Some(
+            "You signed in with a link from your email. Add a passkey now, so you do not need \
+             email next time.",
+        ),
         _ => None,
     }
 }

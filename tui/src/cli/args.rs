@@ -49,6 +49,9 @@ pub enum Noun {
     /// Read the audit log
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Send a test email, or show the outgoing mail queue
+    #[command(subcommand)]
+    Email(EmailCommand),
     /// Show the daemon's version, public URL and counts
     Status,
 }
@@ -201,4 +204,17 @@ pub enum ConfigCommand {
     Show,
     /// Change a setting; the daemon checks the value
     Set { key: String, value: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EmailCommand {
+    /// Send a test message now (not through the queue) and report the SMTP
+    /// server's exact error if it fails
+    Test {
+        /// Where to send it
+        #[arg(long)]
+        to: String,
+    },
+    /// Show the outgoing mail queue: waiting, retrying, failed, last error
+    Status,
 }

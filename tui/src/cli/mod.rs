@@ -61,6 +61,7 @@ pub fn plan(noun: Noun) -> Plan {
         Noun::Session(command) => access::session(command),
         Noun::Config(command) => access::config(command),
         Noun::Audit(command) => audit::plan(command),
+        Noun::Email(command) => access::email(command),
         Noun::Status => Plan::new(Request::Status),
     }
 }
