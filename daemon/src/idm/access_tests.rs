@@ -102,7 +102,14 @@ fn bad_settings_are_refused_and_change_nothing() {
     assert!(idm.set_setting(&admin(), "app.name", "  ").is_err());
     assert_eq!(idm.settings().unwrap().session_minutes, 60);
     assert!(audit(&idm).is_empty());
-    assert_eq!(idm.setting_entries().unwrap().len(), 3);
+    // Nothing was stored: every setting still has its default (later
+    // features add keys, so the count is not fixed).
+    assert!(
+        idm.setting_entries()
+            .unwrap()
+            .iter()
+            .all(|e| e.write_only || e.value == e.default)
+    );
 }
 
 // ---- sessions ------------------------------------------------------------

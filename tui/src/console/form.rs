@@ -30,6 +30,8 @@ pub enum FormKind {
     Setting {
         key: String,
     },
+    /// Email (issue 6): send a test message; its single field is `to`.
+    TestEmail,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

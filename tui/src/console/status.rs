@@ -111,6 +111,7 @@ pub fn render_footer(app: &App, frame: &mut Frame, area: Rect) {
         Screen::Settings => &[
             ("↑↓", "move"),
             ("Enter", "change"),
+            ("t", "test email"),
             ("r", "reload"),
             ("Tab", "next tab"),
             ("?", "help"),

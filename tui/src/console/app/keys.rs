@@ -110,6 +110,7 @@ impl App {
             }
             Tab::Settings => {
                 self.send(Purpose::Settings, Request::GetSettings);
+                self.send(Purpose::MailStatus, Request::MailStatus);
                 Screen::Settings
             }
         };
@@ -235,7 +236,7 @@ impl App {
                         code: NewLoginCode {
                             user: picker.user.clone(),
                             expires_in_secs: expires.as_secs(),
-                            send_email: false,
+                            send_email: picker.email,
                         },
                     },
                 );
@@ -249,6 +250,11 @@ impl App {
         let page = usize::from(self.height.saturating_sub(10).max(1));
         if let Some(next) = groups::step(self.settings.selected, len, key, page) {
             self.settings.selected = next;
+            return;
+        }
+        if key.code == KeyCode::Char('t') {
+            // Email (issue 6): send a test message now.
+            self.modal = Some(Modal::Form(crate::console::settings::test_email_form()));
             return;
         }
         if let (KeyCode::Enter | KeyCode::Char('e'), Some(setting)) =

@@ -116,6 +116,8 @@ enum Purpose {
         filter: String,
     },
     Settings,
+    /// Email (issue 6): the outgoing mail queue, for the Settings screen.
+    MailStatus,
 }
 
 #[derive(Debug)]
@@ -319,7 +321,10 @@ impl App {
                 );
             }
             Screen::Audit => self.load_audit(),
-            Screen::Settings => self.send(Purpose::Settings, Request::GetSettings),
+            Screen::Settings => {
+                self.send(Purpose::Settings, Request::GetSettings);
+                self.send(Purpose::MailStatus, Request::MailStatus);
+            }
         }
     }
 

@@ -98,6 +98,9 @@ impl App {
             (Purpose::Settings, Response::Settings { settings }) => {
                 self.settings.set(Ok(settings.settings));
             }
+            (Purpose::MailStatus, Response::MailStatus { status }) => {
+                self.settings.mail = Some(status);
+            }
             (_, other) => {
                 self.flash = Some(Flash::Error(format!(
                     "The daemon sent an unexpected answer: {other:?}"
@@ -195,6 +198,12 @@ impl App {
                     Response::Settings { settings } => self.settings.set(Ok(settings.settings)),
                     _ => self.send(Purpose::Settings, Request::GetSettings),
                 }
+                self.send(Purpose::MailStatus, Request::MailStatus);
+            }
+            FormKind::TestEmail => {
+                let to = form.text("to").trim().to_owned();
+                self.flash = Some(Flash::Info(format!("Sent a test message to {to}.")));
+                self.send(Purpose::MailStatus, Request::MailStatus);
             }
         }
     }
@@ -264,5 +273,6 @@ pub(super) fn form_request(form: &Form) -> Option<Request> {
             key: key.clone(),
             value: text("value"),
         }),
+        FormKind::TestEmail => Some(Request::SendTestEmail { to: text("to") }),
     }
 }
