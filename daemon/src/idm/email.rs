@@ -744,6 +744,12 @@ impl Idm {
                     format!("{} has no email address", user.username),
                 ));
             };
+            if read_smtp(tx)?.is_none() {
+                return Err(IdmError::invalid(
+                    "send_email",
+                    "SMTP is not configured: set smtp.host and smtp.from first",
+                ));
+            }
             let app = app_name(tx)?;
             let link = format!("{public_url}/lc/{}", issued.code);
             let entry_url = format!("{public_url}/lc");

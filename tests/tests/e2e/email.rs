@@ -407,7 +407,6 @@ async fn admins_can_email_login_codes_when_allowed() {
     let smtp = SmtpServer::start();
     let t = TestDaemon::start().await;
     create_user(t.daemon.idm(), "alice");
-    use_smtp(&t, smtp.port).await;
 
     let out = t
         .cli(&["login-code", "create", "alice", "--email", "--json"])
@@ -416,6 +415,10 @@ async fn admins_can_email_login_codes_when_allowed() {
     assert!(out.stderr.contains("email.admin_login_codes"), "{out:?}");
 
     set(&t, "email.admin_login_codes", "true").await;
+    let out = t.cli(&["login-code", "create", "alice", "--email"]).await;
+    assert_eq!(out.code, 1, "{out:?}");
+    assert!(out.stderr.contains("SMTP is not configured"), "{out:?}");
+    use_smtp(&t, smtp.port).await;
     let out = t
         .cli(&["login-code", "create", "alice", "--email", "--json"])
         .await;
