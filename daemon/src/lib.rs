@@ -7,6 +7,7 @@ pub mod config;
 pub mod idm;
 pub mod info;
 pub mod ldap;
+pub mod mail;
 pub mod store;
 pub mod web;
 
@@ -67,6 +68,7 @@ pub struct RunningDaemon {
     shutdown: CancellationToken,
     tracker: TaskTracker,
     http: JoinHandle<std::io::Result<()>>,
+    mail: mail::MailService,
 }
 
 impl RunningDaemon {
@@ -91,6 +93,12 @@ impl RunningDaemon {
     /// The one-time first-admin link logged at start, when no admin existed then.
     pub fn setup_link(&self) -> Option<&str> {
         self.setup_link.as_deref()
+    }
+
+    /// Makes the mail delivery worker look at the outbox now (tests call
+    /// this after moving the clock past a retry time).
+    pub fn wake_mail(&self) {
+        self.mail.wake();
     }
 
     /// Stops accepting work, lets in-flight requests finish, removes the
@@ -204,6 +212,17 @@ async fn serve(
     // LDAP sync (issue 7): on demand over the socket, and on a schedule.
     let ldap = ldap::LdapSync::new(idm.clone(), Arc::new(ldap::LdapDirectory), events.clone());
     tracker.spawn(ldap.clone().schedule(shutdown.clone()));
+    // Email (issue 6): the delivery worker, woken whenever mail is queued.
+    let mail = mail::MailService::new(Arc::new(mail::SmtpMailer));
+    idm.store().set_mail_observer({
+        let mail = mail.clone();
+        Arc::new(move || mail.wake())
+    });
+    tracker.spawn(mail::run_worker(
+        idm.clone(),
+        mail.clone(),
+        shutdown.clone(),
+    ));
     let admin = AdminServer::new(
         socket,
         ConnectionContext {
@@ -212,6 +231,7 @@ async fn serve(
             info,
             events,
             ldap,
+            mail: mail.clone(),
         },
     );
     tracker.spawn(admin.run(shutdown.clone(), tracker.clone()));
@@ -244,6 +264,7 @@ async fn serve(
         shutdown,
         tracker,
         http,
+        mail,
     })
 }
 

@@ -7,6 +7,8 @@
 pub mod authenticator;
 /// A real OpenLDAP server for the LDAP sync tests (issue 7).
 pub mod slapd;
+/// Email (issue 6): a real SMTP server (aiosmtpd) for the tests.
+pub mod smtp;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

@@ -37,6 +37,8 @@ pub(super) fn mutates(request: &Request) -> bool {
             | Request::ListAuthorizations { .. }
             | Request::ListSignupTokens
             | Request::LdapStatus
+            | Request::MailStatus
+            | Request::SendTestEmail { .. }
     )
 }
 
@@ -145,16 +147,19 @@ pub(super) fn handle(
         Request::GetSettings => Response::Settings {
             settings: views::settings(idm.setting_entries().map_err(api_error)?),
         },
-        Request::SetSetting { key, value } => Response::Settings {
-            settings: views::settings(idm.set_setting(actor, &key, &value).map_err(api_error)?),
-        },
+        Request::SetSetting { key, value } => {
+            let settings = idm.set_setting(actor, &key, &value).map_err(api_error)?;
+            // Email (issue 6): new SMTP settings may unblock queued mail.
+            if key.trim().starts_with("smtp.") {
+                ctx.mail.wake();
+            }
+            Response::Settings {
+                settings: views::settings(settings),
+            }
+        }
         Request::CreateLoginCode { code: input } => {
             if input.send_email {
-                return Err(ApiError::new(
-                    ErrorCode::InvalidInput,
-                    "email is not configured yet; see `latchkey config show`",
-                )
-                .with_field("send_email"));
+                return super::mail::login_code_emailed(ctx, actor, &input);
             }
             let (_, issued) = idm
                 .create_login_code(
@@ -236,13 +241,9 @@ pub(super) fn handle(
         Request::LdapStatus => Response::LdapStatus {
             status: ctx.ldap.status().map_err(api_error)?,
         },
-        // Email (#6) arrives with its issue.
-        Request::SendTestEmail { .. } | Request::MailStatus => {
-            return Err(ApiError::new(
-                latchkey_protocol::ErrorCode::Internal,
-                "this daemon does not support that request yet",
-            ));
-        }
+        // Email (issue 6).
+        Request::SendTestEmail { to } => return super::mail::send_test(ctx, actor, &to),
+        Request::MailStatus => return super::mail::status(ctx),
         request @ (Request::CreateClient { .. }
         | Request::ListClients
         | Request::GetClient { .. }

@@ -3,6 +3,7 @@
 
 mod errors;
 mod handlers;
+mod mail;
 mod server;
 mod socket;
 mod views;

@@ -30,6 +30,8 @@ pub struct ConnectionContext {
     pub events: broadcast::Sender<Event>,
     /// Runs LDAP syncs and keeps the last result (issue 7).
     pub ldap: crate::ldap::LdapSync,
+    /// Email (issue 6): sends the test message, wakes the delivery worker.
+    pub mail: crate::mail::MailService,
 }
 
 #[derive(Debug)]

@@ -123,6 +123,22 @@ impl Idm {
         user_ref: &str,
         expires_in: Duration,
     ) -> Result<(User, LoginCodeIssued), IdmError> {
+        self.create_login_code_then(actor, user_ref, expires_in, |_, _, _| Ok(()))
+    }
+
+    /// [`Idm::create_login_code`], running `also` in the same transaction
+    /// once the code exists (email queues the mail that carries it there).
+    pub(crate) fn create_login_code_then(
+        &self,
+        actor: &Actor,
+        user_ref: &str,
+        expires_in: Duration,
+        also: impl FnOnce(
+            &mut crate::store::WriteTx<'_>,
+            &User,
+            &LoginCodeIssued,
+        ) -> Result<(), IdmError>,
+    ) -> Result<(User, LoginCodeIssued), IdmError> {
         if expires_in.is_zero() {
             return Err(IdmError::invalid("expires", "must be in the future"));
         }
@@ -156,14 +172,14 @@ impl Idm {
                 detail("expires_at", to_time(record.expires_at)?.to_string()),
             ];
             audit::append(tx, now, actor, "login_code_created", Some(subject), details)?;
-            Ok((
-                User::from_record(user)?,
-                LoginCodeIssued {
-                    id: record.id,
-                    code: grouped(&code),
-                    expires_at: to_time(record.expires_at)?,
-                },
-            ))
+            let user = User::from_record(user)?;
+            let issued = LoginCodeIssued {
+                id: record.id,
+                code: grouped(&code),
+                expires_at: to_time(record.expires_at)?,
+            };
+            also(tx, &user, &issued)?;
+            Ok((user, issued))
         })
     }
 

@@ -11,6 +11,7 @@
 mod actor;
 mod audit;
 mod ceremony;
+mod email;
 mod error;
 mod groups;
 // LDAP sync (issue 7).
@@ -39,6 +40,10 @@ pub use crate::store::{GroupId, UserId, WebauthnHandle};
 pub use actor::{Actor, ActorKind};
 pub use audit::AuditEvent;
 pub use ceremony::{CEREMONY_TTL_SECS, MAX_CEREMONIES, Passkeys};
+pub use email::{
+    DeviceToken, EMAIL_LINK_MINUTES, EmailBinding, EmailProof, EmailSettings, MailStatus,
+    QueuedMail, SmtpSettings, SmtpTls, normalize_address, retry_delay,
+};
 pub use error::{IdmError, SignInFailure};
 pub use groups::{Group, GroupEntry, GroupSummaryEntry};
 pub use login_codes::{LoginCodeInfo, LoginCodeIssued, normalize_login_code};

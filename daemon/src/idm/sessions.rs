@@ -300,7 +300,9 @@ impl Idm {
             let sessions = tx.remove_expired_sessions(now)?;
             let codes = tx.remove_expired_login_codes(now)?;
             let signup_tokens = super::signup::sweep_signup_tokens(tx, now)?;
-            Ok(sessions + codes + signup_tokens)
+            // Email (issue 6): sign-in links asked for by email.
+            let links = tx.remove_expired_email_links(now)?;
+            Ok(sessions + codes + signup_tokens + links)
         })
     }
 }

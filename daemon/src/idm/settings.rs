@@ -74,6 +74,17 @@ pub const USER_VERIFICATION: &str = "passkeys.user_verification";
 pub const SIGNUPS_MODE: &str = "signups.mode";
 pub const SIGNUPS_REQUIRE_EMAIL: &str = "signups.require_email";
 pub const SIGNUPS_DEFAULT_GROUPS: &str = "signups.default_groups";
+// Email (issue 6).
+pub const EMAIL_ONE_TIME_ACCESS: &str = "email.one_time_access";
+pub const EMAIL_ADMIN_LOGIN_CODES: &str = "email.admin_login_codes";
+pub const EMAIL_NEW_DEVICE_NOTICE: &str = "email.new_device_notice";
+pub const SMTP_HOST: &str = "smtp.host";
+pub const SMTP_PORT: &str = "smtp.port";
+pub const SMTP_USERNAME: &str = "smtp.username";
+pub const SMTP_PASSWORD: &str = "smtp.password";
+pub const SMTP_FROM: &str = "smtp.from";
+pub const SMTP_TLS: &str = "smtp.tls";
+pub const SMTP_SKIP_CERT_VERIFY: &str = "smtp.skip_cert_verify";
 
 const REGISTRY: &[Definition] = &[
     // LDAP sync (issue 7) keys are at the end of the list: `LDAP_DEFINITIONS`.
@@ -249,6 +260,81 @@ const REGISTRY: &[Definition] = &[
         Some(Fallback::Text("disable")),
         "What happens to users who leave the directory",
     ),
+    // --- Email (issue 6) ---
+    Definition {
+        key: EMAIL_ONE_TIME_ACCESS,
+        kind: Kind::Bool,
+        default: Some(Fallback::Bool(false)),
+        description: "Users without their passkey may ask for a sign-in link by email",
+        warning: Some("lowers security: whoever can read a user's mailbox can sign in as them"),
+    },
+    Definition {
+        key: EMAIL_ADMIN_LOGIN_CODES,
+        kind: Kind::Bool,
+        default: Some(Fallback::Bool(false)),
+        description: "Admins may email login codes to users",
+        warning: None,
+    },
+    Definition {
+        key: EMAIL_NEW_DEVICE_NOTICE,
+        kind: Kind::Bool,
+        default: Some(Fallback::Bool(false)),
+        description: "Mail users when they sign in from a browser never seen for them",
+        warning: None,
+    },
+    Definition {
+        key: SMTP_HOST,
+        kind: Kind::Text { min: 1, max: 253 },
+        default: None,
+        description: "SMTP server host name; mail is not sent until it is set",
+        warning: None,
+    },
+    Definition {
+        key: SMTP_PORT,
+        kind: Kind::Integer {
+            min: 1,
+            max: 65_535,
+            unit: "port",
+        },
+        default: Some(Fallback::Integer(587)),
+        description: "SMTP server port (587 for STARTTLS, 465 for implicit TLS)",
+        warning: None,
+    },
+    Definition {
+        key: SMTP_USERNAME,
+        kind: Kind::Text { min: 1, max: 256 },
+        default: None,
+        description: "SMTP user name; no authentication when unset",
+        warning: None,
+    },
+    Definition {
+        key: SMTP_PASSWORD,
+        kind: Kind::Secret,
+        default: None,
+        description: "SMTP password (write-only)",
+        warning: None,
+    },
+    Definition {
+        key: SMTP_FROM,
+        kind: Kind::Text { min: 3, max: 320 },
+        default: None,
+        description: "Sender address, e.g. \"Latchkey <id@example.com>\"",
+        warning: None,
+    },
+    Definition {
+        key: SMTP_TLS,
+        kind: Kind::Choice(&["none", "starttls", "tls"]),
+        default: Some(Fallback::Text("starttls")),
+        description: "none, starttls (upgrade a plain connection) or tls (implicit TLS)",
+        warning: Some("\"none\" sends passwords and sign-in links unencrypted"),
+    },
+    Definition {
+        key: SMTP_SKIP_CERT_VERIFY,
+        kind: Kind::Bool,
+        default: Some(Fallback::Bool(false)),
+        description: "Accept any certificate from the SMTP server",
+        warning: Some("anyone on the network path can read the mail, sign-in links included"),
+    },
 ];
 
 /// An LDAP setting without a warning.
@@ -467,7 +553,8 @@ fn text_of(value: Option<SettingValue>, fallback: &str) -> String {
 }
 
 /// The effective value of a registered setting (stored, or its default), for
-/// features that type their own settings (`idm::signup`, `idm::ldap_settings`).
+/// features that type their own settings (`idm::signup`, `idm::ldap_settings`,
+/// email).
 pub(crate) fn value_of<A: Access>(
     tx: &Tables<A>,
     key: &str,

@@ -12,6 +12,7 @@ mod error;
 mod groups;
 mod index;
 mod ldap;
+mod mail;
 mod migrations;
 mod oidc_admin;
 mod oidc_tokens;
@@ -35,6 +36,7 @@ pub use records::{
     LoginCodeRecord, PasskeyRecord, RecordSource, SessionMethod, SessionRecord, SettingRecord,
     SettingValue, SigningKeyRecord, SignupTokenRecord, UserId, UserRecord, WebauthnHandle,
 };
+pub use records::{EmailLinkRecord, MailStateRecord, OutboxRecord};
 pub use schema::TokenHash;
 pub use tx::{Access, Read, ReadTx, Tables, Write, WriteTx};
 pub use users::UserListing;
@@ -45,11 +47,16 @@ use error::db;
 /// audit views in the console).
 pub type AuditObserver = Arc<dyn Fn(u64, &AuditRecord) + Send + Sync>;
 
+/// Told after a transaction that queued mail has committed (wakes the
+/// delivery worker).
+pub type MailObserver = Arc<dyn Fn() + Send + Sync>;
+
 /// A handle on the database; cheap to clone.
 #[derive(Clone)]
 pub struct Store {
     db: Arc<redb::Database>,
     audit_observer: Arc<RwLock<Option<AuditObserver>>>,
+    mail_observer: Arc<RwLock<Option<MailObserver>>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -78,6 +85,7 @@ impl Store {
         Ok(Store {
             db: Arc::new(db),
             audit_observer: Arc::default(),
+            mail_observer: Arc::default(),
         })
     }
 
@@ -102,15 +110,22 @@ impl Store {
             .db
             .begin_write()
             .map_err(db("starting a write transaction"))?;
-        let (result, appended) = {
+        let (result, appended, mail_queued) = {
             let mut tables = WriteTx::open(&txn)?;
             let result = f(&mut tables);
-            (result, std::mem::take(&mut tables.appended_audit))
+            (
+                result,
+                std::mem::take(&mut tables.appended_audit),
+                tables.mail_queued,
+            )
         };
         match result {
             Ok(value) => {
                 txn.commit().map_err(db("committing a write transaction"))?;
                 self.announce(&appended);
+                if mail_queued {
+                    self.announce_mail();
+                }
                 Ok(value)
             }
             Err(e) => {
@@ -119,6 +134,26 @@ impl Store {
                 let _ = txn.abort();
                 Err(e)
             }
+        }
+    }
+
+    /// Installs the one observer of committed mail (replacing any earlier one).
+    pub fn set_mail_observer(&self, observer: MailObserver) {
+        let mut slot = self
+            .mail_observer
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        *slot = Some(observer);
+    }
+
+    fn announce_mail(&self) {
+        let observer = self
+            .mail_observer
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone();
+        if let Some(observer) = observer {
+            observer();
         }
     }
 

@@ -446,6 +446,93 @@ pub(crate) enum StoredSignupToken {
     V1(SignupTokenV1),
 }
 
+// --- Email (issue 6) ---
+
+/// A message in the outbox, current version. Rendered when queued, so a
+/// restart or a settings change does not alter what was promised.
+pub type OutboxRecord = OutboxV1;
+
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboxV1 {
+    /// What it is (`email_link`, `login_code`, `new_device`), for the audit log.
+    pub kind: String,
+    pub to: String,
+    /// The recipient's account, when the mail is for one (audit subject).
+    pub user_id: Option<UserId>,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+    pub created_at: i64,
+    /// Failed delivery attempts so far.
+    pub attempts: u32,
+    pub next_attempt_at: i64,
+    pub last_error: Option<String>,
+    /// Given up on: kept for the status screen, never sent.
+    pub gave_up: bool,
+}
+
+/// The body holds sign-in links and codes: `Debug` shows only the envelope.
+impl std::fmt::Debug for OutboxV1 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OutboxV1")
+            .field("kind", &self.kind)
+            .field("attempts", &self.attempts)
+            .field("next_attempt_at", &self.next_attempt_at)
+            .field("gave_up", &self.gave_up)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+pub(crate) enum StoredOutboxMessage {
+    V1(OutboxV1),
+}
+
+/// How delivery has been going, current version.
+pub type MailStateRecord = MailStateV1;
+
+#[derive(Clone, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
+pub struct MailStateV1 {
+    pub last_sent_at: Option<i64>,
+    pub last_error: Option<String>,
+    pub last_error_at: Option<i64>,
+}
+
+#[derive(Serialize, Deserialize)]
+pub(crate) enum StoredMailState {
+    V1(MailStateV1),
+}
+
+/// An emailed sign-in link, current version. Keyed by the SHA-256 of the
+/// browser-binding cookie; the link token and the code are stored hashed.
+pub type EmailLinkRecord = EmailLinkV1;
+
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmailLinkV1 {
+    pub user_id: UserId,
+    pub token_hash: [u8; 32],
+    pub code_hash: [u8; 32],
+    pub created_at: i64,
+    pub expires_at: i64,
+    /// Wrong codes tried with this browser's binding; too many ends the link.
+    pub failures: u32,
+}
+
+impl std::fmt::Debug for EmailLinkV1 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmailLinkV1")
+            .field("user_id", &self.user_id)
+            .field("expires_at", &self.expires_at)
+            .field("failures", &self.failures)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+pub(crate) enum StoredEmailLink {
+    V1(EmailLinkV1),
+}
+
 /// Maps the current record type to its versioned stored envelope.
 pub(crate) trait Versioned: Serialize + Sized {
     type Stored: serde::de::DeserializeOwned;
@@ -488,6 +575,9 @@ versioned!(ConsentV1, StoredConsent, "consent");
 versioned!(ClaimsV1, StoredClaims, "custom claims");
 versioned!(RefreshTokenV1, StoredRefreshToken, "refresh token");
 versioned!(SignupTokenV1, StoredSignupToken, "signup token");
+versioned!(OutboxV1, StoredOutboxMessage, "queued mail message");
+versioned!(MailStateV1, StoredMailState, "mail state");
+versioned!(EmailLinkV1, StoredEmailLink, "email sign-in link");
 
 /// Serializes `&R` exactly as its envelope's newest variant would be.
 struct Current<'a, R>(&'a R);

@@ -174,3 +174,22 @@ pub const LDAP_ID_TO_USER_ID: TableDefinition<&str, IdBytes> =
 /// group id.
 pub const LDAP_ID_TO_GROUP_ID: TableDefinition<&str, IdBytes> =
     TableDefinition::new("ldap_id_to_group_id_v1");
+// --- Email (issue 6) ---
+
+/// `OUTBOX`: message number (from 1, increasing) → `StoredOutboxMessage`: mail
+/// waiting for delivery or given up on. Delivered messages are removed.
+pub const OUTBOX: TableDefinition<u64, &[u8]> = TableDefinition::new("outbox_v1");
+
+/// `MAIL_STATE`: `"delivery"` → `StoredMailState` (when mail last went out,
+/// the last delivery error), for the console's status screen.
+pub const MAIL_STATE: TableDefinition<&str, &[u8]> = TableDefinition::new("mail_state_v1");
+
+/// `EMAIL_LINKS`: SHA-256 of the browser-binding cookie set when the sign-in
+/// link was asked for → `StoredEmailLink` (the link token's and the code's
+/// hashes). One outstanding link per browser: a new request replaces it.
+pub const EMAIL_LINKS: TableDefinition<TokenHash, &[u8]> = TableDefinition::new("email_links_v1");
+
+/// `KNOWN_DEVICES`: (user id, SHA-256 of the device cookie) → first seen
+/// (UTC seconds): the browsers a user has signed in from.
+pub const KNOWN_DEVICES: TableDefinition<(IdBytes, TokenHash), i64> =
+    TableDefinition::new("known_devices_v1");

@@ -79,6 +79,13 @@ pub struct Tables<A: Access> {
     pub(super) ldap_id_to_group_id: A::Table<&'static str, IdBytes>,
     /// Audit events appended in this transaction, announced after commit.
     pub(super) appended_audit: Vec<(u64, AuditRecord)>,
+    // Email (issue 6).
+    pub(super) outbox: A::Table<u64, &'static [u8]>,
+    pub(super) mail_state: A::Table<&'static str, &'static [u8]>,
+    pub(super) email_links: A::Table<TokenHash, &'static [u8]>,
+    pub(super) known_devices: A::Table<(IdBytes, TokenHash), i64>,
+    /// Whether this transaction queued mail (the delivery worker is woken after commit).
+    pub(super) mail_queued: bool,
 }
 
 impl<A: Access> std::fmt::Debug for Tables<A> {
@@ -194,6 +201,20 @@ macro_rules! open_all {
                 .open_table(schema::LDAP_ID_TO_GROUP_ID)
                 .map_err(db("opening the LDAP group id index"))?,
             appended_audit: Vec::new(),
+            // Email (issue 6).
+            outbox: $txn
+                .open_table(schema::OUTBOX)
+                .map_err(db("opening the mail outbox"))?,
+            mail_state: $txn
+                .open_table(schema::MAIL_STATE)
+                .map_err(db("opening the mail state"))?,
+            email_links: $txn
+                .open_table(schema::EMAIL_LINKS)
+                .map_err(db("opening email sign-in links"))?,
+            known_devices: $txn
+                .open_table(schema::KNOWN_DEVICES)
+                .map_err(db("opening known devices"))?,
+            mail_queued: false,
         }
     };
 }

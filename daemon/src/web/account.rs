@@ -31,6 +31,11 @@ fn notice(done: Option<&str>) -> Option<&'static str> {
         "removed" => Some("Passkey removed."),
         "welcome" => Some("Your administrator account is ready. Add a passkey to it now."),
         "app_revoked" => Some("Access removed. The app will have to ask you again."),
+        // Email (issue 6).
+        "email_link" => Some(
+            "You signed in with a link from your email. Add a passkey now, so you do not need \
+             email next time.",
+        ),
         _ => None,
     }
 }

@@ -15,7 +15,14 @@ pub struct CookieNames {
     pub session: &'static str,
     pub csrf: &'static str,
     pub secure: bool,
+    /// Email (issue 6): binds an emailed sign-in link to the browser that asked.
+    pub email_link: &'static str,
+    /// Email (issue 6): identifies a browser for new-device notices.
+    pub device: &'static str,
 }
+
+/// How long the browser keeps the device cookie (browsers cap at 400 days).
+pub const DEVICE_COOKIE_SECONDS: i64 = 400 * 24 * 3600;
 
 impl CookieNames {
     pub fn new(https: bool) -> CookieNames {
@@ -24,12 +31,16 @@ impl CookieNames {
                 session: "__Host-latchkey_session",
                 csrf: "__Host-latchkey_csrf",
                 secure: true,
+                email_link: "__Host-latchkey_email_link",
+                device: "__Host-latchkey_device",
             }
         } else {
             CookieNames {
                 session: "latchkey_session",
                 csrf: "latchkey_csrf",
                 secure: false,
+                email_link: "latchkey_email_link",
+                device: "latchkey_device",
             }
         }
     }
@@ -48,6 +59,21 @@ impl CookieNames {
     /// `Set-Cookie` for the CSRF token: a browser-session cookie.
     pub fn set_csrf(&self, value: &str) -> Option<HeaderValue> {
         self.build(self.csrf, value, "Strict", None)
+    }
+
+    /// `Set-Cookie` for the email sign-in binding: Lax, so it arrives when
+    /// the link in the mail is opened; gone when the link expires.
+    pub fn set_email_link(&self, value: &str, max_age_seconds: i64) -> Option<HeaderValue> {
+        self.build(self.email_link, value, "Lax", Some(max_age_seconds.max(0)))
+    }
+
+    pub fn clear_email_link(&self) -> Option<HeaderValue> {
+        self.build(self.email_link, "", "Lax", Some(0))
+    }
+
+    /// `Set-Cookie` for the long-lived device cookie.
+    pub fn set_device(&self, value: &str) -> Option<HeaderValue> {
+        self.build(self.device, value, "Lax", Some(DEVICE_COOKIE_SECONDS))
     }
 
     fn build(

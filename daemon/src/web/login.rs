@@ -88,10 +88,15 @@ pub async fn alternative_get(
     } else {
         format!("/login?next={}", percent_encode(&next))
     };
+    let idm = state.idm.clone();
+    let email_link = super::blocking(move || idm.email_settings())
+        .await
+        .is_ok_and(|email| email.one_time_access);
     let page = AlternativePage {
         chrome: Chrome::new(&state.app_name().await, &csrf),
         next,
         login_href,
+        email_link,
     };
     (csrf, pages::render(StatusCode::OK, &page)).into_response()
 }
@@ -130,6 +135,7 @@ pub async fn lc_post(
     State(state): State<WebState>,
     csrf: CsrfToken,
     client: Client,
+    headers: HeaderMap,
     Form(form): Form<CodeForm>,
 ) -> Response {
     let next = safe_next(form.next.as_deref())
@@ -158,11 +164,14 @@ pub async fn lc_post(
     let submitted = form.code.clone();
     let result = blocking_raw(move || idm.sign_in_with_login_code(&actor, &submitted)).await;
     match result {
-        Ok(Ok((_user, token, session))) => {
+        Ok(Ok((user, token, session))) => {
             let mut response = Redirect::to(&after_sign_in(Some(&next))).into_response();
             if let Some(cookie) = session_cookie(&state, &token, &session) {
                 response.headers_mut().append(SET_COOKIE, cookie);
             }
+            // Email (issue 6): new-device notice.
+            let method = latchkey_protocol::SignInMethod::LoginCode;
+            super::device::remember(&state, &headers, &client, &user, method, &mut response).await;
             response
         }
         Ok(Err(IdmError::SignInFailed { .. })) => {

@@ -20,6 +20,8 @@ mod auth;
 pub mod client_ip;
 pub mod cookies;
 pub mod csrf;
+mod device;
+mod email_login;
 pub mod error;
 mod headers;
 mod health;
@@ -150,6 +152,10 @@ pub fn router(state: WebState) -> Router {
         .route("/login/alternative", get(login::alternative_get))
         .route("/lc", get(login::lc_get).post(login::lc_post))
         .route("/lc/{code}", get(login::lc_code_get))
+        // Email (issue 6).
+        .route("/login/email", post(email_login::request_post))
+        .route("/login/email/verify", post(email_login::verify_post))
+        .route("/login/email/{token}", get(email_login::link_get))
         .route("/account", get(account::account_get))
         .route(
             "/account/passkeys/{id}/rename",

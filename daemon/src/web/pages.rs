@@ -66,6 +66,25 @@ pub struct AlternativePage {
     pub chrome: Chrome,
     pub next: String,
     pub login_href: String,
+    /// Email (issue 6): offer "email me a sign-in link" (`email.one_time_access`).
+    pub email_link: bool,
+}
+
+/// Email (issue 6): the one answer to "email me a sign-in link", with the code form.
+#[derive(Template, Debug)]
+#[template(path = "email_sent.html")]
+pub struct EmailSentPage {
+    pub chrome: Chrome,
+    pub minutes: i64,
+    pub error: Option<String>,
+}
+
+/// Email (issue 6): the page the mailed link opens (a Continue button).
+#[derive(Template, Debug)]
+#[template(path = "email_link.html")]
+pub struct EmailLinkPage {
+    pub chrome: Chrome,
+    pub token: String,
 }
 
 #[derive(Template, Debug)]

@@ -44,6 +44,7 @@ pub struct LoginFinish {
 pub async fn login_finish(
     State(state): State<WebState>,
     client: Client,
+    headers: axum::http::HeaderMap,
     Json(body): Json<LoginFinish>,
 ) -> Result<Response, WebError> {
     let now = state.idm.clock().now();
@@ -57,12 +58,15 @@ pub async fn login_finish(
         credential,
         next,
     } = body;
-    let (_user, token, session) =
+    let (user, token, session) =
         blocking(move || passkeys.finish_sign_in(&actor, &ceremony, credential)).await?;
     let mut response = Json(json!({"redirect": after_sign_in(next.as_deref())})).into_response();
     if let Some(cookie) = session_cookie(&state, &token, &session) {
         response.headers_mut().append(SET_COOKIE, cookie);
     }
+    // Email (issue 6): new-device notice.
+    let method = latchkey_protocol::SignInMethod::Passkey;
+    super::device::remember(&state, &headers, &client, &user, method, &mut response).await;
     Ok(response)
 }
 

@@ -25,6 +25,13 @@ pub enum Action {
     Setup,
     /// `POST /signup` and `POST /st/{token}`: every attempt counts.
     Signup,
+    /// Email (issue 6): `POST /login/email`, per client IP.
+    EmailLinkRequest,
+    /// Email (issue 6): `POST /login/email`, per address asked for (see
+    /// [`RateLimiter::check_name`]).
+    EmailLinkAddress,
+    /// Email (issue 6): `POST /login/email/verify`, per client IP.
+    EmailLinkUse,
 }
 
 impl Action {
@@ -35,6 +42,9 @@ impl Action {
             Action::PasskeySignIn => (30, Duration::minutes(1)),
             Action::Setup => (10, Duration::minutes(15)),
             Action::Signup => (10, Duration::hours(1)),
+            Action::EmailLinkRequest => (5, Duration::minutes(15)),
+            Action::EmailLinkAddress => (3, Duration::hours(1)),
+            Action::EmailLinkUse => (10, Duration::minutes(15)),
         }
     }
 }
@@ -42,6 +52,14 @@ impl Action {
 /// The caller is over the limit and may try again after this long (whole seconds, at least 1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryAfter(pub u64);
+
+/// What a budget is counted against: a client network, or a name (an email
+/// address, kept only as a hash prefix).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Bucket {
+    Ip(IpAddr),
+    Name([u8; 16]),
+}
 
 #[derive(Debug, Clone, Copy)]
 struct Window {
@@ -52,7 +70,7 @@ struct Window {
 /// Shared by all handlers; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct RateLimiter {
-    inner: Arc<Mutex<HashMap<(Action, IpAddr), Window>>>,
+    inner: Arc<Mutex<HashMap<(Action, Bucket), Window>>>,
     max_entries: usize,
 }
 
@@ -76,8 +94,32 @@ impl RateLimiter {
     /// Counts one attempt of `action` from `ip` at `now`, or refuses it when the budget for the
     /// current window is spent.
     pub fn check(&self, action: Action, ip: IpAddr, now: OffsetDateTime) -> Result<(), RetryAfter> {
+        self.check_bucket(action, Bucket::Ip(bucket(ip)), now)
+    }
+
+    /// [`RateLimiter::check`] for a budget per name (an email address, folded
+    /// by the caller) rather than per client.
+    pub fn check_name(
+        &self,
+        action: Action,
+        name: &str,
+        now: OffsetDateTime,
+    ) -> Result<(), RetryAfter> {
+        use sha2::Digest;
+        let digest = sha2::Sha256::digest(name.as_bytes());
+        let mut key = [0u8; 16];
+        key.copy_from_slice(digest.get(..16).unwrap_or(&[0; 16]));
+        self.check_bucket(action, Bucket::Name(key), now)
+    }
+
+    fn check_bucket(
+        &self,
+        action: Action,
+        bucket: Bucket,
+        now: OffsetDateTime,
+    ) -> Result<(), RetryAfter> {
         let (allowed, window) = action.limit();
-        let key = (action, bucket(ip));
+        let key = (action, bucket);
         let mut map = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
         if !map.contains_key(&key) && map.len() >= self.max_entries {
             map.retain(|(a, _), w| w.started + a.limit().1 > now);

@@ -14,6 +14,7 @@ mod cli_more;
 mod cli_users;
 mod console;
 mod console_access;
+mod email;
 mod http;
 mod ldap;
 mod lifecycle;

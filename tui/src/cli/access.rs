@@ -65,3 +65,14 @@ pub fn config(command: ConfigCommand) -> Plan {
         }
     }
 }
+
+/// `latchkey email …` (issue 6).
+pub fn email(command: super::args::EmailCommand) -> Plan {
+    match command {
+        super::args::EmailCommand::Test { to } => {
+            let note = format!("Sent a test message to {to}.");
+            Plan::new(Request::SendTestEmail { to }).note(note)
+        }
+        super::args::EmailCommand::Status => Plan::new(Request::MailStatus),
+    }
+}

@@ -64,6 +64,9 @@ pub enum Noun {
     /// Import users and groups from the LDAP directory
     #[command(subcommand)]
     Ldap(LdapCommand),
+    /// Send a test email, or show the outgoing mail queue
+    #[command(subcommand)]
+    Email(EmailCommand),
     /// Show the daemon's version, public URL and counts
     Status,
 }
@@ -430,5 +433,18 @@ pub enum LdapCommand {
     /// Sync now and print what changed (--json: the report)
     Sync,
     /// The last sync: when, what it did, its error
+    Status,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EmailCommand {
+    /// Send a test message now (not through the queue) and report the SMTP
+    /// server's exact error if it fails
+    Test {
+        /// Where to send it
+        #[arg(long)]
+        to: String,
+    },
+    /// Show the outgoing mail queue: waiting, retrying, failed, last error
     Status,
 }

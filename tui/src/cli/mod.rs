@@ -69,6 +69,7 @@ pub fn plan(noun: Noun) -> Plan {
         Noun::Claims(command) => oidc::claims(command),
         Noun::Ldap(args::LdapCommand::Sync) => Plan::new(Request::LdapSync),
         Noun::Ldap(args::LdapCommand::Status) => Plan::new(Request::LdapStatus),
+        Noun::Email(command) => access::email(command),
         Noun::Status => Plan::new(Request::Status),
     }
 }

@@ -42,6 +42,8 @@ pub enum FormKind {
     },
     /// Rotating the signing key; its single field is `alg`.
     RotateKey,
+    /// Email (issue 6): send a test message; its single field is `to`.
+    TestEmail,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -48,6 +48,7 @@ const SECTIONS: &[(&str, &[(&str, &str)])] = &[
             ("/", "audit: one user's events (Esc: all)"),
             ("Enter", "settings: change the selected one"),
             ("t", "settings: signup tokens (n new, x revoke)"),
+            ("L m", "settings: LDAP sync; send a test email"),
         ],
     ),
 ];

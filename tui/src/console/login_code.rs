@@ -29,6 +29,8 @@ pub struct ExpiryPicker {
     pub error: Option<String>,
     /// Sent; waiting for the code.
     pub busy: bool,
+    /// Email (issue 6): also email the code to the user (`m` toggles).
+    pub email: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,6 +53,7 @@ impl ExpiryPicker {
             custom: TextInput::default(),
             error: None,
             busy: false,
+            email: false,
         }
     }
 
@@ -68,6 +71,10 @@ impl ExpiryPicker {
             KeyCode::Char('k') if !on_custom => self.selected = self.selected.saturating_sub(1),
             KeyCode::Char('j') if !on_custom => self.selected = (self.selected + 1).min(CUSTOM),
             KeyCode::Enter => return self.submit(),
+            KeyCode::Char('m') if !on_custom => {
+                self.email = !self.email;
+                self.error = None;
+            }
             KeyCode::Char(c) if !on_custom && c.is_ascii_digit() => {
                 // Typing a number jumps to the custom field.
                 self.selected = CUSTOM;
@@ -124,7 +131,7 @@ impl LoginCodeShown {
 }
 
 pub fn render_picker(picker: &ExpiryPicker, frame: &mut Frame, area: Rect) {
-    let popup = super::centered(area, 60, 14);
+    let popup = super::centered(area, 60, 15);
     frame.render_widget(Clear, popup);
     let block = Block::bordered()
         .title(format!(" Login code for {} ", picker.username))
@@ -142,6 +149,11 @@ pub fn render_picker(picker: &ExpiryPicker, frame: &mut Frame, area: Rect) {
         Span::raw(picker.custom.value().to_owned())
     });
     lines.push(custom);
+    lines.push(Line::from(vec![
+        Span::raw(if picker.email { "[x] " } else { "[ ] " }),
+        Span::raw("Also email it to the user "),
+        Span::styled("m", theme::key()),
+    ]));
     lines.push(match &picker.error {
         Some(error) => Line::styled(format!("✗ {error}"), theme::error()),
         None => Line::raw(""),

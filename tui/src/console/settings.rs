@@ -2,7 +2,7 @@
 //! its value (write-only secrets as set/unset), what it means and any
 //! warning; Enter edits the selected one.
 
-use latchkey_protocol::SettingView;
+use latchkey_protocol::{MailStatusView, SettingView};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
@@ -17,6 +17,8 @@ pub struct SettingsScreen {
     /// `None` until loaded; `Err` when the daemon refused.
     pub settings: Option<Result<Vec<SettingView>, String>>,
     pub selected: usize,
+    /// Email (issue 6): the outgoing mail queue, shown under the settings.
+    pub mail: Option<MailStatusView>,
 }
 
 impl SettingsScreen {
@@ -59,6 +61,36 @@ pub fn edit_form(setting: &SettingView) -> Form {
     )
 }
 
+/// Email (issue 6): the form that sends a test message (`m`).
+pub fn test_email_form() -> Form {
+    Form::new(
+        FormKind::TestEmail,
+        "Send a test email now".to_owned(),
+        vec![Field::text("to", "To", "")],
+    )
+}
+
+/// Email (issue 6): one line about the outgoing mail queue.
+fn mail_line(mail: &MailStatusView) -> Line<'static> {
+    if !mail.configured {
+        return Line::styled(
+            "Mail: not configured (set smtp.host and smtp.from) · m sends a test message",
+            theme::dim(),
+        );
+    }
+    let mut text = format!(
+        "Mail: {} waiting · {} retrying · {} failed",
+        mail.queued, mail.retrying, mail.failed
+    );
+    if let Some(at) = mail.last_sent_at {
+        text.push_str(&format!(" · last sent {}", crate::fmt::timestamp(at)));
+    }
+    match &mail.last_error {
+        Some(error) => Line::styled(format!("{text} · last error: {error}"), theme::error()),
+        None => Line::raw(format!("{text} · m sends a test message")),
+    }
+}
+
 pub fn render(view: &SettingsScreen, frame: &mut Frame, area: Rect) {
     let list = match &view.settings {
         None => {
@@ -80,7 +112,7 @@ pub fn render(view: &SettingsScreen, frame: &mut Frame, area: Rect) {
         Some(Ok(list)) => list,
     };
     let [table_area, detail_area] =
-        Layout::vertical([Constraint::Min(5), Constraint::Length(5)]).areas(area);
+        Layout::vertical([Constraint::Min(5), Constraint::Length(6)]).areas(area);
     let rows: Vec<Row> = list
         .iter()
         .map(|s| {
@@ -133,6 +165,9 @@ pub fn render(view: &SettingsScreen, frame: &mut Frame, area: Rect) {
         if let Some(warning) = &s.warning {
             lines.push(Line::styled(format!("⚠ {warning}"), theme::warning()));
         }
+    }
+    if let Some(mail) = &view.mail {
+        lines.push(mail_line(mail));
     }
     frame.render_widget(
         Paragraph::new(lines)

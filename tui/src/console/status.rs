@@ -123,6 +123,7 @@ pub fn render_footer(app: &App, frame: &mut Frame, area: Rect) {
             ("Enter", "change"),
             ("t", "signup tokens"),
             ("L", "LDAP"),
+            ("m", "test email"),
             ("r", "reload"),
             ("Tab", "next tab"),
             ("?", "help"),

@@ -127,6 +127,7 @@ impl App {
             }
             Tab::Settings => {
                 self.send(Purpose::Settings, Request::GetSettings);
+                self.send(Purpose::MailStatus, Request::MailStatus);
                 Screen::Settings
             }
         };
@@ -252,7 +253,7 @@ impl App {
                         code: NewLoginCode {
                             user: picker.user.clone(),
                             expires_in_secs: expires.as_secs(),
-                            send_email: false,
+                            send_email: picker.email,
                         },
                     },
                 );
@@ -292,6 +293,11 @@ impl App {
         if key.code == KeyCode::Char('t') {
             self.screen = Screen::SignupTokens;
             self.send(Purpose::SignupTokens, Request::ListSignupTokens);
+            return;
+        }
+        if key.code == KeyCode::Char('m') {
+            // Email (issue 6): send a test message now.
+            self.modal = Some(Modal::Form(crate::console::settings::test_email_form()));
             return;
         }
         if let (KeyCode::Enter | KeyCode::Char('e'), Some(setting)) =

@@ -139,6 +139,8 @@ enum Purpose {
     },
     LdapStatus,
     LdapSync,
+    /// Email (issue 6): the outgoing mail queue, for the Settings screen.
+    MailStatus,
 }
 
 #[derive(Debug)]
@@ -366,7 +368,10 @@ impl App {
             }
             Screen::Clients => self.load_clients(),
             Screen::Audit => self.load_audit(),
-            Screen::Settings => self.send(Purpose::Settings, Request::GetSettings),
+            Screen::Settings => {
+                self.send(Purpose::Settings, Request::GetSettings);
+                self.send(Purpose::MailStatus, Request::MailStatus);
+            }
             Screen::SignupTokens => self.send(Purpose::SignupTokens, Request::ListSignupTokens),
             Screen::Ldap => self.send(Purpose::LdapStatus, Request::LdapStatus),
         }

@@ -137,6 +137,9 @@ impl App {
                 )));
                 self.send(Purpose::LdapStatus, Request::LdapStatus);
             }
+            (Purpose::MailStatus, Response::MailStatus { status }) => {
+                self.settings.mail = Some(status);
+            }
             (_, other) => {
                 self.flash = Some(Flash::Error(format!(
                     "The daemon sent an unexpected answer: {other:?}"
@@ -251,6 +254,12 @@ impl App {
                     Response::Settings { settings } => self.settings.set(Ok(settings.settings)),
                     _ => self.send(Purpose::Settings, Request::GetSettings),
                 }
+                self.send(Purpose::MailStatus, Request::MailStatus);
+            }
+            FormKind::TestEmail => {
+                let to = form.text("to").trim().to_owned();
+                self.flash = Some(Flash::Info(format!("Sent a test message to {to}.")));
+                self.send(Purpose::MailStatus, Request::MailStatus);
             }
             FormKind::CreateClient => {
                 self.flash = Some(Flash::Info(format!(
@@ -373,5 +382,6 @@ fn directory_request(form: &Form) -> Option<Request> {
         | FormKind::EditClient { .. }
         | FormKind::DeleteClient { .. }
         | FormKind::RotateKey => None,
+        FormKind::TestEmail => Some(Request::SendTestEmail { to: text("to") }),
     }
 }

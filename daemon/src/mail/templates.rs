@@ -1,0 +1,239 @@
+//! The messages Latchkey sends, as askama templates compiled into the binary
+//! (`daemon/templates/mail/`): each renders a plain-text and an HTML part,
+//! with the app name in the subject and the body. No images, no remote
+//! resources, no tracking links.
+
+use askama::Template;
+
+/// A message ready to queue or send.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RenderedMail {
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+/// Bodies hold sign-in links and codes.
+impl std::fmt::Debug for RenderedMail {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RenderedMail")
+            .field("subject", &self.subject)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A template failed to render: a bug, reported rather than panicking.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot render the {what} mail: {source}")]
+pub struct RenderError {
+    what: &'static str,
+    #[source]
+    source: askama::Error,
+}
+
+fn render(
+    what: &'static str,
+    subject: String,
+    text: &impl Template,
+    html: &impl Template,
+) -> Result<RenderedMail, RenderError> {
+    let wrap = |source| RenderError { what, source };
+    Ok(RenderedMail {
+        subject,
+        text: text.render().map_err(wrap)?,
+        html: html.render().map_err(wrap)?,
+    })
+}
+
+macro_rules! mail_template {
+    ($text:ident, $html:ident, $text_path:literal, $html_path:literal, { $($field:ident : $ty:ty),* $(,)? }) => {
+        #[derive(Template)]
+        #[template(path = $text_path)]
+        struct $text<'a> {
+            $($field: $ty,)*
+        }
+
+        #[derive(Template)]
+        #[template(path = $html_path)]
+        struct $html<'a> {
+            $($field: $ty,)*
+        }
+    };
+}
+
+mail_template!(SignInLinkText, SignInLinkHtml, "mail/sign_in_link.txt", "mail/sign_in_link.html", {
+    app_name: &'a str, link: &'a str, code: &'a str, minutes: i64,
+});
+mail_template!(LoginCodeText, LoginCodeHtml, "mail/login_code.txt", "mail/login_code.html", {
+    app_name: &'a str, name: &'a str, username: &'a str, link: &'a str,
+    entry_url: &'a str, code: &'a str, expires: &'a str,
+});
+mail_template!(NewDeviceText, NewDeviceHtml, "mail/new_device.txt", "mail/new_device.html", {
+    app_name: &'a str, name: &'a str, username: &'a str, when: &'a str,
+    method: &'a str, ip: &'a str, browser: &'a str,
+});
+mail_template!(TestText, TestHtml, "mail/test.txt", "mail/test.html", {
+    app_name: &'a str, public_url: &'a str,
+});
+
+/// The one-time sign-in link a user asked for.
+pub fn sign_in_link(
+    app_name: &str,
+    link: &str,
+    code: &str,
+    minutes: i64,
+) -> Result<RenderedMail, RenderError> {
+    let subject = format!("Sign in to {app_name}");
+    macro_rules! fields {
+        ($t:ident) => {
+            $t {
+                app_name,
+                link,
+                code,
+                minutes,
+            }
+        };
+    }
+    render(
+        "sign-in link",
+        subject,
+        &fields!(SignInLinkText),
+        &fields!(SignInLinkHtml),
+    )
+}
+
+/// What `login_code` needs to say.
+#[derive(Debug, Clone, Copy)]
+pub struct LoginCodeMail<'a> {
+    pub app_name: &'a str,
+    pub name: &'a str,
+    pub username: &'a str,
+    pub link: &'a str,
+    pub entry_url: &'a str,
+    pub code: &'a str,
+    pub expires: &'a str,
+}
+
+/// A login code an admin chose to email.
+pub fn login_code(m: LoginCodeMail<'_>) -> Result<RenderedMail, RenderError> {
+    let subject = format!("Your login code for {}", m.app_name);
+    macro_rules! fields {
+        ($t:ident) => {
+            $t {
+                app_name: m.app_name,
+                name: m.name,
+                username: m.username,
+                link: m.link,
+                entry_url: m.entry_url,
+                code: m.code,
+                expires: m.expires,
+            }
+        };
+    }
+    render(
+        "login code",
+        subject,
+        &fields!(LoginCodeText),
+        &fields!(LoginCodeHtml),
+    )
+}
+
+/// What `new_device` needs to say.
+#[derive(Debug, Clone, Copy)]
+pub struct NewDeviceMail<'a> {
+    pub app_name: &'a str,
+    pub name: &'a str,
+    pub username: &'a str,
+    pub when: &'a str,
+    pub method: &'a str,
+    pub ip: &'a str,
+    pub browser: &'a str,
+}
+
+/// A sign-in from a browser never seen for the user.
+pub fn new_device(m: NewDeviceMail<'_>) -> Result<RenderedMail, RenderError> {
+    let subject = format!("New sign-in to {}", m.app_name);
+    macro_rules! fields {
+        ($t:ident) => {
+            $t {
+                app_name: m.app_name,
+                name: m.name,
+                username: m.username,
+                when: m.when,
+                method: m.method,
+                ip: m.ip,
+                browser: m.browser,
+            }
+        };
+    }
+    render(
+        "new device",
+        subject,
+        &fields!(NewDeviceText),
+        &fields!(NewDeviceHtml),
+    )
+}
+
+/// `latchkey email test`.
+pub fn test_message(app_name: &str, public_url: &str) -> Result<RenderedMail, RenderError> {
+    let subject = format!("Test message from {app_name}");
+    macro_rules! fields {
+        ($t:ident) => {
+            $t {
+                app_name,
+                public_url,
+            }
+        };
+    }
+    render("test", subject, &fields!(TestText), &fields!(TestHtml))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sign_in_link_has_both_parts_the_app_name_and_no_tracking() {
+        let mail = sign_in_link(
+            "Acme <ID>",
+            "https://id.example/login/email/abc",
+            "K7QD-M2XH",
+            15,
+        )
+        .unwrap();
+        assert_eq!(mail.subject, "Sign in to Acme <ID>");
+        assert!(mail.text.contains("Acme <ID>"), "text is not HTML-escaped");
+        assert!(mail.text.contains("https://id.example/login/email/abc"));
+        assert!(mail.text.contains("K7QD-M2XH"));
+        assert!(mail.html.contains("Acme &#60;ID&#62;") || mail.html.contains("Acme &lt;ID&gt;"));
+        assert!(mail.html.contains("K7QD-M2XH"));
+        assert!(!mail.html.contains("<img"));
+        assert!(!format!("{mail:?}").contains("K7QD"));
+    }
+
+    #[test]
+    fn every_message_renders() {
+        login_code(LoginCodeMail {
+            app_name: "A",
+            name: "N",
+            username: "u",
+            link: "l",
+            entry_url: "e",
+            code: "c",
+            expires: "x",
+        })
+        .unwrap();
+        new_device(NewDeviceMail {
+            app_name: "A",
+            name: "N",
+            username: "u",
+            when: "w",
+            method: "m",
+            ip: "i",
+            browser: "b",
+        })
+        .unwrap();
+        let test = test_message("A", "http://x").unwrap();
+        assert!(test.subject.contains('A'));
+    }
+}

@@ -1,0 +1,582 @@
+//! Email (issue 6), against a real SMTP server (aiosmtpd on loopback): the
+//! test message and its errors, sign-in links by email end to end, the same
+//! answer for known and unknown addresses, rate limits, binding to the
+//! browser that asked, admin-sent login codes, new-device notices, and the
+//! outbox retrying until the server is back — also across a restart.
+
+use std::time::{Duration, Instant};
+
+use latchkey_daemon::idm::Actor;
+use latchkey_protocol::{Request, Response};
+use latchkey_tests::TestDaemon;
+use latchkey_tests::smtp::{SmtpOptions, SmtpServer, SmtpTlsMode, free_port};
+use reqwest::{Client, StatusCode};
+
+use crate::http::{
+    audit_detail, audit_events, browser, create_user, csrf_of, get, location, login_code,
+    post_code, sets_session, split,
+};
+
+async fn set(t: &TestDaemon, key: &str, value: &str) {
+    let out = t.cli(&["config", "set", key, value]).await;
+    assert_eq!(out.code, 0, "config set {key}: {out:?}");
+}
+
+/// Points the daemon at a plain SMTP server on `port` on loopback.
+async fn use_smtp(t: &TestDaemon, port: u16) {
+    set(t, "smtp.host", "127.0.0.1").await;
+    set(t, "smtp.port", &port.to_string()).await;
+    set(t, "smtp.from", "Latchkey <id@example.com>").await;
+    set(t, "smtp.tls", "none").await;
+}
+
+async fn mail_status(t: &TestDaemon) -> latchkey_protocol::MailStatusView {
+    match t.client().await.call(Request::MailStatus).await.unwrap() {
+        Response::MailStatus { status } => status,
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+/// Polls the mail status (bounded) until `done` holds.
+async fn wait_status(
+    t: &TestDaemon,
+    done: impl Fn(&latchkey_protocol::MailStatusView) -> bool,
+) -> latchkey_protocol::MailStatusView {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let status = mail_status(t).await;
+        if done(&status) {
+            return status;
+        }
+        assert!(Instant::now() < deadline, "mail status stuck at {status:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The first `http://…` line of a mail's text that contains `marker`.
+fn link_in(text: &str, marker: &str) -> String {
+    text.lines()
+        .map(str::trim)
+        .find(|l| l.starts_with("http") && l.contains(marker))
+        .unwrap_or_else(|| panic!("no {marker} link in:\n{text}"))
+        .to_owned()
+}
+
+/// The short code after "Or enter this code on the page where you asked: ".
+fn code_in(text: &str) -> String {
+    let marker = "where you asked: ";
+    let start = text.find(marker).expect("the mail has a code") + marker.len();
+    text[start..].split_whitespace().next().unwrap().to_owned()
+}
+
+/// A page without what legitimately differs per browser (the CSRF token).
+fn without_csrf(html: &str) -> String {
+    let token = csrf_of(html);
+    html.replace(&token, "<csrf>")
+}
+
+/// GETs the alternative page (for a CSRF cookie), then asks for a link.
+async fn ask_for_link(t: &TestDaemon, client: &Client, email: &str) -> (StatusCode, String) {
+    let (status, _, page) = get(client, &format!("{}/login/alternative", t.base_url)).await;
+    assert_eq!(status, StatusCode::OK);
+    let token = csrf_of(&page);
+    let res = client
+        .post(format!("{}/login/email", t.base_url))
+        .form(&[("_csrf", token.as_str()), ("email", email)])
+        .send()
+        .await
+        .unwrap();
+    let (status, _, body) = split(res).await;
+    (status, body)
+}
+
+/// Posts a token or code from `page`'s form to `/login/email/verify`.
+async fn verify(
+    t: &TestDaemon,
+    client: &Client,
+    field: &str,
+    value: &str,
+) -> (StatusCode, reqwest::header::HeaderMap, String) {
+    let (_, _, page) = get(client, &format!("{}/login/alternative", t.base_url)).await;
+    let token = csrf_of(&page);
+    let res = client
+        .post(format!("{}/login/email/verify", t.base_url))
+        .form(&[("_csrf", token.as_str()), (field, value)])
+        .send()
+        .await
+        .unwrap();
+    split(res).await
+}
+
+async fn email_links_on(t: &TestDaemon, smtp: &SmtpServer) {
+    use_smtp(t, smtp.port).await;
+    set(t, "email.one_time_access", "true").await;
+}
+
+#[tokio::test]
+async fn the_test_email_arrives_as_html_and_text_with_the_app_name() {
+    let smtp = SmtpServer::start();
+    let t = TestDaemon::start().await;
+    // Before SMTP is configured the command says what to set.
+    let out = t.cli(&["email", "test", "--to", "admin@example.com"]).await;
+    assert_eq!(out.code, 1, "{out:?}");
+    assert!(out.stderr.contains("smtp.host"), "{out:?}");
+
+    use_smtp(&t, smtp.port).await;
+    set(&t, "app.name", "Acme ID").await;
+    let out = t.cli(&["email", "test", "--to", "admin@example.com"]).await;
+    assert_eq!(out.code, 0, "{out:?}");
+    let mail = smtp.wait_for(1).await.remove(0);
+    assert_eq!(mail.rcpt, vec!["admin@example.com"]);
+    assert_eq!(mail.subject, "Test message from Acme ID");
+    assert_eq!(mail.content_type, "multipart/alternative");
+    assert!(mail.text.as_deref().unwrap().contains("Acme ID"));
+    assert!(mail.html.as_deref().unwrap().contains("Acme ID"));
+    assert!(!mail.raw.contains("<img"), "no tracking pixels");
+    // Audited without the address.
+    let events = audit_events(&t).await;
+    let test = events.iter().find(|e| e["event"] == "mail_test").unwrap();
+    assert_eq!(audit_detail(test, "result"), Some("sent"));
+    assert!(!test.to_string().contains("admin@example.com"));
+}
+
+#[tokio::test]
+async fn the_test_email_reports_the_servers_exact_error() {
+    let t = TestDaemon::start().await;
+    // Nobody listening.
+    use_smtp(&t, free_port()).await;
+    let out = t.cli(&["email", "test", "--to", "admin@example.com"]).await;
+    assert_eq!(out.code, 1, "{out:?}");
+    eprintln!("connection refused: {}", out.stderr.trim());
+    assert!(
+        out.stderr.to_lowercase().contains("connection refused"),
+        "{out:?}"
+    );
+
+    // Implicit TLS against a plain server: a TLS mismatch.
+    let plain = SmtpServer::start();
+    set(&t, "smtp.port", &plain.port.to_string()).await;
+    set(&t, "smtp.tls", "tls").await;
+    let out = t.cli(&["email", "test", "--to", "admin@example.com"]).await;
+    assert_eq!(out.code, 1, "{out:?}");
+    eprintln!("TLS mismatch: {}", out.stderr.trim());
+    assert!(out.stderr.contains("smtp.tls"), "{out:?}");
+    assert!(plain.messages().is_empty());
+
+    // STARTTLS with a self-signed certificate is refused unless told to skip verification.
+    let secure = SmtpServer::start_with(SmtpOptions {
+        tls: Some(SmtpTlsMode::StartTls),
+        auth: Some(("mailer".into(), "right horse".into())),
+        port: None,
+    });
+    set(&t, "smtp.port", &secure.port.to_string()).await;
+    set(&t, "smtp.tls", "starttls").await;
+    set(&t, "smtp.username", "mailer").await;
+    set(&t, "smtp.password", "wrong battery").await;
+    let out = t.cli(&["email", "test", "--to", "admin@example.com"]).await;
+    assert_eq!(out.code, 1, "{out:?}");
+    eprintln!("untrusted certificate: {}", out.stderr.trim());
+    assert!(out.stderr.to_lowercase().contains("certificate"), "{out:?}");
+
+    // Bad credentials: the server's 535 in its own words.
+    set(&t, "smtp.skip_cert_verify", "true").await;
+    let out = t.cli(&["email", "test", "--to", "admin@example.com"]).await;
+    assert_eq!(out.code, 1, "{out:?}");
+    eprintln!("bad credentials: {}", out.stderr.trim());
+    assert!(out.stderr.contains("535"), "{out:?}");
+    assert!(!out.stderr.contains("wrong battery"), "never the password");
+
+    set(&t, "smtp.password", "right horse").await;
+    let out = t.cli(&["email", "test", "--to", "admin@example.com"]).await;
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(secure.wait_for(1).await.len(), 1);
+
+    // The password is write-only and never in the audit log.
+    let shown = t.cli(&["config", "show", "--json"]).await;
+    assert!(!shown.stdout.contains("right horse"));
+    assert_eq!(shown.json()["smtp"]["password"], "set");
+    let events = audit_events(&t).await;
+    assert!(!serde_json::to_string(&events).unwrap().contains("horse"));
+}
+
+#[tokio::test]
+async fn an_emailed_link_signs_in_only_the_browser_that_asked_and_asks_for_a_passkey() {
+    let smtp = SmtpServer::start();
+    let t = TestDaemon::start().await;
+    create_user(t.daemon.idm(), "alice");
+
+    // Off by default: no form, and the endpoint is not there.
+    let asker = browser();
+    let (_, _, page) = get(&asker, &format!("{}/login/alternative", t.base_url)).await;
+    assert!(!page.contains("/login/email"));
+    let (status, _) = ask_for_link(&t, &asker, "alice@example.com").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    email_links_on(&t, &smtp).await;
+    let (_, _, page) = get(&asker, &format!("{}/login/alternative", t.base_url)).await;
+    assert!(page.contains("Email me a sign-in link"));
+    let (status, body) = ask_for_link(&t, &asker, "Alice@Example.com").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains("If an account uses that address"));
+
+    let mail = smtp.wait_for(1).await.remove(0);
+    assert_eq!(mail.rcpt, vec!["alice@example.com"]);
+    assert_eq!(mail.subject, "Sign in to Latchkey");
+    let text = mail.text.unwrap();
+    let link = link_in(&text, "/login/email/");
+    assert!(mail.html.unwrap().contains(&link));
+    let token = link.rsplit('/').next().unwrap().to_owned();
+
+    // Opening the link consumes nothing; it shows a Continue button.
+    let (status, _, page) = get(&asker, &link).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("email-continue"));
+
+    // Another browser (another cookie jar) cannot use it.
+    let other = browser();
+    let (status, headers, page) = verify(&t, &other, "token", &token).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(!sets_session(&headers));
+    assert!(page.contains("different browser"));
+
+    // The browser that asked can, once.
+    let (status, headers, _) = verify(&t, &asker, "token", &token).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(location(&headers), "/account?done=email_link");
+    assert!(sets_session(&headers));
+    let account_url = format!("{}{}", t.base_url, location(&headers));
+    let (status, _, account) = get(&asker, &account_url).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(account.contains("Add a passkey"));
+    assert!(account.contains("signed in with a link from your email"));
+    let (status, _, _) = verify(&t, &asker, "token", &token).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "single use");
+
+    let events = audit_events(&t).await;
+    let sign_in = events
+        .iter()
+        .find(|e| e["event"] == "email_link_sign_in")
+        .unwrap();
+    assert_eq!(sign_in["subject"], "alice");
+    let sent = events.iter().find(|e| e["event"] == "mail_sent").unwrap();
+    assert_eq!(audit_detail(sent, "kind"), Some("email_link"));
+    assert!(!sent.to_string().contains("alice@example.com"));
+
+    // The short code works too, also only in the asking browser; wrong codes count.
+    let asker2 = browser();
+    let (status, _) = ask_for_link(&t, &asker2, "alice@example.com").await;
+    assert_eq!(status, StatusCode::OK);
+    let code = code_in(&smtp.wait_for(2).await[1].text.clone().unwrap());
+    let (status, _, _) = verify(&t, &other, "code", &code).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _, _) = verify(&t, &asker2, "code", "ZZZZ-ZZZZ").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, headers, _) = verify(&t, &asker2, "code", &code.to_lowercase()).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert!(sets_session(&headers));
+
+    // Fifteen minutes later a link is dead.
+    let asker3 = browser();
+    ask_for_link(&t, &asker3, "alice@example.com").await;
+    let late = smtp.wait_for(3).await[2].text.clone().unwrap();
+    let token = link_in(&late, "/login/email/")
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    t.clock.advance(time::Duration::minutes(15));
+    let (status, _, _) = verify(&t, &asker3, "token", &token).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn known_and_unknown_addresses_get_the_same_answer_at_the_same_speed() {
+    let smtp = SmtpServer::start();
+    let t = TestDaemon::start().await;
+    create_user(t.daemon.idm(), "alice");
+    email_links_on(&t, &smtp).await;
+
+    let rounds = 12;
+    let mut known = Vec::new();
+    let mut unknown = Vec::new();
+    let mut pages = Vec::new();
+    for round in 0..rounds {
+        // Past both rate-limit windows.
+        t.clock.advance(time::Duration::minutes(61));
+        // Alternate which goes first, so neither always follows the other's work.
+        let mut order = [
+            ("alice@example.com", &mut known),
+            ("nobody@example.com", &mut unknown),
+        ];
+        if round % 2 == 1 {
+            order.reverse();
+        }
+        for (address, times) in order {
+            let client = browser();
+            let (_, _, page) = get(&client, &format!("{}/login/alternative", t.base_url)).await;
+            let token = csrf_of(&page);
+            let started = Instant::now();
+            let res = client
+                .post(format!("{}/login/email", t.base_url))
+                .form(&[("_csrf", token.as_str()), ("email", address)])
+                .send()
+                .await
+                .unwrap();
+            let status = res.status();
+            let cookies = crate::http::set_cookies(res.headers());
+            let body = res.text().await.unwrap();
+            let elapsed = started.elapsed();
+            assert_eq!(status, StatusCode::OK);
+            assert!(
+                cookies
+                    .iter()
+                    .any(|c| c.starts_with("latchkey_email_link="))
+            );
+            if round > 0 {
+                times.push(elapsed);
+            }
+            pages.push(without_csrf(&body));
+        }
+    }
+    assert!(pages.windows(2).all(|w| w[0] == w[1]), "one answer for all");
+    // Only the known address got mail.
+    let mails = smtp.wait_for(rounds).await;
+    assert!(mails.iter().all(|m| m.rcpt == vec!["alice@example.com"]));
+
+    known.sort();
+    unknown.sort();
+    let median = |v: &[Duration]| v[v.len() / 2];
+    let (k, u) = (median(&known), median(&unknown));
+    eprintln!(
+        "answer times over {} requests each: known median {k:?} (min {:?}, max {:?}), \
+         unknown median {u:?} (min {:?}, max {:?})",
+        known.len(),
+        known[0],
+        known[known.len() - 1],
+        unknown[0],
+        unknown[unknown.len() - 1]
+    );
+    // Generous: this machine is shared; the point is no systematic gap such
+    // as an SMTP conversation or a database write on one path only.
+    let gap = k.abs_diff(u);
+    assert!(
+        gap < Duration::from_millis(50) || gap < k.max(u) / 2,
+        "known {k:?} vs unknown {u:?}"
+    );
+    std::mem::drop(smtp.messages());
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(
+        smtp.messages().len(),
+        rounds,
+        "no mail for the unknown address"
+    );
+}
+
+#[tokio::test]
+async fn link_requests_are_limited_per_address_and_per_ip() {
+    let smtp = SmtpServer::start();
+    let t = TestDaemon::start().await;
+    create_user(t.daemon.idm(), "alice");
+    email_links_on(&t, &smtp).await;
+    let client = browser();
+    for _ in 0..3 {
+        let (status, _) = ask_for_link(&t, &client, "alice@example.com").await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    // The fourth for the same address within the hour is refused…
+    let (status, body) = ask_for_link(&t, &client, "ALICE@example.com").await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(body.contains("Try again"));
+    // …another address still works from this IP, until the IP's budget (5) is spent.
+    let (status, _) = ask_for_link(&t, &client, "bob@example.com").await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = ask_for_link(&t, &client, "carol@example.com").await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(smtp.wait_for(3).await.len(), 3);
+    // Wrong codes are limited per IP as well.
+    t.clock.advance(time::Duration::minutes(61));
+    let mut last = StatusCode::OK;
+    for _ in 0..11 {
+        (last, _, _) = verify(&t, &client, "code", "AAAA-AAAA").await;
+    }
+    assert_eq!(last, StatusCode::TOO_MANY_REQUESTS);
+}
+
+#[tokio::test]
+async fn admins_can_email_login_codes_when_allowed() {
+    let smtp = SmtpServer::start();
+    let t = TestDaemon::start().await;
+    create_user(t.daemon.idm(), "alice");
+
+    let out = t
+        .cli(&["login-code", "create", "alice", "--email", "--json"])
+        .await;
+    assert_eq!(out.code, 1, "{out:?}");
+    assert!(out.stderr.contains("email.admin_login_codes"), "{out:?}");
+
+    set(&t, "email.admin_login_codes", "true").await;
+    let out = t.cli(&["login-code", "create", "alice", "--email"]).await;
+    assert_eq!(out.code, 1, "{out:?}");
+    assert!(out.stderr.contains("SMTP is not configured"), "{out:?}");
+    use_smtp(&t, smtp.port).await;
+    let out = t
+        .cli(&["login-code", "create", "alice", "--email", "--json"])
+        .await;
+    assert_eq!(out.code, 0, "{out:?}");
+    let created = out.json();
+    assert_eq!(created["emailed"], true);
+    let code = created["code"].as_str().unwrap().to_owned();
+
+    let mail = smtp.wait_for(1).await.remove(0);
+    assert_eq!(mail.rcpt, vec!["alice@example.com"]);
+    assert_eq!(mail.subject, "Your login code for Latchkey");
+    let text = mail.text.unwrap();
+    assert!(text.contains(&code));
+    assert!(link_in(&text, "/lc/").ends_with(&code));
+
+    let client = browser();
+    let (status, headers, _) = post_code(&t, &client, &code, None).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert!(sets_session(&headers));
+
+    // A user without an address: a clear refusal, and no code is left behind.
+    t.daemon
+        .idm()
+        .create_user(
+            &Actor::system(),
+            latchkey_protocol::NewUser {
+                email: None,
+                ..crate::http::new_user("bob")
+            },
+        )
+        .unwrap();
+    let out = t.cli(&["login-code", "create", "bob", "--email"]).await;
+    assert_eq!(out.code, 1, "{out:?}");
+    assert!(out.stderr.contains("no email address"), "{out:?}");
+    let out = t.cli(&["login-code", "list", "bob", "--json"]).await;
+    assert_eq!(out.json()["codes"].as_array().unwrap().len(), 0);
+}
+
+#[tokio::test]
+async fn a_sign_in_from_a_new_browser_is_announced_when_asked_for() {
+    let smtp = SmtpServer::start();
+    let t = TestDaemon::start().await;
+    create_user(t.daemon.idm(), "alice");
+    use_smtp(&t, smtp.port).await;
+    set(&t, "email.new_device_notice", "true").await;
+
+    // The first browser is the baseline; signing in again from it is quiet.
+    let first = browser();
+    for _ in 0..2 {
+        let code = login_code(t.daemon.idm(), "alice");
+        let (status, _, _) = post_code(&t, &first, &code, None).await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+    }
+    // A second browser is news.
+    let second = browser();
+    let code = login_code(t.daemon.idm(), "alice");
+    let (status, _, _) = post_code(&t, &second, &code, None).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let mails = smtp.wait_for(1).await;
+    assert_eq!(mails[0].subject, "New sign-in to Latchkey");
+    assert!(mails[0].text.as_deref().unwrap().contains("login_code"));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(smtp.messages().len(), 1);
+}
+
+#[tokio::test]
+async fn queued_mail_is_retried_until_the_server_is_back() {
+    let port = free_port();
+    let t = TestDaemon::start().await;
+    create_user(t.daemon.idm(), "alice");
+    use_smtp(&t, port).await;
+    set(&t, "email.admin_login_codes", "true").await;
+
+    // Queued at once; the first attempt fails: connection refused.
+    let started = Instant::now();
+    let out = t.cli(&["login-code", "create", "alice", "--email"]).await;
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    let status = wait_status(&t, |s| s.retrying == 1).await;
+    assert!(status.configured);
+    assert!(
+        status.last_error.as_deref().unwrap().contains("refused"),
+        "{status:?}"
+    );
+    let out = t.cli(&["email", "status", "--json"]).await;
+    assert_eq!(out.json()["retrying"], 1);
+    let events = audit_events(&t).await;
+    let failed = events.iter().find(|e| e["event"] == "mail_failed").unwrap();
+    assert_eq!(audit_detail(failed, "kind"), Some("login_code"));
+    assert!(!failed.to_string().contains("alice@example.com"));
+
+    // The server comes back; nothing is sent before the retry time…
+    let smtp = SmtpServer::start_with(SmtpOptions {
+        port: Some(port),
+        ..SmtpOptions::default()
+    });
+    t.clock.advance(time::Duration::seconds(10));
+    t.daemon.wake_mail();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(smtp.messages().is_empty());
+    // …and it goes out once the retry is due.
+    t.clock.advance(time::Duration::seconds(25));
+    t.daemon.wake_mail();
+    let mails = smtp.wait_for(1).await;
+    assert_eq!(mails[0].subject, "Your login code for Latchkey");
+    let status = wait_status(&t, |s| s.retrying == 0 && s.queued == 0).await;
+    assert!(status.last_sent_at.is_some());
+    assert_eq!(status.last_error, None);
+    let events = audit_events(&t).await;
+    let sent = events.iter().find(|e| e["event"] == "mail_sent").unwrap();
+    assert_eq!(audit_detail(sent, "attempts"), Some("2"));
+}
+
+#[tokio::test]
+async fn queued_mail_survives_a_restart() {
+    let port = free_port();
+    let t = TestDaemon::start().await;
+    create_user(t.daemon.idm(), "alice");
+    use_smtp(&t, port).await;
+    set(&t, "email.admin_login_codes", "true").await;
+    let out = t.cli(&["login-code", "create", "alice", "--email"]).await;
+    assert_eq!(out.code, 0, "{out:?}");
+    wait_status(&t, |s| s.retrying == 1).await;
+
+    let dir = t.stop().await;
+    let smtp = SmtpServer::start_with(SmtpOptions {
+        port: Some(port),
+        ..SmtpOptions::default()
+    });
+    let t = TestDaemon::start_in(dir).await;
+    assert_eq!(
+        mail_status(&t).await.retrying,
+        1,
+        "still queued after the restart"
+    );
+    t.clock.advance(time::Duration::minutes(1));
+    t.daemon.wake_mail();
+    let mails = smtp.wait_for(1).await;
+    assert_eq!(mails[0].rcpt, vec!["alice@example.com"]);
+    wait_status(&t, |s| s.retrying == 0 && s.queued == 0).await;
+}
+
+#[tokio::test]
+async fn undeliverable_mail_is_given_up_after_a_day() {
+    let t = TestDaemon::start().await;
+    create_user(t.daemon.idm(), "alice");
+    use_smtp(&t, free_port()).await;
+    set(&t, "email.admin_login_codes", "true").await;
+    let out = t.cli(&["login-code", "create", "alice", "--email"]).await;
+    assert_eq!(out.code, 0, "{out:?}");
+    wait_status(&t, |s| s.retrying == 1).await;
+    t.clock.advance(time::Duration::hours(25));
+    t.daemon.wake_mail();
+    let status = wait_status(&t, |s| s.failed == 1).await;
+    assert_eq!(status.retrying, 0);
+    let events = audit_events(&t).await;
+    let gave_up = events
+        .iter()
+        .find(|e| e["event"] == "mail_failed" && audit_detail(e, "gave_up") == Some("true"));
+    assert!(gave_up.is_some(), "{events:?}");
+}
