@@ -28,9 +28,7 @@ use super::settings::{self, value_of};
 use super::users::User;
 use super::{Actor, Idm, IdmError, SignInFailure, UserId, secrets, to_time};
 use crate::mail::templates::{self, RenderedMail};
-use crate::store::{
-    Access, EmailLinkRecord, OutboxRecord, SettingValue, Tables, TokenHash, WriteTx,
-};
+use crate::store::{Access, EmailLinkRecord, OutboxRecord, SettingValue, Tables, WriteTx};
 
 /// How long an emailed sign-in link and its code work.
 pub const EMAIL_LINK_MINUTES: i64 = 15;
@@ -127,68 +125,17 @@ pub struct MailStatus {
     pub last_sent_at: Option<OffsetDateTime>,
 }
 
-/// The random value of the cookie that binds an emailed sign-in link to the
-/// browser that asked for it. `Debug` hides it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct EmailBinding(String);
+secrets::cookie_secret!(
+    /// The random value of the cookie that binds an emailed sign-in link to the
+    /// browser that asked for it. `Debug` hides it.
+    EmailBinding
+);
 
-impl EmailBinding {
-    pub fn generate() -> Result<EmailBinding, IdmError> {
-        Ok(EmailBinding(secrets::random_token::<32>()?))
-    }
-
-    /// What a browser sent; `None` when it cannot be one of ours.
-    pub fn from_cookie(value: &str) -> Option<EmailBinding> {
-        let value = value.trim();
-        let bytes = secrets::from_b64url(value)?;
-        (bytes.len() == 32 && value.len() == 43).then(|| EmailBinding(value.to_owned()))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    fn hash(&self) -> TokenHash {
-        secrets::sha256(self.0.as_bytes())
-    }
-}
-
-impl std::fmt::Debug for EmailBinding {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("EmailBinding(<redacted>)")
-    }
-}
-
-/// The long-lived random cookie that identifies a browser for new-device
-/// notices. `Debug` hides it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct DeviceToken(String);
-
-impl DeviceToken {
-    pub fn generate() -> Result<DeviceToken, IdmError> {
-        Ok(DeviceToken(secrets::random_token::<32>()?))
-    }
-
-    pub fn from_cookie(value: &str) -> Option<DeviceToken> {
-        let value = value.trim();
-        let bytes = secrets::from_b64url(value)?;
-        (bytes.len() == 32 && value.len() == 43).then(|| DeviceToken(value.to_owned()))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    fn hash(&self) -> TokenHash {
-        secrets::sha256(self.0.as_bytes())
-    }
-}
-
-impl std::fmt::Debug for DeviceToken {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("DeviceToken(<redacted>)")
-    }
-}
+secrets::cookie_secret!(
+    /// The long-lived random cookie that identifies a browser for new-device
+    /// notices. `Debug` hides it.
+    DeviceToken
+);
 
 /// What the user brought back from the mail.
 #[derive(Clone, PartialEq, Eq)]

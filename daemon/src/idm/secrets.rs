@@ -45,6 +45,46 @@ pub(crate) fn from_b64url(text: &str) -> Option<Vec<u8>> {
         .ok()
 }
 
+/// Declares a cookie-borne secret: 32 random bytes as 43 base64url
+/// characters, stored only as its SHA-256, hidden from `Debug`.
+macro_rules! cookie_secret {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, PartialEq, Eq)]
+        pub struct $name(String);
+
+        impl $name {
+            pub(crate) fn generate() -> Result<$name, $crate::idm::IdmError> {
+                Ok($name($crate::idm::secrets::random_token::<32>()?))
+            }
+
+            /// What a browser sent; `None` when it cannot be one of ours (so
+            /// it is never even looked up).
+            pub fn from_cookie(value: &str) -> Option<$name> {
+                let value = value.trim();
+                let bytes = $crate::idm::secrets::from_b64url(value)?;
+                (bytes.len() == 32 && value.len() == 43).then(|| $name(value.to_owned()))
+            }
+
+            /// The cookie value.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+
+            pub(crate) fn hash(&self) -> $crate::store::TokenHash {
+                $crate::idm::secrets::sha256(self.0.as_bytes())
+            }
+        }
+
+        impl std::fmt::Debug for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(concat!(stringify!($name), "(<redacted>)"))
+            }
+        }
+    };
+}
+pub(crate) use cookie_secret;
+
 #[cfg(test)]
 mod tests {
     use super::*;

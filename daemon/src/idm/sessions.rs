@@ -10,7 +10,7 @@ use super::audit::{self, Subject, detail};
 use super::settings::read_settings;
 use super::users::{User, resolve_user};
 use super::{Actor, Idm, IdmError, UserId, secrets, to_time};
-use crate::store::{SessionMethod, SessionRecord, TokenHash, WriteTx};
+use crate::store::{SessionMethod, SessionRecord, WriteTx};
 
 /// `last_seen_at` is written at most this often, so that reading a session
 /// on every request is not a write on every request.
@@ -19,38 +19,10 @@ const LAST_SEEN_GRANULARITY_SECS: i64 = 300;
 const USER_AGENT_MAX: usize = 512;
 const IP_MAX: usize = 64;
 
-/// The session cookie's value. `Debug` hides it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct SessionToken(String);
-
-impl SessionToken {
-    fn generate() -> Result<SessionToken, IdmError> {
-        Ok(SessionToken(secrets::random_token::<32>()?))
-    }
-
-    /// What a browser sent; `None` when it cannot be one of ours (so it is
-    /// never even looked up).
-    pub fn from_cookie(value: &str) -> Option<SessionToken> {
-        let value = value.trim();
-        let bytes = secrets::from_b64url(value)?;
-        (bytes.len() == 32 && value.len() == 43).then(|| SessionToken(value.to_owned()))
-    }
-
-    /// The cookie value.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    fn hash(&self) -> TokenHash {
-        secrets::sha256(self.0.as_bytes())
-    }
-}
-
-impl std::fmt::Debug for SessionToken {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("SessionToken(<redacted>)")
-    }
-}
+secrets::cookie_secret!(
+    /// The session cookie's value. `Debug` hides it.
+    SessionToken
+);
 
 /// A browser session.
 #[derive(Clone, Debug, PartialEq, Eq)]
