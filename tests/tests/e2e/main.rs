@@ -15,4 +15,5 @@ mod cli_users;
 mod console;
 mod console_access;
 mod lifecycle;
+mod oidc_rp;
 mod web_pages;
