@@ -24,7 +24,7 @@ use tracing::{info, warn};
 use crate::admin::{AdminServer, ConnectionContext, SocketError, bind_admin_socket};
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::idm::{Idm, IdmError, Passkeys, SetupGate};
+use crate::idm::{Idm, IdmError, Oidc, Passkeys, SetupGate};
 use crate::info::DaemonInfo;
 use crate::store::{Store, StoreError};
 use crate::web::WebState;
@@ -61,6 +61,7 @@ pub struct RunningDaemon {
     http_addr: SocketAddr,
     socket_path: PathBuf,
     idm: Idm,
+    oidc: Oidc,
     setup_link: Option<String>,
     shutdown: CancellationToken,
     tracker: TaskTracker,
@@ -79,6 +80,11 @@ impl RunningDaemon {
 
     pub fn idm(&self) -> &Idm {
         &self.idm
+    }
+
+    /// The OpenID Connect provider (clients, signing keys, …).
+    pub fn oidc(&self) -> &Oidc {
+        &self.oidc
     }
 
     /// The one-time first-admin link logged at start, when no admin existed then.
@@ -172,6 +178,8 @@ async fn serve(
             None
         }
     };
+    // Loads the signing keys (making the first one on a fresh install).
+    let oidc = Oidc::new(idm.clone(), config.public_url.as_str())?;
     let (setup_gate, setup_token) = SetupGate::issue(&idm)?;
     let app = web::router(WebState::new(
         idm.clone(),
@@ -193,12 +201,13 @@ async fn serve(
         socket,
         ConnectionContext {
             idm: idm.clone(),
+            oidc: oidc.clone(),
             info,
             events,
         },
     );
     tracker.spawn(admin.run(shutdown.clone(), tracker.clone()));
-    tracker.spawn(sweep_expired(idm.clone(), shutdown.clone()));
+    tracker.spawn(sweep_expired(idm.clone(), oidc.clone(), shutdown.clone()));
 
     info!(
         "latchkeyd {VERSION} listening on http://{http_addr} (public URL {}), data in {}, admin socket {}",
@@ -222,6 +231,7 @@ async fn serve(
         http_addr,
         socket_path: config.socket.clone(),
         idm,
+        oidc,
         setup_link,
         shutdown,
         tracker,
@@ -233,9 +243,10 @@ async fn serve(
 /// expired records anyway; this only reclaims their space.
 const SWEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5 * 60);
 
-/// Removes expired sessions and login codes every [`SWEEP_INTERVAL`] until
-/// `shutdown`. The store blocks, so each sweep runs on the blocking pool.
-async fn sweep_expired(idm: Idm, shutdown: CancellationToken) {
+/// Removes expired sessions and login codes, and retired signing keys,
+/// every [`SWEEP_INTERVAL`] until `shutdown`. The store blocks, so each
+/// sweep runs on the blocking pool.
+async fn sweep_expired(idm: Idm, oidc: Oidc, shutdown: CancellationToken) {
     let mut ticks = tokio::time::interval(SWEEP_INTERVAL);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -251,6 +262,13 @@ async fn sweep_expired(idm: Idm, shutdown: CancellationToken) {
             }
             Ok(Err(e)) => warn!("sweeping expired sessions and login codes failed: {e}"),
             Err(e) => warn!("the expiry sweep stopped unexpectedly: {e}"),
+        }
+        let oidc = oidc.clone();
+        match tokio::task::spawn_blocking(move || oidc.sweep_signing_keys()).await {
+            Ok(Ok(0)) => {}
+            Ok(Ok(removed)) => info!("retired {removed} previous signing keys"),
+            Ok(Err(e)) => warn!("retiring previous signing keys failed: {e}"),
+            Err(e) => warn!("the signing key sweep stopped unexpectedly: {e}"),
         }
     }
 }

@@ -48,6 +48,21 @@ pub fn thousands(n: u64) -> String {
     out
 }
 
+/// `90 seconds`, `10 minutes`, `1 hour`, `30 days`: the largest whole unit.
+pub fn duration(secs: u64) -> String {
+    let (n, unit) = match secs {
+        s if s > 0 && s % 86_400 == 0 => (s / 86_400, "day"),
+        s if s > 0 && s % 3600 == 0 => (s / 3600, "hour"),
+        s if s > 0 && s % 60 == 0 => (s / 60, "minute"),
+        s => (s, "second"),
+    };
+    if n == 1 {
+        format!("1 {unit}")
+    } else {
+        format!("{n} {unit}s")
+    }
+}
+
 pub fn yes_no(value: bool) -> &'static str {
     if value { "yes" } else { "no" }
 }
@@ -86,5 +101,9 @@ mod tests {
         assert_eq!(grouped_code("K7QD-M2XH"), "K7QD-M2XH");
         assert_eq!(grouped_code("K7QDM2"), "K7QD-M2");
         assert_eq!(full_name("", "Lovelace"), "Lovelace");
+        assert_eq!(duration(90), "90 seconds");
+        assert_eq!(duration(600), "10 minutes");
+        assert_eq!(duration(3600), "1 hour");
+        assert_eq!(duration(30 * 86_400), "30 days");
     }
 }

@@ -11,6 +11,7 @@ use super::errors::api_error;
 use super::server::ConnectionContext;
 use super::views;
 use crate::idm::Actor;
+use crate::idm::oidc::Alg;
 
 /// Whether a successful `request` changed what consoles show (users,
 /// groups, passkeys, sessions, login codes, settings), so that subscribed
@@ -29,6 +30,11 @@ pub(super) fn mutates(request: &Request) -> bool {
             | Request::ListLoginCodes { .. }
             | Request::ListPasskeys { .. }
             | Request::ListSessions { .. }
+            | Request::ListClients
+            | Request::GetClient { .. }
+            | Request::ListSigningKeys
+            | Request::GetClaims { .. }
+            | Request::ListAuthorizations { .. }
     )
 }
 
@@ -198,8 +204,7 @@ pub(super) fn handle(
                 .map_err(api_error)?;
             Response::Done
         }
-        // OpenID Connect administration arrives with issue #4.
-        Request::CreateClient { .. }
+        request @ (Request::CreateClient { .. }
         | Request::ListClients
         | Request::GetClient { .. }
         | Request::UpdateClient { .. }
@@ -210,10 +215,86 @@ pub(super) fn handle(
         | Request::GetClaims { .. }
         | Request::SetClaims { .. }
         | Request::ListAuthorizations { .. }
-        | Request::RevokeAuthorization { .. } => {
+        | Request::RevokeAuthorization { .. }) => return oidc(ctx, actor, request),
+    };
+    Ok(response)
+}
+
+/// The OpenID Connect administration requests.
+fn oidc(ctx: &ConnectionContext, actor: &Actor, request: Request) -> Result<Response, ApiError> {
+    let oidc = &ctx.oidc;
+    let client = |client| Response::Client {
+        client: views::client(client),
+    };
+    let response = match request {
+        Request::CreateClient { client: input } => {
+            let (created, secret) = oidc.create_client(actor, input).map_err(api_error)?;
+            Response::ClientWithSecret {
+                client: views::client_with_secret(created, secret),
+            }
+        }
+        Request::ListClients => Response::Clients {
+            clients: oidc
+                .list_clients()
+                .map_err(api_error)?
+                .into_iter()
+                .map(views::client)
+                .collect(),
+        },
+        Request::GetClient { client_id } => client(oidc.get_client(&client_id).map_err(api_error)?),
+        Request::UpdateClient { client_id, patch } => client(
+            oidc.update_client(actor, &client_id, patch)
+                .map_err(api_error)?,
+        ),
+        Request::RotateClientSecret { client_id } => {
+            let (rotated, secret) = oidc
+                .rotate_client_secret(actor, &client_id)
+                .map_err(api_error)?;
+            Response::ClientWithSecret {
+                client: views::client_with_secret(rotated, Some(secret)),
+            }
+        }
+        Request::DeleteClient { client_id } => {
+            oidc.delete_client(actor, &client_id).map_err(api_error)?;
+            Response::Done
+        }
+        Request::ListSigningKeys => Response::SigningKeys {
+            keys: views::signing_keys(oidc.list_signing_keys().map_err(api_error)?),
+        },
+        Request::RotateSigningKey { alg } => {
+            let alg = alg
+                .as_deref()
+                .map(str::parse::<Alg>)
+                .transpose()
+                .map_err(api_error)?;
+            Response::SigningKeys {
+                keys: views::signing_keys(oidc.rotate_signing_key(actor, alg).map_err(api_error)?),
+            }
+        }
+        Request::GetClaims { owner } => Response::Claims {
+            claims: oidc.get_claims(&owner).map_err(api_error)?,
+        },
+        Request::SetClaims { owner, claims } => Response::Claims {
+            claims: oidc.set_claims(actor, &owner, claims).map_err(api_error)?,
+        },
+        Request::ListAuthorizations { user } => Response::Authorizations {
+            authorizations: oidc
+                .list_authorizations(&user)
+                .map_err(api_error)?
+                .into_iter()
+                .map(views::authorization)
+                .collect(),
+        },
+        Request::RevokeAuthorization { user, client_id } => {
+            oidc.revoke_authorization(actor, &user, &client_id)
+                .map_err(api_error)?;
+            Response::Done
+        }
+        // `handle` sends only the requests above here.
+        _ => {
             return Err(ApiError::new(
-                latchkey_protocol::ErrorCode::Internal,
-                "this daemon does not support that request yet",
+                ErrorCode::Internal,
+                "this request has no OpenID Connect handler",
             ));
         }
     };

@@ -17,7 +17,7 @@ use tracing::{debug, warn};
 
 use super::handlers;
 use super::socket::BoundSocket;
-use crate::idm::{Actor, Idm};
+use crate::idm::{Actor, Idm, Oidc};
 use crate::info::DaemonInfo;
 
 /// What every connection needs: the domain, facts about the daemon, and the
@@ -25,6 +25,7 @@ use crate::info::DaemonInfo;
 #[derive(Debug, Clone)]
 pub struct ConnectionContext {
     pub idm: Idm,
+    pub oidc: Oidc,
     pub info: Arc<DaemonInfo>,
     pub events: broadcast::Sender<Event>,
 }

@@ -1,10 +1,12 @@
 //! Domain types to the protocol's view models.
 
 use latchkey_protocol::{
-    AuditEventView, GroupMember, GroupSummary, GroupView, LoginCodeCreated, LoginCodeView,
-    PasskeyView, SessionView, SettingView, SettingsView, UserView,
+    AuditEventView, AuthorizationView, ClientView, ClientWithSecret, GroupMember, GroupSummary,
+    GroupView, LoginCodeCreated, LoginCodeView, PasskeyView, SessionView, SettingView,
+    SettingsView, SigningKeyView, UserView,
 };
 
+use crate::idm::oidc::{Authorization, Client, SigningKeyInfo};
 use crate::idm::{
     AuditEvent, GroupEntry, GroupSummaryEntry, LoginCodeInfo, LoginCodeIssued, PasskeyInfo,
     Session, SettingEntry, UserEntry,
@@ -135,5 +137,50 @@ pub(super) fn passkey(info: PasskeyInfo) -> PasskeyView {
         synced: info.synced,
         created_at: info.created_at,
         last_used_at: info.last_used_at,
+    }
+}
+
+pub(super) fn client(client: Client) -> ClientView {
+    ClientView {
+        client_id: client.client_id,
+        name: client.name,
+        redirect_uris: client.redirect_uris,
+        logout_redirect_uris: client.logout_redirect_uris,
+        public: client.public,
+        require_pkce: client.require_pkce,
+        skip_consent: client.skip_consent,
+        allow_wildcard_redirects: client.allow_wildcard_redirects,
+        allowed_groups: client.allowed_groups,
+        lifetimes: client.lifetimes,
+        created_at: client.created_at,
+    }
+}
+
+/// The only views that carry a client secret: creation and rotation.
+pub(super) fn client_with_secret(client: Client, secret: Option<String>) -> ClientWithSecret {
+    ClientWithSecret {
+        client: self::client(client),
+        client_secret: secret,
+    }
+}
+
+pub(super) fn signing_keys(keys: Vec<SigningKeyInfo>) -> Vec<SigningKeyView> {
+    keys.into_iter()
+        .map(|key| SigningKeyView {
+            kid: key.kid,
+            alg: key.alg.as_str().to_owned(),
+            state: if key.active { "active" } else { "previous" }.to_owned(),
+            created_at: key.created_at,
+            retire_at: key.retire_at,
+        })
+        .collect()
+}
+
+pub(super) fn authorization(authorization: Authorization) -> AuthorizationView {
+    AuthorizationView {
+        client_id: authorization.client_id,
+        client_name: authorization.client_name,
+        scopes: authorization.scopes,
+        granted_at: authorization.granted_at,
     }
 }

@@ -39,6 +39,10 @@ pub enum IdmError {
     #[error("{0}")]
     Passkey(String),
 
+    /// OpenSSL failed to make, load or use a signing key.
+    #[error("signing key error: {0}")]
+    Crypto(String),
+
     #[error(transparent)]
     Store(#[from] StoreError),
 }

@@ -86,6 +86,7 @@ impl WriteTx<'_> {
             .remove(group.name.as_str())
             .map_err(db("deleting a group"))?;
         index::unlink_all(&mut self.group_members, &mut self.user_groups, bytes)?;
+        self.remove_group_oidc_data(id)?;
         self.groups.remove(bytes).map_err(db("deleting a group"))?;
         Ok(group)
     }

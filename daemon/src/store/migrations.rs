@@ -10,7 +10,7 @@ use super::schema::META;
 use super::tx::WriteTx;
 
 /// The newest schema this binary understands.
-pub const SCHEMA_VERSION: u64 = 1;
+pub const SCHEMA_VERSION: u64 = 2;
 
 const VERSION_KEY: &str = "schema_version";
 
@@ -21,11 +21,20 @@ struct Migration {
     apply: fn(&WriteTransaction) -> Result<(), StoreError>,
 }
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "create_tables",
-    apply: create_tables,
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "create_tables",
+        apply: create_tables,
+    },
+    // Opening every table creates the ones a version-1 file lacks (the
+    // OpenID Connect tables); existing tables are untouched.
+    Migration {
+        version: 2,
+        name: "create_oidc_tables",
+        apply: create_tables,
+    },
+];
 
 /// Refuses a newer file, then applies every step the file has not had yet.
 pub(super) fn run(database: &Database) -> Result<(), StoreError> {

@@ -12,6 +12,7 @@ mod error;
 mod groups;
 mod index;
 mod migrations;
+mod oidc_admin;
 mod records;
 mod schema;
 mod tx;
@@ -24,9 +25,11 @@ use redb::{DatabaseError, StorageError};
 
 pub use error::StoreError;
 pub use migrations::SCHEMA_VERSION;
+pub use oidc_admin::ClaimsOwner;
 pub use records::{
-    AuditRecord, GroupId, GroupRecord, LoginCodeRecord, PasskeyRecord, RecordSource, SessionMethod,
-    SessionRecord, SettingRecord, SettingValue, UserId, UserRecord, WebauthnHandle,
+    AuditRecord, ClaimsRecord, ClientRecord, ConsentRecord, GroupId, GroupRecord, KeyAlg, KeyState,
+    LoginCodeRecord, PasskeyRecord, RecordSource, SessionMethod, SessionRecord, SettingRecord,
+    SettingValue, SigningKeyRecord, UserId, UserRecord, WebauthnHandle,
 };
 pub use schema::TokenHash;
 pub use tx::{Access, Read, ReadTx, Tables, Write, WriteTx};

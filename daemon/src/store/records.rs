@@ -256,6 +256,132 @@ pub(crate) enum StoredSetting {
     V1(SettingV1),
 }
 
+// --- OpenID Connect administration records ---
+
+/// An OIDC client (relying party), current version. Keyed by `client_id`.
+pub type ClientRecord = ClientV1;
+
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientV1 {
+    pub client_id: String,
+    pub name: String,
+    /// Exactly as registered; matched byte for byte (wildcards aside).
+    pub redirect_uris: Vec<String>,
+    pub logout_redirect_uris: Vec<String>,
+    pub public: bool,
+    pub require_pkce: bool,
+    pub skip_consent: bool,
+    pub allow_wildcard_redirects: bool,
+    /// Ids, so that a renamed group keeps its access; a deleted group is
+    /// dropped when read.
+    pub allowed_groups: Vec<GroupId>,
+    pub code_secs: Option<u64>,
+    pub access_token_secs: Option<u64>,
+    pub refresh_token_secs: Option<u64>,
+    /// SHA-256 of the client secret; `None` for public clients.
+    pub secret_hash: Option<[u8; 32]>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// Hides the secret's hash.
+impl std::fmt::Debug for ClientV1 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientV1")
+            .field("client_id", &self.client_id)
+            .field("name", &self.name)
+            .field("redirect_uris", &self.redirect_uris)
+            .field("public", &self.public)
+            .field("secret_hash", &self.secret_hash.map(|_| "<redacted>"))
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+pub(crate) enum StoredClient {
+    V1(ClientV1),
+}
+
+/// A signing key's algorithm, as stored.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub enum KeyAlg {
+    Rs256,
+    Es256,
+    EdDsa,
+}
+
+/// Whether a signing key signs new tokens or is only still published.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub enum KeyState {
+    Active,
+    Previous,
+}
+
+/// A signing key, current version. Keyed by `kid`.
+pub type SigningKeyRecord = SigningKeyV1;
+
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SigningKeyV1 {
+    pub kid: String,
+    pub alg: KeyAlg,
+    /// The private key, PKCS#8 DER.
+    pub private_der: Vec<u8>,
+    pub state: KeyState,
+    pub created_at: i64,
+    /// For a previous key: when it leaves the JWKS and is deleted.
+    pub retire_at: Option<i64>,
+}
+
+/// Hides the private key.
+impl std::fmt::Debug for SigningKeyV1 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SigningKeyV1")
+            .field("kid", &self.kid)
+            .field("alg", &self.alg)
+            .field("private_der", &"<redacted>")
+            .field("state", &self.state)
+            .field("created_at", &self.created_at)
+            .field("retire_at", &self.retire_at)
+            .finish()
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+pub(crate) enum StoredSigningKey {
+    V1(SigningKeyV1),
+}
+
+/// A user's consent to a client, current version. Keyed by (user, client).
+pub type ConsentRecord = ConsentV1;
+
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct ConsentV1 {
+    /// Sorted, without duplicates.
+    pub scopes: Vec<String>,
+    pub granted_at: i64,
+}
+
+#[derive(Serialize, Deserialize)]
+pub(crate) enum StoredConsent {
+    V1(ConsentV1),
+}
+
+/// Custom claims of a user or group, current version. Values are JSON text
+/// (postcard cannot carry `serde_json::Value` itself).
+pub type ClaimsRecord = ClaimsV1;
+
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct ClaimsV1 {
+    /// (claim name, JSON text), in the order the admin gave them.
+    pub claims: Vec<(String, String)>,
+    pub updated_at: i64,
+}
+
+#[derive(Serialize, Deserialize)]
+pub(crate) enum StoredClaims {
+    V1(ClaimsV1),
+}
+
 /// Maps the current record type to its versioned stored envelope.
 pub(crate) trait Versioned: Serialize + Sized {
     type Stored: serde::de::DeserializeOwned;
@@ -292,6 +418,10 @@ versioned!(SessionV1, StoredSession, "session");
 versioned!(LoginCodeV1, StoredLoginCode, "login code");
 versioned!(PasskeyV1, StoredPasskey, "passkey");
 versioned!(SettingV1, StoredSetting, "setting");
+versioned!(ClientV1, StoredClient, "OIDC client");
+versioned!(SigningKeyV1, StoredSigningKey, "signing key");
+versioned!(ConsentV1, StoredConsent, "consent");
+versioned!(ClaimsV1, StoredClaims, "custom claims");
 
 /// Serializes `&R` exactly as its envelope's newest variant would be.
 struct Current<'a, R>(&'a R);

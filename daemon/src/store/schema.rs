@@ -96,3 +96,21 @@ pub const AUDIT_LOG: TableDefinition<u64, &[u8]> = TableDefinition::new("audit_l
 /// and deletion and is read without scanning the whole log.
 pub const USER_AUDIT_EVENTS: TableDefinition<(IdBytes, u64), ()> =
     TableDefinition::new("user_audit_events_v1");
+
+// --- OpenID Connect administration (clients, signing keys, consents, claims) ---
+
+/// `CLIENTS`: client id (24 lowercase base32 characters) → `StoredClient`.
+/// The client secret is kept only as its SHA-256.
+pub const CLIENTS: TableDefinition<&str, &[u8]> = TableDefinition::new("clients_v1");
+
+/// `SIGNING_KEYS`: key id (`kid`, the RFC 7638 JWK thumbprint) →
+/// `StoredSigningKey` (algorithm, PKCS#8 DER private key, state, retire time).
+pub const SIGNING_KEYS: TableDefinition<&str, &[u8]> = TableDefinition::new("signing_keys_v1");
+
+/// `CONSENTS`: (user id, client id) → `StoredConsent` (granted scopes). A
+/// user's authorized apps are one range scan.
+pub const CONSENTS: TableDefinition<(IdBytes, &str), &[u8]> = TableDefinition::new("consents_v1");
+
+/// `CLAIMS`: (owner kind: 0 = user, 1 = group, owner id) → `StoredClaims`
+/// (custom claim names with their JSON values as text).
+pub const CLAIMS: TableDefinition<(u8, IdBytes), &[u8]> = TableDefinition::new("claims_v1");

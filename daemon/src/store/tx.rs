@@ -59,6 +59,11 @@ pub struct Tables<A: Access> {
     pub(super) user_groups: A::Table<PairKey, ()>,
     pub(super) audit_log: A::Table<u64, &'static [u8]>,
     pub(super) user_audit_events: A::Table<(IdBytes, u64), ()>,
+    // OpenID Connect administration.
+    pub(super) clients: A::Table<&'static str, &'static [u8]>,
+    pub(super) signing_keys: A::Table<&'static str, &'static [u8]>,
+    pub(super) consents: A::Table<(IdBytes, &'static str), &'static [u8]>,
+    pub(super) claims: A::Table<(u8, IdBytes), &'static [u8]>,
     /// Audit events appended in this transaction, announced after commit.
     pub(super) appended_audit: Vec<(u64, AuditRecord)>,
 }
@@ -130,6 +135,19 @@ macro_rules! open_all {
             user_audit_events: $txn
                 .open_table(schema::USER_AUDIT_EVENTS)
                 .map_err(db("opening the audit user index"))?,
+            // OpenID Connect administration.
+            clients: $txn
+                .open_table(schema::CLIENTS)
+                .map_err(db("opening OIDC clients"))?,
+            signing_keys: $txn
+                .open_table(schema::SIGNING_KEYS)
+                .map_err(db("opening signing keys"))?,
+            consents: $txn
+                .open_table(schema::CONSENTS)
+                .map_err(db("opening consents"))?,
+            claims: $txn
+                .open_table(schema::CLAIMS)
+                .map_err(db("opening custom claims"))?,
             appended_audit: Vec::new(),
         }
     };

@@ -276,6 +276,7 @@ impl WriteTx<'_> {
         }
         self.remove_user_sessions(id)?;
         self.remove_user_login_codes(id)?;
+        self.remove_user_oidc_data(id)?;
         self.users.remove(bytes).map_err(db("deleting a user"))?;
         Ok(user)
     }

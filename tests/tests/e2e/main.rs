@@ -15,5 +15,6 @@ mod cli_users;
 mod console;
 mod console_access;
 mod lifecycle;
+mod oidc_admin;
 mod oidc_rp;
 mod web_pages;

@@ -49,6 +49,15 @@ pub enum Noun {
     /// Read the audit log
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Manage OpenID Connect clients (relying applications)
+    #[command(subcommand)]
+    Client(ClientCommand),
+    /// List and rotate the token signing keys
+    #[command(subcommand)]
+    Key(KeyCommand),
+    /// Show and set custom ID-token claims of a user or group
+    #[command(subcommand)]
+    Claims(ClaimsCommand),
     /// Show the daemon's version, public URL and counts
     Status,
 }
@@ -82,6 +91,10 @@ pub enum UserCommand {
     Enable { user: String },
     /// Delete a user and their passkeys
     Delete { user: String },
+    /// List the apps (OIDC clients) a user has authorized
+    Authorizations { user: String },
+    /// Revoke a user's authorization of an app, and their tokens for it
+    RevokeAuthorization { user: String, client_id: String },
 }
 
 #[derive(Debug, Args)]
@@ -201,4 +214,185 @@ pub enum ConfigCommand {
     Show,
     /// Change a setting; the daemon checks the value
     Set { key: String, value: String },
+}
+
+/// `ID` is a client id as `client list` shows it.
+#[derive(Debug, Subcommand)]
+pub enum ClientCommand {
+    /// Register a client; prints its id and secret (the secret only now)
+    Create(CreateClient),
+    /// List clients (never their secrets)
+    List,
+    /// Show one client
+    Show { client_id: String },
+    /// Change a client's settings
+    Update {
+        client_id: String,
+        #[command(flatten)]
+        changes: ClientChanges,
+    },
+    /// Give a confidential client a new secret; the old one stops working
+    RotateSecret { client_id: String },
+    /// Delete a client, its consents and every token issued to it
+    Delete { client_id: String },
+}
+
+#[derive(Debug, Args)]
+pub struct CreateClient {
+    /// The name users see on the consent page
+    #[arg(long)]
+    pub name: String,
+    /// A redirect URI, matched exactly (repeat for more)
+    #[arg(long = "redirect-uri", value_name = "URL", required = true, num_args = 1..)]
+    pub redirect_uris: Vec<String>,
+    /// A post-logout redirect URI (repeat for more)
+    #[arg(long = "logout-uri", value_name = "URL", num_args = 1..)]
+    pub logout_uris: Vec<String>,
+    /// A public client (SPA, native app): no secret, PKCE required
+    #[arg(long)]
+    pub public: bool,
+    /// Require PKCE from this confidential client too
+    #[arg(long)]
+    pub require_pkce: bool,
+    /// Do not ask users to consent
+    #[arg(long)]
+    pub skip_consent: bool,
+    /// Allow `*` as the leftmost host label of a redirect URI
+    #[arg(long)]
+    pub allow_wildcard_redirects: bool,
+    /// Only members of this group may sign in (repeat for more)
+    #[arg(long = "group", value_name = "GROUP")]
+    pub groups: Vec<String>,
+    #[command(flatten)]
+    pub lifetimes: LifetimeArgs,
+}
+
+/// Lifetimes: a number and a unit, such as 90s, 10min, 10m, 2h, 30d.
+#[derive(Debug, Args, Default)]
+pub struct LifetimeArgs {
+    /// Authorization code lifetime, 1 minute to 1 hour [default: 10m]
+    #[arg(long, value_name = "DUR", value_parser = lifetime)]
+    pub code_lifetime: Option<u64>,
+    /// Access and ID token lifetime, 1 minute to 1 day [default: 1h]
+    #[arg(long, value_name = "DUR", value_parser = lifetime)]
+    pub access_token_lifetime: Option<u64>,
+    /// Refresh token lifetime, 1 hour to 365 days [default: 30d]
+    #[arg(long, value_name = "DUR", value_parser = lifetime)]
+    pub refresh_token_lifetime: Option<u64>,
+}
+
+/// At least one change is required.
+#[derive(Debug, Args)]
+#[group(id = "client_changes", required = true, multiple = true)]
+pub struct ClientChanges {
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Replace the redirect URIs (repeat for more)
+    #[arg(long = "redirect-uri", value_name = "URL", num_args = 1..)]
+    pub redirect_uris: Option<Vec<String>>,
+    /// Replace the post-logout redirect URIs (repeat for more)
+    #[arg(long = "logout-uri", value_name = "URL", num_args = 1.., conflicts_with = "no_logout_uris")]
+    pub logout_uris: Option<Vec<String>>,
+    /// Remove every post-logout redirect URI
+    #[arg(long)]
+    pub no_logout_uris: bool,
+    #[arg(long, value_name = "true|false")]
+    pub require_pkce: Option<bool>,
+    #[arg(long, value_name = "true|false")]
+    pub skip_consent: Option<bool>,
+    #[arg(long, value_name = "true|false")]
+    pub allow_wildcard_redirects: Option<bool>,
+    /// Replace the allowed groups (repeat for more)
+    #[arg(long = "group", value_name = "GROUP", conflicts_with = "all_users")]
+    pub groups: Option<Vec<String>>,
+    /// Let every user sign in (remove the group restriction)
+    #[arg(long)]
+    pub all_users: bool,
+    /// Authorization code lifetime (or `default`)
+    #[arg(long, value_name = "DUR", value_parser = lifetime_or_default)]
+    pub code_lifetime: Option<u64>,
+    /// Access and ID token lifetime (or `default`)
+    #[arg(long, value_name = "DUR", value_parser = lifetime_or_default)]
+    pub access_token_lifetime: Option<u64>,
+    /// Refresh token lifetime (or `default`)
+    #[arg(long, value_name = "DUR", value_parser = lifetime_or_default)]
+    pub refresh_token_lifetime: Option<u64>,
+}
+
+/// `90s`, `10min`, `10m`, `2h`, `30d`, or plain seconds, as seconds.
+pub fn lifetime(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let bad =
+        || format!("{text:?} is not a duration; use a number and a unit, like 90s, 10m, 2h or 30d");
+    let n: u64 = number.parse().map_err(|_| bad())?;
+    let scale = match unit.trim() {
+        "" | "s" | "sec" | "secs" | "second" | "seconds" => 1,
+        "m" | "min" | "mins" | "minute" | "minutes" => 60,
+        "h" | "hour" | "hours" => 3600,
+        "d" | "day" | "days" => 86_400,
+        _ => return Err(bad()),
+    };
+    n.checked_mul(scale).ok_or_else(bad)
+}
+
+/// Like [`lifetime`]; `default` is 0, which puts the default back.
+fn lifetime_or_default(text: &str) -> Result<u64, String> {
+    if text.trim().eq_ignore_ascii_case("default") {
+        Ok(0)
+    } else {
+        lifetime(text)
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// List the signing keys: the active one and previous ones still published
+    List,
+    /// Make a new signing key active; the old one stays published until
+    /// every token it signed has expired
+    Rotate {
+        /// The new key's algorithm [default: the current key's]
+        #[arg(long, value_parser = ["RS256", "ES256", "EdDSA"], ignore_case = true)]
+        alg: Option<String>,
+    },
+}
+
+/// Whose claims: a user (username, email or id) or a group (name).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OwnerKind {
+    User,
+    Group,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClaimsCommand {
+    /// Show a user's or group's own custom claims
+    Show { kind: OwnerKind, name: String },
+    /// Replace a user's or group's custom claims. Each is KEY=JSON; a value
+    /// that is not JSON is a string (team=ops, level=3, tags='["a","b"]').
+    /// With none, removes them all.
+    Set {
+        kind: OwnerKind,
+        name: String,
+        #[arg(value_name = "KEY=JSON", value_parser = claim)]
+        claims: Vec<(String, serde_json::Value)>,
+    },
+}
+
+/// `KEY=JSON`; a value that does not parse as JSON is taken as a string.
+pub fn claim(text: &str) -> Result<(String, serde_json::Value), String> {
+    let Some((key, value)) = text.split_once('=') else {
+        return Err(format!("{text:?} is not KEY=VALUE"));
+    };
+    let key = key.trim();
+    if key.is_empty() {
+        return Err(format!("{text:?} has no claim name before the ="));
+    }
+    let value =
+        serde_json::from_str(value).unwrap_or_else(|_| serde_json::Value::String(value.to_owned()));
+    Ok((key.to_owned(), value))
 }

@@ -6,6 +6,7 @@ pub mod access;
 pub mod args;
 pub mod audit;
 pub mod group;
+pub mod oidc;
 pub mod output;
 pub mod user;
 
@@ -61,6 +62,9 @@ pub fn plan(noun: Noun) -> Plan {
         Noun::Session(command) => access::session(command),
         Noun::Config(command) => access::config(command),
         Noun::Audit(command) => audit::plan(command),
+        Noun::Client(command) => oidc::client(command),
+        Noun::Key(command) => oidc::key(command),
+        Noun::Claims(command) => oidc::claims(command),
         Noun::Status => Plan::new(Request::Status),
     }
 }

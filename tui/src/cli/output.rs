@@ -5,9 +5,9 @@
 use std::io::Write;
 
 use latchkey_protocol::{
-    ApiError, AuditPage, ClientError, DaemonStatus, GroupList, GroupView, LoginCodeCreated,
-    LoginCodeView, PasskeyView, Response, SessionView, SettingView, SettingsView, UserPage,
-    UserView,
+    ApiError, AuditPage, AuthorizationView, ClientError, ClientView, ClientWithSecret,
+    DaemonStatus, GroupList, GroupView, LoginCodeCreated, LoginCodeView, PasskeyView, Response,
+    SessionView, SettingView, SettingsView, SigningKeyView, UserPage, UserView,
 };
 use serde_json::{Value, json};
 
@@ -53,14 +53,16 @@ pub fn render(response: &Response, note: Option<String>) -> Rendered {
         Response::Sessions { sessions } => {
             (json!({ "sessions": sessions }), sessions_table(sessions))
         }
-        Response::Client { client } => (to_json(client), pretty(client)),
-        Response::ClientWithSecret { client } => (to_json(client), pretty(client)),
-        Response::Clients { clients } => (json!({ "clients": clients }), pretty(clients)),
-        Response::SigningKeys { keys } => (json!({ "keys": keys }), pretty(keys)),
-        Response::Claims { claims } => (json!({ "claims": claims }), pretty(claims)),
+        Response::Client { client } => (to_json(client), client_lines(client)),
+        Response::ClientWithSecret { client } => {
+            (to_json(client), client_with_secret_lines(client))
+        }
+        Response::Clients { clients } => (json!({ "clients": clients }), clients_table(clients)),
+        Response::SigningKeys { keys } => (json!({ "keys": keys }), keys_table(keys)),
+        Response::Claims { claims } => (claims_json(claims), claims_lines(claims)),
         Response::Authorizations { authorizations } => (
             json!({ "authorizations": authorizations }),
-            pretty(authorizations),
+            authorizations_table(authorizations),
         ),
         Response::Done => (json!({ "ok": true }), String::new()),
     };
@@ -71,11 +73,6 @@ pub fn render(response: &Response, note: Option<String>) -> Rendered {
         (None, false) => details,
     };
     Rendered { json, human }
-}
-
-/// Indented JSON for people, for responses without a table of their own yet.
-fn pretty<T: serde::Serialize>(value: &T) -> String {
-    serde_json::to_string_pretty(value).unwrap_or_default() + "\n"
 }
 
 fn to_json<T: serde::Serialize>(value: &T) -> Value {
@@ -452,4 +449,167 @@ impl CliError {
             other => writeln!(err, "latchkey: {other}"),
         }
     }
+}
+
+/// `10 minutes (default)` or `5 minutes`.
+pub fn lifetime_text(secs: Option<u64>, default: u64) -> String {
+    match secs {
+        Some(secs) => crate::fmt::duration(secs),
+        None => format!("{} (default)", crate::fmt::duration(default)),
+    }
+}
+
+fn list_or_dash(items: &[String], separator: &str) -> String {
+    if items.is_empty() {
+        "-".to_owned()
+    } else {
+        items.join(separator)
+    }
+}
+
+pub fn client_kind(client: &ClientView) -> &'static str {
+    if client.public {
+        "public"
+    } else {
+        "confidential"
+    }
+}
+
+pub fn client_lines(client: &ClientView) -> String {
+    key_values(&client_pairs(client))
+}
+
+fn client_pairs(client: &ClientView) -> Vec<(&'static str, String)> {
+    let groups = if client.allowed_groups.is_empty() {
+        "everyone".to_owned()
+    } else {
+        client.allowed_groups.join(", ")
+    };
+    vec![
+        ("name", client.name.clone()),
+        ("client id", client.client_id.clone()),
+        ("type", client_kind(client).to_owned()),
+        ("redirect uris", list_or_dash(&client.redirect_uris, " ")),
+        (
+            "logout uris",
+            list_or_dash(&client.logout_redirect_uris, " "),
+        ),
+        (
+            "pkce required",
+            yes_no(client.public || client.require_pkce).to_owned(),
+        ),
+        ("skip consent", yes_no(client.skip_consent).to_owned()),
+        (
+            "wildcards",
+            yes_no(client.allow_wildcard_redirects).to_owned(),
+        ),
+        ("allowed groups", groups),
+        (
+            "code lifetime",
+            lifetime_text(client.lifetimes.code_secs, 600),
+        ),
+        (
+            "access token",
+            lifetime_text(client.lifetimes.access_token_secs, 3600),
+        ),
+        (
+            "refresh token",
+            lifetime_text(client.lifetimes.refresh_token_secs, 30 * 86_400),
+        ),
+        ("created", timestamp(client.created_at)),
+    ]
+}
+
+/// The client, then its secret.
+pub fn client_with_secret_lines(client: &ClientWithSecret) -> String {
+    let mut pairs = client_pairs(&client.client);
+    pairs.push((
+        "client secret",
+        client
+            .client_secret
+            .clone()
+            .unwrap_or_else(|| "none (public client)".to_owned()),
+    ));
+    key_values(&pairs)
+}
+
+pub fn clients_table(clients: &[ClientView]) -> String {
+    if clients.is_empty() {
+        return "No clients yet. Create one with `latchkey client create`.\n".to_owned();
+    }
+    let rows: Vec<Vec<String>> = clients
+        .iter()
+        .map(|c| {
+            let uris = match c.redirect_uris.as_slice() {
+                [] => "-".to_owned(),
+                [one] => one.clone(),
+                [first, rest @ ..] => format!("{first} (+{})", rest.len()),
+            };
+            vec![
+                c.client_id.clone(),
+                c.name.clone(),
+                client_kind(c).to_owned(),
+                list_or_dash(&c.allowed_groups, ","),
+                uris,
+            ]
+        })
+        .collect();
+    table(
+        &["CLIENT ID", "NAME", "TYPE", "GROUPS", "REDIRECT URIS"],
+        &rows,
+    )
+}
+
+pub fn keys_table(keys: &[SigningKeyView]) -> String {
+    if keys.is_empty() {
+        return "No signing keys.\n".to_owned();
+    }
+    let rows: Vec<Vec<String>> = keys
+        .iter()
+        .map(|k| {
+            vec![
+                k.kid.clone(),
+                k.alg.clone(),
+                k.state.clone(),
+                timestamp(k.created_at),
+                k.retire_at.map_or_else(|| "-".to_owned(), timestamp),
+            ]
+        })
+        .collect();
+    table(&["KID", "ALG", "STATE", "CREATED", "RETIRES"], &rows)
+}
+
+/// `{"claims": {name: value, …}}`, in the order they were set.
+fn claims_json(claims: &[(String, Value)]) -> Value {
+    let map: serde_json::Map<String, Value> = claims.iter().cloned().collect();
+    json!({ "claims": map })
+}
+
+/// `KEY=JSON` lines: what `claims set` takes back.
+pub fn claims_lines(claims: &[(String, Value)]) -> String {
+    if claims.is_empty() {
+        return "No custom claims.\n".to_owned();
+    }
+    claims
+        .iter()
+        .map(|(name, value)| format!("{name}={value}\n"))
+        .collect()
+}
+
+pub fn authorizations_table(authorizations: &[AuthorizationView]) -> String {
+    if authorizations.is_empty() {
+        return "No authorized apps.\n".to_owned();
+    }
+    let rows: Vec<Vec<String>> = authorizations
+        .iter()
+        .map(|a| {
+            vec![
+                a.client_id.clone(),
+                a.client_name.clone(),
+                a.scopes.join(" "),
+                timestamp(a.granted_at),
+            ]
+        })
+        .collect();
+    table(&["CLIENT ID", "APP", "SCOPES", "GRANTED"], &rows)
 }

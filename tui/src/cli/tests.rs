@@ -254,3 +254,158 @@ async fn usage_errors_exit_2_and_help_exits_0() {
     assert_eq!(help.code, 0);
     assert!(help.out.contains("create"));
 }
+
+#[test]
+fn client_commands_map_to_requests() {
+    use latchkey_protocol::{ClientPatch, NewClient, TokenLifetimes};
+    assert_eq!(
+        request(
+            "client create --name Grafana --redirect-uri https://g.example/cb https://g2.example/cb \
+             --logout-uri https://g.example/bye --require-pkce --group staff --group ops \
+             --code-lifetime 5m --access-token-lifetime 2h --refresh-token-lifetime 7d --json"
+        ),
+        Request::CreateClient {
+            client: NewClient {
+                name: "Grafana".into(),
+                redirect_uris: vec![
+                    "https://g.example/cb".into(),
+                    "https://g2.example/cb".into()
+                ],
+                logout_redirect_uris: vec!["https://g.example/bye".into()],
+                public: false,
+                require_pkce: true,
+                skip_consent: false,
+                allow_wildcard_redirects: false,
+                allowed_groups: vec!["staff".into(), "ops".into()],
+                lifetimes: TokenLifetimes {
+                    code_secs: Some(300),
+                    access_token_secs: Some(7200),
+                    refresh_token_secs: Some(7 * 86_400),
+                },
+            }
+        }
+    );
+    assert_eq!(
+        request("client update abc --access-token-lifetime default --all-users --no-logout-uris"),
+        Request::UpdateClient {
+            client_id: "abc".into(),
+            patch: ClientPatch {
+                logout_redirect_uris: Some(vec![]),
+                allowed_groups: Some(vec![]),
+                lifetimes: Some(TokenLifetimes {
+                    access_token_secs: Some(0),
+                    ..TokenLifetimes::default()
+                }),
+                ..ClientPatch::default()
+            }
+        }
+    );
+    assert_eq!(
+        request("client rotate-secret abc"),
+        Request::RotateClientSecret {
+            client_id: "abc".into()
+        }
+    );
+    assert_eq!(request("key list"), Request::ListSigningKeys);
+    assert_eq!(
+        request("key rotate --alg es256"),
+        Request::RotateSigningKey {
+            alg: Some("es256".into())
+        }
+    );
+    assert_eq!(
+        request("user revoke-authorization ada abc"),
+        Request::RevokeAuthorization {
+            user: "ada".into(),
+            client_id: "abc".into()
+        }
+    );
+    // Usage errors: no redirect URI, an update with nothing to change, a bad
+    // duration or algorithm.
+    assert!(parse("client create --name X").is_err());
+    assert!(parse("client update abc").is_err());
+    assert!(
+        parse("client create --name X --redirect-uri https://a/ --code-lifetime soon").is_err()
+    );
+    assert!(parse("key rotate --alg HS256").is_err());
+    assert!(parse("claims show robot alice").is_err());
+}
+
+#[test]
+fn claims_take_json_or_bare_strings() {
+    use latchkey_protocol::ClaimOwner;
+    let Request::SetClaims { owner, claims } =
+        request(r#"claims set group staff level=3 team=ops tags=["a","b"] flag=true x== empty="#)
+    else {
+        panic!("not SetClaims");
+    };
+    assert_eq!(owner, ClaimOwner::Group("staff".into()));
+    assert_eq!(
+        claims,
+        vec![
+            ("level".to_owned(), json!(3)),
+            ("team".to_owned(), json!("ops")),
+            ("tags".to_owned(), json!(["a", "b"])),
+            ("flag".to_owned(), json!(true)),
+            ("x".to_owned(), json!("=")),
+            ("empty".to_owned(), json!("")),
+        ]
+    );
+    assert!(parse("claims set user ada novalue").is_err());
+    assert!(parse("claims set user ada =1").is_err());
+    assert_eq!(
+        request("claims show user ada"),
+        Request::GetClaims {
+            owner: ClaimOwner::User("ada".into())
+        }
+    );
+}
+
+#[test]
+fn lifetimes_parse_with_units() {
+    use super::args::lifetime;
+    assert_eq!(lifetime("90"), Ok(90));
+    assert_eq!(lifetime("90s"), Ok(90));
+    assert_eq!(lifetime("10m"), Ok(600));
+    assert_eq!(lifetime("10min"), Ok(600));
+    assert_eq!(lifetime("2h"), Ok(7200));
+    assert_eq!(lifetime("30d"), Ok(30 * 86_400));
+    for bad in ["", "m", "1w", "1.5h", "-1h", "99999999999999999999d"] {
+        assert!(lifetime(bad).is_err(), "{bad}");
+    }
+}
+
+#[test]
+fn a_new_client_prints_its_secret_once_with_a_warning() {
+    use latchkey_protocol::{ClientView, ClientWithSecret, TokenLifetimes};
+    let client = ClientView {
+        client_id: "abcdefghijklmnopqrstuvwx".into(),
+        name: "Grafana".into(),
+        redirect_uris: vec!["https://grafana.example.com/login/generic_oauth".into()],
+        logout_redirect_uris: vec![],
+        public: false,
+        require_pkce: false,
+        skip_consent: true,
+        allow_wildcard_redirects: false,
+        allowed_groups: vec!["staff".into()],
+        lifetimes: TokenLifetimes {
+            access_token_secs: Some(300),
+            ..TokenLifetimes::default()
+        },
+        created_at: datetime!(2026-11-23 09:00:00 UTC),
+    };
+    let response = Response::ClientWithSecret {
+        client: ClientWithSecret {
+            client: client.clone(),
+            client_secret: Some("s3cr3t-s3cr3t".into()),
+        },
+    };
+    let note = plan(parse("client rotate-secret abc").unwrap().command.unwrap()).note;
+    let rendered = render(&response, note);
+    assert_eq!(rendered.json["client_id"], "abcdefghijklmnopqrstuvwx");
+    assert_eq!(rendered.json["client_secret"], "s3cr3t-s3cr3t");
+    insta::assert_snapshot!("cli_client_secret", rendered.human);
+    let shown = render(&Response::Client { client }, None);
+    assert!(shown.json.get("client_secret").is_none());
+    assert!(!shown.human.contains("s3cr3t"));
+}

@@ -54,6 +54,11 @@ pub fn plan(command: UserCommand) -> Plan {
             let note = format!("Deleted user {user}.");
             Plan::new(Request::DeleteUser { user }).note(note)
         }
+        UserCommand::Authorizations { user } => Plan::new(Request::ListAuthorizations { user }),
+        UserCommand::RevokeAuthorization { user, client_id } => {
+            let note = format!("Revoked {user}'s authorization of {client_id}.");
+            Plan::new(Request::RevokeAuthorization { user, client_id }).note(note)
+        }
     }
 }
 

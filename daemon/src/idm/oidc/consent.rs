@@ -1,0 +1,146 @@
+//! Consent: which scopes a user has allowed a client, remembered per user
+//! and client, listed as the user's authorized apps and revocable (which
+//! also revokes the user's tokens for that client).
+
+use time::OffsetDateTime;
+
+use super::Oidc;
+use super::clients::client_not_found;
+use crate::idm::audit::{self, Subject, detail};
+use crate::idm::users::resolve_user;
+use crate::idm::{Actor, IdmError, UserId, to_time};
+use crate::store::ConsentRecord;
+
+/// An app the user has authorized.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Authorization {
+    pub client_id: String,
+    /// The client's current name (its id if it has gone).
+    pub client_name: String,
+    /// Sorted.
+    pub scopes: Vec<String>,
+    pub granted_at: OffsetDateTime,
+}
+
+fn authorization_not_found(client_id: &str) -> IdmError {
+    IdmError::NotFound {
+        what: "authorization",
+        key: client_id.to_owned(),
+    }
+}
+
+impl Oidc {
+    /// The scopes `user` has granted `client_id`, if any.
+    pub fn consent(&self, user: UserId, client_id: &str) -> Result<Option<Vec<String>>, IdmError> {
+        Ok(self
+            .idm
+            .store()
+            .read()?
+            .consent(user, client_id)?
+            .map(|c| c.scopes))
+    }
+
+    /// Records that `user` allowed `client_id` these scopes, added to any
+    /// granted before (`oidc_consent_granted`).
+    pub fn grant_consent(
+        &self,
+        actor: &Actor,
+        user: UserId,
+        client_id: &str,
+        scopes: &[String],
+    ) -> Result<(), IdmError> {
+        let now = self.idm.now();
+        self.idm.store().write(|tx| {
+            let user_record = tx
+                .user(user)?
+                .ok_or_else(|| IdmError::user_not_found(&user.to_string()))?;
+            let client = tx
+                .client(client_id)?
+                .ok_or_else(|| client_not_found(client_id))?;
+            let mut all: Vec<String> = tx
+                .consent(user, client_id)?
+                .map(|c| c.scopes)
+                .unwrap_or_default();
+            all.extend(scopes.iter().cloned());
+            all.sort_unstable();
+            all.dedup();
+            tx.put_consent(
+                user,
+                client_id,
+                &ConsentRecord {
+                    scopes: all,
+                    granted_at: now,
+                },
+            )?;
+            let details = vec![
+                detail("client_id", client_id),
+                detail("client", client.name.as_str()),
+                detail("scopes", scopes.join(" ")),
+            ];
+            let subject = Subject::linked(&user_record.username, user);
+            audit::append(
+                tx,
+                now,
+                actor,
+                "oidc_consent_granted",
+                Some(subject),
+                details,
+            )?;
+            Ok(())
+        })
+    }
+
+    /// The apps a user (username, email or id) has authorized, by name.
+    pub fn list_authorizations(&self, user_ref: &str) -> Result<Vec<Authorization>, IdmError> {
+        let tx = self.idm.store().read()?;
+        let user = resolve_user(&tx, user_ref)?;
+        let mut out = Vec::new();
+        for (client_id, consent) in tx.user_consents(user.id)? {
+            let client_name = tx
+                .client(&client_id)?
+                .map_or_else(|| client_id.clone(), |c| c.name);
+            out.push(Authorization {
+                client_id,
+                client_name,
+                scopes: consent.scopes,
+                granted_at: to_time(consent.granted_at)?,
+            });
+        }
+        out.sort_by_cached_key(|a| (a.client_name.to_lowercase(), a.client_id.clone()));
+        Ok(out)
+    }
+
+    /// Forgets a user's consent to a client and revokes the user's tokens
+    /// for it (`oidc_consent_revoked`). The next sign-in asks again.
+    pub fn revoke_authorization(
+        &self,
+        actor: &Actor,
+        user_ref: &str,
+        client_id: &str,
+    ) -> Result<(), IdmError> {
+        let client_id = client_id.trim();
+        let now = self.idm.now();
+        self.idm.store().write(|tx| {
+            let user = resolve_user(tx, user_ref)?;
+            tx.remove_consent(user.id, client_id)?
+                .ok_or_else(|| authorization_not_found(client_id))?;
+            let client_name = tx
+                .client(client_id)?
+                .map_or_else(|| client_id.to_owned(), |c| c.name);
+            let details = vec![
+                detail("client_id", client_id),
+                detail("client", client_name),
+            ];
+            let subject = Subject::linked(&user.username, user.id);
+            audit::append(
+                tx,
+                now,
+                actor,
+                "oidc_consent_revoked",
+                Some(subject),
+                details,
+            )?;
+            Ok(())
+        })
+    }
+}

@@ -1,0 +1,68 @@
+//! OpenID Connect: the [`Oidc`] service over [`Idm`]. This part holds the
+//! administration side and the foundation the protocol flows build on:
+//! clients (`clients`, `redirect_uris`), signing keys and JWTs (`keys`,
+//! `jwt`), custom claims (`claims`) and consent (`consent`).
+//!
+//! Like `Idm`, every mutation writes its audit event in the same store
+//! transaction, and the store blocks: call from blocking code.
+
+mod claims;
+mod clients;
+mod consent;
+pub mod jwt;
+mod keys;
+mod redirect_uris;
+
+use std::sync::Arc;
+
+pub use claims::{MAX_CLAIMS, RESERVED_CLAIMS};
+pub use clients::{
+    ACCESS_TOKEN_SECS_RANGE, CODE_SECS_RANGE, Client, DEFAULT_ACCESS_TOKEN_SECS, DEFAULT_CODE_SECS,
+    DEFAULT_REFRESH_TOKEN_SECS, REFRESH_TOKEN_SECS_RANGE, describe_secs,
+};
+pub use consent::Authorization;
+pub use jwt::JwtError;
+pub use keys::{Alg, KEY_RETIRE_MARGIN_SECS, KeySet, SigningKeyInfo};
+
+use super::{Idm, IdmError};
+
+/// The OpenID Connect provider's domain: cheap to clone, shareable across
+/// tasks. Holds the signing keys in memory (see `keys`).
+#[derive(Clone, Debug)]
+pub struct Oidc {
+    idm: Idm,
+    /// The public URL without a trailing slash.
+    issuer: Arc<str>,
+    keys: Arc<KeySet>,
+}
+
+impl Oidc {
+    /// Loads the signing keys, generating an RS256 key on first start, and
+    /// drops previous keys that have retired.
+    pub fn new(idm: Idm, issuer: &str) -> Result<Oidc, IdmError> {
+        let keys = keys::load_or_create(&idm)?;
+        let oidc = Oidc {
+            idm,
+            issuer: Arc::from(issuer.trim_end_matches('/')),
+            keys: Arc::new(keys),
+        };
+        oidc.sweep_signing_keys()?;
+        Ok(oidc)
+    }
+
+    pub fn idm(&self) -> &Idm {
+        &self.idm
+    }
+
+    /// The issuer identifier: the public URL, no trailing slash.
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    pub fn keys(&self) -> &KeySet {
+        &self.keys
+    }
+}
+
+#[cfg(test)]
+mod tests;
