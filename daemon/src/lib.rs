@@ -181,14 +181,17 @@ async fn serve(
     // Loads the signing keys (making the first one on a fresh install).
     let oidc = Oidc::new(idm.clone(), config.public_url.as_str())?;
     let (setup_gate, setup_token) = SetupGate::issue(&idm)?;
-    let app = web::router(WebState::new(
-        idm.clone(),
-        Arc::clone(&info),
-        passkeys,
-        setup_gate,
-        &config.public_url,
-        &config.trusted_proxies,
-    ));
+    let app = web::router(
+        WebState::new(
+            idm.clone(),
+            Arc::clone(&info),
+            passkeys,
+            setup_gate,
+            &config.public_url,
+            &config.trusted_proxies,
+        )
+        .with_oidc(oidc.clone()),
+    );
     let http = tokio::spawn(
         axum::serve(
             listener,
@@ -263,12 +266,19 @@ async fn sweep_expired(idm: Idm, oidc: Oidc, shutdown: CancellationToken) {
             Ok(Err(e)) => warn!("sweeping expired sessions and login codes failed: {e}"),
             Err(e) => warn!("the expiry sweep stopped unexpectedly: {e}"),
         }
-        let oidc = oidc.clone();
-        match tokio::task::spawn_blocking(move || oidc.sweep_signing_keys()).await {
+        let keys = oidc.clone();
+        match tokio::task::spawn_blocking(move || keys.sweep_signing_keys()).await {
             Ok(Ok(0)) => {}
             Ok(Ok(removed)) => info!("retired {removed} previous signing keys"),
             Ok(Err(e)) => warn!("retiring previous signing keys failed: {e}"),
             Err(e) => warn!("the signing key sweep stopped unexpectedly: {e}"),
+        }
+        let tokens = oidc.clone();
+        match tokio::task::spawn_blocking(move || tokens.sweep_tokens()).await {
+            Ok(Ok(0)) => {}
+            Ok(Ok(removed)) => tracing::debug!("pruned {removed} expired OIDC token entries"),
+            Ok(Err(e)) => warn!("pruning expired OIDC tokens failed: {e}"),
+            Err(e) => warn!("the OIDC token sweep stopped unexpectedly: {e}"),
         }
     }
 }

@@ -276,6 +276,10 @@
     if (login) setUpLogin(login);
     const register = document.getElementById("passkey-register");
     if (register) setUpRegister(register);
+    // OIDC response_mode=form_post: hand the response to the application. The page's button
+    // does the same without script.
+    const formPost = document.querySelector('form[data-autosubmit="true"]');
+    if (formPost) formPost.submit();
   }
 
   if (document.readyState === "loading") {

@@ -13,6 +13,7 @@ mod groups;
 mod index;
 mod migrations;
 mod oidc_admin;
+mod oidc_tokens;
 mod records;
 mod schema;
 mod tx;
@@ -26,6 +27,7 @@ use redb::{DatabaseError, StorageError};
 pub use error::StoreError;
 pub use migrations::SCHEMA_VERSION;
 pub use oidc_admin::ClaimsOwner;
+pub use records::RefreshTokenRecord;
 pub use records::{
     AuditRecord, ClaimsRecord, ClientRecord, ConsentRecord, GroupId, GroupRecord, KeyAlg, KeyState,
     LoginCodeRecord, PasskeyRecord, RecordSource, SessionMethod, SessionRecord, SettingRecord,

@@ -251,8 +251,10 @@ fn remove_key(
 impl WriteTx<'_> {
     /// Revokes every token and grant issued to `client_id` (the client is
     /// being deleted). Filled in by the token flows.
+    /// Its refresh tokens go; its access tokens die with it (checks need the client to
+    /// exist).
     pub fn revoke_client_tokens(&mut self, client_id: &str) -> Result<(), StoreError> {
-        let _ = client_id;
+        self.remove_client_refresh_tokens(client_id)?;
         Ok(())
     }
 
@@ -263,7 +265,9 @@ impl WriteTx<'_> {
         user: UserId,
         client_id: &str,
     ) -> Result<(), StoreError> {
-        let _ = (user, client_id);
+        // A new epoch ends every grant made before, stored or not (access tokens carry it).
+        self.bump_grant_epoch(user, client_id)?;
+        self.remove_user_refresh_tokens_where(user, |t| t.client_id == client_id)?;
         Ok(())
     }
 }

@@ -381,6 +381,43 @@ pub struct ClaimsV1 {
 pub(crate) enum StoredClaims {
     V1(ClaimsV1),
 }
+// ---- OIDC tokens (oidc-flows) -------------------------------------------------------------
+
+/// A refresh token, current version. Keyed by the SHA-256 of the token,
+/// which is never stored. Every token of one grant (one code exchange) is
+/// one rotation family: `used` marks a token that was rotated, so seeing it
+/// again is reuse and ends the family.
+pub type RefreshTokenRecord = RefreshTokenV1;
+
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct RefreshTokenV1 {
+    /// The grant (authorization) the family belongs to: 16 random bytes.
+    pub grant_id: [u8; 16],
+    pub user_id: UserId,
+    pub client_id: String,
+    /// The public id of the browser session the grant was made in.
+    pub sid: Option<String>,
+    pub scopes: Vec<String>,
+    /// When the user signed in (the session's start), for `auth_time`.
+    pub auth_time: i64,
+    pub amr: Vec<String>,
+    pub nonce: Option<String>,
+    /// The (user, client) revocation epoch the grant was made under.
+    pub epoch: u64,
+    pub issued_at: i64,
+    pub expires_at: i64,
+    /// Rotated already: presenting it again is reuse.
+    pub used: bool,
+}
+
+#[derive(Serialize, Deserialize)]
+pub(crate) enum StoredRefreshToken {
+    V1(RefreshTokenV1),
+}
+
+// (its `Versioned` impl is below, with the others)
+
+// ---- end OIDC tokens ----------------------------------------------------------------------
 
 /// Maps the current record type to its versioned stored envelope.
 pub(crate) trait Versioned: Serialize + Sized {
@@ -422,6 +459,7 @@ versioned!(ClientV1, StoredClient, "OIDC client");
 versioned!(SigningKeyV1, StoredSigningKey, "signing key");
 versioned!(ConsentV1, StoredConsent, "consent");
 versioned!(ClaimsV1, StoredClaims, "custom claims");
+versioned!(RefreshTokenV1, StoredRefreshToken, "refresh token");
 
 /// Serializes `&R` exactly as its envelope's newest variant would be.
 struct Current<'a, R>(&'a R);

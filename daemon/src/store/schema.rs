@@ -114,3 +114,39 @@ pub const CONSENTS: TableDefinition<(IdBytes, &str), &[u8]> = TableDefinition::n
 /// `CLAIMS`: (owner kind: 0 = user, 1 = group, owner id) → `StoredClaims`
 /// (custom claim names with their JSON values as text).
 pub const CLAIMS: TableDefinition<(u8, IdBytes), &[u8]> = TableDefinition::new("claims_v1");
+// ---- OIDC tokens (oidc-flows) -------------------------------------------------------------
+// Authorization codes and access tokens are not stored (codes live in memory; access tokens
+// are self-contained JWTs). What is stored is what must survive a restart: refresh tokens and
+// the revocation lists, each pruned once what it refers to has expired.
+
+/// `REFRESH_TOKENS`: SHA-256 of a refresh token → `StoredRefreshToken`.
+pub const REFRESH_TOKENS: TableDefinition<TokenHash, &[u8]> =
+    TableDefinition::new("refresh_tokens_v1");
+
+/// `GRANT_REFRESH_TOKENS`: (grant id, token hash) → (): one rotation family, so reuse or
+/// revocation ends all of it.
+pub const GRANT_REFRESH_TOKENS: TableDefinition<([u8; 16], TokenHash), ()> =
+    TableDefinition::new("grant_refresh_tokens_v1");
+
+/// `USER_REFRESH_TOKENS`: (user id, token hash) → (): a user's refresh tokens, to end them
+/// per client (revoked consent) or per browser session (RP-initiated logout).
+pub const USER_REFRESH_TOKENS: TableDefinition<(IdBytes, TokenHash), ()> =
+    TableDefinition::new("user_refresh_tokens_v1");
+
+/// `REVOKED_TOKENS`: access-token `jti` → its `exp` (unix seconds). RFC 7009 revocation of
+/// one access token; pruned after `exp`.
+pub const REVOKED_TOKENS: TableDefinition<&str, i64> = TableDefinition::new("revoked_tokens_v1");
+
+/// `REVOKED_GRANTS`: revoked grant selector → when the entry may be pruned (unix seconds,
+/// the latest expiry of anything it covers). Selectors: `g:<grant id>` (one grant: code
+/// replay, refresh-token reuse, revocation of a refresh token), `s:<sid>:<client id>` (that
+/// client's grants made in one browser session: RP-initiated logout), `s:<sid>` (every
+/// client's grants of that session).
+pub const REVOKED_GRANTS: TableDefinition<&str, i64> = TableDefinition::new("revoked_grants_v1");
+
+/// `GRANT_EPOCHS`: (user id, client id) → epoch. Tokens carry the epoch they were issued
+/// under; revoking a user's authorization of a client bumps it, which ends every grant made
+/// before, stored or not. Absent = 0.
+pub const GRANT_EPOCHS: TableDefinition<(IdBytes, &str), u64> =
+    TableDefinition::new("grant_epochs_v1");
+// ---- end OIDC tokens ----------------------------------------------------------------------

@@ -64,6 +64,14 @@ pub struct Tables<A: Access> {
     pub(super) signing_keys: A::Table<&'static str, &'static [u8]>,
     pub(super) consents: A::Table<(IdBytes, &'static str), &'static [u8]>,
     pub(super) claims: A::Table<(u8, IdBytes), &'static [u8]>,
+    // ---- OIDC tokens (oidc-flows) ----
+    pub(super) refresh_tokens: A::Table<TokenHash, &'static [u8]>,
+    pub(super) grant_refresh_tokens: A::Table<([u8; 16], TokenHash), ()>,
+    pub(super) user_refresh_tokens: A::Table<(IdBytes, TokenHash), ()>,
+    pub(super) revoked_tokens: A::Table<&'static str, i64>,
+    pub(super) revoked_grants: A::Table<&'static str, i64>,
+    pub(super) grant_epochs: A::Table<(IdBytes, &'static str), u64>,
+    // ---- end OIDC tokens ----
     /// Audit events appended in this transaction, announced after commit.
     pub(super) appended_audit: Vec<(u64, AuditRecord)>,
 }
@@ -148,6 +156,26 @@ macro_rules! open_all {
             claims: $txn
                 .open_table(schema::CLAIMS)
                 .map_err(db("opening custom claims"))?,
+            // ---- OIDC tokens (oidc-flows) ----
+            refresh_tokens: $txn
+                .open_table(schema::REFRESH_TOKENS)
+                .map_err(db("opening refresh tokens"))?,
+            grant_refresh_tokens: $txn
+                .open_table(schema::GRANT_REFRESH_TOKENS)
+                .map_err(db("opening the grant refresh-token index"))?,
+            user_refresh_tokens: $txn
+                .open_table(schema::USER_REFRESH_TOKENS)
+                .map_err(db("opening the user refresh-token index"))?,
+            revoked_tokens: $txn
+                .open_table(schema::REVOKED_TOKENS)
+                .map_err(db("opening revoked tokens"))?,
+            revoked_grants: $txn
+                .open_table(schema::REVOKED_GRANTS)
+                .map_err(db("opening revoked grants"))?,
+            grant_epochs: $txn
+                .open_table(schema::GRANT_EPOCHS)
+                .map_err(db("opening grant epochs"))?,
+            // ---- end OIDC tokens ----
             appended_audit: Vec::new(),
         }
     };

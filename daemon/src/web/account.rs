@@ -15,7 +15,7 @@ use super::auth::{SignedIn, current};
 use super::client_ip::Client;
 use super::csrf::CsrfToken;
 use super::error::WebError;
-use super::pages::{self, AccountPage, Chrome, PasskeyDeletePage, PasskeyRow};
+use super::pages::{self, AccountPage, AppRow, Chrome, PasskeyDeletePage, PasskeyRow};
 use super::{WebState, blocking};
 use crate::idm::PasskeyInfo;
 
@@ -30,6 +30,7 @@ fn notice(done: Option<&str>) -> Option<&'static str> {
         "renamed" => Some("Passkey renamed."),
         "removed" => Some("Passkey removed."),
         "welcome" => Some("Your administrator account is ready. Add a passkey to it now."),
+        "app_revoked" => Some("Access removed. The app will have to ask you again."),
         _ => None,
     }
 }
@@ -48,6 +49,13 @@ pub async fn account_get(
     Query(query): Query<DoneQuery>,
 ) -> Result<Response, WebError> {
     let passkeys = passkeys_of(&state, &signed_in).await?;
+    let apps = match state.oidc.clone() {
+        Some(oidc) => {
+            let user_ref = signed_in.user.id.to_string();
+            blocking(move || oidc.list_authorizations(&user_ref)).await?
+        }
+        None => Vec::new(),
+    };
     let user = &signed_in.user;
     let full_name = format!("{} {}", user.first_name, user.last_name)
         .trim()
@@ -77,6 +85,15 @@ pub async fn account_get(
             })
             .collect(),
         notice: notice(query.done.as_deref()),
+        apps: apps
+            .into_iter()
+            .map(|a| AppRow {
+                id: super::redirect::percent_encode(&a.client_id),
+                name: a.client_name,
+                scopes: a.scopes.join(", "),
+                granted: pages::format_time(a.granted_at),
+            })
+            .collect(),
     };
     Ok((csrf, pages::render(StatusCode::OK, &page)).into_response())
 }
@@ -182,4 +199,18 @@ fn signed_out(state: &WebState, to: &str) -> Response {
         response.headers_mut().append(SET_COOKIE, clear);
     }
     response
+}
+
+/// `POST /account/apps/{client_id}/revoke`: forget the consent and end the app's tokens.
+pub async fn app_revoke_post(
+    State(state): State<WebState>,
+    signed_in: SignedIn,
+    client: Client,
+    Path(client_id): Path<String>,
+) -> Result<Redirect, WebError> {
+    let oidc = state.oidc()?;
+    let actor = signed_in.actor(&client);
+    let user_ref = signed_in.user.id.to_string();
+    blocking(move || oidc.revoke_authorization(&actor, &user_ref, &client_id)).await?;
+    Ok(Redirect::to("/account?done=app_revoked"))
 }

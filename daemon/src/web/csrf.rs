@@ -137,12 +137,28 @@ struct CsrfField {
     csrf: Option<String>,
 }
 
+/// Endpoints exempt from the check. Relying parties call `/token`, `/userinfo`,
+/// `/introspect` and `/revoke` server to server and authenticate as clients (or with a bearer
+/// token) instead of with cookies; `POST /authorize` and `POST /end-session` come from the
+/// relying party's page and only redirect to the same request as a GET (no state changes
+/// there). The consent form (`/authorize/consent`) and the end-session confirmation
+/// (`/end-session/confirm`) are checked like every other form.
+pub const EXEMPT: &[&str] = &[
+    "/token",
+    "/userinfo",
+    "/introspect",
+    "/revoke",
+    "/authorize",
+    "/end-session",
+];
+
 /// Middleware: checks every unsafe request before any handler runs.
 pub async fn verify(State(state): State<WebState>, request: Request, next: Next) -> Response {
     if matches!(
         *request.method(),
         Method::GET | Method::HEAD | Method::OPTIONS
-    ) {
+    ) || EXEMPT.contains(&request.uri().path())
+    {
         return next.run(request).await;
     }
     if !origin_allowed(request.headers(), &state.public_origin) {

@@ -20,12 +20,32 @@ pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; 
 /// login code in `/lc/{code}` never leaks through a referrer.
 pub const REFERRER: &str = "same-origin";
 
+/// A response extension: one more origin the page's forms may be sent to (and redirected to
+/// after submission: browsers apply `form-action` to the redirects that follow a form). The
+/// consent page, the `form_post` response page and the sign-out confirmation end at a relying
+/// party's address.
+#[derive(Debug, Clone)]
+pub struct FormActionOrigin(pub String);
+
 /// Middleware: adds the CSP and friends; pages and JSON get `Cache-Control: no-store` unless a
 /// handler (the static files) chose otherwise.
 pub async fn security_headers(request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
+    let extra = response
+        .extensions()
+        .get::<FormActionOrigin>()
+        .and_then(|origin| {
+            HeaderValue::from_str(&CSP.replace(
+                "form-action 'self'",
+                &format!("form-action 'self' {}", origin.0),
+            ))
+            .ok()
+        });
     let headers = response.headers_mut();
-    headers.insert(CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+    headers.insert(
+        CONTENT_SECURITY_POLICY,
+        extra.unwrap_or(HeaderValue::from_static(CSP)),
+    );
     headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     headers.insert(REFERRER_POLICY, HeaderValue::from_static(REFERRER));
     headers.insert(X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));

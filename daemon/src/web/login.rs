@@ -202,13 +202,21 @@ async fn code_form(
     next: String,
     error: Option<String>,
 ) -> Response {
+    // Signing in on the way to an app ends in a redirect to the app: allow it.
+    let form_action = super::oidc::form_action_for_next(&next);
     let page = LoginCodePage {
         chrome: Chrome::new(&state.app_name().await, &csrf),
         code,
         next,
         error,
     };
-    (csrf, pages::render(status, &page)).into_response()
+    let mut response = (csrf, pages::render(status, &page)).into_response();
+    if let Some(origin) = form_action {
+        response
+            .extensions_mut()
+            .insert(super::headers::FormActionOrigin(origin));
+    }
+    response
 }
 
 /// The input trimmed to a length worth echoing back.

@@ -23,6 +23,7 @@ pub mod error;
 mod headers;
 mod health;
 mod login;
+pub mod oidc;
 mod pages;
 mod passkey_api;
 pub mod rate_limit;
@@ -37,7 +38,7 @@ use axum::middleware::{from_fn, from_fn_with_state};
 use axum::routing::{get, post};
 
 use crate::config::PublicUrl;
-use crate::idm::{Idm, IdmError, Passkeys, SetupGate};
+use crate::idm::{Idm, IdmError, Oidc, Passkeys, SetupGate};
 use crate::info::DaemonInfo;
 
 pub use error::WebError;
@@ -60,6 +61,8 @@ pub struct WebState {
     pub public_origin: String,
     pub trusted_proxies: Arc<[IpAddr]>,
     pub cookies: cookies::CookieNames,
+    /// The OpenID Connect provider; `None` only in tests that build a bare state.
+    pub oidc: Option<Oidc>,
 }
 
 impl WebState {
@@ -81,7 +84,14 @@ impl WebState {
             public_origin: public_url.origin(),
             trusted_proxies: trusted_proxies.into(),
             cookies: cookies::CookieNames::new(public_url.is_https()),
+            oidc: None,
         }
+    }
+
+    /// The state with the OpenID Connect provider.
+    pub fn with_oidc(mut self, oidc: Oidc) -> WebState {
+        self.oidc = Some(oidc);
+        self
     }
 
     /// The WebAuthn service, or the error the passkey endpoints answer with.
@@ -149,6 +159,39 @@ pub fn router(state: WebState) -> Router {
         )
         .route("/logout", post(account::logout_post))
         .route("/logout/all", post(account::logout_all_post))
+        .route(
+            "/account/apps/{client_id}/revoke",
+            post(account::app_revoke_post),
+        )
+        .route(
+            "/.well-known/openid-configuration",
+            get(oidc::discovery::configuration_get),
+        )
+        .route(
+            "/.well-known/oauth-authorization-server",
+            get(oidc::discovery::configuration_get),
+        )
+        .route("/.well-known/jwks.json", get(oidc::discovery::jwks_get))
+        .route(
+            "/authorize",
+            get(oidc::authorize::authorize_get).post(oidc::authorize::authorize_post),
+        )
+        .route("/authorize/consent", post(oidc::authorize::consent_post))
+        .route("/token", post(oidc::token::token_post))
+        .route(
+            "/userinfo",
+            get(oidc::userinfo::userinfo_get).post(oidc::userinfo::userinfo_post),
+        )
+        .route("/introspect", post(oidc::token::introspect_post))
+        .route("/revoke", post(oidc::token::revoke_post))
+        .route(
+            "/end-session",
+            get(oidc::end_session::end_session_get).post(oidc::end_session::end_session_post),
+        )
+        .route(
+            "/end-session/confirm",
+            post(oidc::end_session::confirm_post),
+        )
         .route(
             "/setup/{token}",
             get(setup::setup_get).post(setup::setup_post),

@@ -33,8 +33,8 @@ impl Chrome {
         }
     }
 
-    /// For error pages, which carry no form.
-    fn bare(app_name: &str) -> Chrome {
+    /// For error pages and pages whose forms need no CSRF token.
+    pub fn bare(app_name: &str) -> Chrome {
         Chrome {
             app_name: app_name.to_owned(),
             csrf: String::new(),
@@ -86,6 +86,16 @@ pub struct PasskeyRow {
     pub synced: bool,
 }
 
+/// An app the user has authorized (OIDC consent).
+#[derive(Debug, Clone)]
+pub struct AppRow {
+    /// The client id, percent-encoded for the form's path.
+    pub id: String,
+    pub name: String,
+    pub scopes: String,
+    pub granted: String,
+}
+
 #[derive(Template, Debug)]
 #[template(path = "account.html")]
 pub struct AccountPage {
@@ -98,6 +108,7 @@ pub struct AccountPage {
     pub session_expires: String,
     pub passkeys: Vec<PasskeyRow>,
     pub notice: Option<&'static str>,
+    pub apps: Vec<AppRow>,
 }
 
 #[derive(Template, Debug)]

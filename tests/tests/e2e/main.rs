@@ -16,5 +16,6 @@ mod console;
 mod console_access;
 mod lifecycle;
 mod oidc_admin;
+mod oidc_flows;
 mod oidc_rp;
 mod web_pages;

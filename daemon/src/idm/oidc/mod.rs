@@ -13,7 +13,18 @@ pub mod jwt;
 mod keys;
 mod redirect_uris;
 
-use std::sync::Arc;
+// The protocol flows (oidc-flows).
+pub mod authorize;
+pub mod discovery;
+pub mod end_session;
+pub mod error;
+pub mod grants;
+pub mod introspect;
+pub mod revoke;
+pub mod token;
+pub mod userinfo;
+
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 pub use claims::{MAX_CLAIMS, RESERVED_CLAIMS};
 pub use clients::{
@@ -34,6 +45,16 @@ pub struct Oidc {
     /// The public URL without a trailing slash.
     issuer: Arc<str>,
     keys: Arc<KeySet>,
+    /// The protocol flows' in-memory state (see `grants`, `discovery`).
+    flows: Arc<FlowState>,
+}
+
+/// What the flows keep in memory: authorization codes, and the pre-rendered discovery
+/// document.
+#[derive(Debug)]
+struct FlowState {
+    codes: Mutex<grants::CodeStore>,
+    discovery: Arc<[u8]>,
 }
 
 impl Oidc {
@@ -41,10 +62,16 @@ impl Oidc {
     /// drops previous keys that have retired.
     pub fn new(idm: Idm, issuer: &str) -> Result<Oidc, IdmError> {
         let keys = keys::load_or_create(&idm)?;
+        let issuer = issuer.trim_end_matches('/');
+        let flows = FlowState {
+            codes: Mutex::default(),
+            discovery: Arc::from(discovery::document(issuer, keys.active_alg())),
+        };
         let oidc = Oidc {
             idm,
-            issuer: Arc::from(issuer.trim_end_matches('/')),
+            issuer: Arc::from(issuer),
             keys: Arc::new(keys),
+            flows: Arc::new(flows),
         };
         oidc.sweep_signing_keys()?;
         Ok(oidc)
@@ -61,6 +88,19 @@ impl Oidc {
 
     pub fn keys(&self) -> &KeySet {
         &self.keys
+    }
+
+    /// The discovery document, rendered at start.
+    pub fn discovery_json(&self) -> Arc<[u8]> {
+        Arc::clone(&self.flows.discovery)
+    }
+
+    /// The authorization codes in flight.
+    fn codes(&self) -> MutexGuard<'_, grants::CodeStore> {
+        self.flows
+            .codes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 }
 

@@ -1,0 +1,278 @@
+//! `GET|POST /authorize` and the consent form.
+//!
+//! `POST /authorize` (a relying party's form) is answered with a 303 to the same request as a
+//! GET: a cross-site POST carries no `SameSite=Lax` session cookie, the GET does, and so
+//! everything is handled in one place. A user who must sign in goes to
+//! `/login?next=/authorize?…` and comes back; the request is rebuilt from its parameters
+//! (`prompt=login`, `select_account` and `max_age` dropped, being satisfied by that sign-in).
+//! The consent form carries the whole request (re-validated on POST) and is CSRF-protected.
+
+use askama::Template;
+use axum::Form;
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+
+use super::super::auth::{SignedIn, current};
+use super::super::client_ip::Client as Peer;
+use super::super::csrf::CsrfToken;
+use super::super::error::WebError;
+use super::super::headers::FormActionOrigin;
+use super::super::pages::{self, Chrome};
+use super::super::redirect::login_with_next;
+use super::super::{WebState, blocking};
+use super::{encode_pairs, origin_of, pairs};
+use crate::idm::Oidc;
+use crate::idm::oidc::authorize::{
+    AuthorizationResponse, AuthorizeError, AuthorizeRequest, Decision, decide,
+    params_after_sign_in, single, validate,
+};
+use crate::idm::oidc::error::{OAuthError, OAuthErrorCode};
+
+#[derive(Template, Debug)]
+#[template(path = "oidc/consent.html")]
+pub struct ConsentPage {
+    pub chrome: Chrome,
+    pub client_name: String,
+    pub username: String,
+    pub scopes: Vec<&'static str>,
+    /// The authorization request, form-encoded.
+    pub request: String,
+}
+
+#[derive(Template, Debug)]
+#[template(path = "oidc/form_post.html")]
+pub struct FormPostPage {
+    pub chrome: Chrome,
+    pub client_name: String,
+    pub action: String,
+    pub fields: Vec<(String, String)>,
+}
+
+#[derive(Template, Debug)]
+#[template(path = "oidc/denied.html")]
+pub struct DeniedPage {
+    pub chrome: Chrome,
+    pub client_name: String,
+    pub username: String,
+}
+
+/// The response to the client: a redirect, or the auto-submitting form (whose page may post
+/// to the client's origin).
+pub async fn deliver(
+    state: &WebState,
+    client_name: &str,
+    response: AuthorizationResponse,
+) -> Response {
+    match response {
+        AuthorizationResponse::Redirect(url) => Redirect::to(&url).into_response(),
+        AuthorizationResponse::FormPost { action, fields } => {
+            let origin = origin_of(&action);
+            let page = FormPostPage {
+                chrome: Chrome::bare(&state.app_name().await),
+                client_name: client_name.to_owned(),
+                action,
+                fields,
+            };
+            let mut response = pages::render(StatusCode::OK, &page);
+            if let Some(origin) = origin {
+                response.extensions_mut().insert(FormActionOrigin(origin));
+            }
+            response
+        }
+    }
+}
+
+fn page_error(message: impl Into<String>) -> WebError {
+    WebError::new(StatusCode::BAD_REQUEST, "invalid_request", message)
+}
+
+/// Looks the client up and validates the request.
+async fn validated(
+    oidc: &Oidc,
+    params: &[(String, String)],
+) -> Result<Result<AuthorizeRequest, AuthorizeError>, WebError> {
+    let client = match single(params, "client_id") {
+        Ok(Some(id)) => {
+            let oidc = oidc.clone();
+            let id = id.to_owned();
+            blocking(move || oidc.client(&id)).await?
+        }
+        _ => None,
+    };
+    Ok(validate(oidc.issuer(), params, client))
+}
+
+/// `GET /authorize`
+pub async fn authorize_get(
+    State(state): State<WebState>,
+    csrf: CsrfToken,
+    peer: Peer,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Result<Response, WebError> {
+    let oidc = state.oidc()?;
+    let params = pairs(query.unwrap_or_default().as_bytes());
+    let request = match validated(&oidc, &params).await? {
+        Ok(request) => request,
+        Err(AuthorizeError::Page(message)) => return Err(page_error(message)),
+        Err(AuthorizeError::Redirect(response)) => {
+            return Ok(deliver(&state, "the application", response).await);
+        }
+    };
+    let client_name = request.client.name.clone();
+    let signed_in = current(&headers, &state).await?;
+    let now = state.idm.clock().now().unix_timestamp();
+    let (allowed, consented) = match &signed_in {
+        None => (true, None),
+        Some(s) => {
+            let (oidc2, client, user) = (oidc.clone(), request.client.clone(), s.user.clone());
+            let allowed = blocking(move || oidc2.user_allowed(&client, &user)).await?;
+            let (oidc2, user_id, client_id) =
+                (oidc.clone(), s.user.id, request.client.client_id.clone());
+            let consented = blocking(move || oidc2.consent(user_id, &client_id)).await?;
+            (allowed, consented)
+        }
+    };
+    let auth_time = signed_in
+        .as_ref()
+        .map(|s| s.session.created_at.unix_timestamp());
+    let decision = decide(&request, now, auth_time, allowed, consented.as_deref());
+    let error_back = |error: OAuthError| request.target.error(oidc.issuer(), &error);
+    match decision {
+        Err(error) => Ok(deliver(&state, &client_name, error_back(error)).await),
+        Ok(Decision::SignIn) => {
+            let next = format!(
+                "/authorize?{}",
+                encode_pairs(&params_after_sign_in(&params))
+            );
+            if next.len() > 2000 {
+                return Err(page_error(
+                    "The sign-in request is too long to continue after signing in.",
+                ));
+            }
+            Ok(Redirect::to(&login_with_next(&next)).into_response())
+        }
+        Ok(Decision::Denied) => {
+            let Some(signed_in) = signed_in else {
+                return Err(WebError::internal());
+            };
+            denied(&state, &oidc, &request, &signed_in, &peer).await
+        }
+        Ok(Decision::Consent) => {
+            let Some(signed_in) = signed_in else {
+                return Err(WebError::internal());
+            };
+            let page = ConsentPage {
+                chrome: Chrome::new(&state.app_name().await, &csrf),
+                client_name,
+                username: signed_in.user.username.clone(),
+                scopes: Oidc::describe_scopes(&request.scopes),
+                request: encode_pairs(&params),
+            };
+            let mut response = (csrf, pages::render(StatusCode::OK, &page)).into_response();
+            if let Some(origin) = origin_of(&request.target.redirect_uri) {
+                response.extensions_mut().insert(FormActionOrigin(origin));
+            }
+            Ok(response)
+        }
+        Ok(Decision::Issue) => {
+            let Some(signed_in) = signed_in else {
+                return Err(WebError::internal());
+            };
+            issue(&state, &oidc, request, signed_in, &peer).await
+        }
+    }
+}
+
+async fn denied(
+    state: &WebState,
+    oidc: &Oidc,
+    request: &AuthorizeRequest,
+    signed_in: &SignedIn,
+    peer: &Peer,
+) -> Result<Response, WebError> {
+    let actor = signed_in.actor(peer);
+    let (oidc2, client, user) = (oidc.clone(), request.client.clone(), signed_in.user.clone());
+    blocking(move || oidc2.record_access_denied(&actor, &client, &user)).await?;
+    let page = DeniedPage {
+        chrome: Chrome::bare(&state.app_name().await),
+        client_name: request.client.name.clone(),
+        username: signed_in.user.username.clone(),
+    };
+    Ok(pages::render(StatusCode::FORBIDDEN, &page))
+}
+
+async fn issue(
+    state: &WebState,
+    oidc: &Oidc,
+    request: AuthorizeRequest,
+    signed_in: SignedIn,
+    peer: &Peer,
+) -> Result<Response, WebError> {
+    let actor = signed_in.actor(peer);
+    let client_name = request.client.name.clone();
+    let oidc2 = oidc.clone();
+    let response =
+        blocking(move || oidc2.issue_code(&actor, &request, &signed_in.user, &signed_in.session))
+            .await?;
+    Ok(deliver(state, &client_name, response).await)
+}
+
+/// `POST /authorize`: the same request as a GET (see the module docs).
+pub async fn authorize_post(body: Bytes) -> Response {
+    let params = pairs(&body);
+    Redirect::to(&format!("/authorize?{}", encode_pairs(&params))).into_response()
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ConsentForm {
+    #[serde(default)]
+    request: String,
+    #[serde(default)]
+    decision: String,
+}
+
+/// `POST /authorize/consent`: allow (remember the scopes, issue a code) or deny
+/// (`access_denied` back to the client).
+pub async fn consent_post(
+    State(state): State<WebState>,
+    peer: Peer,
+    headers: HeaderMap,
+    Form(form): Form<ConsentForm>,
+) -> Result<Response, WebError> {
+    let oidc = state.oidc()?;
+    let params = pairs(form.request.as_bytes());
+    let request = match validated(&oidc, &params).await? {
+        Ok(request) => request,
+        Err(AuthorizeError::Page(message)) => return Err(page_error(message)),
+        Err(AuthorizeError::Redirect(response)) => {
+            return Ok(deliver(&state, "the application", response).await);
+        }
+    };
+    let Some(signed_in) = current(&headers, &state).await? else {
+        let next = format!("/authorize?{}", encode_pairs(&params));
+        return Ok(Redirect::to(&login_with_next(&next)).into_response());
+    };
+    let client_name = request.client.name.clone();
+    if form.decision != "allow" {
+        let error = OAuthError::new(OAuthErrorCode::AccessDenied, "the user denied the request");
+        let response = request.target.error(oidc.issuer(), &error);
+        return Ok(deliver(&state, &client_name, response).await);
+    }
+    let (oidc2, client, user) = (oidc.clone(), request.client.clone(), signed_in.user.clone());
+    if !blocking(move || oidc2.user_allowed(&client, &user)).await? {
+        return denied(&state, &oidc, &request, &signed_in, &peer).await;
+    }
+    let actor = signed_in.actor(&peer);
+    let (oidc2, user_id, client_id, scopes) = (
+        oidc.clone(),
+        signed_in.user.id,
+        request.client.client_id.clone(),
+        request.scopes.clone(),
+    );
+    blocking(move || oidc2.grant_consent(&actor, user_id, &client_id, &scopes)).await?;
+    issue(&state, &oidc, request, signed_in, &peer).await
+}
