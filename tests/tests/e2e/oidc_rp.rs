@@ -279,6 +279,28 @@ impl Fixture {
         .set_revocation_url(RevocationUrl::new(extra.revocation_endpoint.clone().unwrap()).unwrap())
     }
 
+    /// RFC 7009 revocation by hand (client_secret_basic); the status.
+    async fn revoke(&self, app: &App, token: &str, hint: Option<&str>) -> StatusCode {
+        let url = self
+            .meta
+            .additional_metadata()
+            .revocation_endpoint
+            .clone()
+            .unwrap();
+        let mut form = vec![("token", token)];
+        if let Some(hint) = hint {
+            form.push(("token_type_hint", hint));
+        }
+        self.http
+            .post(&url)
+            .basic_auth(&app.id, app.secret.as_deref())
+            .form(&form)
+            .send()
+            .await
+            .unwrap()
+            .status()
+    }
+
     /// A fresh browser (cookie jar, redirects handled by [`Browser::go`]).
     fn browser(&self) -> Browser {
         Browser {
@@ -491,7 +513,8 @@ fn attr(tag: &str, name: &str) -> Option<String> {
 }
 
 fn html_unescape(s: &str) -> String {
-    s.replace("&quot;", "\"")
+    s.replace("&#38;", "&")
+        .replace("&quot;", "\"")
         .replace("&#34;", "\"")
         .replace("&#39;", "'")
         .replace("&#x27;", "'")
@@ -632,21 +655,25 @@ impl Browser {
         let Landing::Page { url, body, .. } = landing else {
             panic!("not a page: {landing:?}")
         };
-        let form =
-            consent_form(body).unwrap_or_else(|| panic!("no consent form on {url}:\n{body}"));
         let choice = if allow {
             ["allow", "approve", "accept"]
         } else {
             ["deny", "cancel", "decline"]
         };
-        let want = choice
-            .iter()
-            .find(|w| {
-                form.buttons
-                    .iter()
-                    .any(|(n, v, l)| format!("{n} {v} {l}").to_lowercase().contains(*w))
+        let label = |f: &Form| {
+            f.buttons
+                .iter()
+                .map(|(n, v, l)| format!("{n} {v} {l}").to_lowercase())
+                .collect::<String>()
+        };
+        let (form, want) = forms(body)
+            .into_iter()
+            .filter(|f| f.method == "post" && !f.action.contains("logout"))
+            .find_map(|f| {
+                let text = label(&f);
+                choice.iter().find(|w| text.contains(*w)).map(|w| (f, *w))
             })
-            .unwrap_or_else(|| panic!("no {choice:?} button on the consent page: {form:?}"));
+            .unwrap_or_else(|| panic!("no {choice:?} button on the consent page {url}:\n{body}"));
         self.submit(url, &form, Some(want)).await
     }
 
@@ -911,11 +938,19 @@ async fn the_token_response_is_not_cached_and_client_secret_post_works() {
     let mut app = f.confidential("Wiki").await;
     app.rp = app.rp.set_auth_type(AuthType::RequestBody);
     let browser = f.signed_in("alice").await;
-    let req = f.authorize(&app, &[], |r| r);
+    // An unknown scope is ignored (OpenID Connect Core §3.1.2.1), and the token
+    // response says what was granted.
+    let req = f.authorize(&app, &["wat"], |r| r);
     let cb = f.front_channel(&browser, &req).await;
     let nonce = req.nonce.clone();
     let tokens = f.exchange(&app, req, &cb).await.unwrap();
     f.verify(&app, &tokens, &nonce);
+    let granted: Vec<String> = tokens
+        .scopes()
+        .map(|v| v.iter().map(|s| s.to_string()).collect())
+        .unwrap_or_default();
+    assert!(!granted.contains(&"wat".to_owned()), "{granted:?}");
+    assert!(granted.contains(&"openid".to_owned()), "{granted:?}");
 
     // Raw: a token response is JSON with Cache-Control: no-store.
     let res = f
@@ -1035,6 +1070,17 @@ async fn refresh_tokens_rotate_and_reuse_revokes_the_whole_family() {
         .await
         .unwrap();
     assert_eq!(info.subject().as_str(), sub);
+
+    // A refresh cannot widen the grant.
+    let err = app
+        .rp
+        .exchange_refresh_token(&rt2)
+        .unwrap()
+        .add_scope(Scope::new("email".into()))
+        .request_async(&f.http)
+        .await
+        .unwrap_err();
+    assert_eq!(oauth_error(&err), "invalid_scope");
 
     // The rotated-out token fails…
     let err = app
@@ -1173,12 +1219,20 @@ async fn revocation_ends_access_and_refresh_tokens() {
     let browser = f.signed_in("alice").await;
     let tokens = f.login(&app, &browser, &["offline_access"]).await;
 
-    app.rp
-        .revoke_token(CoreRevocableToken::from(tokens.access().clone()))
-        .unwrap()
-        .request_async(&f.http)
-        .await
-        .unwrap();
+    // The library refuses to revoke over plain http (RFC 7009 requires TLS), so the
+    // request is made by hand, authenticated like the library would (client_secret_basic).
+    let refused = app
+        .rp
+        .revoke_token(CoreRevocableToken::from(tokens.access().clone()));
+    assert!(
+        refused.is_err(),
+        "openidconnect refuses an http revocation URL"
+    );
+    assert_eq!(
+        f.revoke(&app, tokens.access().secret(), Some("access_token"))
+            .await,
+        200
+    );
     assert!(
         !app.rp
             .introspect(tokens.access())
@@ -1201,12 +1255,7 @@ async fn revocation_ends_access_and_refresh_tokens() {
         "{www}"
     );
 
-    app.rp
-        .revoke_token(CoreRevocableToken::from(tokens.refresh().clone()))
-        .unwrap()
-        .request_async(&f.http)
-        .await
-        .unwrap();
+    assert_eq!(f.revoke(&app, tokens.refresh().secret(), None).await, 200);
     let err = app
         .rp
         .exchange_refresh_token(tokens.refresh())
@@ -1217,24 +1266,26 @@ async fn revocation_ends_access_and_refresh_tokens() {
     assert_eq!(oauth_error(&err), "invalid_grant");
 
     // Unknown tokens: 200 all the same (RFC 7009 §2.2).
-    app.rp
-        .revoke_token(CoreRevocableToken::from(AccessToken::new(
-            "nonsense".into(),
-        )))
-        .unwrap()
-        .request_async(&f.http)
+    assert_eq!(f.revoke(&app, "nonsense", None).await, 200);
+    // Revocation needs client authentication.
+    let url = f
+        .meta
+        .additional_metadata()
+        .revocation_endpoint
+        .clone()
+        .unwrap();
+    let res = f
+        .http
+        .post(&url)
+        .form(&[("token", "nonsense")])
+        .send()
         .await
         .unwrap();
+    assert_eq!(res.status(), 401);
     // Another client cannot revoke this client's tokens.
     let other = f.confidential("Other").await;
     let fresh = f.login(&app, &browser, &["offline_access"]).await;
-    other
-        .rp
-        .revoke_token(CoreRevocableToken::from(fresh.access().clone()))
-        .unwrap()
-        .request_async(&f.http)
-        .await
-        .unwrap();
+    assert_eq!(f.revoke(&other, fresh.access().secret(), None).await, 200);
     assert!(
         app.rp
             .introspect(fresh.access())
@@ -1738,8 +1789,20 @@ async fn authorization_errors_go_back_to_a_valid_redirect_uri_with_iss() {
         ),
         (vec![("scope", "openid")], "invalid_request"),
         (
-            vec![("response_type", "code"), ("scope", "openid wat")],
-            "invalid_scope",
+            vec![
+                ("response_type", "code"),
+                ("scope", "openid"),
+                ("request", "eyJhbGciOiJub25lIn0.e30."),
+            ],
+            "request_not_supported",
+        ),
+        (
+            vec![
+                ("response_type", "code"),
+                ("scope", "openid"),
+                ("scope", "openid"),
+            ],
+            "invalid_request",
         ),
         (
             vec![
@@ -1911,7 +1974,7 @@ async fn token_endpoint_errors_are_rfc_6749_shaped() {
         auth,
         vec![
             ("grant_type", "client_credentials".into()),
-            ("scope", "wat".into()),
+            ("scope", "openid profile".into()),
         ],
     )
     .await
