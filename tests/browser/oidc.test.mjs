@@ -95,14 +95,28 @@ test('a user enrols a passkey after signing in with a login code', async () => {
   await page.locator('#passkey-register').click();
   await page.waitForURL(/done=added/);
   assert.equal((await authenticator.credentials()).length, 1);
-  // Sign out: the OIDC flow starts signed out.
+  // Sign out: the OIDC flow starts signed out. The sign-in page we land on would sign
+  // straight back in through conditional UI (the virtual authenticator answers at once), so
+  // user presence is switched off until the page is gone.
+  await presence(false);
   await page.getByRole('button', { name: 'Sign out', exact: true }).click();
   await page.waitForURL(/\/login/);
+  await page.goto('about:blank');
+  await presence(true);
 });
+
+/** Whether the virtual authenticator confirms user presence by itself. */
+async function presence(enabled) {
+  await authenticator.cdp.send('WebAuthn.setAutomaticPresenceSimulation', {
+    authenticatorId: authenticator.id,
+    enabled,
+  });
+}
 
 let config;
 let tokens;
 let claims;
+
 
 test('openid-client: discovery, passkey sign-in, consent, code grant, userinfo, refresh', async () => {
   assert.ok(authenticator, 'the passkey was enrolled');
@@ -130,15 +144,27 @@ test('openid-client: discovery, passkey sign-in, consent, code grant, userinfo, 
     nonce,
   });
 
-  // Not signed in: the sign-in page, with the way back.
-  await page.goto(authUrl.href);
-  await page.waitForURL(/\/login\?next=/);
+  // Not signed in: the sign-in page, with the way back. The page may sign in by itself
+  // (conditional UI: the browser offers the passkey in the username field's autofill and
+  // the virtual authenticator accepts at once), or wait for the passkey button.
+  const visited = [];
+  page.on('framenavigated', (frame) => {
+    if (frame === page.mainFrame()) visited.push(new URL(frame.url()));
+  });
   const callback = rp.next('/callback');
-  await page.locator('#passkey-login').click();
+  await page.goto(authUrl.href);
+  const allow = page.getByRole('button', { name: 'Allow', exact: true });
+  try {
+    await allow.waitFor({ timeout: 3000 });
+  } catch {
+    await page.locator('#passkey-login').click();
+    await allow.waitFor({ timeout: 10_000 });
+  }
+  const login = visited.find((u) => u.pathname === '/login');
+  assert.ok(login, `went through the sign-in page: ${visited.map(String)}`);
+  assert.match(login.searchParams.get('next') ?? '', /^\/authorize\?/);
 
   // The consent page names the app and the scopes; allow.
-  const allow = page.getByRole('button', { name: /allow|approve|accept/i });
-  await allow.waitFor({ timeout: 10_000 });
   assert.match(await page.locator('body').innerText(), /Node RP/);
   await allow.click();
   const callbackUrl = await callback;
@@ -174,22 +200,18 @@ test('openid-client: discovery, passkey sign-in, consent, code grant, userinfo, 
   assert.notEqual(refreshed.access_token, tokens.access_token);
   const info2 = await client.fetchUserInfo(config, refreshed.access_token, claims.sub);
   assert.equal(info2.sub, claims.sub);
+  // Reusing the rotated-out refresh token fails and revokes the whole family: the new
+  // refresh token and the grant's access tokens too.
   await assert.rejects(client.refreshTokenGrant(config, tokens.refresh_token),
     (e) => e.error === 'invalid_grant');
-  tokens = refreshed;
+  await assert.rejects(client.refreshTokenGrant(config, refreshed.refresh_token),
+    (e) => e.error === 'invalid_grant');
+  const dead = await client.tokenIntrospection(config, refreshed.access_token);
+  assert.equal(dead.active, false);
 });
 
-test('openid-client: introspection, revocation and RP-initiated logout', async () => {
-  assert.ok(tokens, 'the code flow ran');
-  const active = await client.tokenIntrospection(config, tokens.access_token);
-  assert.equal(active.active, true);
-  assert.equal(active.sub, claims.sub);
-
-  await client.tokenRevocation(config, tokens.access_token);
-  const inactive = await client.tokenIntrospection(config, tokens.access_token);
-  assert.equal(inactive.active, false);
-
-  // A second authorization: consent is remembered, so the browser goes straight back.
+/** Another authorization in the signed-in browser (consent is remembered: no page). */
+async function authorizeAgain() {
   const codeVerifier = client.randomPKCECodeVerifier();
   const state = client.randomState();
   const authUrl = client.buildAuthorizationUrl(config, {
@@ -201,11 +223,24 @@ test('openid-client: introspection, revocation and RP-initiated logout', async (
   });
   const callback = rp.next('/callback');
   await page.goto(authUrl.href);
-  const again = await client.authorizationCodeGrant(config, await callback, {
+  return client.authorizationCodeGrant(config, await callback, {
     pkceCodeVerifier: codeVerifier,
     expectedState: state,
   });
+}
 
+test('openid-client: introspection, revocation and RP-initiated logout', async () => {
+  assert.ok(claims, 'the code flow ran');
+  tokens = await authorizeAgain();
+  const active = await client.tokenIntrospection(config, tokens.access_token);
+  assert.equal(active.active, true);
+  assert.equal(active.sub, claims.sub);
+
+  await client.tokenRevocation(config, tokens.access_token);
+  const inactive = await client.tokenIntrospection(config, tokens.access_token);
+  assert.equal(inactive.active, false);
+
+  const again = await authorizeAgain();
   const logoutState = client.randomState();
   const endSession = client.buildEndSessionUrl(config, {
     id_token_hint: again.id_token,
