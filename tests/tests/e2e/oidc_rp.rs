@@ -15,7 +15,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use latchkey_daemon::idm::{Actor, Idm};
-use latchkey_protocol::oidc::NewClient;
+use latchkey_protocol::oidc::{ClaimOwner, NewClient};
 use latchkey_protocol::{AuditQuery, NewGroup, NewUser, Request, Response};
 use latchkey_tests::TestDaemon;
 use openidconnect::core::{
@@ -2214,4 +2214,170 @@ async fn es256_and_eddsa_keys_work_with_an_rp_that_allows_them() {
             .unwrap();
         assert!(!info.subject().as_str().is_empty());
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// Claims and the lives of users and clients
+
+#[tokio::test]
+async fn custom_claims_reach_the_id_token_and_userinfo_and_the_user_s_value_wins() {
+    let f = Fixture::start().await;
+    let sub = f.user("alice");
+    f.group("staff", &["alice"]);
+    let set = |owner: ClaimOwner, claims: Vec<(&str, Value)>| Request::SetClaims {
+        owner,
+        claims: claims.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
+    };
+    f.admin(set(
+        ClaimOwner::Group("staff".into()),
+        vec![("department", json!("ops")), ("level", json!(1))],
+    ))
+    .await;
+    f.admin(set(
+        ClaimOwner::User("alice".into()),
+        vec![("level", json!(3)), ("badges", json!(["a", "b"]))],
+    ))
+    .await;
+    let app = f
+        .app(NewClient {
+            skip_consent: true,
+            ..client("Wiki")
+        })
+        .await;
+    let browser = f.signed_in("alice").await;
+    let tokens = f.login(&app, &browser, &["profile", "groups"]).await;
+    let claims = f.verify(&app, &tokens.tokens, &tokens.nonce);
+    assert_eq!(claims["department"], "ops", "{claims}");
+    assert_eq!(claims["level"], 3, "the user's value wins: {claims}");
+    assert_eq!(claims["badges"], json!(["a", "b"]));
+    assert_eq!(claims["groups"], json!(["staff"]));
+
+    let info: Value = f
+        .http
+        .get(app.rp.user_info_url().unwrap().as_str())
+        .bearer_auth(tokens.access().secret())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(info["sub"], sub);
+    assert_eq!(info["level"], 3, "{info}");
+    assert_eq!(info["groups"], json!(["staff"]));
+
+    // Without the profile scope, no custom claims.
+    let plain = f.login(&app, &browser, &[]).await;
+    let claims = f.verify(&app, &plain.tokens, &plain.nonce);
+    assert!(claims.get("level").is_none(), "{claims}");
+
+    // A reserved name is refused.
+    let refused =
+        f.t.client()
+            .await
+            .call(set(
+                ClaimOwner::User("alice".into()),
+                vec![("sub", json!("x"))],
+            ))
+            .await;
+    assert!(refused.is_err(), "{refused:?}");
+}
+
+#[tokio::test]
+async fn a_disabled_user_s_tokens_stop_working() {
+    let f = Fixture::start().await;
+    f.user("alice");
+    let app = f
+        .app(NewClient {
+            skip_consent: true,
+            ..client("Wiki")
+        })
+        .await;
+    let browser = f.signed_in("alice").await;
+    let tokens = f.login(&app, &browser, &["offline_access"]).await;
+    f.idm()
+        .set_user_disabled(&Actor::system(), "alice", true)
+        .unwrap();
+
+    let res = f
+        .http
+        .get(app.rp.user_info_url().unwrap().as_str())
+        .bearer_auth(tokens.access().secret())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    let intro = app
+        .rp
+        .introspect(tokens.access())
+        .request_async(&f.http)
+        .await
+        .unwrap();
+    assert!(!intro.active());
+    let err = app
+        .rp
+        .exchange_refresh_token(tokens.refresh())
+        .unwrap()
+        .request_async(&f.http)
+        .await
+        .unwrap_err();
+    assert_eq!(oauth_error(&err), "invalid_grant");
+
+    // Userinfo without any token: 401 and a Bearer challenge.
+    let res = f
+        .http
+        .get(app.rp.user_info_url().unwrap().as_str())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    assert!(
+        res.headers()[WWW_AUTHENTICATE]
+            .to_str()
+            .unwrap()
+            .starts_with("Bearer")
+    );
+}
+
+#[tokio::test]
+async fn deleting_a_client_ends_its_tokens() {
+    let f = Fixture::start().await;
+    f.user("alice");
+    let app = f.confidential("Wiki").await;
+    let browser = f.signed_in("alice").await;
+    let tokens = f.login(&app, &browser, &["offline_access"]).await;
+    let Response::Done = f
+        .admin(Request::DeleteClient {
+            client_id: app.id.clone(),
+        })
+        .await
+    else {
+        panic!("DeleteClient")
+    };
+    let res = f
+        .http
+        .get(app.rp.user_info_url().unwrap().as_str())
+        .bearer_auth(tokens.access().secret())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    let err = app
+        .rp
+        .exchange_refresh_token(tokens.refresh())
+        .unwrap()
+        .request_async(&f.http)
+        .await
+        .unwrap_err();
+    assert_eq!(oauth_error(&err), "invalid_client");
+    // Its consents went with it: the user is no longer listed as having authorized it.
+    let Response::Authorizations { authorizations } = f
+        .admin(Request::ListAuthorizations {
+            user: "alice".into(),
+        })
+        .await
+    else {
+        panic!("ListAuthorizations")
+    };
+    assert!(authorizations.is_empty(), "{authorizations:?}");
 }
