@@ -370,3 +370,144 @@ async fn user_authorizations_list_and_revoke() {
     let empty = t.cli(&["user", "authorizations", "ada.lovelace"]).await;
     assert_eq!(empty.stdout, "No authorized apps.\n");
 }
+
+// --- the console's Clients tab ---
+
+mod console {
+    use crossterm::event::KeyCode;
+    use latchkey_tests::TestDaemon;
+    use latchkey_tui::console::Driver;
+    use latchkey_tui::console::app::{Modal, Screen};
+
+    use super::super::console::redacted;
+
+    const W: u16 = 100;
+    const H: u16 = 30;
+
+    /// Also hides client ids, secrets, key ids and times, which are random
+    /// or moving.
+    fn redacted_oidc() -> insta::Settings {
+        let mut settings = redacted();
+        settings.add_filter(r"\b[a-z2-7]{24}\b", "[client id]");
+        settings.add_filter(r"\b[A-Za-z0-9_-]{43}\b", "[secret or kid]");
+        settings.add_filter(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}", "[time]");
+        settings.add_filter(r"kid [A-Za-z0-9_-]{12}…", "kid [kid]…");
+        settings
+    }
+
+    async fn open_clients(t: &TestDaemon) -> Driver {
+        let mut driver = Driver::start(t.socket(), W, H).await;
+        for _ in 0..3 {
+            driver.key(KeyCode::Tab).await;
+        }
+        assert_eq!(driver.app.screen(), &Screen::Clients);
+        driver
+    }
+
+    #[tokio::test]
+    async fn create_a_client_see_its_secret_once_then_rotate_and_delete() {
+        let t = TestDaemon::start().await;
+        let mut driver = open_clients(&t).await;
+        let empty = driver.screen();
+        assert!(empty.contains("No clients yet"), "{empty}");
+        assert!(empty.contains("RS256"), "{empty}");
+
+        driver.key(KeyCode::Char('n')).await;
+        driver.type_text("Grafana").await;
+        driver.key(KeyCode::Tab).await;
+        // A bad redirect URI comes back under its field.
+        driver.type_text("http://grafana.example.com/cb").await;
+        driver.key(KeyCode::Enter).await;
+        let Some(Modal::Form(form)) = driver.app.modal() else {
+            panic!("the form closed:\n{}", driver.screen());
+        };
+        assert!(
+            form.error
+                .as_ref()
+                .is_some_and(|e| e.message.contains("https")),
+            "{}",
+            driver.screen()
+        );
+        for _ in 0.."http://grafana.example.com/cb".len() {
+            driver.key(KeyCode::Backspace).await;
+        }
+        driver
+            .type_text("https://grafana.example.com/login/generic_oauth")
+            .await;
+        driver.key(KeyCode::Enter).await;
+        let Some(Modal::Secret(shown)) = driver.app.modal() else {
+            panic!("no secret shown:\n{}", driver.screen());
+        };
+        let secret = shown.secret.clone().unwrap();
+        let client_id = shown.client_id.clone();
+        let dialog = driver.screen();
+        assert!(dialog.contains(&secret), "{dialog}");
+        assert!(dialog.contains("never shown again"), "{dialog}");
+        redacted_oidc().bind(|| insta::assert_snapshot!("console_client_secret", dialog));
+
+        // A stray key does not close it; Enter does, and the secret is gone.
+        driver.key(KeyCode::Char('x')).await;
+        assert!(matches!(driver.app.modal(), Some(Modal::Secret(_))));
+        driver.key(KeyCode::Enter).await;
+        assert!(driver.app.modal().is_none());
+        let list = driver.screen();
+        assert!(!list.contains(&secret), "{list}");
+        assert!(list.contains(&client_id), "{list}");
+        redacted_oidc().bind(|| insta::assert_snapshot!("console_clients", list));
+
+        // Rotate: confirm, then the new secret, which works.
+        driver.key(KeyCode::Char('s')).await;
+        assert!(matches!(driver.app.modal(), Some(Modal::Confirm(_))));
+        driver.key(KeyCode::Char('y')).await;
+        let Some(Modal::Secret(rotated)) = driver.app.modal() else {
+            panic!("no new secret:\n{}", driver.screen());
+        };
+        let new = rotated.secret.clone().unwrap();
+        assert_ne!(new, secret);
+        let oidc = t.daemon.oidc();
+        assert!(
+            oidc.authenticate_client(&client_id, &new)
+                .unwrap()
+                .is_some()
+        );
+        assert!(
+            oidc.authenticate_client(&client_id, &secret)
+                .unwrap()
+                .is_none()
+        );
+        driver.key(KeyCode::Esc).await;
+
+        // Delete needs the name typed exactly.
+        driver.key(KeyCode::Char('D')).await;
+        driver.type_text("grafana").await;
+        driver.key(KeyCode::Enter).await;
+        assert!(matches!(driver.app.modal(), Some(Modal::Form(_))));
+        assert!(oidc.client(&client_id).unwrap().is_some());
+        for _ in 0..7 {
+            driver.key(KeyCode::Backspace).await;
+        }
+        driver.type_text("Grafana").await;
+        driver.key(KeyCode::Enter).await;
+        assert!(driver.app.modal().is_none(), "{}", driver.screen());
+        assert!(oidc.client(&client_id).unwrap().is_none());
+        assert!(driver.screen().contains("No clients yet"));
+    }
+
+    #[tokio::test]
+    async fn rotate_the_signing_key_from_the_console() {
+        let t = TestDaemon::start().await;
+        let mut driver = open_clients(&t).await;
+        driver.key(KeyCode::Char('K')).await;
+        for _ in 0.."RS256".len() {
+            driver.key(KeyCode::Backspace).await;
+        }
+        driver.type_text("EdDSA").await;
+        driver.key(KeyCode::Enter).await;
+        assert!(driver.app.modal().is_none(), "{}", driver.screen());
+        let screen = driver.screen();
+        assert!(screen.contains("EdDSA  active"), "{screen}");
+        assert!(screen.contains("RS256  previous"), "{screen}");
+        let keys = t.daemon.oidc().list_signing_keys().unwrap();
+        assert_eq!(keys.len(), 2);
+    }
+}

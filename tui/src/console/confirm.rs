@@ -39,6 +39,10 @@ pub enum ConfirmAction {
         username: String,
         id: String,
     },
+    RotateClientSecret {
+        client_id: String,
+        name: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,6 +86,13 @@ impl Confirm {
             ConfirmAction::RevokeLoginCode { username, .. } => (
                 "Revoke login code",
                 format!("Revoke this login code for {username}? Its link stops working."),
+            ),
+            ConfirmAction::RotateClientSecret { name, .. } => (
+                "Rotate client secret",
+                format!(
+                    "Give {name} a new secret? The current one stops working at once; \
+                     the application needs the new one."
+                ),
             ),
             ConfirmAction::RevokeSession { username, .. } => (
                 "Sign out",

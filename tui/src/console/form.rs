@@ -30,6 +30,18 @@ pub enum FormKind {
     Setting {
         key: String,
     },
+    CreateClient,
+    /// Editing `original`; only changed fields are sent.
+    EditClient {
+        original: Box<latchkey_protocol::ClientView>,
+    },
+    /// Deleting a client: the `confirm` field must be its name.
+    DeleteClient {
+        client_id: String,
+        name: String,
+    },
+    /// Rotating the signing key; its single field is `alg`.
+    RotateKey,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -11,21 +11,17 @@ const SECTIONS: &[(&str, &[(&str, &str)])] = &[
     (
         "Everywhere",
         &[
-            ("Tab", "next tab: Users, Groups, Audit, Settings"),
-            ("?", "this help"),
-            ("q / Ctrl-C", "quit"),
-            ("r", "reload from the daemon"),
+            ("Tab / Shift-Tab", "next tab / previous tab"),
+            ("? r q", "help, reload, quit (also Ctrl-C)"),
         ],
     ),
     (
         "Users",
         &[
-            ("↑↓ j k", "move"),
-            ("PgUp PgDn Home End", "move faster"),
+            ("↑↓ j k PgUp PgDn", "move (Home, End: first, last)"),
             ("/", "filter (Esc clears)"),
             ("Enter", "user details"),
-            ("n", "new user"),
-            ("e", "edit user"),
+            ("n e", "new user, edit user"),
             ("l", "login code (link, code and QR)"),
             ("d", "disable / enable"),
             ("D / Delete", "delete user"),
@@ -35,12 +31,15 @@ const SECTIONS: &[(&str, &[(&str, &str)])] = &[
     (
         "Groups",
         &[
-            ("Enter", "members"),
-            ("n", "new group"),
-            ("D / Delete", "delete group"),
-            ("a", "add member (in members)"),
-            ("x / Delete", "remove member (in members)"),
-            ("Esc", "back"),
+            ("n D", "new group, delete group"),
+            ("Enter", "members: a adds, x removes, Esc goes back"),
+        ],
+    ),
+    (
+        "Clients",
+        &[
+            ("n Enter D", "new (secret shown once), edit, delete"),
+            ("s K", "rotate client secret, rotate signing key"),
         ],
     ),
     (

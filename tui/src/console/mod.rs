@@ -6,6 +6,7 @@
 pub mod access;
 pub mod app;
 pub mod audit;
+pub mod clients;
 pub mod confirm;
 pub mod driver;
 pub mod event;
@@ -63,6 +64,7 @@ pub fn render(app: &App, frame: &mut Frame) {
         }
         Screen::Groups => groups::render_list(app.groups(), frame, body),
         Screen::GroupMembers { name } => groups::render_members(app.groups(), name, frame, body),
+        Screen::Clients => clients::render(app.clients(), frame, body),
         Screen::Audit => audit::render(app.audit(), frame, body),
         Screen::Settings => settings::render(app.settings(), frame, body),
     }
@@ -73,6 +75,7 @@ pub fn render(app: &App, frame: &mut Frame) {
         Some(Modal::Confirm(confirm)) => confirm::render(confirm, frame, body),
         Some(Modal::Expiry(picker)) => login_code::render_picker(picker, frame, body),
         Some(Modal::LoginCode(shown)) => login_code::render_shown(shown, frame, body),
+        Some(Modal::Secret(shown)) => clients::render_secret(shown, frame, body),
         None => {}
     }
 }

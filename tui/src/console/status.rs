@@ -28,20 +28,30 @@ pub fn render_bar(app: &App, frame: &mut Frame, area: Rect) {
     )];
     left.extend(Tab::ALL.iter().map(|t| tab(t.name(), *t == current)));
     let left = Line::from(left);
-    let right = match (app.server(), app.status()) {
-        (_, Some(status)) => format!(
-            "latchkeyd {} · {} · {} users ",
-            status.daemon_version,
-            status.public_url,
-            thousands(status.user_count),
-        ),
-        (Some(server), None) => {
-            format!(
-                "latchkeyd {} · {} ",
-                server.daemon_version, server.public_url
-            )
-        }
-        (None, None) => "not connected ".to_owned(),
+    // The daemon facts take what the tabs leave, cut on the left if need be.
+    let left_width = u16::try_from(left.width())
+        .unwrap_or(area.width)
+        .saturating_add(1);
+    // The daemon facts take what the tabs leave: the version goes first
+    // when they do not fit.
+    let room = usize::from(area.width.saturating_sub(left_width));
+    let facts: Vec<String> = match (app.server(), app.status()) {
+        (_, Some(status)) => vec![
+            format!("latchkeyd {}", status.daemon_version),
+            status.public_url.clone(),
+            format!("{} users", thousands(status.user_count)),
+        ],
+        (Some(server), None) => vec![
+            format!("latchkeyd {}", server.daemon_version),
+            server.public_url.clone(),
+        ],
+        (None, None) => vec!["not connected".to_owned()],
+    };
+    let full = format!("{} ", facts.join(" · "));
+    let right = if full.chars().count() <= room || facts.len() < 2 {
+        full
+    } else {
+        format!("{} ", facts.get(1..).unwrap_or_default().join(" · "))
     };
     frame.render_widget(Paragraph::new("").style(theme::bar()), area);
     frame.render_widget(Paragraph::new(left), area);
@@ -50,8 +60,8 @@ pub fn render_bar(app: &App, frame: &mut Frame, area: Rect) {
             .style(theme::bar())
             .alignment(ratatui::layout::Alignment::Right),
         Rect {
-            x: area.x + area.width / 3,
-            width: area.width - area.width / 3,
+            x: area.x + left_width.min(area.width),
+            width: area.width.saturating_sub(left_width),
             ..area
         },
     );
@@ -124,6 +134,15 @@ pub fn render_footer(app: &App, frame: &mut Frame, area: Rect) {
             ("Tab", "next tab"),
             ("?", "help"),
             ("q", "quit"),
+        ],
+        Screen::Clients => &[
+            ("↑↓", "move"),
+            ("n", "new"),
+            ("Enter", "edit"),
+            ("s", "rotate secret"),
+            ("D", "delete"),
+            ("K", "rotate key"),
+            ("?", "help"),
         ],
         Screen::GroupMembers { .. } => &[
             ("Esc", "back"),

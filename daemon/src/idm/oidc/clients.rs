@@ -391,9 +391,6 @@ impl Oidc {
             .as_deref()
             .map(validate_client_name)
             .transpose()?;
-        if let Some(lifetimes) = &patch.lifetimes {
-            validate_lifetimes(lifetimes)?;
-        }
         let now = self.idm.now();
         self.idm.store().write(|tx| {
             let mut record = tx

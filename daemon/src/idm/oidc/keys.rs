@@ -498,6 +498,8 @@ fn new_record(alg: Alg, now: i64) -> Result<SigningKeyRecord, IdmError> {
 }
 
 /// Loads the keys, making an RS256 key first if there is no active one.
+/// That first key is part of installing, not an admin's act: it is logged,
+/// not audited.
 pub(super) fn load_or_create(idm: &Idm) -> Result<KeySet, IdmError> {
     let now = idm.now();
     let records = idm.store().read()?.signing_keys()?;
@@ -513,18 +515,7 @@ pub(super) fn load_or_create(idm: &Idm) -> Result<KeySet, IdmError> {
             .any(|r| r.state == KeyState::Active)
         {
             tx.put_signing_key(&record)?;
-            let details = vec![
-                detail("kid", record.kid.as_str()),
-                detail("alg", Alg::RS256.as_str()),
-            ];
-            audit::append(
-                tx,
-                now,
-                &Actor::system(),
-                "signing_key_created",
-                None,
-                details,
-            )?;
+            tracing::info!(kid = %record.kid, "made the first signing key (RS256)");
         }
         Ok::<_, IdmError>(tx.signing_keys()?)
     })?;

@@ -144,7 +144,7 @@ fn first_start_makes_an_rs256_key_and_a_restart_keeps_it() {
     let keys = oidc.list_signing_keys().unwrap();
     assert_eq!(keys.len(), 1);
     assert!(keys[0].active);
-    assert_eq!(events(&oidc), ["signing_key_created"]);
+    assert!(events(&oidc).is_empty());
     let again = Oidc::new(oidc.idm().clone(), "https://id.example.com").unwrap();
     assert_eq!(again.list_signing_keys().unwrap(), keys);
     assert_eq!(again.keys().active_kid(), oidc.keys().active_kid());

@@ -6,6 +6,7 @@ use latchkey_protocol::{NewLoginCode, Request, Source};
 use super::{App, Flash, Link, Modal, Purpose, Screen, Tab};
 use crate::console::access::{AccessView, Item, Part};
 use crate::console::audit::AuditKey;
+use crate::console::clients;
 use crate::console::confirm::{Confirm, ConfirmAction, ConfirmKey};
 use crate::console::event::Command;
 use crate::console::form::{Form, FormKey};
@@ -33,6 +34,13 @@ impl App {
         }
         match self.modal.take() {
             Some(Modal::Help | Modal::LoginCode(_)) => return,
+            Some(Modal::Secret(shown)) => {
+                // Only a deliberate key closes it: the secret is shown once.
+                if !matches!(key.code, KeyCode::Enter | KeyCode::Esc) {
+                    self.modal = Some(Modal::Secret(shown));
+                }
+                return;
+            }
             Some(Modal::Form(form)) => return self.on_form_key(form, key),
             Some(Modal::Expiry(picker)) => return self.on_picker_key(picker, key),
             Some(Modal::Confirm(confirm)) => {
@@ -74,6 +82,7 @@ impl App {
                 Screen::Groups => self.on_groups_key(key),
                 Screen::GroupMembers { name } => self.on_members_key(key, name),
                 Screen::Audit => {}
+                Screen::Clients => self.on_clients_key(key),
                 Screen::Settings => self.on_settings_key(key),
             },
         }
@@ -103,6 +112,10 @@ impl App {
             Tab::Groups => {
                 self.send(Purpose::Groups, Request::ListGroups);
                 Screen::Groups
+            }
+            Tab::Clients => {
+                self.load_clients();
+                Screen::Clients
             }
             Tab::Audit => {
                 self.load_audit();
@@ -258,6 +271,53 @@ impl App {
         }
     }
 
+    fn on_clients_key(&mut self, key: KeyEvent) {
+        let len = self.clients.list().len();
+        let page = usize::from(self.height.saturating_sub(10).max(1));
+        if let Some(next) = groups::step(self.clients.selected, len, key, page) {
+            self.clients.selected = next;
+            return;
+        }
+        match key.code {
+            KeyCode::Char('n') => {
+                self.modal = Some(Modal::Form(clients::create_form()));
+                return;
+            }
+            KeyCode::Char('K') => {
+                let alg = self.clients.active_alg().to_owned();
+                self.modal = Some(Modal::Form(clients::rotate_key_form(&alg)));
+                return;
+            }
+            _ => {}
+        }
+        let Some(client) = self.clients.selected_client().cloned() else {
+            return;
+        };
+        match key.code {
+            KeyCode::Enter | KeyCode::Char('e') => {
+                self.modal = Some(Modal::Form(clients::edit_form(&client)));
+            }
+            KeyCode::Char('s') if client.public => {
+                self.flash = Some(Flash::Error(format!(
+                    "{} is a public client: it has no secret.",
+                    client.name
+                )));
+            }
+            KeyCode::Char('s') => {
+                self.modal = Some(Modal::Confirm(Confirm::new(
+                    ConfirmAction::RotateClientSecret {
+                        client_id: client.client_id,
+                        name: client.name,
+                    },
+                )));
+            }
+            KeyCode::Char('D') | KeyCode::Delete => {
+                self.modal = Some(Modal::Form(clients::delete_form(&client)));
+            }
+            _ => {}
+        }
+    }
+
     fn on_groups_key(&mut self, key: KeyEvent) {
         let len = self.groups.groups.as_ref().map_or(0, Vec::len);
         let page = usize::from(self.height.saturating_sub(6).max(1));
@@ -328,14 +388,15 @@ impl App {
             FormKey::Submit => {
                 form.error = None;
                 match super::replies::form_request(&form) {
-                    Some(request) => {
+                    Ok(Some(request)) => {
                         form.busy = true;
                         self.send(Purpose::SaveForm, request);
                     }
-                    None => {
+                    Ok(None) => {
                         self.flash = Some(Flash::Info("Nothing changed.".to_owned()));
                         return;
                     }
+                    Err(error) => form.show_error(&error),
                 }
             }
         }
@@ -382,6 +443,10 @@ impl App {
                     done: format!("Revoked a login code of {username}."),
                 },
                 Request::RevokeLoginCode { user, id },
+            ),
+            ConfirmAction::RotateClientSecret { client_id, name } => (
+                Purpose::RotateSecret { name },
+                Request::RotateClientSecret { client_id },
             ),
             ConfirmAction::RevokeSession { user, username, id } => (
                 Purpose::Revoked {

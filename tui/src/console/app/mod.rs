@@ -20,6 +20,7 @@ use latchkey_protocol::{DaemonStatus, Request, ServerHello, UserQuery};
 
 use super::access::{AccessView, Part};
 use super::audit::AuditView;
+use super::clients::{ClientsView, SecretShown};
 use super::confirm::Confirm;
 use super::event::{AppEvent, Command};
 use super::form::Form;
@@ -66,6 +67,8 @@ pub enum Modal {
     Expiry(ExpiryPicker),
     /// A login code just made, with its QR code.
     LoginCode(Box<LoginCodeShown>),
+    /// A client secret just made: shown once.
+    Secret(Box<SecretShown>),
 }
 
 /// What a reply is for.
@@ -116,6 +119,11 @@ enum Purpose {
         filter: String,
     },
     Settings,
+    Clients,
+    SigningKeys,
+    RotateSecret {
+        name: String,
+    },
 }
 
 #[derive(Debug)]
@@ -127,6 +135,7 @@ pub struct App {
     screen: Screen,
     users: UsersView,
     groups: GroupsView,
+    clients: ClientsView,
     access: AccessView,
     audit: AuditView,
     settings: SettingsScreen,
@@ -149,6 +158,7 @@ impl App {
             screen: Screen::Users,
             users: UsersView::new(height),
             groups: GroupsView::default(),
+            clients: ClientsView::default(),
             access: AccessView::new(""),
             audit: AuditView::default(),
             settings: SettingsScreen::default(),
@@ -189,6 +199,9 @@ impl App {
     }
     pub fn groups(&self) -> &GroupsView {
         &self.groups
+    }
+    pub fn clients(&self) -> &ClientsView {
+        &self.clients
     }
     /// The lists of the user detail view.
     pub fn access(&self) -> &AccessView {
@@ -318,9 +331,15 @@ impl App {
                     Request::GetGroup { name },
                 );
             }
+            Screen::Clients => self.load_clients(),
             Screen::Audit => self.load_audit(),
             Screen::Settings => self.send(Purpose::Settings, Request::GetSettings),
         }
+    }
+
+    fn load_clients(&mut self) {
+        self.send(Purpose::Clients, Request::ListClients);
+        self.send(Purpose::SigningKeys, Request::ListSigningKeys);
     }
 
     /// The user's record and every list of the detail view.

@@ -4,6 +4,7 @@ use latchkey_protocol::{ApiError, NewGroup, NewUser, Request, Response, UserPatc
 
 use super::{App, Flash, Modal, Purpose, Screen};
 use crate::console::access::{Loaded, Part};
+use crate::console::clients::SecretShown;
 use crate::console::form::{Form, FormKind};
 use crate::console::login_code::LoginCodeShown;
 
@@ -98,6 +99,16 @@ impl App {
             (Purpose::Settings, Response::Settings { settings }) => {
                 self.settings.set(Ok(settings.settings));
             }
+            (Purpose::Clients, Response::Clients { clients }) => {
+                self.clients.set_clients(Ok(clients));
+            }
+            (Purpose::SigningKeys, Response::SigningKeys { keys }) => {
+                self.clients.keys = Some(Ok(keys));
+            }
+            (Purpose::RotateSecret { name }, Response::ClientWithSecret { client }) => {
+                self.flash = Some(Flash::Info(format!("New secret for {name}.")));
+                self.show_secret(client);
+            }
             (_, other) => {
                 self.flash = Some(Flash::Error(format!(
                     "The daemon sent an unexpected answer: {other:?}"
@@ -134,6 +145,8 @@ impl App {
                 }
             }
             Purpose::Settings => self.settings.set(Err(error.message)),
+            Purpose::Clients => self.clients.set_clients(Err(error.message)),
+            Purpose::SigningKeys => self.clients.keys = Some(Err(error.message)),
             _ => self.flash = Some(Flash::Error(error.message)),
         }
     }
@@ -196,7 +209,45 @@ impl App {
                     _ => self.send(Purpose::Settings, Request::GetSettings),
                 }
             }
+            FormKind::CreateClient => {
+                self.flash = Some(Flash::Info(format!(
+                    "Created client {}.",
+                    form.text("name").trim()
+                )));
+                if let Response::ClientWithSecret { client } = response {
+                    self.show_secret(client);
+                }
+                self.send(Purpose::Clients, Request::ListClients);
+            }
+            FormKind::EditClient { original } => {
+                self.flash = Some(Flash::Info(format!("Saved {}.", original.name)));
+                self.send(Purpose::Clients, Request::ListClients);
+            }
+            FormKind::DeleteClient { name, .. } => {
+                self.flash = Some(Flash::Info(format!(
+                    "Deleted client {name} and revoked its tokens."
+                )));
+                self.send(Purpose::Clients, Request::ListClients);
+            }
+            FormKind::RotateKey => {
+                self.flash = Some(Flash::Info(
+                    "Rotated the signing key; the previous one stays published until its tokens expire."
+                        .to_owned(),
+                ));
+                match response {
+                    Response::SigningKeys { keys } => self.clients.keys = Some(Ok(keys)),
+                    _ => self.send(Purpose::SigningKeys, Request::ListSigningKeys),
+                }
+            }
         }
+    }
+
+    fn show_secret(&mut self, client: latchkey_protocol::ClientWithSecret) {
+        self.modal = Some(Modal::Secret(Box::new(SecretShown {
+            name: client.client.name,
+            client_id: client.client.client_id,
+            secret: client.client_secret,
+        })));
     }
 
     /// A user changed: show the new record in the detail view and reload the list.
@@ -219,8 +270,19 @@ fn show_form_error(form: &mut Form, mut error: ApiError) {
     form.show_error(&error);
 }
 
-/// The request a submitted form makes; `None` when an edit changed nothing.
-pub(super) fn form_request(form: &Form) -> Option<Request> {
+/// The request a submitted form makes; `Ok(None)` when an edit changed
+/// nothing, `Err` for input the console can already tell is wrong.
+pub(super) fn form_request(form: &Form) -> Result<Option<Request>, ApiError> {
+    match &form.kind {
+        FormKind::CreateClient
+        | FormKind::EditClient { .. }
+        | FormKind::DeleteClient { .. }
+        | FormKind::RotateKey => crate::console::clients::client_request(form),
+        _ => Ok(directory_request(form)),
+    }
+}
+
+fn directory_request(form: &Form) -> Option<Request> {
     let text = |key: &str| form.text(key).trim().to_owned();
     let optional = |key: &str| Some(text(key)).filter(|v| !v.is_empty());
     match &form.kind {
@@ -264,5 +326,9 @@ pub(super) fn form_request(form: &Form) -> Option<Request> {
             key: key.clone(),
             value: text("value"),
         }),
+        FormKind::CreateClient
+        | FormKind::EditClient { .. }
+        | FormKind::DeleteClient { .. }
+        | FormKind::RotateKey => None,
     }
 }

@@ -14,6 +14,8 @@ pub enum Screen {
     GroupMembers {
         name: String,
     },
+    /// OIDC clients and signing keys.
+    Clients,
     Audit,
     Settings,
 }
@@ -24,16 +26,24 @@ pub enum Tab {
     Users,
     Groups,
     Audit,
+    Clients,
     Settings,
 }
 
 impl Tab {
-    pub const ALL: [Tab; 4] = [Tab::Users, Tab::Groups, Tab::Audit, Tab::Settings];
+    pub const ALL: [Tab; 5] = [
+        Tab::Users,
+        Tab::Groups,
+        Tab::Audit,
+        Tab::Clients,
+        Tab::Settings,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             Tab::Users => "Users",
             Tab::Groups => "Groups",
+            Tab::Clients => "Clients",
             Tab::Audit => "Audit",
             Tab::Settings => "Settings",
         }
@@ -45,6 +55,7 @@ impl Screen {
         match self {
             Screen::Users | Screen::UserDetail { .. } => Tab::Users,
             Screen::Groups | Screen::GroupMembers { .. } => Tab::Groups,
+            Screen::Clients => Tab::Clients,
             Screen::Audit => Tab::Audit,
             Screen::Settings => Tab::Settings,
         }

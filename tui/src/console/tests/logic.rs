@@ -265,7 +265,7 @@ fn api_errors_on_actions_show_in_the_footer() {
 }
 
 #[test]
-fn tab_cycles_through_the_four_screens_and_loads_each() {
+fn tab_cycles_through_the_five_screens_and_loads_each() {
     let mut h = Harness::connected(small());
     h.key(KeyCode::Tab);
     assert_eq!(h.app.screen(), &Screen::Groups);
@@ -273,6 +273,10 @@ fn tab_cycles_through_the_four_screens_and_loads_each() {
     h.key(KeyCode::Tab);
     assert_eq!(h.app.screen(), &Screen::Audit);
     assert!(h.asked(|r| matches!(r, Request::ListAudit { query } if query.user.is_none())));
+    h.key(KeyCode::Tab);
+    assert_eq!(h.app.screen(), &Screen::Clients);
+    assert!(h.asked(|r| matches!(r, Request::ListClients)));
+    assert!(h.asked(|r| matches!(r, Request::ListSigningKeys)));
     h.key(KeyCode::Tab);
     assert_eq!(h.app.screen(), &Screen::Settings);
     assert!(h.asked(|r| matches!(r, Request::GetSettings)));
