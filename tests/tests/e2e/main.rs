@@ -20,6 +20,7 @@ mod ldap;
 mod lifecycle;
 mod oidc_admin;
 mod oidc_flows;
+mod oidc_rp;
 mod passkeys;
 mod signup;
 mod web_pages;
