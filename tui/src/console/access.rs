@@ -1,11 +1,16 @@
 //! What the user detail view shows besides the user's fields: their
-//! passkeys, outstanding login codes and sessions (each revocable, never
-//! addable: users enrol their own passkeys) and their recent audit events.
+//! passkeys, outstanding login codes, sessions and authorized apps (each
+//! revocable, never addable: users enrol their own passkeys and consent to
+//! apps themselves), their custom claims and their recent audit events.
 
 use crossterm::event::KeyEvent;
 use latchkey_protocol::{
-    AuditEventView, AuditQuery, LoginCodeView, PasskeyView, Request, SessionView,
+    AuditEventView, AuditQuery, AuthorizationView, ClaimOwner, LoginCodeView, PasskeyView, Request,
+    SessionView,
 };
+
+/// Custom claims as the daemon keeps them: names and JSON values.
+pub type Claims = Vec<(String, serde_json::Value)>;
 
 /// One of the lists the detail view loads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -13,11 +18,21 @@ pub enum Part {
     Passkeys,
     Codes,
     Sessions,
+    /// The OIDC clients the user consented to.
+    Authorizations,
+    Claims,
     Audit,
 }
 
 impl Part {
-    pub const ALL: [Part; 4] = [Part::Passkeys, Part::Codes, Part::Sessions, Part::Audit];
+    pub const ALL: [Part; 6] = [
+        Part::Passkeys,
+        Part::Codes,
+        Part::Sessions,
+        Part::Authorizations,
+        Part::Claims,
+        Part::Audit,
+    ];
 
     /// The request that loads this part for `user` (an id).
     pub fn request(self, user: &str) -> Request {
@@ -26,6 +41,10 @@ impl Part {
             Part::Passkeys => Request::ListPasskeys { user },
             Part::Codes => Request::ListLoginCodes { user },
             Part::Sessions => Request::ListSessions { user },
+            Part::Authorizations => Request::ListAuthorizations { user },
+            Part::Claims => Request::GetClaims {
+                owner: ClaimOwner::User(user),
+            },
             Part::Audit => Request::ListAudit {
                 query: AuditQuery {
                     user: Some(user),
@@ -64,6 +83,9 @@ pub struct AccessView {
     pub passkeys: Loaded<Vec<PasskeyView>>,
     pub codes: Loaded<Vec<LoginCodeView>>,
     pub sessions: Loaded<Vec<SessionView>>,
+    pub authorizations: Loaded<Vec<AuthorizationView>>,
+    /// Shown, not selectable: `c` edits them all at once.
+    pub claims: Loaded<Claims>,
     pub audit: Loaded<Vec<AuditEventView>>,
     /// Index into [`AccessView::items`].
     pub selected: usize,
@@ -75,6 +97,7 @@ pub enum Item<'a> {
     Passkey(&'a PasskeyView),
     Code(&'a LoginCodeView),
     Session(&'a SessionView),
+    Authorization(&'a AuthorizationView),
 }
 
 impl AccessView {
@@ -84,12 +107,15 @@ impl AccessView {
             passkeys: Loaded::Loading,
             codes: Loaded::Loading,
             sessions: Loaded::Loading,
+            authorizations: Loaded::Loading,
+            claims: Loaded::Loading,
             audit: Loaded::Loading,
             selected: 0,
         }
     }
 
-    /// Passkeys, then login codes, then sessions: the order they are drawn.
+    /// Passkeys, then login codes, then sessions, then authorized apps: the
+    /// order they are drawn.
     pub fn items(&self) -> Vec<Item<'_>> {
         let mut items = Vec::new();
         if let Some(passkeys) = self.passkeys.ready() {
@@ -100,6 +126,9 @@ impl AccessView {
         }
         if let Some(sessions) = self.sessions.ready() {
             items.extend(sessions.iter().map(Item::Session));
+        }
+        if let Some(authorizations) = self.authorizations.ready() {
+            items.extend(authorizations.iter().map(Item::Authorization));
         }
         items
     }
@@ -138,13 +167,86 @@ impl AccessView {
         self.clamp();
     }
 
+    pub fn set_authorizations(&mut self, value: Loaded<Vec<AuthorizationView>>) {
+        self.authorizations = value;
+        self.clamp();
+    }
+
     /// Marks a part as failed with the daemon's message.
     pub fn fail(&mut self, part: Part, message: String) {
         match part {
             Part::Passkeys => self.set_passkeys(Loaded::Failed(message)),
             Part::Codes => self.set_codes(Loaded::Failed(message)),
             Part::Sessions => self.set_sessions(Loaded::Failed(message)),
+            Part::Authorizations => self.set_authorizations(Loaded::Failed(message)),
+            Part::Claims => self.claims = Loaded::Failed(message),
             Part::Audit => self.audit = Loaded::Failed(message),
         }
     }
+}
+
+/// Claims as one line of the edit form: `key=json; key2=json`.
+pub fn claims_text(claims: &[(String, serde_json::Value)]) -> String {
+    claims
+        .iter()
+        .map(|(key, value)| format!("{key}={value}"))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Reads `key=value; key2=value2` (also one pair per line). A value that is
+/// not valid JSON is taken as a string; `;` inside JSON strings, arrays and
+/// objects does not split. `Err` names what is wrong.
+pub fn parse_claims(text: &str) -> Result<Claims, String> {
+    let mut claims: Claims = Vec::new();
+    for pair in split_pairs(text) {
+        let pair = pair.trim();
+        if pair.is_empty() {
+            continue;
+        }
+        let Some((key, value)) = pair.split_once('=') else {
+            return Err(format!("\"{pair}\" is not key=value"));
+        };
+        let key = key.trim();
+        if key.is_empty() {
+            return Err(format!("\"{pair}\" has no claim name"));
+        }
+        if claims.iter().any(|(k, _)| k == key) {
+            return Err(format!("claim {key} is given twice"));
+        }
+        let value = value.trim();
+        let value = serde_json::from_str(value)
+            .unwrap_or_else(|_| serde_json::Value::String(value.to_owned()));
+        claims.push((key.to_owned(), value));
+    }
+    Ok(claims)
+}
+
+/// Splits on `;` and newlines outside JSON strings and brackets.
+fn split_pairs(text: &str) -> Vec<&str> {
+    let mut pairs = Vec::new();
+    let (mut depth, mut in_string, mut escaped, mut start) = (0usize, false, false, 0);
+    for (at, c) in text.char_indices() {
+        if in_string {
+            match c {
+                _ if escaped => escaped = false,
+                '\\' => escaped = true,
+                '"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match c {
+            '"' => in_string = true,
+            '[' | '{' => depth += 1,
+            ']' | '}' => depth = depth.saturating_sub(1),
+            ';' | '\n' if depth == 0 => {
+                pairs.push(text.get(start..at).unwrap_or(""));
+                start = at + c.len_utf8();
+            }
+            _ => {}
+        }
+    }
+    pairs.push(text.get(start..).unwrap_or(""));
+    pairs
 }

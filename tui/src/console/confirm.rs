@@ -39,6 +39,13 @@ pub enum ConfirmAction {
         username: String,
         id: String,
     },
+    /// An app's access to the user; `client_name` is for people.
+    RevokeAuthorization {
+        user: String,
+        username: String,
+        client_id: String,
+        client_name: String,
+    },
     RotateClientSecret {
         client_id: String,
         name: String,
@@ -91,6 +98,17 @@ impl Confirm {
             ConfirmAction::RevokeLoginCode { username, .. } => (
                 "Revoke login code",
                 format!("Revoke this login code for {username}? Its link stops working."),
+            ),
+            ConfirmAction::RevokeAuthorization {
+                username,
+                client_name,
+                ..
+            } => (
+                "Revoke app access",
+                format!(
+                    "Revoke {client_name}'s access to {username}? Its tokens stop working; \
+                     the app asks for consent again next time."
+                ),
             ),
             ConfirmAction::RotateClientSecret { name, .. } => (
                 "Rotate client secret",

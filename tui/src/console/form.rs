@@ -1,6 +1,6 @@
 //! A modal form: labelled text fields and toggles, one focused. Used for
-//! creating and editing users, creating groups, adding members and
-//! changing a setting. The form
+//! creating and editing users, creating groups, adding members, editing
+//! custom claims and changing a setting. The form
 //! only edits its values; what submitting means is the caller's business
 //! (it knows the [`FormKind`]). A daemon error naming a field is shown under
 //! that field and moves the focus there, keeping everything typed.
@@ -44,6 +44,11 @@ pub enum FormKind {
     RotateKey,
     /// Email (issue 6): send a test message; its single field is `to`.
     TestEmail,
+    /// Replacing a user's or group's custom claims; the single field is
+    /// `claims`, `key=json; key2=json`.
+    EditClaims {
+        owner: latchkey_protocol::ClaimOwner,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -165,6 +170,23 @@ impl Form {
             },
             format!("Add a member to {group}"),
             vec![Field::text("user", "Username", "")],
+        )
+    }
+
+    /// Custom claims of `owner` (`label` names it for people), prefilled.
+    pub fn edit_claims(
+        owner: latchkey_protocol::ClaimOwner,
+        label: &str,
+        claims: &[(String, serde_json::Value)],
+    ) -> Form {
+        Form::new(
+            FormKind::EditClaims { owner },
+            format!("Claims of {label} (key=json; …)"),
+            vec![Field::text(
+                "claims",
+                "Claims",
+                &super::access::claims_text(claims),
+            )],
         )
     }
 

@@ -4,10 +4,11 @@
 use crossterm::event::{KeyCode, KeyEvent};
 use latchkey_protocol::{GroupSummary, GroupView};
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Rect};
+use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::Line;
 use ratatui::widgets::{Block, Paragraph, Row, Table, TableState};
 
+use super::access::{Claims, Loaded};
 use super::theme;
 use crate::fmt::timestamp;
 
@@ -19,6 +20,8 @@ pub struct GroupsView {
     /// The group whose members are shown, once loaded.
     pub members: Option<GroupView>,
     pub member_selected: usize,
+    /// The custom claims of the group named, as the members view shows them.
+    pub claims: Option<(String, Loaded<Claims>)>,
 }
 
 /// Moves a selection by a key; `None` when the key is not a movement.
@@ -44,6 +47,14 @@ impl GroupsView {
     pub fn set_groups(&mut self, groups: Vec<GroupSummary>) {
         self.selected = self.selected.min(groups.len().saturating_sub(1));
         self.groups = Some(groups);
+    }
+
+    /// The claims of `name`, if loaded.
+    pub fn claims_of(&self, name: &str) -> Option<&Loaded<Claims>> {
+        self.claims
+            .as_ref()
+            .filter(|(owner, _)| owner == name)
+            .map(|(_, claims)| claims)
     }
 
     pub fn set_members(&mut self, group: GroupView) {
@@ -94,6 +105,21 @@ pub fn render_list(view: &GroupsView, frame: &mut Frame, area: Rect) {
 }
 
 pub fn render_members(view: &GroupsView, name: &str, frame: &mut Frame, area: Rect) {
+    let claims = view.claims_of(name).unwrap_or(&Loaded::Loading);
+    let lines = super::user_detail::claim_lines("Custom claims", claims);
+    let rows = u16::try_from(lines.len())
+        .unwrap_or(u16::MAX)
+        .saturating_add(2);
+    let [members_area, claims_area] =
+        Layout::vertical([Constraint::Min(5), Constraint::Length(rows.min(12))]).areas(area);
+    frame.render_widget(
+        Paragraph::new(lines).block(Block::bordered().title(" Claims (c edits) ")),
+        claims_area,
+    );
+    render_member_table(view, name, frame, members_area);
+}
+
+fn render_member_table(view: &GroupsView, name: &str, frame: &mut Frame, area: Rect) {
     let Some(group) = view.members.as_ref().filter(|g| g.name == name) else {
         let block = Block::bordered().title(format!(" {name} "));
         frame.render_widget(Paragraph::new("Loading…").block(block), area);

@@ -25,14 +25,15 @@ const SECTIONS: &[(&str, &[(&str, &str)])] = &[
             ("l", "login code (link, code and QR)"),
             ("d", "disable / enable"),
             ("D / Delete", "delete user"),
-            ("x", "revoke passkey, code or session (details)"),
+            ("x", "revoke passkey, code, session or app (details)"),
+            ("c", "edit custom claims (details)"),
         ],
     ),
     (
         "Groups",
         &[
             ("n D", "new group, delete group"),
-            ("Enter", "members: a adds, x removes, Esc goes back"),
+            ("Enter", "members: a adds, x removes, c claims, Esc back"),
         ],
     ),
     (

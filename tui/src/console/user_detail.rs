@@ -1,6 +1,7 @@
 //! One user, every field: what Enter on the Users screen opens. Beside the
-//! fields, the user's passkeys, outstanding login codes and sessions (one
-//! selectable list, `x` revokes); below, their recent audit events.
+//! fields, the user's passkeys, outstanding login codes, sessions and
+//! authorized apps (one selectable list, `x` revokes) and their custom
+//! claims (`c` edits); below, their recent audit events.
 
 use latchkey_protocol::{AuditEventView, SignInMethod, Source, UserView};
 use ratatui::Frame;
@@ -8,7 +9,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Row, Table, Wrap};
 
-use super::access::{AccessView, Item, Loaded};
+use super::access::{AccessView, Claims, Item, Loaded};
 use super::theme;
 use crate::fmt::{short_time, timestamp, yes_no};
 
@@ -103,6 +104,7 @@ fn render_access(access: &AccessView, frame: &mut Frame, area: Rect) {
         ("Passkeys", count(&access.passkeys)),
         ("Login codes", count(&access.codes)),
         ("Sessions", count(&access.sessions)),
+        ("Authorized apps", count(&access.authorizations)),
     ];
     let mut index = 0;
     for (section, (title, state)) in sections.into_iter().enumerate() {
@@ -131,6 +133,7 @@ fn render_access(access: &AccessView, frame: &mut Frame, area: Rect) {
             index += 1;
         }
     }
+    lines.extend(claim_lines("Custom claims", &access.claims));
     let inner_rows = usize::from(area.height.saturating_sub(2)).max(1);
     let scroll = (selected_line + 1).saturating_sub(inner_rows);
     let block = Block::bordered().title(" Access ");
@@ -155,6 +158,7 @@ fn section_of(item: &Item) -> usize {
         Item::Passkey(_) => 0,
         Item::Code(_) => 1,
         Item::Session(_) => 2,
+        Item::Authorization(_) => 3,
     }
 }
 
@@ -176,7 +180,39 @@ fn item_text(item: &Item) -> String {
             s.ip.as_deref().unwrap_or("-"),
             short_time(s.expires_at)
         ),
+        Item::Authorization(a) => format!(
+            "{} · {} · since {}",
+            a.client_name,
+            if a.scopes.is_empty() {
+                "-".to_owned()
+            } else {
+                a.scopes.join(" ")
+            },
+            short_date(a.granted_at)
+        ),
     }
+}
+
+/// A heading and one `key = json` line per claim (the group view uses it too).
+pub fn claim_lines(title: &str, claims: &Loaded<Claims>) -> Vec<Line<'static>> {
+    let heading = match claims {
+        Loaded::Ready(list) => format!("{title} ({})", list.len()),
+        Loaded::Failed(_) => title.to_owned(),
+        Loaded::Loading => format!("{title} …"),
+    };
+    let mut lines = vec![Line::styled(heading, theme::header())];
+    match claims {
+        Loaded::Failed(error) => lines.push(Line::styled(format!("  {error}"), theme::dim())),
+        Loaded::Ready(list) if list.is_empty() => {
+            lines.push(Line::styled("  none (c adds)", theme::dim()));
+        }
+        Loaded::Ready(list) => lines.extend(
+            list.iter()
+                .map(|(key, value)| Line::raw(format!("  {key} = {value}"))),
+        ),
+        Loaded::Loading => {}
+    }
+    lines
 }
 
 fn render_audit(audit: &Loaded<Vec<AuditEventView>>, frame: &mut Frame, area: Rect) {

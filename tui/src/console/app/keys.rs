@@ -1,10 +1,10 @@
 //! What each key does, screen by screen and in the modals.
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use latchkey_protocol::{NewLoginCode, Request, Source};
+use latchkey_protocol::{ClaimOwner, NewLoginCode, Request, Source};
 
 use super::{App, Flash, Link, Modal, Purpose, Screen, Tab};
-use crate::console::access::{AccessView, Item, Part};
+use crate::console::access::{AccessView, Item, Loaded, Part};
 use crate::console::audit::AuditKey;
 use crate::console::clients;
 use crate::console::confirm::{Confirm, ConfirmAction, ConfirmKey};
@@ -178,6 +178,17 @@ impl App {
             }
             KeyCode::Char('l') => self.modal = Some(Modal::Expiry(ExpiryPicker::new(&user))),
             KeyCode::Char('x') | KeyCode::Delete if in_detail => self.revoke_selected(&user),
+            KeyCode::Char('c') if in_detail => match self.access.claims.ready() {
+                Some(claims) => {
+                    let form = Form::edit_claims(
+                        ClaimOwner::User(user.id.clone()),
+                        &user.username,
+                        claims,
+                    );
+                    self.modal = Some(Modal::Form(form));
+                }
+                None => self.claims_not_loaded(),
+            },
             KeyCode::Char('e') if user.source == Source::Ldap => {
                 self.flash = Some(Flash::Error(format!(
                     "{} comes from LDAP and is read-only here; change it in the directory.",
@@ -208,7 +219,14 @@ impl App {
         }
     }
 
-    /// Asks before revoking the passkey, code or session under the cursor.
+    /// Editing claims that are not loaded would replace them blind.
+    fn claims_not_loaded(&mut self) {
+        self.flash = Some(Flash::Error(
+            "The claims have not loaded; press r to reload, then c.".to_owned(),
+        ));
+    }
+
+    /// Asks before revoking the passkey, code, session or app under the cursor.
     fn revoke_selected(&mut self, user: &latchkey_protocol::UserView) {
         let (id, username) = (user.id.clone(), user.username.clone());
         let action = match self.access.selected_item() {
@@ -228,9 +246,15 @@ impl App {
                 username,
                 id: s.id.clone(),
             },
+            Some(Item::Authorization(a)) => ConfirmAction::RevokeAuthorization {
+                user: id,
+                username,
+                client_id: a.client_id.clone(),
+                client_name: a.client_name.clone(),
+            },
             None => {
                 self.flash = Some(Flash::Info(
-                    "Nothing to revoke: select a passkey, login code or session.".to_owned(),
+                    "Nothing to revoke: select a passkey, login code, session or app.".to_owned(),
                 ));
                 return;
             }
@@ -415,11 +439,9 @@ impl App {
                 if let Some(group) = self.groups.selected_group() {
                     let name = group.name.clone();
                     self.groups.member_selected = 0;
+                    self.groups.claims = None;
                     self.screen = Screen::GroupMembers { name: name.clone() };
-                    self.send(
-                        Purpose::GroupMembers { name: name.clone() },
-                        Request::GetGroup { name },
-                    );
+                    self.load_members(name);
                 }
             }
             KeyCode::Char('D') | KeyCode::Delete => {
@@ -453,6 +475,13 @@ impl App {
                 self.send(Purpose::Groups, Request::ListGroups);
             }
             KeyCode::Char('a') => self.modal = Some(Modal::Form(Form::add_member(&name))),
+            KeyCode::Char('c') => match self.groups.claims_of(&name).and_then(Loaded::ready) {
+                Some(claims) => {
+                    let form = Form::edit_claims(ClaimOwner::Group(name.clone()), &name, claims);
+                    self.modal = Some(Modal::Form(form));
+                }
+                None => self.claims_not_loaded(),
+            },
             KeyCode::Char('x') | KeyCode::Char('D') | KeyCode::Delete => {
                 if let Some(member) = members.get(self.groups.member_selected) {
                     self.modal = Some(Modal::Confirm(Confirm::new(ConfirmAction::RemoveMember {
@@ -527,6 +556,19 @@ impl App {
                     done: format!("Revoked a login code of {username}."),
                 },
                 Request::RevokeLoginCode { user, id },
+            ),
+            ConfirmAction::RevokeAuthorization {
+                user,
+                username,
+                client_id,
+                client_name,
+            } => (
+                Purpose::Revoked {
+                    user: user.clone(),
+                    part: Part::Authorizations,
+                    done: format!("Revoked {client_name}'s access to {username}."),
+                },
+                Request::RevokeAuthorization { user, client_id },
             ),
             ConfirmAction::RotateClientSecret { client_id, name } => (
                 Purpose::RotateSecret { name },

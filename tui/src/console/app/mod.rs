@@ -104,6 +104,9 @@ enum Purpose {
     GroupMembers {
         name: String,
     },
+    GroupClaims {
+        name: String,
+    },
     DeleteGroup {
         name: String,
     },
@@ -361,10 +364,7 @@ impl App {
             Screen::Groups => self.send(Purpose::Groups, Request::ListGroups),
             Screen::GroupMembers { name } => {
                 let name = name.clone();
-                self.send(
-                    Purpose::GroupMembers { name: name.clone() },
-                    Request::GetGroup { name },
-                );
+                self.load_members(name);
             }
             Screen::Clients => self.load_clients(),
             Screen::Audit => self.load_audit(),
@@ -375,6 +375,24 @@ impl App {
             Screen::SignupTokens => self.send(Purpose::SignupTokens, Request::ListSignupTokens),
             Screen::Ldap => self.send(Purpose::LdapStatus, Request::LdapStatus),
         }
+    }
+
+    /// A group's members and custom claims.
+    fn load_members(&mut self, name: String) {
+        self.send(
+            Purpose::GroupMembers { name: name.clone() },
+            Request::GetGroup { name: name.clone() },
+        );
+        self.load_group_claims(name);
+    }
+
+    fn load_group_claims(&mut self, name: String) {
+        self.send(
+            Purpose::GroupClaims { name: name.clone() },
+            Request::GetClaims {
+                owner: latchkey_protocol::ClaimOwner::Group(name),
+            },
+        );
     }
 
     fn load_clients(&mut self) {

@@ -1,9 +1,11 @@
 //! What each reply means, by the [`Purpose`] its request was sent with.
 
-use latchkey_protocol::{ApiError, NewGroup, NewUser, Request, Response, UserPatch};
+use latchkey_protocol::{
+    ApiError, ClaimOwner, ErrorCode, NewGroup, NewUser, Request, Response, UserPatch,
+};
 
 use super::{App, Flash, Modal, Purpose, Screen};
-use crate::console::access::{Loaded, Part};
+use crate::console::access::{Loaded, Part, parse_claims};
 use crate::console::clients::SecretShown;
 use crate::console::form::{Form, FormKind};
 use crate::console::login_code::LoginCodeShown;
@@ -55,6 +57,9 @@ impl App {
             (Purpose::Groups, Response::Groups { list }) => self.groups.set_groups(list.groups),
             (Purpose::GroupMembers { name }, Response::Group { group }) if group.name == name => {
                 self.groups.set_members(group);
+            }
+            (Purpose::GroupClaims { name }, Response::Claims { claims }) => {
+                self.groups.claims = Some((name, Loaded::Ready(claims)));
             }
             (Purpose::DeleteGroup { name }, _) => {
                 self.flash = Some(Flash::Info(format!("Deleted group {name}.")));
@@ -186,6 +191,9 @@ impl App {
                 }
                 _ => self.flash = Some(Flash::Error(error.message)),
             },
+            Purpose::GroupClaims { name } => {
+                self.groups.claims = Some((name.clone(), Loaded::Failed(error.message)));
+            }
             Purpose::LdapStatus => self.ldap.status = Some(Err(error.message)),
             Purpose::LdapSync => {
                 self.ldap.syncing = false;
@@ -207,6 +215,13 @@ impl App {
             }
             (Part::Sessions, Response::Sessions { sessions }) => {
                 self.access.set_sessions(Loaded::Ready(sessions));
+            }
+            (Part::Authorizations, Response::Authorizations { authorizations }) => {
+                self.access
+                    .set_authorizations(Loaded::Ready(authorizations));
+            }
+            (Part::Claims, Response::Claims { claims }) => {
+                self.access.claims = Loaded::Ready(claims);
             }
             (Part::Audit, Response::Audit { page }) => {
                 self.access.audit = Loaded::Ready(page.events);
@@ -281,6 +296,7 @@ impl App {
                 )));
                 self.send(Purpose::Clients, Request::ListClients);
             }
+            FormKind::EditClaims { owner } => self.saved_claims(owner.clone(), response),
             FormKind::RotateKey => {
                 self.flash = Some(Flash::Info(
                     "Rotated the signing key; the previous one stays published until its tokens expire."
@@ -289,6 +305,37 @@ impl App {
                 match response {
                     Response::SigningKeys { keys } => self.clients.keys = Some(Ok(keys)),
                     _ => self.send(Purpose::SigningKeys, Request::ListSigningKeys),
+                }
+            }
+        }
+    }
+
+    /// Claims were replaced: show what the daemon kept.
+    fn saved_claims(&mut self, owner: ClaimOwner, response: Response) {
+        let claims = match response {
+            Response::Claims { claims } => Some(claims),
+            _ => None,
+        };
+        match owner {
+            ClaimOwner::User(id) => {
+                let username = match &self.screen {
+                    Screen::UserDetail { user, .. } if user.id == id => user.username.clone(),
+                    _ => id.clone(),
+                };
+                self.flash = Some(Flash::Info(format!("Saved the claims of {username}.")));
+                if id == self.access.user {
+                    match claims {
+                        Some(claims) => self.access.claims = Loaded::Ready(claims),
+                        None => self.load_part(&id, Part::Claims),
+                    }
+                    self.load_part(&id, Part::Audit);
+                }
+            }
+            ClaimOwner::Group(name) => {
+                self.flash = Some(Flash::Info(format!("Saved the claims of group {name}.")));
+                match claims {
+                    Some(claims) => self.groups.claims = Some((name, Loaded::Ready(claims))),
+                    None => self.load_group_claims(name),
                 }
             }
         }
@@ -319,6 +366,10 @@ fn show_form_error(form: &mut Form, mut error: ApiError) {
     if matches!(form.kind, FormKind::Setting { .. }) && error.field.is_some() {
         error.field = Some("value".to_owned());
     }
+    // One field holds every claim: any error (a reserved name…) is about it.
+    if matches!(form.kind, FormKind::EditClaims { .. }) {
+        error.field = Some("claims".to_owned());
+    }
     form.show_error(&error);
 }
 
@@ -330,6 +381,15 @@ pub(super) fn form_request(form: &Form) -> Result<Option<Request>, ApiError> {
         | FormKind::EditClient { .. }
         | FormKind::DeleteClient { .. }
         | FormKind::RotateKey => crate::console::clients::client_request(form),
+        FormKind::EditClaims { owner } => match parse_claims(form.text("claims")) {
+            Ok(claims) => Ok(Some(Request::SetClaims {
+                owner: owner.clone(),
+                claims,
+            })),
+            Err(message) => {
+                Err(ApiError::new(ErrorCode::InvalidInput, message).with_field("claims"))
+            }
+        },
         _ => Ok(directory_request(form)),
     }
 }
@@ -381,7 +441,8 @@ fn directory_request(form: &Form) -> Option<Request> {
         FormKind::CreateClient
         | FormKind::EditClient { .. }
         | FormKind::DeleteClient { .. }
-        | FormKind::RotateKey => None,
+        | FormKind::RotateKey
+        | FormKind::EditClaims { .. } => None,
         FormKind::TestEmail => Some(Request::SendTestEmail { to: text("to") }),
     }
 }

@@ -4,9 +4,9 @@
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use latchkey_protocol::{
-    AuditEventView, DaemonStatus, GroupMember, GroupSummary, GroupView, LoginCodeCreated,
-    LoginCodeView, PROTOCOL_VERSION, PasskeyView, Request, Response, ServerHello, SessionView,
-    SettingView, SignInMethod, Source, UserPage, UserQuery, UserView,
+    AuditEventView, AuthorizationView, DaemonStatus, GroupMember, GroupSummary, GroupView,
+    LoginCodeCreated, LoginCodeView, PROTOCOL_VERSION, PasskeyView, Request, Response, ServerHello,
+    SessionView, SettingView, SignInMethod, Source, UserPage, UserQuery, UserView,
 };
 use serde_json::json;
 use time::OffsetDateTime;
@@ -200,6 +200,26 @@ pub fn sessions() -> Vec<SessionView> {
         last_seen_at: T0,
         expires_at: T0 + time::Duration::hours(1),
     }]
+}
+
+pub fn authorizations() -> Vec<AuthorizationView> {
+    vec![AuthorizationView {
+        client_id: "c-wiki".to_owned(),
+        client_name: "Team wiki".to_owned(),
+        scopes: vec![
+            "openid".to_owned(),
+            "profile".to_owned(),
+            "email".to_owned(),
+        ],
+        granted_at: T0 + time::Duration::days(1),
+    }]
+}
+
+pub fn claims() -> Vec<(String, serde_json::Value)> {
+    vec![
+        ("department".to_owned(), json!("research")),
+        ("clearance".to_owned(), json!(3)),
+    ]
 }
 
 pub fn created_code() -> LoginCodeCreated {

@@ -4,11 +4,12 @@ use std::time::{Duration, Instant};
 
 use crossterm::event::KeyCode;
 use latchkey_protocol::{
-    ApiError, AuditPage, ErrorCode, Request, Response, SettingsView, UserQuery,
+    ApiError, AuditPage, ClaimOwner, ErrorCode, GroupList, Request, Response, SettingsView,
+    UserQuery,
 };
 
 use super::fixtures::*;
-use crate::console::access::Loaded;
+use crate::console::access::{Item, Loaded, parse_claims};
 use crate::console::app::{Flash, Link, Modal, Screen};
 use crate::console::{App, AppEvent, Command};
 
@@ -388,6 +389,16 @@ fn ada_detail() -> Harness {
         }),
     );
     h.reply(
+        |r| matches!(r, Request::ListAuthorizations { user } if user == "u-ada.lovelace"),
+        Ok(Response::Authorizations {
+            authorizations: authorizations(),
+        }),
+    );
+    h.reply(
+        |r| matches!(r, Request::GetClaims { owner: ClaimOwner::User(user) } if user == "u-ada.lovelace"),
+        Ok(Response::Claims { claims: claims() }),
+    );
+    h.reply(
         |r| matches!(r, Request::ListAudit { query } if query.user.as_deref() == Some("u-ada.lovelace")),
         Ok(Response::Audit {
             page: AuditPage {
@@ -407,7 +418,8 @@ fn the_detail_view_loads_passkeys_codes_sessions_and_recent_events() {
     let h = ada_detail();
     let access = h.app.access();
     assert_eq!(access.user, "u-ada.lovelace");
-    assert_eq!(access.items().len(), 4);
+    assert_eq!(access.items().len(), 5);
+    assert!(matches!(&access.claims, Loaded::Ready(c) if c.len() == 2));
     assert!(matches!(&access.audit, Loaded::Ready(events) if events.len() == 2));
     assert!(h.sent.is_empty(), "{:?}", h.sent);
 }
@@ -436,8 +448,10 @@ fn revoking_a_passkey_asks_first_and_reloads_the_lists() {
     assert!(h.asked(|r| matches!(r, Request::ListAudit { .. })));
     assert!(h.asked(|r| matches!(r, Request::GetUser { .. })));
 
-    // Sessions are last in the list; x there signs that browser out.
+    // Sessions come just before the authorized apps; x there signs that
+    // browser out.
     h.key(KeyCode::End);
+    h.key(KeyCode::Up);
     h.key(KeyCode::Char('x'));
     let commands = h.key(KeyCode::Char('y'));
     assert!(matches!(
@@ -459,6 +473,226 @@ fn a_refused_list_shows_its_message_in_place() {
     );
     assert!(matches!(&h.app.access().sessions, Loaded::Failed(m) if m.contains("support")));
     assert_eq!(h.app.flash(), None);
+}
+
+#[test]
+fn revoking_an_authorized_app_asks_first_and_reloads_the_apps() {
+    let mut h = ada_detail();
+    h.key(KeyCode::End);
+    assert!(matches!(
+        h.app.access().selected_item(),
+        Some(Item::Authorization(a)) if a.client_id == "c-wiki"
+    ));
+    assert!(h.key(KeyCode::Char('x')).is_empty());
+    assert!(matches!(h.app.modal(), Some(Modal::Confirm(c)) if c.message.contains("Team wiki")));
+    assert!(h.key(KeyCode::Enter).is_empty(), "Enter does not confirm");
+    let commands = h.key(KeyCode::Char('y'));
+    assert!(matches!(
+        commands.as_slice(),
+        [Command::Send { request: Request::RevokeAuthorization { user, client_id }, .. }]
+            if user == "u-ada.lovelace" && client_id == "c-wiki"
+    ));
+    h.reply(
+        |r| matches!(r, Request::RevokeAuthorization { .. }),
+        Ok(Response::Done),
+    );
+    assert!(matches!(h.app.flash(), Some(Flash::Info(m)) if m.contains("Team wiki")));
+    assert!(h.asked(|r| matches!(r, Request::ListAuthorizations { .. })));
+    assert!(h.asked(|r| matches!(r, Request::ListAudit { .. })));
+    h.reply(
+        |r| matches!(r, Request::ListAuthorizations { .. }),
+        Ok(Response::Authorizations {
+            authorizations: Vec::new(),
+        }),
+    );
+    assert_eq!(h.app.access().items().len(), 4);
+    assert!(h.screen().contains("Authorized apps (0)"));
+}
+
+#[test]
+fn n_on_an_authorization_does_nothing_and_revoke_is_cancellable() {
+    let mut h = ada_detail();
+    h.key(KeyCode::End);
+    h.key(KeyCode::Char('x'));
+    assert!(h.key(KeyCode::Char('n')).is_empty());
+    assert!(h.app.modal().is_none());
+    assert!(!h.asked(|r| matches!(r, Request::RevokeAuthorization { .. })));
+}
+
+#[test]
+fn claims_show_in_the_detail_view_and_c_edits_them() {
+    let mut h = ada_detail();
+    let screen = h.screen();
+    assert!(screen.contains("Custom claims (2)"), "{screen}");
+    assert!(screen.contains("department = \"research\""), "{screen}");
+    assert!(screen.contains("Team wiki"), "{screen}");
+
+    h.key(KeyCode::Char('c'));
+    let Some(Modal::Form(form)) = h.app.modal() else {
+        panic!("c opens the claims form");
+    };
+    assert_eq!(form.text("claims"), "department=\"research\"; clearance=3");
+    // Clear it and type new claims: a non-JSON value is a string.
+    for _ in 0..form.text("claims").chars().count() {
+        h.key(KeyCode::Backspace);
+    }
+    h.type_text("team=blue; roles=[\"a\";\"b\"]; level=2");
+    let commands = h.key(KeyCode::Enter);
+    let expected = vec![
+        ("team".to_owned(), serde_json::json!("blue")),
+        ("roles".to_owned(), serde_json::json!("[\"a\";\"b\"]")),
+        ("level".to_owned(), serde_json::json!(2)),
+    ];
+    assert!(
+        matches!(
+            commands.as_slice(),
+            [Command::Send { request: Request::SetClaims { owner: ClaimOwner::User(id), claims }, .. }]
+                if id == "u-ada.lovelace" && *claims == expected
+        ),
+        "{commands:?}"
+    );
+
+    // The daemon refuses a reserved name: shown in the form, text kept.
+    h.reply(
+        |r| matches!(r, Request::SetClaims { .. }),
+        Err(ApiError::new(
+            ErrorCode::InvalidInput,
+            "claim name \"sub\" is reserved",
+        )),
+    );
+    let Some(Modal::Form(form)) = h.app.modal() else {
+        panic!("the form stays open on an error");
+    };
+    assert!(!form.busy);
+    assert_eq!(
+        form.text("claims"),
+        "team=blue; roles=[\"a\";\"b\"]; level=2"
+    );
+    let error = form.error.as_ref().unwrap();
+    assert_eq!(error.field, Some(0));
+    assert!(error.message.contains("reserved"));
+    assert!(h.screen().contains("is reserved"));
+
+    // Submitted again and accepted: the view shows what the daemon kept.
+    h.key(KeyCode::Enter);
+    h.reply(
+        |r| matches!(r, Request::SetClaims { .. }),
+        Ok(Response::Claims {
+            claims: vec![("team".to_owned(), serde_json::json!("blue"))],
+        }),
+    );
+    assert!(h.app.modal().is_none());
+    assert!(matches!(h.app.flash(), Some(Flash::Info(m)) if m.contains("ada.lovelace")));
+    assert!(matches!(&h.app.access().claims, Loaded::Ready(c) if c.len() == 1));
+    assert!(h.screen().contains("team = \"blue\""));
+}
+
+#[test]
+fn claims_text_is_parsed_before_anything_is_sent() {
+    let mut h = ada_detail();
+    h.key(KeyCode::Char('c'));
+    h.type_text("; =5");
+    assert!(h.key(KeyCode::Enter).is_empty());
+    let Some(Modal::Form(form)) = h.app.modal() else {
+        panic!("the form stays open");
+    };
+    assert!(
+        form.error
+            .as_ref()
+            .unwrap()
+            .message
+            .contains("no claim name")
+    );
+}
+
+#[test]
+fn claims_cannot_be_edited_before_they_load() {
+    let mut h = Harness::connected(small());
+    h.key(KeyCode::Enter);
+    assert!(h.key(KeyCode::Char('c')).is_empty());
+    assert!(h.app.modal().is_none());
+    assert!(matches!(h.app.flash(), Some(Flash::Error(m)) if m.contains("not loaded")));
+}
+
+#[test]
+fn parse_claims_reads_pairs_json_and_strings() {
+    assert_eq!(parse_claims("").unwrap(), Vec::new());
+    assert_eq!(
+        parse_claims(" a = 1 ;b=x y;c={\"k\":\"v;w\"}\nd=true;").unwrap(),
+        vec![
+            ("a".to_owned(), serde_json::json!(1)),
+            ("b".to_owned(), serde_json::json!("x y")),
+            ("c".to_owned(), serde_json::json!({"k": "v;w"})),
+            ("d".to_owned(), serde_json::json!(true)),
+        ]
+    );
+    assert_eq!(
+        parse_claims("url=https://x.example/?a=b").unwrap(),
+        vec![(
+            "url".to_owned(),
+            serde_json::json!("https://x.example/?a=b")
+        )]
+    );
+    assert!(parse_claims("novalue").is_err());
+    assert!(parse_claims("a=1; a=2").unwrap_err().contains("twice"));
+}
+
+#[test]
+fn group_members_view_loads_shows_and_edits_group_claims() {
+    let mut h = Harness::connected(small());
+    h.key(KeyCode::Tab);
+    h.reply(
+        |r| matches!(r, Request::ListGroups),
+        Ok(Response::Groups {
+            list: GroupList {
+                groups: groups().iter().map(summary).collect(),
+            },
+        }),
+    );
+    h.key(KeyCode::Enter);
+    let group = groups().remove(0);
+    let name = group.name.clone();
+    h.reply(
+        |r| matches!(r, Request::GetGroup { .. }),
+        Ok(Response::Group { group }),
+    );
+    // Not loaded yet: c refuses rather than replace them blind.
+    h.key(KeyCode::Char('c'));
+    assert!(h.app.modal().is_none());
+    h.reply(
+        |r| matches!(r, Request::GetClaims { owner: ClaimOwner::Group(g) } if *g == name),
+        Ok(Response::Claims { claims: claims() }),
+    );
+    let screen = h.screen();
+    assert!(screen.contains("Custom claims (2)"), "{screen}");
+    assert!(screen.contains("clearance = 3"), "{screen}");
+
+    h.key(KeyCode::Char('c'));
+    assert!(
+        matches!(h.app.modal(), Some(Modal::Form(f)) if f.text("claims").contains("clearance=3"))
+    );
+    h.type_text("; extra=ok");
+    let commands = h.key(KeyCode::Enter);
+    assert!(matches!(
+        commands.as_slice(),
+        [Command::Send { request: Request::SetClaims { owner: ClaimOwner::Group(g), claims }, .. }]
+            if *g == name && claims.len() == 3
+    ));
+    h.reply(
+        |r| matches!(r, Request::SetClaims { .. }),
+        Ok(Response::Claims { claims: Vec::new() }),
+    );
+    assert!(h.app.modal().is_none());
+    assert!(h.screen().contains("Custom claims (0)"));
+
+    // r reloads the claims along with the members.
+    h.key(KeyCode::Char('r'));
+    assert!(h.asked(|r| matches!(
+        r,
+        Request::GetClaims {
+            owner: ClaimOwner::Group(_)
+        }
+    )));
 }
 
 fn on_audit_screen() -> Harness {

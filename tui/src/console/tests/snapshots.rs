@@ -80,6 +80,16 @@ fn user_detail_with_passkeys_codes_sessions_and_activity() {
         }),
     );
     h.reply(
+        |r| matches!(r, Request::ListAuthorizations { .. }),
+        Ok(Response::Authorizations {
+            authorizations: authorizations(),
+        }),
+    );
+    h.reply(
+        |r| matches!(r, Request::GetClaims { .. }),
+        Ok(Response::Claims { claims: claims() }),
+    );
+    h.reply(
         |r| matches!(r, Request::ListAudit { .. }),
         Ok(Response::Audit {
             page: AuditPage {
@@ -139,6 +149,10 @@ fn groups_and_members() {
         Ok(Response::Group {
             group: groups().remove(0),
         }),
+    );
+    h.reply(
+        |r| matches!(r, Request::GetClaims { .. }),
+        Ok(Response::Claims { claims: claims() }),
     );
     insta::assert_snapshot!("group_members", h.screen());
 }
