@@ -25,7 +25,7 @@ const SECTIONS: &[(&str, &[(&str, &str)])] = &[
             ("l", "login code (link, code and QR)"),
             ("d", "disable / enable"),
             ("D / Delete", "delete user"),
-            ("x", "revoke passkey, code, session or app (details)"),
+            ("x", "revoke passkey/code/session/app (details)"),
             ("c", "edit custom claims (details)"),
         ],
     ),
@@ -33,7 +33,7 @@ const SECTIONS: &[(&str, &[(&str, &str)])] = &[
         "Groups",
         &[
             ("n D", "new group, delete group"),
-            ("Enter", "members: a adds, x removes, c claims, Esc back"),
+            ("Enter", "members: a add, x remove, c claims; Esc back"),
         ],
     ),
     (
