@@ -19,7 +19,7 @@ use super::csrf::CsrfToken;
 use super::error::WebError;
 use super::pages::{self, AlternativePage, Chrome, LoginCodePage, LoginPage};
 use super::rate_limit::Action;
-use super::redirect::{after_sign_in, percent_encode, safe_next};
+use super::redirect::{after_sign_in, next_param, page_with_next};
 use super::{WebState, blocking_raw};
 use crate::idm::{Actor, IdmError};
 
@@ -52,14 +52,8 @@ pub async fn login_get(
     csrf: CsrfToken,
     Query(query): Query<LoginQuery>,
 ) -> Response {
-    let next = safe_next(query.next.as_deref())
-        .unwrap_or_default()
-        .to_owned();
-    let alternative_href = if next.is_empty() {
-        "/login/alternative".to_owned()
-    } else {
-        format!("/login/alternative?next={}", percent_encode(&next))
-    };
+    let next = next_param(query.next.as_deref());
+    let alternative_href = page_with_next("/login/alternative", &next);
     let notice = match query.done.as_deref() {
         Some("signed_out") => Some("You have signed out."),
         Some("signed_out_all") => Some("You have signed out of all your sessions."),
@@ -80,14 +74,8 @@ pub async fn alternative_get(
     csrf: CsrfToken,
     Query(query): Query<LoginQuery>,
 ) -> Response {
-    let next = safe_next(query.next.as_deref())
-        .unwrap_or_default()
-        .to_owned();
-    let login_href = if next.is_empty() {
-        "/login".to_owned()
-    } else {
-        format!("/login?next={}", percent_encode(&next))
-    };
+    let next = next_param(query.next.as_deref());
+    let login_href = page_with_next("/login", &next);
     let idm = state.idm.clone();
     let email_link = super::blocking(move || idm.email_settings())
         .await
@@ -107,9 +95,7 @@ pub async fn lc_get(
     csrf: CsrfToken,
     Query(query): Query<LoginQuery>,
 ) -> Response {
-    let next = safe_next(query.next.as_deref())
-        .unwrap_or_default()
-        .to_owned();
+    let next = next_param(query.next.as_deref());
     code_form(&state, csrf, StatusCode::OK, String::new(), next, None).await
 }
 
@@ -138,9 +124,7 @@ pub async fn lc_post(
     headers: HeaderMap,
     Form(form): Form<CodeForm>,
 ) -> Response {
-    let next = safe_next(form.next.as_deref())
-        .unwrap_or_default()
-        .to_owned();
+    let next = next_param(form.next.as_deref());
     let code = bounded(&form.code);
     let now = state.idm.clock().now();
     if let Err(retry) = state.limiter.check(Action::LoginCode, client.ip, now) {

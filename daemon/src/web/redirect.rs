@@ -19,22 +19,34 @@ pub fn after_sign_in(next: Option<&str>) -> String {
     safe_next(next).unwrap_or("/account").to_owned()
 }
 
+/// The `next` parameter to carry through a page: kept when safe, else empty.
+pub fn next_param(next: Option<&str>) -> String {
+    safe_next(next).unwrap_or_default().to_owned()
+}
+
+/// `page?next=<next>` when `next` is a safe local path other than `/`, else `page`.
+pub fn page_with_next(page: &str, next: &str) -> String {
+    match safe_next(Some(next)) {
+        Some(next) if next != "/" => format!("{page}?next={}", percent_encode(next)),
+        _ => page.to_owned(),
+    }
+}
+
 /// `/login?next=<path>` for a page that needs a signed-in user.
 pub fn login_with_next(path_and_query: &str) -> String {
-    match safe_next(Some(path_and_query)) {
-        Some(next) if next != "/" => format!("/login?next={}", percent_encode(next)),
-        _ => "/login".to_owned(),
-    }
+    page_with_next("/login", path_and_query)
 }
 
 /// Percent-encodes everything but unreserved characters and `/`.
 pub fn percent_encode(value: &str) -> String {
+    use std::fmt::Write;
     let mut out = String::with_capacity(value.len());
     for byte in value.bytes() {
         if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~' | b'/') {
             out.push(char::from(byte));
         } else {
-            out.push_str(&format!("%{byte:02X}"));
+            // Writing to a String cannot fail.
+            let _ = write!(out, "%{byte:02X}");
         }
     }
     out
@@ -72,5 +84,19 @@ mod tests {
         assert_eq!(login_with_next("/account"), "/login?next=/account");
         assert_eq!(login_with_next("/a?b=c&d"), "/login?next=/a%3Fb%3Dc%26d");
         assert_eq!(login_with_next("/"), "/login");
+    }
+
+    #[test]
+    fn pages_carry_only_a_safe_next() {
+        assert_eq!(page_with_next("/login", "/account"), "/login?next=/account");
+        assert_eq!(
+            page_with_next("/login/alternative", "/authorize?a=b c"),
+            "/login/alternative?next=/authorize%3Fa%3Db%20c"
+        );
+        for dropped in ["", "/", "//evil.example", "https://evil.example"] {
+            assert_eq!(page_with_next("/login", dropped), "/login", "{dropped:?}");
+        }
+        assert_eq!(next_param(Some("//evil.example")), "");
+        assert_eq!(next_param(Some("/account")), "/account");
     }
 }
