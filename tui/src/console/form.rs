@@ -331,15 +331,11 @@ pub fn render(form: &Form, frame: &mut Frame, area: Rect) {
         let hint = if form.busy {
             Line::styled("Saving…", theme::dim())
         } else {
-            Line::from(vec![
-                Span::styled("Enter", theme::key()),
-                Span::raw(" save  "),
-                Span::styled("Tab/↑↓", theme::key()),
-                Span::raw(" move  "),
-                Span::styled("Space", theme::key()),
-                Span::raw(" toggle  "),
-                Span::styled("Esc", theme::key()),
-                Span::raw(" cancel"),
+            theme::key_hints(&[
+                ("Enter", "save"),
+                ("Tab/↑↓", "move"),
+                ("Space", "toggle"),
+                ("Esc", "cancel"),
             ])
         };
         frame.render_widget(Paragraph::new(hint), hint_area);

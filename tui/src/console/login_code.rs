@@ -161,14 +161,7 @@ pub fn render_picker(picker: &ExpiryPicker, frame: &mut Frame, area: Rect) {
     lines.push(if picker.busy {
         Line::styled("Creating…", theme::dim())
     } else {
-        Line::from(vec![
-            Span::styled("↑↓", theme::key()),
-            Span::raw(" choose  "),
-            Span::styled("Enter", theme::key()),
-            Span::raw(" create  "),
-            Span::styled("Esc", theme::key()),
-            Span::raw(" cancel"),
-        ])
+        theme::key_hints(&[("↑↓", "choose"), ("Enter", "create"), ("Esc", "cancel")])
     });
     let inner = block.inner(popup);
     frame.render_widget(
@@ -247,10 +240,7 @@ pub fn render_shown(shown: &LoginCodeShown, frame: &mut Frame, area: Rect) {
         theme::dim(),
     ));
     lines.push(Line::raw(""));
-    lines.push(Line::from(vec![
-        Span::styled("Esc", theme::key()),
-        Span::raw(" close"),
-    ]));
+    lines.push(theme::key_hints(&[("Esc", "close")]));
     frame.render_widget(
         Paragraph::new(lines)
             .block(Block::new().padding(Padding::horizontal(1)))

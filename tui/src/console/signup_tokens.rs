@@ -353,15 +353,11 @@ pub fn render_dialog(dialog: &SignupTokenDialog, frame: &mut Frame, area: Rect) 
     lines.push(if dialog.busy {
         Line::styled("Creating…", theme::dim())
     } else {
-        Line::from(vec![
-            Span::styled("Tab", theme::key()),
-            Span::raw(" next field  "),
-            Span::styled("↑↓", theme::key()),
-            Span::raw(" expiry  "),
-            Span::styled("Enter", theme::key()),
-            Span::raw(" create  "),
-            Span::styled("Esc", theme::key()),
-            Span::raw(" cancel"),
+        theme::key_hints(&[
+            ("Tab", "next field"),
+            ("↑↓", "expiry"),
+            ("Enter", "create"),
+            ("Esc", "cancel"),
         ])
     });
     let inner = block.inner(popup);
@@ -433,7 +429,7 @@ pub fn render_shown(shown: &SignupTokenShown, frame: &mut Frame, area: Rect) {
             theme::dim(),
         ),
         Line::raw(""),
-        Line::from(vec![Span::styled("Esc", theme::key()), Span::raw(" close")]),
+        theme::key_hints(&[("Esc", "close")]),
     ];
     frame.render_widget(
         Paragraph::new(lines)

@@ -174,11 +174,7 @@ pub fn render_footer(app: &App, frame: &mut Frame, area: Rect) {
             ("q", "quit"),
         ],
     };
-    let mut spans = vec![Span::raw(" ")];
-    for (key, what) in keys {
-        spans.push(Span::styled(*key, theme::key()));
-        spans.push(Span::raw(format!(" {what}  ")));
-        // Two spaces between items, one between a key and its label.
-    }
-    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+    let mut line = theme::key_hints(keys);
+    line.spans.insert(0, Span::raw(" "));
+    frame.render_widget(Paragraph::new(line), area);
 }

@@ -3,6 +3,7 @@
 //! terminals without colour.
 
 use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
 
 pub fn bar() -> Style {
     Style::new().fg(Color::Black).bg(Color::Cyan)
@@ -42,4 +43,16 @@ pub fn warning() -> Style {
 
 pub fn focused() -> Style {
     Style::new().fg(Color::Yellow)
+}
+
+/// A line of key hints, `Enter save  Esc cancel`: each key emphasised, items
+/// two spaces apart. Every dialog and the footer draw their keys this way.
+pub fn key_hints(items: &[(&'static str, &'static str)]) -> Line<'static> {
+    let mut spans = Vec::with_capacity(items.len() * 2);
+    for (i, (name, what)) in items.iter().enumerate() {
+        let gap = if i + 1 < items.len() { "  " } else { "" };
+        spans.push(Span::styled(*name, key()));
+        spans.push(Span::raw(format!(" {what}{gap}")));
+    }
+    Line::from(spans)
 }
