@@ -7,8 +7,8 @@ use std::io::Write;
 use latchkey_protocol::{
     ApiError, AuditPage, AuthorizationView, ClientError, ClientView, ClientWithSecret,
     DaemonStatus, GroupList, GroupView, LdapStatusView, LdapSyncReport, LoginCodeCreated,
-    LoginCodeView, PasskeyView, Response, SessionView, SettingView, SettingsView, SigningKeyView,
-    UserPage, UserView,
+    LoginCodeView, MailStatusView, PasskeyView, Response, SessionView, SettingView, SettingsView,
+    SigningKeyView, UserPage, UserView,
 };
 use serde_json::{Value, json};
 
@@ -72,7 +72,7 @@ pub fn render(response: &Response, note: Option<String>) -> Rendered {
         ),
         Response::LdapSyncReport { report } => (to_json(report), ldap_report_lines(report)),
         Response::LdapStatus { status } => (to_json(status), ldap_status_lines(status)),
-        Response::MailStatus { status } => (to_json(status), pretty(status)),
+        Response::MailStatus { status } => (to_json(status), mail_status_lines(status)),
         Response::Done => (json!({ "ok": true }), String::new()),
     };
     let human = match (note, details.is_empty()) {
@@ -82,11 +82,6 @@ pub fn render(response: &Response, note: Option<String>) -> Rendered {
         (None, false) => details,
     };
     Rendered { json, human }
-}
-
-/// Indented JSON for people, for responses without a table of their own yet.
-fn pretty<T: serde::Serialize>(value: &T) -> String {
-    serde_json::to_string_pretty(value).unwrap_or_default() + "\n"
 }
 
 fn to_json<T: serde::Serialize>(value: &T) -> Value {
@@ -177,6 +172,23 @@ pub fn ldap_report_lines(report: &LdapSyncReport) -> String {
         text.push_str(&format!("  {}: {}\n", skipped.entry, skipped.reason));
     }
     text
+}
+
+pub fn mail_status_lines(status: &MailStatusView) -> String {
+    key_values(&[
+        ("configured", yes_no(status.configured).to_owned()),
+        ("queued", thousands(status.queued)),
+        ("retrying", thousands(status.retrying)),
+        ("failed", thousands(status.failed)),
+        (
+            "last sent",
+            status.last_sent_at.map_or("never".to_owned(), timestamp),
+        ),
+        (
+            "last error",
+            or_dash(status.last_error.as_deref().unwrap_or("")),
+        ),
+    ])
 }
 
 pub fn ldap_status_lines(status: &LdapStatusView) -> String {

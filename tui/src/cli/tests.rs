@@ -409,3 +409,21 @@ fn a_new_client_prints_its_secret_once_with_a_warning() {
     assert!(shown.json.get("client_secret").is_none());
     assert!(!shown.human.contains("s3cr3t"));
 }
+
+#[test]
+fn the_mail_queue_reads_as_lines_for_people() {
+    let status = latchkey_protocol::MailStatusView {
+        configured: true,
+        queued: 1200,
+        retrying: 1,
+        failed: 0,
+        last_error: Some("Connection refused".into()),
+        last_sent_at: None,
+    };
+    let rendered = render(&Response::MailStatus { status }, None);
+    assert_eq!(rendered.json["queued"], 1200);
+    assert_eq!(
+        rendered.human,
+        "configured: yes\nqueued:     1,200\nretrying:   1\nfailed:     0\nlast sent:  never\nlast error: Connection refused\n"
+    );
+}
