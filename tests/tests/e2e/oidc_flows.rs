@@ -8,9 +8,10 @@ use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use latchkey_daemon::idm::{Actor, Idm};
-use latchkey_protocol::NewUser;
+use latchkey_daemon::idm::Actor;
 use latchkey_tests::TestDaemon;
+
+use super::http::{browser, create_user, csrf_of};
 use reqwest::header::{CACHE_CONTROL, LOCATION, WWW_AUTHENTICATE};
 use reqwest::{Client, StatusCode};
 use serde_json::Value;
@@ -19,14 +20,6 @@ use sha2::{Digest, Sha256};
 const CB: &str = "http://localhost:9/cb";
 const BYE: &str = "http://localhost:9/bye";
 const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
-
-fn browser() -> Client {
-    Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
 
 fn challenge() -> String {
     URL_SAFE_NO_PAD.encode(Sha256::digest(VERIFIER.as_bytes()))
@@ -60,25 +53,6 @@ async fn create_client(t: &TestDaemon, extra: &[&str]) -> Rp {
             .unwrap_or_default()
             .to_owned(),
     }
-}
-
-fn create_user(idm: &Idm, username: &str) {
-    idm.create_user(
-        &Actor::system(),
-        NewUser {
-            username: username.to_owned(),
-            email: Some(format!("{username}@example.com")),
-            first_name: "Alice".to_owned(),
-            last_name: "Example".to_owned(),
-            display_name: None,
-            is_admin: false,
-        },
-    )
-    .unwrap();
-}
-
-fn csrf_of(html: &str) -> String {
-    hidden(html, "_csrf").unwrap()
 }
 
 /// The value of the first hidden input called `name`.

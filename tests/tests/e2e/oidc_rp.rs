@@ -16,7 +16,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use latchkey_daemon::idm::{Actor, Idm};
 use latchkey_protocol::oidc::{ClaimOwner, NewClient};
-use latchkey_protocol::{AuditQuery, NewGroup, NewUser, Request, Response};
+use latchkey_protocol::{AuditQuery, NewGroup, Request, Response};
 use latchkey_tests::TestDaemon;
 use openidconnect::core::{
     CoreAuthDisplay, CoreAuthPrompt, CoreAuthenticationFlow, CoreClaimName, CoreClaimType,
@@ -209,17 +209,7 @@ impl Fixture {
 
     fn user(&self, username: &str) -> String {
         self.idm()
-            .create_user(
-                &Actor::system(),
-                NewUser {
-                    username: username.to_owned(),
-                    email: Some(format!("{username}@example.com")),
-                    first_name: "Alice".to_owned(),
-                    last_name: "Example".to_owned(),
-                    display_name: None,
-                    is_admin: false,
-                },
-            )
+            .create_user(&Actor::system(), super::http::new_user(username))
             .unwrap();
         self.idm().get_user(username).unwrap().user.id.to_string()
     }
