@@ -54,7 +54,8 @@ where
 
 impl<A: Access> Tables<A> {
     pub fn session(&self, hash: &TokenHash) -> Result<Option<SessionRecord>, StoreError> {
-        self.sessions
+        self.t
+            .sessions()?
             .get(hash)
             .map_err(db("reading a session"))?
             .map(|bytes| decode(bytes.value()))
@@ -67,7 +68,7 @@ impl<A: Access> Tables<A> {
         user: UserId,
     ) -> Result<Vec<(TokenHash, SessionRecord)>, StoreError> {
         let mut out = Vec::new();
-        for hash in user_hashes(&self.user_sessions, user)? {
+        for hash in user_hashes(self.t.user_sessions()?, user)? {
             let session = self.session(&hash)?.ok_or_else(|| {
                 StoreError::Corrupt(format!("user {user} has a dangling session index entry"))
             })?;
@@ -77,7 +78,8 @@ impl<A: Access> Tables<A> {
     }
 
     pub fn login_code(&self, hash: &TokenHash) -> Result<Option<LoginCodeRecord>, StoreError> {
-        self.login_codes
+        self.t
+            .login_codes()?
             .get(hash)
             .map_err(db("reading a login code"))?
             .map(|bytes| decode(bytes.value()))
@@ -90,7 +92,7 @@ impl<A: Access> Tables<A> {
         user: UserId,
     ) -> Result<Vec<(TokenHash, LoginCodeRecord)>, StoreError> {
         let mut out = Vec::new();
-        for hash in user_hashes(&self.user_login_codes, user)? {
+        for hash in user_hashes(self.t.user_login_codes()?, user)? {
             let code = self.login_code(&hash)?.ok_or_else(|| {
                 StoreError::Corrupt(format!("user {user} has a dangling login code index entry"))
             })?;
@@ -104,11 +106,12 @@ impl<A: Access> Tables<A> {
         &self,
         credential_id: &[u8],
     ) -> Result<Option<PasskeyRecord>, StoreError> {
-        let Some(owner) = index::lookup(&self.credential_id_to_user_id, credential_id)? else {
+        let Some(owner) = index::lookup(self.t.credential_id_to_user_id()?, credential_id)? else {
             return Ok(None);
         };
         let record = self
-            .user_passkeys
+            .t
+            .user_passkeys()?
             .get((owner, credential_id))
             .map_err(db("reading a passkey"))?
             .map(|bytes| decode::<PasskeyRecord>(bytes.value()))
@@ -124,7 +127,8 @@ impl<A: Access> Tables<A> {
         let empty: &[u8] = &[];
         let mut out = Vec::new();
         for entry in self
-            .user_passkeys
+            .t
+            .user_passkeys()?
             .range((id, empty)..)
             .map_err(db("reading passkeys"))?
         {
@@ -138,7 +142,8 @@ impl<A: Access> Tables<A> {
     }
 
     pub fn setting(&self, key: &str) -> Result<Option<SettingRecord>, StoreError> {
-        self.settings
+        self.t
+            .settings()?
             .get(key)
             .map_err(db("reading a setting"))?
             .map(|bytes| decode(bytes.value()))
@@ -173,10 +178,12 @@ impl WriteTx<'_> {
         hash: &TokenHash,
         session: &SessionRecord,
     ) -> Result<(), StoreError> {
-        self.sessions
+        self.t
+            .sessions_mut()?
             .insert(hash, encode(session)?.as_slice())
             .map_err(db("writing a session"))?;
-        self.user_sessions
+        self.t
+            .user_sessions_mut()?
             .insert((session.user_id.to_bytes(), *hash), ())
             .map_err(db("writing a session"))?;
         Ok(())
@@ -186,18 +193,14 @@ impl WriteTx<'_> {
         &mut self,
         hash: &TokenHash,
     ) -> Result<Option<SessionRecord>, StoreError> {
-        remove_hashed(
-            &mut self.sessions,
-            &mut self.user_sessions,
-            hash,
-            |s: &SessionRecord| s.user_id,
-        )
+        let (sessions, index) = self.t.sessions_with_index_mut()?;
+        remove_hashed(sessions, index, hash, |s: &SessionRecord| s.user_id)
     }
 
     /// Ends every session of the user; returns how many there were.
     pub fn remove_user_sessions(&mut self, user: UserId) -> Result<u32, StoreError> {
         let mut count = 0u32;
-        for hash in user_hashes(&self.user_sessions, user)? {
+        for hash in user_hashes(self.t.user_sessions()?, user)? {
             if self.remove_session(&hash)?.is_some() {
                 count = count.saturating_add(1);
             }
@@ -207,7 +210,8 @@ impl WriteTx<'_> {
 
     /// Removes sessions that expired at or before `now`; returns how many.
     pub fn remove_expired_sessions(&mut self, now: i64) -> Result<u64, StoreError> {
-        let expired = expired_hashes::<_, SessionRecord>(&self.sessions, |s| s.expires_at <= now)?;
+        let expired =
+            expired_hashes::<_, SessionRecord>(self.t.sessions()?, |s| s.expires_at <= now)?;
         for hash in &expired {
             self.remove_session(hash)?;
         }
@@ -220,17 +224,20 @@ impl WriteTx<'_> {
         code: &LoginCodeRecord,
     ) -> Result<(), StoreError> {
         if self
-            .login_codes
+            .t
+            .login_codes()?
             .get(hash)
             .map_err(db("reading a login code"))?
             .is_some()
         {
             return Err(StoreError::Conflict { field: "code" });
         }
-        self.login_codes
+        self.t
+            .login_codes_mut()?
             .insert(hash, encode(code)?.as_slice())
             .map_err(db("writing a login code"))?;
-        self.user_login_codes
+        self.t
+            .user_login_codes_mut()?
             .insert((code.user_id.to_bytes(), *hash), ())
             .map_err(db("writing a login code"))?;
         Ok(())
@@ -240,18 +247,14 @@ impl WriteTx<'_> {
         &mut self,
         hash: &TokenHash,
     ) -> Result<Option<LoginCodeRecord>, StoreError> {
-        remove_hashed(
-            &mut self.login_codes,
-            &mut self.user_login_codes,
-            hash,
-            |c: &LoginCodeRecord| c.user_id,
-        )
+        let (codes, index) = self.t.login_codes_with_index_mut()?;
+        remove_hashed(codes, index, hash, |c: &LoginCodeRecord| c.user_id)
     }
 
     /// Removes every login code of the user; returns how many there were.
     pub fn remove_user_login_codes(&mut self, user: UserId) -> Result<u32, StoreError> {
         let mut count = 0u32;
-        for hash in user_hashes(&self.user_login_codes, user)? {
+        for hash in user_hashes(self.t.user_login_codes()?, user)? {
             if self.remove_login_code(&hash)?.is_some() {
                 count = count.saturating_add(1);
             }
@@ -262,7 +265,7 @@ impl WriteTx<'_> {
     /// Removes login codes that expired at or before `now`; returns how many.
     pub fn remove_expired_login_codes(&mut self, now: i64) -> Result<u64, StoreError> {
         let expired =
-            expired_hashes::<_, LoginCodeRecord>(&self.login_codes, |c| c.expires_at <= now)?;
+            expired_hashes::<_, LoginCodeRecord>(self.t.login_codes()?, |c| c.expires_at <= now)?;
         for hash in &expired {
             self.remove_login_code(hash)?;
         }
@@ -274,12 +277,13 @@ impl WriteTx<'_> {
     pub fn put_passkey(&mut self, passkey: &PasskeyRecord) -> Result<(), StoreError> {
         let owner = passkey.user_id.to_bytes();
         index::claim(
-            &mut self.credential_id_to_user_id,
+            self.t.credential_id_to_user_id_mut()?,
             passkey.credential_id.as_slice(),
             owner,
             "credential",
         )?;
-        self.user_passkeys
+        self.t
+            .user_passkeys_mut()?
             .insert(
                 (owner, passkey.credential_id.as_slice()),
                 encode(passkey)?.as_slice(),
@@ -295,13 +299,15 @@ impl WriteTx<'_> {
         credential_id: &[u8],
     ) -> Result<Option<PasskeyRecord>, StoreError> {
         let removed = self
-            .user_passkeys
+            .t
+            .user_passkeys_mut()?
             .remove((user.to_bytes(), credential_id))
             .map_err(db("removing a passkey"))?
             .map(|bytes| decode::<PasskeyRecord>(bytes.value()))
             .transpose()?;
         if removed.is_some() {
-            self.credential_id_to_user_id
+            self.t
+                .credential_id_to_user_id_mut()?
                 .remove(credential_id)
                 .map_err(db("removing a passkey"))?;
         }
@@ -309,7 +315,8 @@ impl WriteTx<'_> {
     }
 
     pub fn put_setting(&mut self, key: &str, setting: &SettingRecord) -> Result<(), StoreError> {
-        self.settings
+        self.t
+            .settings_mut()?
             .insert(key, encode(setting)?.as_slice())
             .map_err(db("writing a setting"))?;
         Ok(())
@@ -318,7 +325,8 @@ impl WriteTx<'_> {
     /// Back to the default; false if it was not set.
     pub fn remove_setting(&mut self, key: &str) -> Result<bool, StoreError> {
         Ok(self
-            .settings
+            .t
+            .settings_mut()?
             .remove(key)
             .map_err(db("removing a setting"))?
             .is_some())

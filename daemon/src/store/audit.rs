@@ -21,7 +21,8 @@ impl<A: Access> Tables<A> {
         match user {
             None => {
                 for entry in self
-                    .audit_log
+                    .t
+                    .audit_log()?
                     .range(..before)
                     .map_err(db("reading the audit log"))?
                     .rev()
@@ -34,7 +35,8 @@ impl<A: Access> Tables<A> {
             Some(user) => {
                 let user = user.to_bytes();
                 for entry in self
-                    .user_audit_events
+                    .t
+                    .user_audit_events()?
                     .range((user, 0)..(user, before))
                     .map_err(db("reading the audit log"))?
                     .rev()
@@ -43,7 +45,8 @@ impl<A: Access> Tables<A> {
                     let (key, _) = entry.map_err(db("reading the audit log"))?;
                     let seq = key.value().1;
                     let record = self
-                        .audit_log
+                        .t
+                        .audit_log()?
                         .get(seq)
                         .map_err(db("reading the audit log"))?
                         .ok_or_else(|| {
@@ -61,18 +64,21 @@ impl WriteTx<'_> {
     /// Appends an event and returns its id (1, 2, 3, …).
     pub fn append_audit(&mut self, event: &AuditRecord) -> Result<u64, StoreError> {
         let last = self
-            .audit_log
+            .t
+            .audit_log()?
             .last()
             .map_err(db("reading the audit log"))?
             .map_or(0, |(seq, _)| seq.value());
         let seq = last.checked_add(1).ok_or_else(|| {
             StoreError::Corrupt("the audit log has run out of event ids".to_owned())
         })?;
-        self.audit_log
+        self.t
+            .audit_log_mut()?
             .insert(seq, encode(event)?.as_slice())
             .map_err(db("writing the audit log"))?;
         for user in [event.actor_user, event.subject_user].into_iter().flatten() {
-            self.user_audit_events
+            self.t
+                .user_audit_events_mut()?
                 .insert((user.to_bytes(), seq), ())
                 .map_err(db("writing the audit log"))?;
         }

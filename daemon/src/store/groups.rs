@@ -10,7 +10,8 @@ use super::tx::{Access, Tables, WriteTx};
 
 impl<A: Access> Tables<A> {
     pub fn group(&self, id: GroupId) -> Result<Option<GroupRecord>, StoreError> {
-        self.groups
+        self.t
+            .groups()?
             .get(id.to_bytes())
             .map_err(db("reading a group"))?
             .map(|bytes| decode(bytes.value()))
@@ -19,18 +20,19 @@ impl<A: Access> Tables<A> {
 
     /// By exact (lowercase) name.
     pub fn group_id_by_name(&self, name: &str) -> Result<Option<GroupId>, StoreError> {
-        Ok(index::lookup(&self.group_name_to_group_id, name)?.map(GroupId::from_bytes))
+        Ok(index::lookup(self.t.group_name_to_group_id()?, name)?.map(GroupId::from_bytes))
     }
 
     pub fn group_count(&self) -> Result<u64, StoreError> {
-        self.groups.len().map_err(db("counting groups"))
+        self.t.groups()?.len().map_err(db("counting groups"))
     }
 
     /// Every group, ordered by name.
     pub fn groups_by_name(&self) -> Result<Vec<GroupRecord>, StoreError> {
         let mut out = Vec::new();
         for entry in self
-            .group_name_to_group_id
+            .t
+            .group_name_to_group_id()?
             .iter()
             .map_err(db("listing groups"))?
         {
@@ -49,14 +51,14 @@ impl<A: Access> Tables<A> {
     }
 
     pub fn group_member_ids(&self, id: GroupId) -> Result<Vec<UserId>, StoreError> {
-        Ok(index::linked(&self.group_members, id.to_bytes())?
+        Ok(index::linked(self.t.group_members()?, id.to_bytes())?
             .into_iter()
             .map(UserId::from_bytes)
             .collect())
     }
 
     pub fn group_member_count(&self, id: GroupId) -> Result<u64, StoreError> {
-        index::count_linked(&self.group_members, id.to_bytes())
+        index::count_linked(self.t.group_members()?, id.to_bytes())
     }
 }
 
@@ -66,13 +68,14 @@ impl WriteTx<'_> {
         let id = group.id.to_bytes();
         let old_name = self.group(group.id)?.map(|g| g.name);
         index::rekey(
-            &mut self.group_name_to_group_id,
+            self.t.group_name_to_group_id_mut()?,
             old_name.as_deref(),
             Some(group.name.as_str()),
             id,
             "name",
         )?;
-        self.groups
+        self.t
+            .groups_mut()?
             .insert(id, encode(group)?.as_slice())
             .map_err(db("writing a group"))?;
         Ok(())
@@ -82,24 +85,25 @@ impl WriteTx<'_> {
     pub fn delete_group(&mut self, id: GroupId) -> Result<GroupRecord, StoreError> {
         let group = self.group(id)?.ok_or(StoreError::NotFound)?;
         let bytes = id.to_bytes();
-        self.group_name_to_group_id
+        self.t
+            .group_name_to_group_id_mut()?
             .remove(group.name.as_str())
             .map_err(db("deleting a group"))?;
-        index::unlink_all(&mut self.group_members, &mut self.user_groups, bytes)?;
+        let (members, user_groups) = self.t.memberships_mut()?;
+        index::unlink_all(members, user_groups, bytes)?;
         self.remove_group_oidc_data(id)?;
-        self.groups.remove(bytes).map_err(db("deleting a group"))?;
+        self.t
+            .groups_mut()?
+            .remove(bytes)
+            .map_err(db("deleting a group"))?;
         Ok(group)
     }
 
     /// Adds a member; false if they already were one. Both must exist.
     pub fn add_group_member(&mut self, group: GroupId, user: UserId) -> Result<bool, StoreError> {
         self.require_both(group, user)?;
-        index::link(
-            &mut self.group_members,
-            &mut self.user_groups,
-            group.to_bytes(),
-            user.to_bytes(),
-        )
+        let (members, user_groups) = self.t.memberships_mut()?;
+        index::link(members, user_groups, group.to_bytes(), user.to_bytes())
     }
 
     /// Removes a member; false if they were not one.
@@ -108,22 +112,20 @@ impl WriteTx<'_> {
         group: GroupId,
         user: UserId,
     ) -> Result<bool, StoreError> {
-        index::unlink(
-            &mut self.group_members,
-            &mut self.user_groups,
-            group.to_bytes(),
-            user.to_bytes(),
-        )
+        let (members, user_groups) = self.t.memberships_mut()?;
+        index::unlink(members, user_groups, group.to_bytes(), user.to_bytes())
     }
 
     fn require_both(&self, group: GroupId, user: UserId) -> Result<(), StoreError> {
         let group_exists = self
-            .groups
+            .t
+            .groups()?
             .get(group.to_bytes())
             .map_err(db("reading a group"))?
             .is_some();
         let user_exists = self
-            .users
+            .t
+            .users()?
             .get(user.to_bytes())
             .map_err(db("reading a user"))?
             .is_some();

@@ -17,7 +17,8 @@ impl<A: Access> Tables<A> {
     pub fn ldap_user_ids(&self) -> Result<HashMap<String, UserId>, StoreError> {
         let mut out = HashMap::new();
         for entry in self
-            .ldap_id_to_user_id
+            .t
+            .ldap_id_to_user_id()?
             .iter()
             .map_err(db("reading the LDAP user id index"))?
         {
@@ -31,7 +32,8 @@ impl<A: Access> Tables<A> {
     pub fn ldap_group_ids(&self) -> Result<HashMap<String, GroupId>, StoreError> {
         let mut out = HashMap::new();
         for entry in self
-            .ldap_id_to_group_id
+            .t
+            .ldap_id_to_group_id()?
             .iter()
             .map_err(db("reading the LDAP group id index"))?
         {
@@ -42,35 +44,39 @@ impl<A: Access> Tables<A> {
     }
 
     pub fn user_id_by_ldap_id(&self, ldap_id: &str) -> Result<Option<UserId>, StoreError> {
-        Ok(index::lookup(&self.ldap_id_to_user_id, ldap_id)?.map(UserId::from_bytes))
+        Ok(index::lookup(self.t.ldap_id_to_user_id()?, ldap_id)?.map(UserId::from_bytes))
     }
 }
 
 impl WriteTx<'_> {
     /// Points a directory id at a user (replacing what it pointed at).
     pub fn set_ldap_user_id(&mut self, ldap_id: &str, user: UserId) -> Result<(), StoreError> {
-        self.ldap_id_to_user_id
+        self.t
+            .ldap_id_to_user_id_mut()?
             .insert(ldap_id, user.to_bytes())
             .map_err(db("writing the LDAP user id index"))?;
         Ok(())
     }
 
     pub fn remove_ldap_user_id(&mut self, ldap_id: &str) -> Result<(), StoreError> {
-        self.ldap_id_to_user_id
+        self.t
+            .ldap_id_to_user_id_mut()?
             .remove(ldap_id)
             .map_err(db("writing the LDAP user id index"))?;
         Ok(())
     }
 
     pub fn set_ldap_group_id(&mut self, ldap_id: &str, group: GroupId) -> Result<(), StoreError> {
-        self.ldap_id_to_group_id
+        self.t
+            .ldap_id_to_group_id_mut()?
             .insert(ldap_id, group.to_bytes())
             .map_err(db("writing the LDAP group id index"))?;
         Ok(())
     }
 
     pub fn remove_ldap_group_id(&mut self, ldap_id: &str) -> Result<(), StoreError> {
-        self.ldap_id_to_group_id
+        self.t
+            .ldap_id_to_group_id_mut()?
             .remove(ldap_id)
             .map_err(db("writing the LDAP group id index"))?;
         Ok(())

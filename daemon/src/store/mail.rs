@@ -16,7 +16,7 @@ impl<A: Access> Tables<A> {
     /// holds only undelivered mail), so a scan is fine.
     pub fn outbox(&self) -> Result<Vec<(u64, OutboxRecord)>, StoreError> {
         let mut out = Vec::new();
-        for entry in self.outbox.iter().map_err(db("reading the outbox"))? {
+        for entry in self.t.outbox()?.iter().map_err(db("reading the outbox"))? {
             let (id, bytes) = entry.map_err(db("reading the outbox"))?;
             out.push((id.value(), decode(bytes.value())?));
         }
@@ -24,7 +24,8 @@ impl<A: Access> Tables<A> {
     }
 
     pub fn outbox_message(&self, id: u64) -> Result<Option<OutboxRecord>, StoreError> {
-        self.outbox
+        self.t
+            .outbox()?
             .get(id)
             .map_err(db("reading the outbox"))?
             .map(|bytes| decode(bytes.value()))
@@ -33,7 +34,8 @@ impl<A: Access> Tables<A> {
 
     pub fn mail_state(&self) -> Result<MailStateRecord, StoreError> {
         Ok(self
-            .mail_state
+            .t
+            .mail_state()?
             .get(MAIL_STATE_KEY)
             .map_err(db("reading the mail state"))?
             .map(|bytes| decode(bytes.value()))
@@ -42,7 +44,8 @@ impl<A: Access> Tables<A> {
     }
 
     pub fn email_link(&self, binding: &TokenHash) -> Result<Option<EmailLinkRecord>, StoreError> {
-        self.email_links
+        self.t
+            .email_links()?
             .get(binding)
             .map_err(db("reading an email sign-in link"))?
             .map(|bytes| decode(bytes.value()))
@@ -52,7 +55,8 @@ impl<A: Access> Tables<A> {
     /// Whether the user has signed in from this browser before.
     pub fn known_device(&self, user: UserId, device: &TokenHash) -> Result<bool, StoreError> {
         Ok(self
-            .known_devices
+            .t
+            .known_devices()?
             .get((user.to_bytes(), *device))
             .map_err(db("reading known devices"))?
             .is_some())
@@ -62,7 +66,8 @@ impl<A: Access> Tables<A> {
     pub fn has_known_devices(&self, user: UserId) -> Result<bool, StoreError> {
         let id = user.to_bytes();
         Ok(self
-            .known_devices
+            .t
+            .known_devices()?
             .range((id, [0; 32])..=(id, [0xff; 32]))
             .map_err(db("reading known devices"))?
             .next()
@@ -75,12 +80,14 @@ impl WriteTx<'_> {
     /// worker is woken once the transaction commits.
     pub fn queue_mail(&mut self, message: &OutboxRecord) -> Result<u64, StoreError> {
         let last = self
-            .outbox
+            .t
+            .outbox()?
             .last()
             .map_err(db("reading the outbox"))?
             .map_or(0, |(id, _)| id.value());
         let id = last.saturating_add(1);
-        self.outbox
+        self.t
+            .outbox_mut()?
             .insert(id, encode(message)?.as_slice())
             .map_err(db("queueing mail"))?;
         self.mail_queued = true;
@@ -93,7 +100,8 @@ impl WriteTx<'_> {
         id: u64,
         message: &OutboxRecord,
     ) -> Result<(), StoreError> {
-        self.outbox
+        self.t
+            .outbox_mut()?
             .insert(id, encode(message)?.as_slice())
             .map_err(db("updating queued mail"))?;
         Ok(())
@@ -101,14 +109,16 @@ impl WriteTx<'_> {
 
     pub fn remove_outbox_message(&mut self, id: u64) -> Result<bool, StoreError> {
         Ok(self
-            .outbox
+            .t
+            .outbox_mut()?
             .remove(id)
             .map_err(db("removing queued mail"))?
             .is_some())
     }
 
     pub fn put_mail_state(&mut self, state: &MailStateRecord) -> Result<(), StoreError> {
-        self.mail_state
+        self.t
+            .mail_state_mut()?
             .insert(MAIL_STATE_KEY, encode(state)?.as_slice())
             .map_err(db("writing the mail state"))?;
         Ok(())
@@ -119,7 +129,8 @@ impl WriteTx<'_> {
         binding: &TokenHash,
         link: &EmailLinkRecord,
     ) -> Result<(), StoreError> {
-        self.email_links
+        self.t
+            .email_links_mut()?
             .insert(binding, encode(link)?.as_slice())
             .map_err(db("writing an email sign-in link"))?;
         Ok(())
@@ -127,7 +138,8 @@ impl WriteTx<'_> {
 
     pub fn remove_email_link(&mut self, binding: &TokenHash) -> Result<bool, StoreError> {
         Ok(self
-            .email_links
+            .t
+            .email_links_mut()?
             .remove(binding)
             .map_err(db("removing an email sign-in link"))?
             .is_some())
@@ -137,7 +149,8 @@ impl WriteTx<'_> {
     pub fn remove_expired_email_links(&mut self, now: i64) -> Result<u64, StoreError> {
         let mut expired = Vec::new();
         for entry in self
-            .email_links
+            .t
+            .email_links()?
             .iter()
             .map_err(db("scanning email sign-in links"))?
         {
@@ -158,7 +171,8 @@ impl WriteTx<'_> {
         device: &TokenHash,
         now: i64,
     ) -> Result<(), StoreError> {
-        self.known_devices
+        self.t
+            .known_devices_mut()?
             .insert((user.to_bytes(), *device), now)
             .map_err(db("writing a known device"))?;
         Ok(())

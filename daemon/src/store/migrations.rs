@@ -68,7 +68,7 @@ pub(super) fn run(database: &Database) -> Result<(), StoreError> {
 /// feature that only adds tables needs no version step.
 fn ensure_tables(database: &Database) -> Result<(), StoreError> {
     let txn = database.begin_write().map_err(db("creating new tables"))?;
-    WriteTx::open(&txn)?;
+    WriteTx::new(&txn).t.open_all()?;
     txn.commit().map_err(db("creating new tables"))?;
     Ok(())
 }
@@ -109,7 +109,7 @@ pub(super) fn set_version(txn: &WriteTransaction, version: u64) -> Result<(), St
 /// every table creates the new ones and leaves existing tables alone.
 fn create_tables(txn: &WriteTransaction) -> Result<(), StoreError> {
     txn.open_table(META).map_err(db("creating tables"))?;
-    WriteTx::open(txn)?;
+    WriteTx::new(txn).t.open_all()?;
     Ok(())
 }
 

@@ -111,7 +111,7 @@ impl Store {
             .begin_write()
             .map_err(db("starting a write transaction"))?;
         let (result, appended, mail_queued) = {
-            let mut tables = WriteTx::open(&txn)?;
+            let mut tables = WriteTx::new(&txn);
             let result = f(&mut tables);
             (
                 result,
@@ -180,7 +180,7 @@ impl Store {
             .db
             .begin_read()
             .map_err(db("starting a read transaction"))?;
-        ReadTx::open(&txn)
+        Ok(ReadTx::new(txn))
     }
 }
 

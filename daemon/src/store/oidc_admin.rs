@@ -35,7 +35,8 @@ fn consent_range(user: IdBytes) -> std::ops::RangeFrom<(IdBytes, &'static str)> 
 
 impl<A: Access> Tables<A> {
     pub fn client(&self, client_id: &str) -> Result<Option<ClientRecord>, StoreError> {
-        self.clients
+        self.t
+            .clients()?
             .get(client_id)
             .map_err(db("reading an OIDC client"))?
             .map(|bytes| decode(bytes.value()))
@@ -45,7 +46,12 @@ impl<A: Access> Tables<A> {
     /// Every client, in client id order.
     pub fn clients(&self) -> Result<Vec<ClientRecord>, StoreError> {
         let mut out = Vec::new();
-        for entry in self.clients.iter().map_err(db("listing OIDC clients"))? {
+        for entry in self
+            .t
+            .clients()?
+            .iter()
+            .map_err(db("listing OIDC clients"))?
+        {
             let (_, bytes) = entry.map_err(db("listing OIDC clients"))?;
             out.push(decode(bytes.value())?);
         }
@@ -56,7 +62,8 @@ impl<A: Access> Tables<A> {
     pub fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError> {
         let mut out = Vec::new();
         for entry in self
-            .signing_keys
+            .t
+            .signing_keys()?
             .iter()
             .map_err(db("reading signing keys"))?
         {
@@ -71,7 +78,8 @@ impl<A: Access> Tables<A> {
         user: UserId,
         client_id: &str,
     ) -> Result<Option<ConsentRecord>, StoreError> {
-        self.consents
+        self.t
+            .consents()?
             .get((user.to_bytes(), client_id))
             .map_err(db("reading a consent"))?
             .map(|bytes| decode(bytes.value()))
@@ -83,7 +91,8 @@ impl<A: Access> Tables<A> {
         let id = user.to_bytes();
         let mut out = Vec::new();
         for entry in self
-            .consents
+            .t
+            .consents()?
             .range(consent_range(id))
             .map_err(db("reading consents"))?
         {
@@ -98,7 +107,8 @@ impl<A: Access> Tables<A> {
     }
 
     pub fn claims(&self, owner: ClaimsOwner) -> Result<Option<ClaimsRecord>, StoreError> {
-        self.claims
+        self.t
+            .claims()?
             .get(owner.key())
             .map_err(db("reading custom claims"))?
             .map(|bytes| decode(bytes.value()))
@@ -109,7 +119,8 @@ impl<A: Access> Tables<A> {
 impl WriteTx<'_> {
     /// Inserts or replaces a client.
     pub fn put_client(&mut self, client: &ClientRecord) -> Result<(), StoreError> {
-        self.clients
+        self.t
+            .clients_mut()?
             .insert(client.client_id.as_str(), encode(client)?.as_slice())
             .map_err(db("writing an OIDC client"))?;
         Ok(())
@@ -119,14 +130,15 @@ impl WriteTx<'_> {
     /// [`WriteTx::revoke_client_tokens`]) every token issued to it.
     pub fn delete_client(&mut self, client_id: &str) -> Result<ClientRecord, StoreError> {
         let removed = self
-            .clients
+            .t
+            .clients_mut()?
             .remove(client_id)
             .map_err(db("deleting an OIDC client"))?
             .map(|bytes| decode::<ClientRecord>(bytes.value()))
             .transpose()?
             .ok_or(StoreError::NotFound)?;
         let mut doomed = Vec::new();
-        for entry in self.consents.iter().map_err(db("scanning consents"))? {
+        for entry in self.t.consents()?.iter().map_err(db("scanning consents"))? {
             let (key, _) = entry.map_err(db("scanning consents"))?;
             let (user, client) = key.value();
             if client == client_id {
@@ -134,7 +146,8 @@ impl WriteTx<'_> {
             }
         }
         for user in doomed {
-            self.consents
+            self.t
+                .consents_mut()?
                 .remove((user, client_id))
                 .map_err(db("deleting a consent"))?;
         }
@@ -144,7 +157,8 @@ impl WriteTx<'_> {
 
     /// Inserts or replaces a signing key.
     pub fn put_signing_key(&mut self, key: &SigningKeyRecord) -> Result<(), StoreError> {
-        self.signing_keys
+        self.t
+            .signing_keys_mut()?
             .insert(key.kid.as_str(), encode(key)?.as_slice())
             .map_err(db("writing a signing key"))?;
         Ok(())
@@ -153,7 +167,8 @@ impl WriteTx<'_> {
     /// False if there was no such key.
     pub fn remove_signing_key(&mut self, kid: &str) -> Result<bool, StoreError> {
         Ok(self
-            .signing_keys
+            .t
+            .signing_keys_mut()?
             .remove(kid)
             .map_err(db("removing a signing key"))?
             .is_some())
@@ -165,7 +180,8 @@ impl WriteTx<'_> {
         client_id: &str,
         consent: &ConsentRecord,
     ) -> Result<(), StoreError> {
-        self.consents
+        self.t
+            .consents_mut()?
             .insert((user.to_bytes(), client_id), encode(consent)?.as_slice())
             .map_err(db("writing a consent"))?;
         Ok(())
@@ -179,7 +195,8 @@ impl WriteTx<'_> {
         client_id: &str,
     ) -> Result<Option<ConsentRecord>, StoreError> {
         let removed = self
-            .consents
+            .t
+            .consents_mut()?
             .remove((user.to_bytes(), client_id))
             .map_err(db("removing a consent"))?
             .map(|bytes| decode::<ConsentRecord>(bytes.value()))
@@ -195,11 +212,13 @@ impl WriteTx<'_> {
         claims: &ClaimsRecord,
     ) -> Result<(), StoreError> {
         if claims.claims.is_empty() {
-            self.claims
+            self.t
+                .claims_mut()?
                 .remove(owner.key())
                 .map_err(db("removing custom claims"))?;
         } else {
-            self.claims
+            self.t
+                .claims_mut()?
                 .insert(owner.key(), encode(claims)?.as_slice())
                 .map_err(db("writing custom claims"))?;
         }
@@ -215,10 +234,11 @@ impl WriteTx<'_> {
             .map(|(client_id, _)| client_id)
             .collect();
         for client_id in clients {
-            remove_key(&mut self.consents, (id, client_id.as_str()))?;
+            remove_key(self.t.consents_mut()?, (id, client_id.as_str()))?;
             self.revoke_user_client_tokens(user, &client_id)?;
         }
-        self.claims
+        self.t
+            .claims_mut()?
             .remove(ClaimsOwner::User(user).key())
             .map_err(db("removing custom claims"))?;
         Ok(())
@@ -226,7 +246,8 @@ impl WriteTx<'_> {
 
     /// What a deleted group leaves behind here: its custom claims.
     pub(super) fn remove_group_oidc_data(&mut self, group: GroupId) -> Result<(), StoreError> {
-        self.claims
+        self.t
+            .claims_mut()?
             .remove(ClaimsOwner::Group(group).key())
             .map_err(db("removing custom claims"))?;
         Ok(())

@@ -20,7 +20,8 @@ impl<A: Access> Tables<A> {
         &self,
         hash: &TokenHash,
     ) -> Result<Option<RefreshTokenRecord>, StoreError> {
-        self.refresh_tokens
+        self.t
+            .refresh_tokens()?
             .get(hash)
             .map_err(db("reading a refresh token"))?
             .map(|bytes| decode(bytes.value()))
@@ -35,7 +36,8 @@ impl<A: Access> Tables<A> {
         let id = user.to_bytes();
         let mut hashes = Vec::new();
         for entry in self
-            .user_refresh_tokens
+            .t
+            .user_refresh_tokens()?
             .range((id, [0; 32])..=(id, [0xff; 32]))
             .map_err(db("reading a user's refresh tokens"))?
         {
@@ -54,7 +56,8 @@ impl<A: Access> Tables<A> {
     /// Whether the access token with this `jti` was revoked.
     pub fn token_revoked(&self, jti: &str) -> Result<bool, StoreError> {
         Ok(self
-            .revoked_tokens
+            .t
+            .revoked_tokens()?
             .get(jti)
             .map_err(db("reading revoked tokens"))?
             .is_some())
@@ -64,7 +67,8 @@ impl<A: Access> Tables<A> {
     pub fn any_grant_revoked(&self, selectors: &[&str]) -> Result<bool, StoreError> {
         for selector in selectors {
             if self
-                .revoked_grants
+                .t
+                .revoked_grants()?
                 .get(*selector)
                 .map_err(db("reading revoked grants"))?
                 .is_some()
@@ -78,7 +82,8 @@ impl<A: Access> Tables<A> {
     /// The revocation epoch of (user, client); 0 when never revoked.
     pub fn grant_epoch(&self, user: UserId, client_id: &str) -> Result<u64, StoreError> {
         Ok(self
-            .grant_epochs
+            .t
+            .grant_epochs()?
             .get((user.to_bytes(), client_id))
             .map_err(db("reading grant epochs"))?
             .map_or(0, |v| v.value()))
@@ -92,13 +97,16 @@ impl WriteTx<'_> {
         hash: &TokenHash,
         token: &RefreshTokenRecord,
     ) -> Result<(), StoreError> {
-        self.refresh_tokens
+        self.t
+            .refresh_tokens_mut()?
             .insert(hash, encode(token)?.as_slice())
             .map_err(db("writing a refresh token"))?;
-        self.grant_refresh_tokens
+        self.t
+            .grant_refresh_tokens_mut()?
             .insert((token.grant_id, *hash), ())
             .map_err(db("writing a refresh token"))?;
-        self.user_refresh_tokens
+        self.t
+            .user_refresh_tokens_mut()?
             .insert((token.user_id.to_bytes(), *hash), ())
             .map_err(db("writing a refresh token"))?;
         Ok(())
@@ -109,16 +117,19 @@ impl WriteTx<'_> {
         hash: &TokenHash,
     ) -> Result<Option<RefreshTokenRecord>, StoreError> {
         let removed = self
-            .refresh_tokens
+            .t
+            .refresh_tokens_mut()?
             .remove(hash)
             .map_err(db("removing a refresh token"))?
             .map(|bytes| decode::<RefreshTokenRecord>(bytes.value()))
             .transpose()?;
         if let Some(token) = &removed {
-            self.grant_refresh_tokens
+            self.t
+                .grant_refresh_tokens_mut()?
                 .remove((token.grant_id, *hash))
                 .map_err(db("removing a refresh token"))?;
-            self.user_refresh_tokens
+            self.t
+                .user_refresh_tokens_mut()?
                 .remove((token.user_id.to_bytes(), *hash))
                 .map_err(db("removing a refresh token"))?;
         }
@@ -129,7 +140,8 @@ impl WriteTx<'_> {
     pub fn remove_grant_refresh_tokens(&mut self, grant: [u8; 16]) -> Result<u32, StoreError> {
         let mut hashes = Vec::new();
         for entry in self
-            .grant_refresh_tokens
+            .t
+            .grant_refresh_tokens()?
             .range(grant_range(grant))
             .map_err(db("reading a refresh-token family"))?
         {
@@ -165,7 +177,8 @@ impl WriteTx<'_> {
     pub fn remove_client_refresh_tokens(&mut self, client_id: &str) -> Result<u32, StoreError> {
         let mut hashes = Vec::new();
         for entry in self
-            .refresh_tokens
+            .t
+            .refresh_tokens()?
             .iter()
             .map_err(db("scanning refresh tokens"))?
         {
@@ -185,7 +198,8 @@ impl WriteTx<'_> {
 
     /// Records an access token as revoked until its `exp`.
     pub fn revoke_token(&mut self, jti: &str, exp: i64) -> Result<(), StoreError> {
-        self.revoked_tokens
+        self.t
+            .revoked_tokens_mut()?
             .insert(jti, exp)
             .map_err(db("writing revoked tokens"))?;
         Ok(())
@@ -194,12 +208,14 @@ impl WriteTx<'_> {
     /// Records a grant selector as revoked until `until` (keeping a later existing date).
     pub fn revoke_grant(&mut self, selector: &str, until: i64) -> Result<(), StoreError> {
         let existing = self
-            .revoked_grants
+            .t
+            .revoked_grants()?
             .get(selector)
             .map_err(db("reading revoked grants"))?
             .map(|v| v.value());
         let until = existing.map_or(until, |e| e.max(until));
-        self.revoked_grants
+        self.t
+            .revoked_grants_mut()?
             .insert(selector, until)
             .map_err(db("writing revoked grants"))?;
         Ok(())
@@ -208,7 +224,8 @@ impl WriteTx<'_> {
     /// Bumps the (user, client) epoch, ending every grant made before; returns the new one.
     pub fn bump_grant_epoch(&mut self, user: UserId, client_id: &str) -> Result<u64, StoreError> {
         let next = self.grant_epoch(user, client_id)?.saturating_add(1);
-        self.grant_epochs
+        self.t
+            .grant_epochs_mut()?
             .insert((user.to_bytes(), client_id), next)
             .map_err(db("writing grant epochs"))?;
         Ok(next)
@@ -219,7 +236,8 @@ impl WriteTx<'_> {
     pub fn prune_oidc(&mut self, now: i64) -> Result<u64, StoreError> {
         let mut expired = Vec::new();
         for entry in self
-            .refresh_tokens
+            .t
+            .refresh_tokens()?
             .iter()
             .map_err(db("scanning refresh tokens"))?
         {
@@ -235,26 +253,32 @@ impl WriteTx<'_> {
             }
         }
         let before = self
-            .revoked_tokens
+            .t
+            .revoked_tokens()?
             .len()
             .map_err(db("counting revoked tokens"))?;
-        self.revoked_tokens
+        self.t
+            .revoked_tokens_mut()?
             .retain(|_, exp| exp > now)
             .map_err(db("pruning revoked tokens"))?;
         let after = self
-            .revoked_tokens
+            .t
+            .revoked_tokens()?
             .len()
             .map_err(db("counting revoked tokens"))?;
         count = count.saturating_add(before.saturating_sub(after));
         let before = self
-            .revoked_grants
+            .t
+            .revoked_grants()?
             .len()
             .map_err(db("counting revoked grants"))?;
-        self.revoked_grants
+        self.t
+            .revoked_grants_mut()?
             .retain(|_, until| until > now)
             .map_err(db("pruning revoked grants"))?;
         let after = self
-            .revoked_grants
+            .t
+            .revoked_grants()?
             .len()
             .map_err(db("counting revoked grants"))?;
         Ok(count.saturating_add(before.saturating_sub(after)))

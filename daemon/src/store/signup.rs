@@ -13,7 +13,8 @@ use super::tx::{Access, Tables, WriteTx};
 
 impl<A: Access> Tables<A> {
     pub fn signup_token(&self, hash: &TokenHash) -> Result<Option<SignupTokenRecord>, StoreError> {
-        self.signup_tokens
+        self.t
+            .signup_tokens()?
             .get(hash)
             .map_err(db("reading a signup token"))?
             .map(|bytes| decode(bytes.value()))
@@ -23,7 +24,8 @@ impl<A: Access> Tables<A> {
     /// The hash of the token with this public id.
     pub fn signup_token_hash(&self, id: &str) -> Result<Option<TokenHash>, StoreError> {
         Ok(self
-            .signup_token_ids
+            .t
+            .signup_token_ids()?
             .get(id)
             .map_err(db("reading the signup token id index"))?
             .map(|hash| hash.value()))
@@ -33,7 +35,8 @@ impl<A: Access> Tables<A> {
     pub fn signup_tokens(&self) -> Result<Vec<(TokenHash, SignupTokenRecord)>, StoreError> {
         let mut out = Vec::new();
         for entry in self
-            .signup_tokens
+            .t
+            .signup_tokens()?
             .iter()
             .map_err(db("reading signup tokens"))?
         {
@@ -57,10 +60,12 @@ impl WriteTx<'_> {
         {
             return Err(StoreError::Conflict { field: "id" });
         }
-        self.signup_tokens
+        self.t
+            .signup_tokens_mut()?
             .insert(hash, encode(token)?.as_slice())
             .map_err(db("writing a signup token"))?;
-        self.signup_token_ids
+        self.t
+            .signup_token_ids_mut()?
             .insert(token.id.as_str(), hash)
             .map_err(db("writing a signup token"))?;
         Ok(())
@@ -75,10 +80,12 @@ impl WriteTx<'_> {
             .map(|(hash, t)| (hash, t.id))
             .collect();
         for (hash, id) in &old {
-            self.signup_tokens
+            self.t
+                .signup_tokens_mut()?
                 .remove(hash)
                 .map_err(db("removing a signup token"))?;
-            self.signup_token_ids
+            self.t
+                .signup_token_ids_mut()?
                 .remove(id.as_str())
                 .map_err(db("removing a signup token"))?;
         }

@@ -304,3 +304,32 @@ fn an_unwritable_directory_is_named_in_the_error() {
     assert!(err.to_string().contains(&path.display().to_string()));
     assert!(err.to_string().contains("not writable"));
 }
+
+/// How much a read snapshot costs before its first lookup: tables open on
+/// first use, so a snapshot that touches one table pays for one.
+/// `cargo test -p latchkey-daemon --release read_snapshot_cost -- --ignored --nocapture`
+#[test]
+#[ignore = "a measurement, not a test"]
+fn read_snapshot_cost() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("m.redb")).unwrap();
+    let n = 20_000;
+    let start = std::time::Instant::now();
+    for _ in 0..n {
+        let tx = store.read().unwrap();
+        std::hint::black_box(tx.t.users().unwrap());
+    }
+    eprintln!(
+        "read snapshot + one table: {:?}; + every table: {:?}",
+        start.elapsed() / n,
+        {
+            let start = std::time::Instant::now();
+            for _ in 0..n {
+                let tx = store.read().unwrap();
+                tx.t.open_all().unwrap();
+                std::hint::black_box(&tx);
+            }
+            start.elapsed() / n
+        }
+    );
+}

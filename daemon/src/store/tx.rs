@@ -1,9 +1,13 @@
-//! `Tables`: every table of one transaction, opened together, so reads are
-//! written once for both read snapshots and write transactions.
+//! `Tables`: the tables of one transaction, opened lazily on first use, so
+//! reads are written once for both read snapshots and write transactions and
+//! a transaction pays only for the tables it touches.
 
+use std::cell::OnceCell;
 use std::marker::PhantomData;
 
-use redb::{Key, ReadTransaction, ReadableTable, Value, WriteTransaction};
+use redb::{
+    Key, ReadTransaction, ReadableTable, TableDefinition, TableError, Value, WriteTransaction,
+};
 
 use super::StoreError;
 use super::error::db;
@@ -13,6 +17,13 @@ use super::schema::{self, IdBytes, TokenHash};
 /// Read-only or read-write access to a transaction's tables.
 pub trait Access {
     type Table<K: Key + 'static, V: Value + 'static>: ReadableTable<K, V>;
+    /// The transaction the tables are opened from.
+    type Txn;
+
+    fn open<K: Key + 'static, V: Value + 'static>(
+        txn: &Self::Txn,
+        table: TableDefinition<'_, K, V>,
+    ) -> Result<Self::Table<K, V>, TableError>;
 }
 
 /// Tables of a read snapshot.
@@ -21,6 +32,14 @@ pub enum Read {}
 
 impl Access for Read {
     type Table<K: Key + 'static, V: Value + 'static> = redb::ReadOnlyTable<K, V>;
+    type Txn = ReadTransaction;
+
+    fn open<K: Key + 'static, V: Value + 'static>(
+        txn: &ReadTransaction,
+        table: TableDefinition<'_, K, V>,
+    ) -> Result<Self::Table<K, V>, TableError> {
+        txn.open_table(table)
+    }
 }
 
 /// Tables of a write transaction.
@@ -29,6 +48,15 @@ pub struct Write<'t>(PhantomData<&'t ()>);
 
 impl<'t> Access for Write<'t> {
     type Table<K: Key + 'static, V: Value + 'static> = redb::Table<'t, K, V>;
+    type Txn = &'t WriteTransaction;
+
+    fn open<K: Key + 'static, V: Value + 'static>(
+        txn: &&'t WriteTransaction,
+        table: TableDefinition<'_, K, V>,
+    ) -> Result<Self::Table<K, V>, TableError> {
+        let txn: &'t WriteTransaction = txn;
+        txn.open_table(table)
+    }
 }
 
 /// A consistent read snapshot.
@@ -38,54 +66,24 @@ pub type WriteTx<'t> = Tables<Write<'t>>;
 
 type PairKey = (IdBytes, IdBytes);
 
-/// Every table, open in one transaction.
+/// One transaction: its tables (`t`), plus what the store announces after
+/// a write commits.
 pub struct Tables<A: Access> {
-    pub(super) users: A::Table<IdBytes, &'static [u8]>,
-    pub(super) username_to_user_id: A::Table<&'static str, IdBytes>,
-    pub(super) email_to_user_id: A::Table<&'static str, IdBytes>,
-    pub(super) webauthn_handle_to_user_id: A::Table<[u8; 16], IdBytes>,
-    pub(super) user_search_text: A::Table<&'static str, &'static str>,
-    pub(super) admin_user_ids: A::Table<IdBytes, ()>,
-    pub(super) user_passkeys: A::Table<(IdBytes, &'static [u8]), &'static [u8]>,
-    pub(super) credential_id_to_user_id: A::Table<&'static [u8], IdBytes>,
-    pub(super) sessions: A::Table<TokenHash, &'static [u8]>,
-    pub(super) user_sessions: A::Table<(IdBytes, TokenHash), ()>,
-    pub(super) login_codes: A::Table<TokenHash, &'static [u8]>,
-    pub(super) user_login_codes: A::Table<(IdBytes, TokenHash), ()>,
-    pub(super) settings: A::Table<&'static str, &'static [u8]>,
-    pub(super) groups: A::Table<IdBytes, &'static [u8]>,
-    pub(super) group_name_to_group_id: A::Table<&'static str, IdBytes>,
-    pub(super) group_members: A::Table<PairKey, ()>,
-    pub(super) user_groups: A::Table<PairKey, ()>,
-    pub(super) audit_log: A::Table<u64, &'static [u8]>,
-    pub(super) user_audit_events: A::Table<(IdBytes, u64), ()>,
-    // OpenID Connect administration.
-    pub(super) clients: A::Table<&'static str, &'static [u8]>,
-    pub(super) signing_keys: A::Table<&'static str, &'static [u8]>,
-    pub(super) consents: A::Table<(IdBytes, &'static str), &'static [u8]>,
-    pub(super) claims: A::Table<(u8, IdBytes), &'static [u8]>,
-    // ---- OIDC tokens (oidc-flows) ----
-    pub(super) refresh_tokens: A::Table<TokenHash, &'static [u8]>,
-    pub(super) grant_refresh_tokens: A::Table<([u8; 16], TokenHash), ()>,
-    pub(super) user_refresh_tokens: A::Table<(IdBytes, TokenHash), ()>,
-    pub(super) revoked_tokens: A::Table<&'static str, i64>,
-    pub(super) revoked_grants: A::Table<&'static str, i64>,
-    pub(super) grant_epochs: A::Table<(IdBytes, &'static str), u64>,
-    // ---- end OIDC tokens ----
-    pub(super) signup_tokens: A::Table<TokenHash, &'static [u8]>,
-    pub(super) signup_token_ids: A::Table<&'static str, TokenHash>,
-    // LDAP sync (issue 7): directory unique id → user / group id.
-    pub(super) ldap_id_to_user_id: A::Table<&'static str, IdBytes>,
-    pub(super) ldap_id_to_group_id: A::Table<&'static str, IdBytes>,
+    pub(super) t: Open<A>,
     /// Audit events appended in this transaction, announced after commit.
     pub(super) appended_audit: Vec<(u64, AuditRecord)>,
-    // Email (issue 6).
-    pub(super) outbox: A::Table<u64, &'static [u8]>,
-    pub(super) mail_state: A::Table<&'static str, &'static [u8]>,
-    pub(super) email_links: A::Table<TokenHash, &'static [u8]>,
-    pub(super) known_devices: A::Table<(IdBytes, TokenHash), i64>,
     /// Whether this transaction queued mail (the delivery worker is woken after commit).
     pub(super) mail_queued: bool,
+}
+
+impl<A: Access> Tables<A> {
+    pub(super) fn new(txn: A::Txn) -> Self {
+        Tables {
+            t: Open::new(txn),
+            appended_audit: Vec::new(),
+            mail_queued: false,
+        }
+    }
 }
 
 impl<A: Access> std::fmt::Debug for Tables<A> {
@@ -94,139 +92,178 @@ impl<A: Access> std::fmt::Debug for Tables<A> {
     }
 }
 
-/// Opens every table with `$open` (the transaction's `open_table`).
-macro_rules! open_all {
-    ($txn:expr) => {
-        Tables {
-            users: $txn
-                .open_table(schema::USERS)
-                .map_err(db("opening users"))?,
-            username_to_user_id: $txn
-                .open_table(schema::USERNAME_TO_USER_ID)
-                .map_err(db("opening the username index"))?,
-            email_to_user_id: $txn
-                .open_table(schema::EMAIL_TO_USER_ID)
-                .map_err(db("opening the email index"))?,
-            webauthn_handle_to_user_id: $txn
-                .open_table(schema::WEBAUTHN_HANDLE_TO_USER_ID)
-                .map_err(db("opening the WebAuthn handle index"))?,
-            user_search_text: $txn
-                .open_table(schema::USER_SEARCH_TEXT)
-                .map_err(db("opening the user search index"))?,
-            admin_user_ids: $txn
-                .open_table(schema::ADMIN_USER_IDS)
-                .map_err(db("opening the admin index"))?,
-            user_passkeys: $txn
-                .open_table(schema::USER_PASSKEYS)
-                .map_err(db("opening passkeys"))?,
-            credential_id_to_user_id: $txn
-                .open_table(schema::CREDENTIAL_ID_TO_USER_ID)
-                .map_err(db("opening the credential id index"))?,
-            sessions: $txn
-                .open_table(schema::SESSIONS)
-                .map_err(db("opening sessions"))?,
-            user_sessions: $txn
-                .open_table(schema::USER_SESSIONS)
-                .map_err(db("opening the user sessions index"))?,
-            login_codes: $txn
-                .open_table(schema::LOGIN_CODES)
-                .map_err(db("opening login codes"))?,
-            user_login_codes: $txn
-                .open_table(schema::USER_LOGIN_CODES)
-                .map_err(db("opening the user login codes index"))?,
-            settings: $txn
-                .open_table(schema::SETTINGS)
-                .map_err(db("opening settings"))?,
-            groups: $txn
-                .open_table(schema::GROUPS)
-                .map_err(db("opening groups"))?,
-            group_name_to_group_id: $txn
-                .open_table(schema::GROUP_NAME_TO_GROUP_ID)
-                .map_err(db("opening the group name index"))?,
-            group_members: $txn
-                .open_table(schema::GROUP_MEMBERS)
-                .map_err(db("opening group members"))?,
-            user_groups: $txn
-                .open_table(schema::USER_GROUPS)
-                .map_err(db("opening user groups"))?,
-            audit_log: $txn
-                .open_table(schema::AUDIT_LOG)
-                .map_err(db("opening the audit log"))?,
-            user_audit_events: $txn
-                .open_table(schema::USER_AUDIT_EVENTS)
-                .map_err(db("opening the audit user index"))?,
-            // OpenID Connect administration.
-            clients: $txn
-                .open_table(schema::CLIENTS)
-                .map_err(db("opening OIDC clients"))?,
-            signing_keys: $txn
-                .open_table(schema::SIGNING_KEYS)
-                .map_err(db("opening signing keys"))?,
-            consents: $txn
-                .open_table(schema::CONSENTS)
-                .map_err(db("opening consents"))?,
-            claims: $txn
-                .open_table(schema::CLAIMS)
-                .map_err(db("opening custom claims"))?,
-            // ---- OIDC tokens (oidc-flows) ----
-            refresh_tokens: $txn
-                .open_table(schema::REFRESH_TOKENS)
-                .map_err(db("opening refresh tokens"))?,
-            grant_refresh_tokens: $txn
-                .open_table(schema::GRANT_REFRESH_TOKENS)
-                .map_err(db("opening the grant refresh-token index"))?,
-            user_refresh_tokens: $txn
-                .open_table(schema::USER_REFRESH_TOKENS)
-                .map_err(db("opening the user refresh-token index"))?,
-            revoked_tokens: $txn
-                .open_table(schema::REVOKED_TOKENS)
-                .map_err(db("opening revoked tokens"))?,
-            revoked_grants: $txn
-                .open_table(schema::REVOKED_GRANTS)
-                .map_err(db("opening revoked grants"))?,
-            grant_epochs: $txn
-                .open_table(schema::GRANT_EPOCHS)
-                .map_err(db("opening grant epochs"))?,
-            // ---- end OIDC tokens ----
-            signup_tokens: $txn
-                .open_table(schema::SIGNUP_TOKENS)
-                .map_err(db("opening signup tokens"))?,
-            signup_token_ids: $txn
-                .open_table(schema::SIGNUP_TOKEN_IDS)
-                .map_err(db("opening the signup token id index"))?,
-            ldap_id_to_user_id: $txn
-                .open_table(schema::LDAP_ID_TO_USER_ID)
-                .map_err(db("opening the LDAP user id index"))?,
-            ldap_id_to_group_id: $txn
-                .open_table(schema::LDAP_ID_TO_GROUP_ID)
-                .map_err(db("opening the LDAP group id index"))?,
-            appended_audit: Vec::new(),
-            // Email (issue 6).
-            outbox: $txn
-                .open_table(schema::OUTBOX)
-                .map_err(db("opening the mail outbox"))?,
-            mail_state: $txn
-                .open_table(schema::MAIL_STATE)
-                .map_err(db("opening the mail state"))?,
-            email_links: $txn
-                .open_table(schema::EMAIL_LINKS)
-                .map_err(db("opening email sign-in links"))?,
-            known_devices: $txn
-                .open_table(schema::KNOWN_DEVICES)
-                .map_err(db("opening known devices"))?,
-            mail_queued: false,
+/// The first use opens a table; later uses reuse it.
+fn lazy<'a, T>(
+    cell: &'a OnceCell<T>,
+    open: impl FnOnce() -> Result<T, TableError>,
+    what: &'static str,
+) -> Result<&'a T, StoreError> {
+    match cell.get() {
+        Some(table) => Ok(table),
+        None => {
+            let table = open().map_err(db(what))?;
+            Ok(cell.get_or_init(|| table))
+        }
+    }
+}
+
+fn lazy_mut<'a, T>(
+    cell: &'a mut OnceCell<T>,
+    open: impl FnOnce() -> Result<T, TableError>,
+    what: &'static str,
+) -> Result<&'a mut T, StoreError> {
+    if cell.get().is_none() {
+        let table = open().map_err(db(what))?;
+        let _ = cell.set(table);
+    }
+    cell.get_mut().ok_or(StoreError::Corrupt(format!(
+        "{what}: the table did not stay open"
+    )))
+}
+
+/// Declares every table once: its field, its read and write accessors, and
+/// `open_all` (which migrations use to create tables a file lacks).
+macro_rules! tables {
+    ($($field:ident, $field_mut:ident: $def:expr, $what:literal => $k:ty, $v:ty;)*) => {
+        /// The tables of one transaction, each opened on first use.
+        pub struct Open<A: Access> {
+            txn: A::Txn,
+            $($field: OnceCell<A::Table<$k, $v>>,)*
+        }
+
+        impl<A: Access> Open<A> {
+            fn new(txn: A::Txn) -> Self {
+                Open {
+                    txn,
+                    $($field: OnceCell::new(),)*
+                }
+            }
+
+            $(
+                pub(super) fn $field(&self) -> Result<&A::Table<$k, $v>, StoreError> {
+                    lazy(&self.$field, || A::open(&self.txn, $def), $what)
+                }
+            )*
+
+            /// Opens every table, creating those a file lacks.
+            pub(super) fn open_all(&self) -> Result<(), StoreError> {
+                $(self.$field()?;)*
+                Ok(())
+            }
+        }
+
+        impl<'t> Open<Write<'t>> {
+            $(
+                // Some tables are only written in pairs (see `memberships_mut`).
+                #[allow(dead_code)]
+                pub(super) fn $field_mut(
+                    &mut self,
+                ) -> Result<&mut redb::Table<'t, $k, $v>, StoreError> {
+                    let txn = self.txn;
+                    lazy_mut(&mut self.$field, || txn.open_table($def), $what)
+                }
+            )*
         }
     };
 }
 
-impl Tables<Read> {
-    pub(super) fn open(txn: &ReadTransaction) -> Result<Self, StoreError> {
-        Ok(open_all!(txn))
-    }
+tables! {
+    users, users_mut: schema::USERS, "opening users" => IdBytes, &'static [u8];
+    username_to_user_id, username_to_user_id_mut: schema::USERNAME_TO_USER_ID, "opening the username index" => &'static str, IdBytes;
+    email_to_user_id, email_to_user_id_mut: schema::EMAIL_TO_USER_ID, "opening the email index" => &'static str, IdBytes;
+    webauthn_handle_to_user_id, webauthn_handle_to_user_id_mut: schema::WEBAUTHN_HANDLE_TO_USER_ID, "opening the WebAuthn handle index" => [u8; 16], IdBytes;
+    user_search_text, user_search_text_mut: schema::USER_SEARCH_TEXT, "opening the user search index" => &'static str, &'static str;
+    admin_user_ids, admin_user_ids_mut: schema::ADMIN_USER_IDS, "opening the admin index" => IdBytes, ();
+    user_passkeys, user_passkeys_mut: schema::USER_PASSKEYS, "opening passkeys" => (IdBytes, &'static [u8]), &'static [u8];
+    credential_id_to_user_id, credential_id_to_user_id_mut: schema::CREDENTIAL_ID_TO_USER_ID, "opening the credential id index" => &'static [u8], IdBytes;
+    sessions, sessions_mut: schema::SESSIONS, "opening sessions" => TokenHash, &'static [u8];
+    user_sessions, user_sessions_mut: schema::USER_SESSIONS, "opening the user sessions index" => (IdBytes, TokenHash), ();
+    login_codes, login_codes_mut: schema::LOGIN_CODES, "opening login codes" => TokenHash, &'static [u8];
+    user_login_codes, user_login_codes_mut: schema::USER_LOGIN_CODES, "opening the user login codes index" => (IdBytes, TokenHash), ();
+    settings, settings_mut: schema::SETTINGS, "opening settings" => &'static str, &'static [u8];
+    groups, groups_mut: schema::GROUPS, "opening groups" => IdBytes, &'static [u8];
+    group_name_to_group_id, group_name_to_group_id_mut: schema::GROUP_NAME_TO_GROUP_ID, "opening the group name index" => &'static str, IdBytes;
+    group_members, group_members_mut: schema::GROUP_MEMBERS, "opening group members" => PairKey, ();
+    user_groups, user_groups_mut: schema::USER_GROUPS, "opening user groups" => PairKey, ();
+    audit_log, audit_log_mut: schema::AUDIT_LOG, "opening the audit log" => u64, &'static [u8];
+    user_audit_events, user_audit_events_mut: schema::USER_AUDIT_EVENTS, "opening the audit user index" => (IdBytes, u64), ();
+    clients, clients_mut: schema::CLIENTS, "opening OIDC clients" => &'static str, &'static [u8];
+    signing_keys, signing_keys_mut: schema::SIGNING_KEYS, "opening signing keys" => &'static str, &'static [u8];
+    consents, consents_mut: schema::CONSENTS, "opening consents" => (IdBytes, &'static str), &'static [u8];
+    claims, claims_mut: schema::CLAIMS, "opening custom claims" => (u8, IdBytes), &'static [u8];
+    refresh_tokens, refresh_tokens_mut: schema::REFRESH_TOKENS, "opening refresh tokens" => TokenHash, &'static [u8];
+    grant_refresh_tokens, grant_refresh_tokens_mut: schema::GRANT_REFRESH_TOKENS, "opening the grant refresh-token index" => ([u8; 16], TokenHash), ();
+    user_refresh_tokens, user_refresh_tokens_mut: schema::USER_REFRESH_TOKENS, "opening the user refresh-token index" => (IdBytes, TokenHash), ();
+    revoked_tokens, revoked_tokens_mut: schema::REVOKED_TOKENS, "opening revoked tokens" => &'static str, i64;
+    revoked_grants, revoked_grants_mut: schema::REVOKED_GRANTS, "opening revoked grants" => &'static str, i64;
+    grant_epochs, grant_epochs_mut: schema::GRANT_EPOCHS, "opening grant epochs" => (IdBytes, &'static str), u64;
+    signup_tokens, signup_tokens_mut: schema::SIGNUP_TOKENS, "opening signup tokens" => TokenHash, &'static [u8];
+    signup_token_ids, signup_token_ids_mut: schema::SIGNUP_TOKEN_IDS, "opening the signup token id index" => &'static str, TokenHash;
+    ldap_id_to_user_id, ldap_id_to_user_id_mut: schema::LDAP_ID_TO_USER_ID, "opening the LDAP user id index" => &'static str, IdBytes;
+    ldap_id_to_group_id, ldap_id_to_group_id_mut: schema::LDAP_ID_TO_GROUP_ID, "opening the LDAP group id index" => &'static str, IdBytes;
+    outbox, outbox_mut: schema::OUTBOX, "opening the mail outbox" => u64, &'static [u8];
+    mail_state, mail_state_mut: schema::MAIL_STATE, "opening the mail state" => &'static str, &'static [u8];
+    email_links, email_links_mut: schema::EMAIL_LINKS, "opening email sign-in links" => TokenHash, &'static [u8];
+    known_devices, known_devices_mut: schema::KNOWN_DEVICES, "opening known devices" => (IdBytes, TokenHash), i64;
 }
 
-impl<'t> Tables<Write<'t>> {
-    pub(super) fn open(txn: &'t WriteTransaction) -> Result<Self, StoreError> {
-        Ok(open_all!(txn))
+/// A table and its index, both writable at once (they change together).
+type Pair<'a, 't, K1, V1, K2, V2> = (
+    &'a mut redb::Table<'t, K1, V1>,
+    &'a mut redb::Table<'t, K2, V2>,
+);
+
+/// A secret-keyed record table and its per-user index (sessions, login codes).
+type HashedPair<'a, 't> = Pair<'a, 't, TokenHash, &'static [u8], (IdBytes, TokenHash), ()>;
+
+impl<'t> Open<Write<'t>> {
+    /// Group memberships in both directions.
+    pub(super) fn memberships_mut(
+        &mut self,
+    ) -> Result<Pair<'_, 't, PairKey, (), PairKey, ()>, StoreError> {
+        let txn = self.txn;
+        let members = lazy_mut(
+            &mut self.group_members,
+            || txn.open_table(schema::GROUP_MEMBERS),
+            "opening group members",
+        )?;
+        let user_groups = lazy_mut(
+            &mut self.user_groups,
+            || txn.open_table(schema::USER_GROUPS),
+            "opening user groups",
+        )?;
+        Ok((members, user_groups))
+    }
+
+    /// Sessions and the per-user session index.
+    pub(super) fn sessions_with_index_mut(&mut self) -> Result<HashedPair<'_, 't>, StoreError> {
+        let txn = self.txn;
+        let sessions = lazy_mut(
+            &mut self.sessions,
+            || txn.open_table(schema::SESSIONS),
+            "opening sessions",
+        )?;
+        let index = lazy_mut(
+            &mut self.user_sessions,
+            || txn.open_table(schema::USER_SESSIONS),
+            "opening the user sessions index",
+        )?;
+        Ok((sessions, index))
+    }
+
+    /// Login codes and the per-user login code index.
+    pub(super) fn login_codes_with_index_mut(&mut self) -> Result<HashedPair<'_, 't>, StoreError> {
+        let txn = self.txn;
+        let codes = lazy_mut(
+            &mut self.login_codes,
+            || txn.open_table(schema::LOGIN_CODES),
+            "opening login codes",
+        )?;
+        let index = lazy_mut(
+            &mut self.user_login_codes,
+            || txn.open_table(schema::USER_LOGIN_CODES),
+            "opening the user login codes index",
+        )?;
+        Ok((codes, index))
     }
 }

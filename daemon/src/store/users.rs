@@ -50,7 +50,8 @@ fn search_text(user: &UserRecord) -> String {
 
 impl<A: Access> Tables<A> {
     pub fn user(&self, id: UserId) -> Result<Option<UserRecord>, StoreError> {
-        self.users
+        self.t
+            .users()?
             .get(id.to_bytes())
             .map_err(db("reading a user"))?
             .map(|bytes| decode(bytes.value()))
@@ -60,29 +61,35 @@ impl<A: Access> Tables<A> {
     /// By username, case-insensitively.
     pub fn user_id_by_username(&self, username: &str) -> Result<Option<UserId>, StoreError> {
         Ok(
-            index::lookup(&self.username_to_user_id, fold(username).as_str())?
+            index::lookup(self.t.username_to_user_id()?, fold(username).as_str())?
                 .map(UserId::from_bytes),
         )
     }
 
     /// By email, case-insensitively.
     pub fn user_id_by_email(&self, email: &str) -> Result<Option<UserId>, StoreError> {
-        Ok(index::lookup(&self.email_to_user_id, fold(email).as_str())?.map(UserId::from_bytes))
+        Ok(
+            index::lookup(self.t.email_to_user_id()?, fold(email).as_str())?
+                .map(UserId::from_bytes),
+        )
     }
 
     pub fn user_id_by_webauthn_handle(
         &self,
         handle: &[u8; 16],
     ) -> Result<Option<UserId>, StoreError> {
-        Ok(index::lookup(&self.webauthn_handle_to_user_id, *handle)?.map(UserId::from_bytes))
+        Ok(index::lookup(self.t.webauthn_handle_to_user_id()?, *handle)?.map(UserId::from_bytes))
     }
 
     pub fn user_count(&self) -> Result<u64, StoreError> {
-        self.users.len().map_err(db("counting users"))
+        self.t.users()?.len().map_err(db("counting users"))
     }
 
     pub fn admin_count(&self) -> Result<u64, StoreError> {
-        self.admin_user_ids.len().map_err(db("counting admins"))
+        self.t
+            .admin_user_ids()?
+            .len()
+            .map_err(db("counting admins"))
     }
 
     pub fn passkey_count(&self, id: UserId) -> Result<u32, StoreError> {
@@ -103,7 +110,8 @@ impl<A: Access> Tables<A> {
         let id = id.to_bytes();
         let empty: &[u8] = &[];
         for entry in self
-            .user_passkeys
+            .t
+            .user_passkeys()?
             .range((id, empty)..)
             .map_err(db("reading passkeys"))?
         {
@@ -118,7 +126,7 @@ impl<A: Access> Tables<A> {
     }
 
     pub fn user_group_ids(&self, id: UserId) -> Result<Vec<GroupId>, StoreError> {
-        Ok(index::linked(&self.user_groups, id.to_bytes())?
+        Ok(index::linked(self.t.user_groups()?, id.to_bytes())?
             .into_iter()
             .map(GroupId::from_bytes)
             .collect())
@@ -139,7 +147,8 @@ impl<A: Access> Tables<A> {
         if needle.is_empty() {
             let total = self.user_count()?;
             let iter = self
-                .username_to_user_id
+                .t
+                .username_to_user_id()?
                 .iter()
                 .map_err(db("listing users"))?;
             for (position, entry) in (0u64..).zip(iter) {
@@ -156,7 +165,8 @@ impl<A: Access> Tables<A> {
         let mut total = 0u64;
         if !needle.contains('\n') {
             for entry in self
-                .user_search_text
+                .t
+                .user_search_text()?
                 .iter()
                 .map_err(db("filtering users"))?
             {
@@ -165,7 +175,7 @@ impl<A: Access> Tables<A> {
                     continue;
                 }
                 if total >= offset && users.len() < limit {
-                    let id = index::lookup(&self.username_to_user_id, username.value())?
+                    let id = index::lookup(self.t.username_to_user_id()?, username.value())?
                         .ok_or_else(|| dangling("the search index", username.value()))?;
                     users.push(self.user_for_index(id)?);
                 }
@@ -195,7 +205,7 @@ impl WriteTx<'_> {
         let old_username = old.as_ref().map(|u| fold(&u.username));
         let new_username = fold(&user.username);
         index::rekey(
-            &mut self.username_to_user_id,
+            self.t.username_to_user_id_mut()?,
             old_username.as_deref(),
             Some(new_username.as_str()),
             id,
@@ -204,14 +214,14 @@ impl WriteTx<'_> {
         let old_email = old.as_ref().and_then(|u| u.email.as_deref()).map(fold);
         let new_email = user.email.as_deref().map(fold);
         index::rekey(
-            &mut self.email_to_user_id,
+            self.t.email_to_user_id_mut()?,
             old_email.as_deref(),
             new_email.as_deref(),
             id,
             "email",
         )?;
         index::rekey(
-            &mut self.webauthn_handle_to_user_id,
+            self.t.webauthn_handle_to_user_id_mut()?,
             old.as_ref().map(|u| u.webauthn_handle.0),
             Some(user.webauthn_handle.0),
             id,
@@ -220,23 +230,28 @@ impl WriteTx<'_> {
         if let Some(old_username) = &old_username
             && *old_username != new_username
         {
-            self.user_search_text
+            self.t
+                .user_search_text_mut()?
                 .remove(old_username.as_str())
                 .map_err(db("updating the user search index"))?;
         }
-        self.user_search_text
+        self.t
+            .user_search_text_mut()?
             .insert(new_username.as_str(), search_text(user).as_str())
             .map_err(db("updating the user search index"))?;
         if user.is_admin {
-            self.admin_user_ids
+            self.t
+                .admin_user_ids_mut()?
                 .insert(id, ())
                 .map_err(db("updating the admin index"))?;
         } else {
-            self.admin_user_ids
+            self.t
+                .admin_user_ids_mut()?
                 .remove(id)
                 .map_err(db("updating the admin index"))?;
         }
-        self.users
+        self.t
+            .users_mut()?
             .insert(id, encode(user)?.as_slice())
             .map_err(db("writing a user"))?;
         Ok(())
@@ -248,36 +263,47 @@ impl WriteTx<'_> {
         let user = self.user(id)?.ok_or(StoreError::NotFound)?;
         let bytes = id.to_bytes();
         let username = fold(&user.username);
-        self.username_to_user_id
+        self.t
+            .username_to_user_id_mut()?
             .remove(username.as_str())
             .map_err(db("deleting a user"))?;
-        self.user_search_text
+        self.t
+            .user_search_text_mut()?
             .remove(username.as_str())
             .map_err(db("deleting a user"))?;
         if let Some(email) = user.email.as_deref() {
-            self.email_to_user_id
+            self.t
+                .email_to_user_id_mut()?
                 .remove(fold(email).as_str())
                 .map_err(db("deleting a user"))?;
         }
-        self.webauthn_handle_to_user_id
+        self.t
+            .webauthn_handle_to_user_id_mut()?
             .remove(user.webauthn_handle.0)
             .map_err(db("deleting a user"))?;
-        self.admin_user_ids
+        self.t
+            .admin_user_ids_mut()?
             .remove(bytes)
             .map_err(db("deleting a user"))?;
-        index::unlink_all(&mut self.user_groups, &mut self.group_members, bytes)?;
+        let (members, user_groups) = self.t.memberships_mut()?;
+        index::unlink_all(user_groups, members, bytes)?;
         for credential in self.passkey_ids(id)? {
-            self.user_passkeys
+            self.t
+                .user_passkeys_mut()?
                 .remove((bytes, credential.as_slice()))
                 .map_err(db("deleting a user's passkeys"))?;
-            self.credential_id_to_user_id
+            self.t
+                .credential_id_to_user_id_mut()?
                 .remove(credential.as_slice())
                 .map_err(db("deleting a user's passkeys"))?;
         }
         self.remove_user_sessions(id)?;
         self.remove_user_login_codes(id)?;
         self.remove_user_oidc_data(id)?;
-        self.users.remove(bytes).map_err(db("deleting a user"))?;
+        self.t
+            .users_mut()?
+            .remove(bytes)
+            .map_err(db("deleting a user"))?;
         Ok(user)
     }
 }
