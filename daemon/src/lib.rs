@@ -199,7 +199,8 @@ async fn serve(
             &config.public_url,
             &config.trusted_proxies,
         )
-        .with_oidc(oidc.clone()),
+        .with_oidc(oidc.clone())
+        .with_tasks(tracker.clone()),
     );
     let http = tokio::spawn(
         axum::serve(

@@ -93,7 +93,7 @@ pub async fn request_post(
     // work for a known address (rendering, queueing, the SMTP conversation)
     // does not compete with the answer for the CPU either.
     let pause = std::time::Duration::from_millis(rand::random_range(50..250));
-    tokio::spawn(async move {
+    state.tasks.spawn(async move {
         tokio::time::sleep(pause).await;
         let outcome = tokio::task::spawn_blocking(move || {
             idm.request_email_link(&actor, &address, &background, &public_url)

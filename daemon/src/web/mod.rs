@@ -67,6 +67,8 @@ pub struct WebState {
     pub cookies: cookies::CookieNames,
     /// The OpenID Connect provider; `None` only in tests that build a bare state.
     pub oidc: Option<Oidc>,
+    /// Work a request starts but does not wait for; the daemon waits for it on shutdown.
+    pub tasks: tokio_util::task::TaskTracker,
 }
 
 impl WebState {
@@ -89,7 +91,14 @@ impl WebState {
             trusted_proxies: trusted_proxies.into(),
             cookies: cookies::CookieNames::new(public_url.is_https()),
             oidc: None,
+            tasks: tokio_util::task::TaskTracker::new(),
         }
+    }
+
+    /// The state whose background work the daemon's shutdown waits for.
+    pub fn with_tasks(mut self, tasks: tokio_util::task::TaskTracker) -> WebState {
+        self.tasks = tasks;
+        self
     }
 
     /// The state with the OpenID Connect provider.

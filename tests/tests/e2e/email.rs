@@ -562,6 +562,23 @@ async fn queued_mail_survives_a_restart() {
 }
 
 #[tokio::test]
+async fn a_link_asked_for_just_before_shutdown_is_still_queued() {
+    let port = free_port();
+    let t = TestDaemon::start().await;
+    create_user(t.daemon.idm(), "alice");
+    use_smtp(&t, port).await;
+    set(&t, "email.one_time_access", "true").await;
+    let (status, _) = ask_for_link(&t, &browser(), "alice@example.com").await;
+    assert_eq!(status, StatusCode::OK);
+    // The lookup runs in the background after the answer; a clean stop
+    // waits for it instead of dropping the request.
+    let dir = t.stop().await;
+    let t = TestDaemon::start_in(dir).await;
+    let status = mail_status(&t).await;
+    assert_eq!(status.queued + status.retrying, 1, "{status:?}");
+}
+
+#[tokio::test]
 async fn undeliverable_mail_is_given_up_after_a_day() {
     let t = TestDaemon::start().await;
     create_user(t.daemon.idm(), "alice");
