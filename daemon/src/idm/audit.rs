@@ -4,7 +4,7 @@ use latchkey_protocol::AuditQuery;
 use time::OffsetDateTime;
 
 use super::{Actor, Idm, IdmError, UserId, to_time, users::resolve_user};
-use crate::store::{AuditRecord, WriteTx};
+use crate::store::{AuditRecord, Store, WriteTx};
 
 /// One recorded event, as the console shows it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -54,7 +54,31 @@ pub(crate) fn append(
     subject: Option<Subject<'_>>,
     details: Vec<(String, String)>,
 ) -> Result<u64, IdmError> {
-    let record = AuditRecord {
+    Ok(tx.append_audit(&record_of(now, actor, event, subject, details))?)
+}
+
+/// Records an event that is the whole of its operation (nothing else is written with it),
+/// sharing a durable commit with events recorded at the same moment
+/// ([`Store::append_audit_grouped`]): hot paths such as `/authorize` use this.
+pub(crate) fn record(
+    store: &Store,
+    now: i64,
+    actor: &Actor,
+    event: &str,
+    subject: Option<Subject<'_>>,
+    details: Vec<(String, String)>,
+) -> Result<u64, IdmError> {
+    Ok(store.append_audit_grouped(record_of(now, actor, event, subject, details))?)
+}
+
+fn record_of(
+    now: i64,
+    actor: &Actor,
+    event: &str,
+    subject: Option<Subject<'_>>,
+    details: Vec<(String, String)>,
+) -> AuditRecord {
+    AuditRecord {
         at: now,
         event: event.to_owned(),
         actor: actor.to_string(),
@@ -64,8 +88,7 @@ pub(crate) fn append(
         ip: actor.ip.clone(),
         user_agent: actor.user_agent.clone(),
         details,
-    };
-    Ok(tx.append_audit(&record)?)
+    }
 }
 
 fn event_from_record(id: u64, record: AuditRecord) -> Result<AuditEvent, IdmError> {

@@ -256,6 +256,77 @@ fn audit_pages_newest_first_and_by_user() {
     assert_eq!(seqs(tx.audit_page(Some(4), 10, Some(bob)).unwrap()), [2]);
 }
 
+fn event(name: &str) -> AuditRecord {
+    AuditRecord {
+        at: 0,
+        event: name.to_owned(),
+        actor: "system".to_owned(),
+        actor_user: None,
+        subject: None,
+        subject_user: None,
+        ip: None,
+        user_agent: None,
+        details: Vec::new(),
+    }
+}
+
+#[test]
+fn grouped_events_share_commits_and_each_gets_its_own_id() {
+    use std::sync::atomic::Ordering;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("db.redb")).unwrap();
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    store.set_audit_observer({
+        let seen = Arc::clone(&seen);
+        Arc::new(move |seq, record| seen.lock().unwrap().push((seq, record.event.clone())))
+    });
+    // A long write holds the database while eight events arrive: they must all be
+    // committed by one later transaction, not eight.
+    let (held, release) = (std::sync::Barrier::new(2), std::sync::Barrier::new(2));
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            store
+                .write(|_| {
+                    held.wait();
+                    release.wait();
+                    Ok::<_, StoreError>(())
+                })
+                .unwrap();
+        });
+        held.wait();
+        let appenders: Vec<_> = (0..8)
+            .map(|i| {
+                let store = &store;
+                scope.spawn(move || store.append_audit_grouped(event(&format!("e{i}"))))
+            })
+            .collect();
+        while store.grouped.queue.lock().unwrap().len() < 8 {
+            std::thread::yield_now();
+        }
+        release.wait();
+        let mut ids: Vec<u64> = appenders
+            .into_iter()
+            .map(|h| h.join().unwrap().unwrap())
+            .collect();
+        ids.sort_unstable();
+        assert_eq!(ids, (1..=8).collect::<Vec<u64>>());
+    });
+    assert_eq!(store.grouped.commits.load(Ordering::Relaxed), 1);
+    // Every event is stored under the id its caller got, and announced once.
+    let tx = store.read().unwrap();
+    let stored = tx.audit_page(None, 100, None).unwrap();
+    assert_eq!(stored.len(), 8);
+    let mut announced = seen.lock().unwrap().clone();
+    announced.sort_unstable();
+    let mut stored: Vec<(u64, String)> = stored.into_iter().map(|(s, r)| (s, r.event)).collect();
+    stored.sort_unstable();
+    assert_eq!(announced, stored);
+    // Alone, an event is committed at once.
+    let id = store.append_audit_grouped(event("alone")).unwrap();
+    assert_eq!(id, 9);
+    assert_eq!(store.grouped.commits.load(Ordering::Relaxed), 2);
+}
+
 #[test]
 fn a_file_keeps_its_data_and_cannot_be_opened_twice() {
     let dir = tempfile::tempdir().unwrap();

@@ -437,16 +437,21 @@ impl Oidc {
         client: &Client,
         user: &User,
     ) -> Result<(), IdmError> {
-        let now = self.idm.now();
-        self.idm.store().write(|tx| {
-            let details = vec![
-                detail("client_id", client.client_id.as_str()),
-                detail("client", client.name.as_str()),
-            ];
-            let subject = Subject::linked(&user.username, user.id);
-            audit::append(tx, now, actor, "oidc_access_denied", Some(subject), details)?;
-            Ok(())
-        })
+        let details = vec![
+            detail("client_id", client.client_id.as_str()),
+            detail("client", client.name.as_str()),
+        ];
+        let subject = Subject::linked(&user.username, user.id);
+        let (store, now) = (self.idm.store(), self.idm.now());
+        audit::record(
+            store,
+            now,
+            actor,
+            "oidc_access_denied",
+            Some(subject),
+            details,
+        )?;
+        Ok(())
     }
 
     /// Issues a code for `request` to the signed-in `user` in `session` and returns the
@@ -476,16 +481,16 @@ impl Oidc {
             nonce: request.nonce.clone(),
             epoch,
         };
-        self.idm.store().write(|tx| {
-            let details = vec![
-                detail("client_id", client.client_id.as_str()),
-                detail("client", client.name.as_str()),
-                detail("scopes", request.scopes.join(" ")),
-            ];
-            let subject = Subject::linked(&user.username, user.id);
-            audit::append(tx, now, actor, "oidc_authorized", Some(subject), details)?;
-            Ok::<_, IdmError>(())
-        })?;
+        // The event is the authorization's only write: it shares its durable commit with
+        // concurrent authorizations (group commit) instead of queueing for one of its own.
+        let details = vec![
+            detail("client_id", client.client_id.as_str()),
+            detail("client", client.name.as_str()),
+            detail("scopes", request.scopes.join(" ")),
+        ];
+        let subject = Subject::linked(&user.username, user.id);
+        let store = self.idm.store();
+        audit::record(store, now, actor, "oidc_authorized", Some(subject), details)?;
         let ttl = i64::try_from(client.code_ttl().as_secs()).unwrap_or(600);
         let pending = PendingCode {
             grant,
