@@ -18,7 +18,8 @@
 //!
 //! PKCE (RFC 7636): `S256` and `plain`; the verifier is checked in constant time.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::Arc;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -26,7 +27,6 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::idm::{IdmError, UserId, secrets};
-use crate::store::TokenHash;
 
 /// The most live codes (and, separately, used-code tombstones) kept at once.
 pub const MAX_CODES: usize = 100_000;
@@ -169,22 +169,40 @@ pub enum Redeemed {
     Unknown,
 }
 
+/// A redeemed code's tombstone: what a replay must revoke. Kept small, since under a steady
+/// stream of sign-ins there is one per authorization of the last ten minutes (up to
+/// [`MAX_CODES`]): 16-byte key, no string of its own (the client id is shared).
 #[derive(Debug)]
 struct UsedCode {
     grant_id: [u8; 16],
-    client_id: String,
     user_id: UserId,
+    client_id: Arc<str>,
     until: i64,
+}
+
+/// A code's key in the maps: the first half of its SHA-256. The code itself has 256 random
+/// bits; 128 bits of its hash are as unguessable and cannot collide in practice.
+type CodeKey = [u8; 16];
+
+fn code_key(code: &str) -> CodeKey {
+    let digest = secrets::sha256(code.as_bytes());
+    let mut key = [0; 16];
+    for (k, d) in key.iter_mut().zip(digest) {
+        *k = d;
+    }
+    key
 }
 
 /// Codes in flight. `order` is insertion order with each entry's expiry; entries already
 /// redeemed are skipped when popped.
 #[derive(Default)]
 pub struct CodeStore {
-    live: HashMap<TokenHash, PendingCode>,
-    order: VecDeque<(i64, TokenHash)>,
-    used: HashMap<TokenHash, UsedCode>,
-    used_order: VecDeque<(i64, TokenHash)>,
+    live: HashMap<CodeKey, PendingCode>,
+    order: VecDeque<(i64, CodeKey)>,
+    used: HashMap<CodeKey, UsedCode>,
+    used_order: VecDeque<(i64, CodeKey)>,
+    /// One copy of each client id the tombstones name.
+    client_ids: HashSet<Arc<str>>,
 }
 
 impl std::fmt::Debug for CodeStore {
@@ -201,7 +219,7 @@ impl CodeStore {
     pub fn insert(&mut self, now: i64, pending: PendingCode) -> Result<String, IdmError> {
         self.evict(now);
         let code = secrets::random_token::<32>()?;
-        let key = secrets::sha256(code.as_bytes());
+        let key = code_key(&code);
         self.order.push_back((pending.expires_at, key));
         self.live.insert(key, pending);
         Ok(code)
@@ -211,17 +229,18 @@ impl CodeStore {
     /// code would have expired.
     pub fn redeem(&mut self, now: i64, code: &str) -> Redeemed {
         self.evict(now);
-        let key = secrets::sha256(code.as_bytes());
+        let key = code_key(code);
         if let Some(pending) = self.live.remove(&key) {
             if pending.expires_at <= now {
                 return Redeemed::Unknown;
             }
+            let client_id = self.shared_client_id(&pending.grant.client_id);
             self.used.insert(
                 key,
                 UsedCode {
                     grant_id: pending.grant.id,
-                    client_id: pending.grant.client_id.clone(),
                     user_id: pending.grant.user_id,
+                    client_id,
                     until: pending.expires_at,
                 },
             );
@@ -231,7 +250,7 @@ impl CodeStore {
         match self.used.get(&key) {
             Some(used) if used.until > now => Redeemed::Replayed {
                 grant_id: used.grant_id,
-                client_id: used.client_id.clone(),
+                client_id: used.client_id.to_string(),
                 user_id: used.user_id,
             },
             _ => Redeemed::Unknown,
@@ -242,16 +261,29 @@ impl CodeStore {
         self.live.len()
     }
 
+    fn shared_client_id(&mut self, client_id: &str) -> Arc<str> {
+        if let Some(shared) = self.client_ids.get(client_id) {
+            return Arc::clone(shared);
+        }
+        let shared: Arc<str> = Arc::from(client_id);
+        self.client_ids.insert(Arc::clone(&shared));
+        shared
+    }
+
     /// Drops expired entries, and the oldest ones beyond [`MAX_CODES`].
     fn evict(&mut self, now: i64) {
         evict_queue(&mut self.live, &mut self.order, now, MAX_CODES);
         evict_queue(&mut self.used, &mut self.used_order, now, MAX_CODES);
+        if self.used.is_empty() {
+            // Deleted clients' ids go once no tombstone names them.
+            self.client_ids.clear();
+        }
     }
 }
 
 fn evict_queue<V>(
-    map: &mut HashMap<TokenHash, V>,
-    order: &mut VecDeque<(i64, TokenHash)>,
+    map: &mut HashMap<CodeKey, V>,
+    order: &mut VecDeque<(i64, CodeKey)>,
     now: i64,
     max: usize,
 ) {
