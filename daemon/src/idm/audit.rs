@@ -4,7 +4,7 @@ use latchkey_protocol::AuditQuery;
 use time::OffsetDateTime;
 
 use super::{Actor, Idm, IdmError, UserId, to_time, users::resolve_user};
-use crate::store::{AuditRecord, Store, WriteTx};
+use crate::store::{AuditRecord, WriteTx};
 
 /// One recorded event, as the console shows it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -54,24 +54,12 @@ pub(crate) fn append(
     subject: Option<Subject<'_>>,
     details: Vec<(String, String)>,
 ) -> Result<u64, IdmError> {
-    Ok(tx.append_audit(&record_of(now, actor, event, subject, details))?)
+    Ok(tx.append_audit(&self::event(now, actor, event, subject, details))?)
 }
 
-/// Records an event that is the whole of its operation (nothing else is written with it),
-/// sharing a durable commit with events recorded at the same moment
-/// ([`Store::append_audit_grouped`]): hot paths such as `/authorize` use this.
-pub(crate) fn record(
-    store: &Store,
-    now: i64,
-    actor: &Actor,
-    event: &str,
-    subject: Option<Subject<'_>>,
-    details: Vec<(String, String)>,
-) -> Result<u64, IdmError> {
-    Ok(store.append_audit_grouped(record_of(now, actor, event, subject, details))?)
-}
-
-fn record_of(
+/// An event as stored, for a caller that records it itself (see
+/// `web::audit_batch`: events that are the whole of their request's write).
+pub(crate) fn event(
     now: i64,
     actor: &Actor,
     event: &str,

@@ -2,10 +2,10 @@
 
 use redb::ReadableTable;
 
-use super::StoreError;
 use super::error::db;
 use super::records::{AuditRecord, UserId, decode, encode};
 use super::tx::{Access, Tables, WriteTx};
+use super::{Store, StoreError};
 
 impl<A: Access> Tables<A> {
     /// Newest first: up to `limit` events with an id below `before` (all if
@@ -84,5 +84,13 @@ impl WriteTx<'_> {
         }
         self.appended_audit.push((seq, event.clone()));
         Ok(seq)
+    }
+}
+
+impl Store {
+    /// Appends `events` in one durable commit and returns their ids, in order. For events
+    /// that are the whole of their write, batched by the web layer (`web::audit_batch`).
+    pub fn append_audit_batch(&self, events: &[AuditRecord]) -> Result<Vec<u64>, StoreError> {
+        self.write(|tx| events.iter().map(|event| tx.append_audit(event)).collect())
     }
 }

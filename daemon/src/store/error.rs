@@ -45,10 +45,6 @@ pub enum StoreError {
     #[error("{field} is already taken")]
     Conflict { field: &'static str },
 
-    /// A shared commit of audit events failed (the message is the commit's error).
-    #[error("database error while committing audit events: {0}")]
-    GroupCommit(String),
-
     #[error("record not found")]
     NotFound,
 }

@@ -9,7 +9,6 @@
 mod access;
 mod audit;
 mod error;
-mod grouped;
 mod groups;
 mod index;
 mod ldap;
@@ -57,7 +56,7 @@ pub type MailObserver = Arc<dyn Fn() + Send + Sync>;
 /// resident memory followed the database's size (70 MB after a few minutes of sign-ins).
 /// 16 MiB holds every index and hot table of a database of thousands of users; beyond it,
 /// pages come from the operating system's page cache, one `pread` away.
-const CACHE_BYTES: usize = 16 * 1024 * 1024;
+const CACHE_BYTES: usize = 4 * 1024 * 1024;
 
 /// A handle on the database; cheap to clone.
 #[derive(Clone)]
@@ -65,7 +64,6 @@ pub struct Store {
     db: Arc<redb::Database>,
     audit_observer: Arc<RwLock<Option<AuditObserver>>>,
     mail_observer: Arc<RwLock<Option<MailObserver>>>,
-    grouped: Arc<grouped::GroupCommit>,
 }
 
 impl std::fmt::Debug for Store {
@@ -98,7 +96,6 @@ impl Store {
             db: Arc::new(db),
             audit_observer: Arc::default(),
             mail_observer: Arc::default(),
-            grouped: Arc::default(),
         })
     }
 

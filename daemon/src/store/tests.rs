@@ -271,60 +271,31 @@ fn event(name: &str) -> AuditRecord {
 }
 
 #[test]
-fn grouped_events_share_commits_and_each_gets_its_own_id() {
-    use std::sync::atomic::Ordering;
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("db.redb")).unwrap();
+fn a_batch_of_events_is_one_commit_with_ids_in_order() {
+    let store = Store::memory().unwrap();
     let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
     store.set_audit_observer({
         let seen = Arc::clone(&seen);
         Arc::new(move |seq, record| seen.lock().unwrap().push((seq, record.event.clone())))
     });
-    // A long write holds the database while eight events arrive: they must all be
-    // committed by one later transaction, not eight.
-    let (held, release) = (std::sync::Barrier::new(2), std::sync::Barrier::new(2));
-    std::thread::scope(|scope| {
-        scope.spawn(|| {
-            store
-                .write(|_| {
-                    held.wait();
-                    release.wait();
-                    Ok::<_, StoreError>(())
-                })
-                .unwrap();
-        });
-        held.wait();
-        let appenders: Vec<_> = (0..8)
-            .map(|i| {
-                let store = &store;
-                scope.spawn(move || store.append_audit_grouped(event(&format!("e{i}"))))
-            })
-            .collect();
-        while store.grouped.queue.lock().unwrap().len() < 8 {
-            std::thread::yield_now();
-        }
-        release.wait();
-        let mut ids: Vec<u64> = appenders
-            .into_iter()
-            .map(|h| h.join().unwrap().unwrap())
-            .collect();
-        ids.sort_unstable();
-        assert_eq!(ids, (1..=8).collect::<Vec<u64>>());
-    });
-    assert_eq!(store.grouped.commits.load(Ordering::Relaxed), 1);
-    // Every event is stored under the id its caller got, and announced once.
-    let tx = store.read().unwrap();
-    let stored = tx.audit_page(None, 100, None).unwrap();
-    assert_eq!(stored.len(), 8);
-    let mut announced = seen.lock().unwrap().clone();
-    announced.sort_unstable();
-    let mut stored: Vec<(u64, String)> = stored.into_iter().map(|(s, r)| (s, r.event)).collect();
-    stored.sort_unstable();
-    assert_eq!(announced, stored);
-    // Alone, an event is committed at once.
-    let id = store.append_audit_grouped(event("alone")).unwrap();
-    assert_eq!(id, 9);
-    assert_eq!(store.grouped.commits.load(Ordering::Relaxed), 2);
+    store.append_audit_batch(&[event("first")]).unwrap();
+    let ids = store
+        .append_audit_batch(&[event("a"), event("b"), event("c")])
+        .unwrap();
+    assert_eq!(ids, [2, 3, 4]);
+    let stored = store.read().unwrap().audit_page(None, 10, None).unwrap();
+    let stored: Vec<(u64, String)> = stored.into_iter().map(|(s, r)| (s, r.event)).collect();
+    assert_eq!(
+        stored,
+        [
+            (4, "c".into()),
+            (3, "b".into()),
+            (2, "a".into()),
+            (1, "first".into())
+        ]
+    );
+    // Announced once each, after the commit.
+    assert_eq!(seen.lock().unwrap().len(), 4);
 }
 
 #[test]

@@ -16,6 +16,7 @@
 
 mod account;
 mod assets;
+pub mod audit_batch;
 mod auth;
 pub mod client_ip;
 pub mod cookies;
@@ -83,6 +84,11 @@ pub struct WebShared {
     pub oidc: Option<Oidc>,
     /// Work a request starts but does not wait for; the daemon waits for it on shutdown.
     pub tasks: tokio_util::task::TaskTracker,
+    /// Admits token requests that may write to the blocking pool one more than there are
+    /// cores at a time (one may be waiting on an fsync), in arrival order (see `oidc::token`).
+    pub signing: Arc<tokio::sync::Semaphore>,
+    /// Audit events that are the whole of their request's write, committed together.
+    pub audit: audit_batch::AuditBatch,
 }
 
 impl WebState {
@@ -95,6 +101,7 @@ impl WebState {
         trusted_proxies: &[IpAddr],
     ) -> WebState {
         WebState(Arc::new(WebShared {
+            audit: audit_batch::AuditBatch::new(idm.store().clone()),
             idm,
             info,
             passkeys,
@@ -106,6 +113,9 @@ impl WebState {
             cookies: cookies::CookieNames::new(public_url.is_https()),
             oidc: None,
             tasks: tokio_util::task::TaskTracker::new(),
+            signing: Arc::new(tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(2, std::num::NonZero::get) + 1,
+            )),
         }))
     }
 

@@ -1,5 +1,6 @@
 //! The authorization endpoint's rules: validating a request ([`validate`]), deciding what the
-//! user must do ([`decide`]), issuing a code ([`Oidc::issue_code`]) and shaping the answer
+//! user must do ([`decide`]), issuing a code ([`Oidc::prepare_code`], then
+//! [`Oidc::hand_out_code`] once its audit event is durable) and shaping the answer
 //! ([`ResponseTarget::respond`]) for each `response_mode`, always with the RFC 9207 `iss`.
 //!
 //! Until the client and redirect URI are known to be registered, errors are shown on a
@@ -28,6 +29,7 @@ use super::error::{OAuthError, OAuthErrorCode};
 use super::grants::{ChallengeMethod, CodeChallenge, Grant, PendingCode, pkce_syntax_ok};
 use crate::idm::audit::{self, Subject, detail};
 use crate::idm::{Actor, IdmError, Session, User};
+use crate::store::AuditRecord;
 
 /// Longest `state` and `nonce` we carry, in bytes.
 pub const MAX_STATE: usize = 2048;
@@ -134,6 +136,14 @@ impl ResponseTarget {
             ],
         )
     }
+}
+
+/// A code about to be issued: the pending code, and its `oidc_authorized` event to record
+/// first.
+#[derive(Debug)]
+pub struct PreparedCode {
+    pub pending: PendingCode,
+    pub event: AuditRecord,
 }
 
 /// A validated authorization request.
@@ -437,32 +447,29 @@ impl Oidc {
         client: &Client,
         user: &User,
     ) -> Result<(), IdmError> {
-        let details = vec![
-            detail("client_id", client.client_id.as_str()),
-            detail("client", client.name.as_str()),
-        ];
-        let subject = Subject::linked(&user.username, user.id);
-        let (store, now) = (self.idm.store(), self.idm.now());
-        audit::record(
-            store,
-            now,
-            actor,
-            "oidc_access_denied",
-            Some(subject),
-            details,
-        )?;
-        Ok(())
+        let now = self.idm.now();
+        self.idm.store().write(|tx| {
+            let details = vec![
+                detail("client_id", client.client_id.as_str()),
+                detail("client", client.name.as_str()),
+            ];
+            let subject = Subject::linked(&user.username, user.id);
+            audit::append(tx, now, actor, "oidc_access_denied", Some(subject), details)?;
+            Ok(())
+        })
     }
 
-    /// Issues a code for `request` to the signed-in `user` in `session` and returns the
-    /// response that carries it (`oidc_authorized`).
-    pub fn issue_code(
+    /// The first half of issuing a code for `request` to the signed-in `user` in `session`:
+    /// its grant, and the `oidc_authorized` event that must be durable before the code is
+    /// handed out ([`Oidc::hand_out_code`]). The event is the authorization's only write, so
+    /// the web layer commits it together with concurrent authorizations' events.
+    pub fn prepare_code(
         &self,
         actor: &Actor,
         request: &AuthorizeRequest,
         user: &User,
         session: &Session,
-    ) -> Result<AuthorizationResponse, IdmError> {
+    ) -> Result<PreparedCode, IdmError> {
         let now = self.idm.now();
         let client = &request.client;
         let epoch = self
@@ -481,16 +488,13 @@ impl Oidc {
             nonce: request.nonce.clone(),
             epoch,
         };
-        // The event is the authorization's only write: it shares its durable commit with
-        // concurrent authorizations (group commit) instead of queueing for one of its own.
         let details = vec![
             detail("client_id", client.client_id.as_str()),
             detail("client", client.name.as_str()),
             detail("scopes", request.scopes.join(" ")),
         ];
         let subject = Subject::linked(&user.username, user.id);
-        let store = self.idm.store();
-        audit::record(store, now, actor, "oidc_authorized", Some(subject), details)?;
+        let event = audit::event(now, actor, "oidc_authorized", Some(subject), details);
         let ttl = i64::try_from(client.code_ttl().as_secs()).unwrap_or(600);
         let pending = PendingCode {
             grant,
@@ -498,7 +502,17 @@ impl Oidc {
             challenge: request.challenge.clone(),
             expires_at: now.saturating_add(ttl),
         };
-        let code = self.codes().insert(now, pending)?;
+        Ok(PreparedCode { pending, event })
+    }
+
+    /// The second half: stores the code (once its event is recorded) and returns the
+    /// response that carries it.
+    pub fn hand_out_code(
+        &self,
+        request: &AuthorizeRequest,
+        pending: PendingCode,
+    ) -> Result<AuthorizationResponse, IdmError> {
+        let code = self.codes().insert(self.idm.now(), pending)?;
         Ok(request.target.respond(self.issuer(), vec![("code", code)]))
     }
 

@@ -15,7 +15,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-use super::super::auth::{SignedIn, current};
+use super::super::auth::{SignedIn, current, session_token};
 use super::super::client_ip::Client as Peer;
 use super::super::csrf::CsrfToken;
 use super::super::error::WebError;
@@ -24,12 +24,12 @@ use super::super::pages::{self, Chrome};
 use super::super::redirect::login_with_next;
 use super::super::{WebState, blocking};
 use super::{encode_pairs, origin_of, pairs};
-use crate::idm::Oidc;
 use crate::idm::oidc::authorize::{
-    AuthorizationResponse, AuthorizeError, AuthorizeRequest, Decision, decide,
+    AuthorizationResponse, AuthorizeError, AuthorizeRequest, Decision, PreparedCode, decide,
     params_after_sign_in, single, validate,
 };
 use crate::idm::oidc::error::{OAuthError, OAuthErrorCode};
+use crate::idm::{IdmError, Oidc, SessionToken};
 
 #[derive(Template, Debug)]
 #[template(path = "oidc/consent.html")]
@@ -94,15 +94,82 @@ async fn validated(
     oidc: &Oidc,
     params: &[(String, String)],
 ) -> Result<Result<AuthorizeRequest, AuthorizeError>, WebError> {
+    let oidc2 = oidc.clone();
+    let params = params.to_vec();
+    blocking(move || lookup_and_validate(&oidc2, &params)).await
+}
+
+fn lookup_and_validate(
+    oidc: &Oidc,
+    params: &[(String, String)],
+) -> Result<Result<AuthorizeRequest, AuthorizeError>, IdmError> {
     let client = match single(params, "client_id") {
-        Ok(Some(id)) => {
-            let oidc = oidc.clone();
-            let id = id.to_owned();
-            blocking(move || oidc.client(&id)).await?
-        }
+        Ok(Some(id)) => oidc.client(id)?,
         _ => None,
     };
     Ok(validate(oidc.issuer(), params, client))
+}
+
+/// What `GET /authorize` found. Worked out in one trip to the blocking pool: the client, the
+/// session, the group rule and the consent are reads of microseconds each, so a trip per
+/// step cost more than the steps (measured with `scripts/bench-oidc`'s code flow). The
+/// code's audit event is then recorded by [`AuditBatch`](super::super::audit_batch).
+enum Found {
+    Refused(AuthorizeError),
+    /// A code to hand out once its audit event is recorded.
+    Issue(Box<(AuthorizeRequest, PreparedCode)>),
+    Decided(Box<Decided>),
+}
+
+/// A request that needs the user (sign-in, consent) or is refused for them.
+struct Decided {
+    request: AuthorizeRequest,
+    signed_in: Option<SignedIn>,
+    decision: Result<Decision, OAuthError>,
+}
+
+fn find(
+    oidc: &Oidc,
+    params: &[(String, String)],
+    token: Option<SessionToken>,
+    peer: &Peer,
+) -> Result<Found, IdmError> {
+    let request = match lookup_and_validate(oidc, params)? {
+        Ok(request) => request,
+        Err(refused) => return Ok(Found::Refused(refused)),
+    };
+    let signed_in = match token {
+        Some(token) => oidc
+            .idm()
+            .session_user(&token)?
+            .map(|(session, user)| SignedIn {
+                user,
+                session,
+                token,
+            }),
+        None => None,
+    };
+    let (allowed, consented) = match &signed_in {
+        None => (true, None),
+        Some(s) => (
+            oidc.user_allowed(&request.client, &s.user)?,
+            oidc.consent(s.user.id, &request.client.client_id)?,
+        ),
+    };
+    let now = oidc.idm().clock().now().unix_timestamp();
+    let auth_time = signed_in
+        .as_ref()
+        .map(|s| s.session.created_at.unix_timestamp());
+    let decision = decide(&request, now, auth_time, allowed, consented.as_deref());
+    if let (Ok(Decision::Issue), Some(s)) = (&decision, &signed_in) {
+        let prepared = oidc.prepare_code(&s.actor(peer), &request, &s.user, &s.session)?;
+        return Ok(Found::Issue(Box::new((request, prepared))));
+    }
+    Ok(Found::Decided(Box::new(Decided {
+        request,
+        signed_in,
+        decision,
+    })))
 }
 
 /// `GET /authorize`
@@ -115,35 +182,26 @@ pub async fn authorize_get(
 ) -> Result<Response, WebError> {
     let oidc = state.oidc()?;
     let params = pairs(query.unwrap_or_default().as_bytes());
-    let request = match validated(&oidc, &params).await? {
-        Ok(request) => request,
-        Err(AuthorizeError::Page(message)) => return Err(page_error(message)),
-        Err(AuthorizeError::Redirect(response)) => {
+    let token = session_token(&headers, &state);
+    let (oidc2, peer2) = (oidc.clone(), peer.clone());
+    let (found, params) =
+        blocking(move || Ok((find(&oidc2, &params, token, &peer2)?, params))).await?;
+    let (request, signed_in, decision) = match found {
+        Found::Refused(AuthorizeError::Page(message)) => return Err(page_error(message)),
+        Found::Refused(AuthorizeError::Redirect(response)) => {
             return Ok(deliver(&state, "the application", response).await);
         }
+        Found::Issue(issue) => {
+            let (request, prepared) = *issue;
+            return hand_out(&state, &oidc, &request, prepared).await;
+        }
+        Found::Decided(decided) => (decided.request, decided.signed_in, decided.decision),
     };
     let client_name = request.client.name.clone();
-    let signed_in = current(&headers, &state).await?;
-    let now = state.idm.clock().now().unix_timestamp();
-    let (allowed, consented) = match &signed_in {
-        None => (true, None),
-        Some(s) => {
-            let (oidc2, client, user) = (oidc.clone(), request.client.clone(), s.user.clone());
-            let allowed = blocking(move || oidc2.user_allowed(&client, &user)).await?;
-            let (oidc2, user_id, client_id) =
-                (oidc.clone(), s.user.id, request.client.client_id.clone());
-            let consented = blocking(move || oidc2.consent(user_id, &client_id)).await?;
-            (allowed, consented)
-        }
-    };
-    let auth_time = signed_in
-        .as_ref()
-        .map(|s| s.session.created_at.unix_timestamp());
-    let decision = decide(&request, now, auth_time, allowed, consented.as_deref());
     let error_back = |error: OAuthError| request.target.error(oidc.issuer(), &error);
-    match decision {
-        Err(error) => Ok(deliver(&state, &client_name, error_back(error)).await),
-        Ok(Decision::SignIn) => {
+    match (decision, signed_in) {
+        (Err(error), _) => Ok(deliver(&state, &client_name, error_back(error)).await),
+        (Ok(Decision::SignIn), _) => {
             let next = format!(
                 "/authorize?{}",
                 encode_pairs(&params_after_sign_in(&params))
@@ -155,16 +213,10 @@ pub async fn authorize_get(
             }
             Ok(Redirect::to(&login_with_next(&next)).into_response())
         }
-        Ok(Decision::Denied) => {
-            let Some(signed_in) = signed_in else {
-                return Err(WebError::internal());
-            };
+        (Ok(Decision::Denied), Some(signed_in)) => {
             denied(&state, &oidc, &request, &signed_in, &peer).await
         }
-        Ok(Decision::Consent) => {
-            let Some(signed_in) = signed_in else {
-                return Err(WebError::internal());
-            };
+        (Ok(Decision::Consent), Some(signed_in)) => {
             let page = ConsentPage {
                 chrome: Chrome::new(&state.app_name().await, &csrf),
                 client_name,
@@ -178,11 +230,10 @@ pub async fn authorize_get(
             }
             Ok(response)
         }
-        Ok(Decision::Issue) => {
-            let Some(signed_in) = signed_in else {
-                return Err(WebError::internal());
-            };
-            issue(&state, &oidc, request, signed_in, &peer).await
+        // `decide` asks for sign-in whenever nobody is signed in, and `find` issues the
+        // code itself.
+        (Ok(Decision::Denied | Decision::Consent | Decision::Issue), _) => {
+            Err(WebError::internal())
         }
     }
 }
@@ -213,12 +264,26 @@ async fn issue(
     peer: &Peer,
 ) -> Result<Response, WebError> {
     let actor = signed_in.actor(peer);
-    let client_name = request.client.name.clone();
     let oidc2 = oidc.clone();
-    let response =
-        blocking(move || oidc2.issue_code(&actor, &request, &signed_in.user, &signed_in.session))
-            .await?;
-    Ok(deliver(state, &client_name, response).await)
+    let (request, prepared) = blocking(move || {
+        let prepared = oidc2.prepare_code(&actor, &request, &signed_in.user, &signed_in.session)?;
+        Ok((request, prepared))
+    })
+    .await?;
+    hand_out(state, oidc, &request, prepared).await
+}
+
+/// Records the code's `oidc_authorized` event (durably, with concurrent ones), then stores
+/// the code and sends the response that carries it.
+async fn hand_out(
+    state: &WebState,
+    oidc: &Oidc,
+    request: &AuthorizeRequest,
+    prepared: PreparedCode,
+) -> Result<Response, WebError> {
+    state.audit.record(prepared.event).await?;
+    let response = oidc.hand_out_code(request, prepared.pending)?;
+    Ok(deliver(state, &request.client.name, response).await)
 }
 
 /// `POST /authorize`: the same request as a GET (see the module docs).
