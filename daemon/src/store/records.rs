@@ -151,6 +151,24 @@ pub struct AuditV1 {
     pub details: Vec<(String, String)>,
 }
 
+#[cfg(test)]
+impl AuditV1 {
+    /// A bare system event named `event`, for tests.
+    pub fn named(event: &str) -> AuditV1 {
+        AuditV1 {
+            at: 0,
+            event: event.to_owned(),
+            actor: "system".to_owned(),
+            actor_user: None,
+            subject: None,
+            subject_user: None,
+            ip: None,
+            user_agent: None,
+            details: Vec::new(),
+        }
+    }
+}
+
 #[derive(Serialize, Deserialize)]
 pub(crate) enum StoredAuditEvent {
     V1(AuditV1),

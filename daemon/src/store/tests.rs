@@ -256,20 +256,6 @@ fn audit_pages_newest_first_and_by_user() {
     assert_eq!(seqs(tx.audit_page(Some(4), 10, Some(bob)).unwrap()), [2]);
 }
 
-fn event(name: &str) -> AuditRecord {
-    AuditRecord {
-        at: 0,
-        event: name.to_owned(),
-        actor: "system".to_owned(),
-        actor_user: None,
-        subject: None,
-        subject_user: None,
-        ip: None,
-        user_agent: None,
-        details: Vec::new(),
-    }
-}
-
 #[test]
 fn a_batch_of_events_is_one_commit_with_ids_in_order() {
     let store = Store::memory().unwrap();
@@ -278,9 +264,15 @@ fn a_batch_of_events_is_one_commit_with_ids_in_order() {
         let seen = Arc::clone(&seen);
         Arc::new(move |seq, record| seen.lock().unwrap().push((seq, record.event.clone())))
     });
-    store.append_audit_batch(&[event("first")]).unwrap();
+    store
+        .append_audit_batch(&[AuditRecord::named("first")])
+        .unwrap();
     let ids = store
-        .append_audit_batch(&[event("a"), event("b"), event("c")])
+        .append_audit_batch(&[
+            AuditRecord::named("a"),
+            AuditRecord::named("b"),
+            AuditRecord::named("c"),
+        ])
         .unwrap();
     assert_eq!(ids, [2, 3, 4]);
     let stored = store.read().unwrap().audit_page(None, 10, None).unwrap();

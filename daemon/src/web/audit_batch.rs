@@ -124,20 +124,6 @@ mod tests {
     use super::*;
     use std::sync::atomic::Ordering;
 
-    fn event(name: &str) -> AuditRecord {
-        AuditRecord {
-            at: 0,
-            event: name.to_owned(),
-            actor: "system".to_owned(),
-            actor_user: None,
-            subject: None,
-            subject_user: None,
-            ip: None,
-            user_agent: None,
-            details: Vec::new(),
-        }
-    }
-
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn concurrent_events_share_commits_and_each_gets_its_own_id() {
         let dir = tempfile::tempdir().unwrap();
@@ -148,7 +134,9 @@ mod tests {
         let tasks: Vec<_> = (0..32)
             .map(|i| {
                 let batch = batch.clone();
-                tokio::spawn(async move { batch.record(event(&format!("e{i}"))).await })
+                tokio::spawn(
+                    async move { batch.record(AuditRecord::named(&format!("e{i}"))).await },
+                )
             })
             .collect();
         while lock(&batch.shared.queue).len() < 32 {
@@ -166,7 +154,7 @@ mod tests {
         let stored = store.read().unwrap().audit_page(None, 100, None).unwrap();
         assert_eq!(stored.len(), 32);
         // Alone, an event is committed at once.
-        assert_eq!(batch.record(event("alone")).await.unwrap(), 33);
+        assert_eq!(batch.record(AuditRecord::named("alone")).await.unwrap(), 33);
         assert_eq!(batch.shared.commits.load(Ordering::Relaxed), 2);
     }
 }
