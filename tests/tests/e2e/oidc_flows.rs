@@ -364,6 +364,21 @@ async fn the_code_flow_signs_in_asks_consent_and_issues_verified_tokens() {
     // Consent is remembered: a second authorization goes straight back.
     let res = b.get(authorize_url(&t, &rp, &[])).send().await.unwrap();
     assert!(location(&res).starts_with(CB), "{}", location(&res));
+    // Each authorization is in the audit log (recorded before its code was handed out),
+    // and so is the replay.
+    let audit = t.cli(&["audit", "list", "--user", "alice", "--json"]).await;
+    assert_eq!(audit.code, 0, "{audit:?}");
+    assert_eq!(
+        audit.stdout.matches("\"oidc_authorized\"").count(),
+        2,
+        "{}",
+        audit.stdout
+    );
+    assert!(
+        audit.stdout.contains("\"oidc_code_replay\""),
+        "{}",
+        audit.stdout
+    );
 }
 
 #[tokio::test]
