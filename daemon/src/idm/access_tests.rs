@@ -135,13 +135,27 @@ fn sessions_start_look_up_and_expire_by_the_setting() {
     let other = SessionToken::from_cookie(&"A".repeat(43)).unwrap();
     assert!(idm.session_user(&other).unwrap().is_none());
 
-    // last_seen moves only after five minutes.
+    // last_seen moves only after five minutes; peeking never writes, and says when it is due.
     clock.advance(Duration::minutes(3));
     let (seen, _) = idm.session_user(&token).unwrap().unwrap();
     assert_eq!(seen.last_seen_at, session.created_at);
+    assert!(matches!(idm.peek_session(&token).unwrap(), SessionPeek::Live(s, _) if s == seen));
     clock.advance(Duration::minutes(3));
+    assert!(matches!(
+        idm.peek_session(&token).unwrap(),
+        SessionPeek::TouchDue
+    ));
+    assert!(matches!(
+        idm.peek_session(&token).unwrap(),
+        SessionPeek::TouchDue
+    ));
     let (seen, _) = idm.session_user(&token).unwrap().unwrap();
     assert_eq!(seen.last_seen_at, session.created_at + Duration::minutes(6));
+    assert!(matches!(idm.peek_session(&token).unwrap(), SessionPeek::Live(s, _) if s == seen));
+    assert!(matches!(
+        idm.peek_session(&other).unwrap(),
+        SessionPeek::None
+    ));
     assert_eq!(seen.expires_at, session.expires_at, "absolute, not sliding");
 
     clock.advance(Duration::minutes(54));
@@ -247,6 +261,10 @@ fn a_disabled_users_session_stops_working_even_if_still_stored() {
         })
         .unwrap();
     assert!(idm.session_user(&token).unwrap().is_none());
+    assert!(matches!(
+        idm.peek_session(&token).unwrap(),
+        SessionPeek::None
+    ));
     assert!(
         idm.start_session(&visitor(), alice.id, SignInMethod::Setup)
             .is_err()

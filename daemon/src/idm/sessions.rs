@@ -10,11 +10,29 @@ use super::audit::{self, Subject, detail};
 use super::settings::read_settings;
 use super::users::{User, resolve_user};
 use super::{Actor, Idm, IdmError, UserId, secrets, to_time};
-use crate::store::{SessionMethod, SessionRecord, WriteTx};
+use crate::store::{SessionMethod, SessionRecord, TokenHash, UserRecord, WriteTx};
 
 /// `last_seen_at` is written at most this often, so that reading a session
 /// on every request is not a write on every request.
 const LAST_SEEN_GRANULARITY_SECS: i64 = 300;
+
+fn touch_due(record: &SessionRecord, now: i64) -> bool {
+    now - record.last_seen_at >= LAST_SEEN_GRANULARITY_SECS
+}
+
+/// What [`Idm::peek_session`] found.
+#[derive(Debug)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "returned once per request and matched at once, never stored"
+)]
+pub enum SessionPeek {
+    /// No live session: unknown, expired, or its user is disabled or gone.
+    None,
+    Live(Session, User),
+    /// Live, and `last_seen_at` is due its refresh (a write).
+    TouchDue,
+}
 /// Longer user agents are cut: they are shown, not parsed.
 const USER_AGENT_MAX: usize = 512;
 const IP_MAX: usize = 64;
@@ -127,23 +145,10 @@ impl Idm {
     pub fn session_user(&self, token: &SessionToken) -> Result<Option<(Session, User)>, IdmError> {
         let now = self.now();
         let hash = token.hash();
-        let (record, user) = {
-            let tx = self.store.read()?;
-            let Some(record) = tx.session(&hash)? else {
-                return Ok(None);
-            };
-            if record.expires_at <= now {
-                return Ok(None);
-            }
-            let Some(user) = tx.user(record.user_id)? else {
-                return Ok(None);
-            };
-            (record, user)
-        };
-        if user.disabled {
+        let Some((record, user)) = self.live_session(&hash, now)? else {
             return Ok(None);
-        }
-        let record = if now - record.last_seen_at >= LAST_SEEN_GRANULARITY_SECS {
+        };
+        let record = if touch_due(&record, now) {
             // Another request may have ended the session in between: only
             // touch it if it is still there.
             let touched = self.store.write(|tx| {
@@ -165,6 +170,39 @@ impl Idm {
             Session::from_record(record)?,
             User::from_record(user)?,
         )))
+    }
+
+    /// [`Idm::session_user`] without writing, for callers on an async thread:
+    /// [`SessionPeek::TouchDue`] means `last_seen_at` is due its refresh, and
+    /// the caller should call `session_user` where it may block.
+    pub fn peek_session(&self, token: &SessionToken) -> Result<SessionPeek, IdmError> {
+        let now = self.now();
+        Ok(match self.live_session(&token.hash(), now)? {
+            None => SessionPeek::None,
+            Some((record, _)) if touch_due(&record, now) => SessionPeek::TouchDue,
+            Some((record, user)) => {
+                SessionPeek::Live(Session::from_record(record)?, User::from_record(user)?)
+            }
+        })
+    }
+
+    /// The session and its enabled user, if the session is live.
+    fn live_session(
+        &self,
+        hash: &TokenHash,
+        now: i64,
+    ) -> Result<Option<(SessionRecord, UserRecord)>, IdmError> {
+        let tx = self.store.read()?;
+        let Some(record) = tx.session(hash)? else {
+            return Ok(None);
+        };
+        if record.expires_at <= now {
+            return Ok(None);
+        }
+        Ok(tx
+            .user(record.user_id)?
+            .filter(|user| !user.disabled)
+            .map(|user| (record, user)))
     }
 
     /// Starts a session without any other check (the caller has

@@ -13,7 +13,7 @@ use time::OffsetDateTime;
 use super::client_ip::Client;
 use super::error::WebError;
 use super::{WebState, blocking, cookies, redirect};
-use crate::idm::{Actor, Session, SessionToken, User};
+use crate::idm::{Actor, Session, SessionPeek, SessionToken, User};
 
 /// A request from a signed-in user.
 #[derive(Debug, Clone)]
@@ -41,9 +41,17 @@ pub async fn current(headers: &HeaderMap, state: &WebState) -> Result<Option<Sig
     let Some(token) = session_token(headers, state) else {
         return Ok(None);
     };
-    let idm = state.idm.clone();
-    let lookup = token.clone();
-    let found = blocking(move || idm.session_user(&lookup)).await?;
+    // A read of microseconds runs inline; only when `last_seen` is due its refresh (a
+    // write, once in five minutes per session) does the lookup go to the blocking pool.
+    let found = match state.idm.peek_session(&token)? {
+        SessionPeek::None => None,
+        SessionPeek::Live(session, user) => Some((session, user)),
+        SessionPeek::TouchDue => {
+            let idm = state.idm.clone();
+            let lookup = token.clone();
+            blocking(move || idm.session_user(&lookup)).await?
+        }
+    };
     Ok(found.map(|(session, user)| SignedIn {
         user,
         session,

@@ -262,6 +262,16 @@ impl CodeStore {
         }
     }
 
+    /// Whether redeeming `code` would write: its grant asks for a refresh token
+    /// (`offline_access`), or it was used before (a replay revokes its grant).
+    pub fn redeem_may_write(&self, code: &str) -> bool {
+        let key = code_key(code);
+        match self.live.get(&key) {
+            Some(pending) => pending.grant.has_scope("offline_access"),
+            None => self.used.contains_key(&key),
+        }
+    }
+
     pub fn live_count(&self) -> usize {
         self.live.len()
     }
@@ -347,6 +357,20 @@ mod tests {
         // After the code's lifetime a replay is just an unknown code.
         assert!(matches!(store.redeem(700, &code), Redeemed::Unknown));
         assert!(matches!(store.redeem(101, "nope"), Redeemed::Unknown));
+    }
+
+    #[test]
+    fn only_refresh_grants_and_replays_make_a_redeem_write() {
+        let mut store = CodeStore::default();
+        let plain = store.insert(100, pending(700)).unwrap();
+        let mut offline = pending(700);
+        offline.grant.scopes.push("offline_access".into());
+        let offline = store.insert(100, offline).unwrap();
+        assert!(!store.redeem_may_write(&plain));
+        assert!(store.redeem_may_write(&offline));
+        assert!(!store.redeem_may_write("unknown"));
+        store.redeem(101, &plain);
+        assert!(store.redeem_may_write(&plain), "a replay revokes its grant");
     }
 
     #[test]

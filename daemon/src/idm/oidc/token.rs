@@ -135,6 +135,19 @@ impl Oidc {
         client.ok_or_else(OAuthError::invalid_client)
     }
 
+    /// Whether answering `request` may write to the store: refresh rotation, a refresh token
+    /// for an `offline_access` code, revoking a replayed code's grant. The web layer runs the
+    /// requests that do not inline. A forecast, not a promise: a code redeemed by another
+    /// request in between is a replay, and is revoked wherever it is found.
+    pub fn token_may_write(&self, request: &TokenRequest) -> bool {
+        match (request.grant_type.as_deref(), request.code.as_deref()) {
+            (Some("client_credentials"), _) => false,
+            (Some("authorization_code"), Some(code)) => self.codes().redeem_may_write(code),
+            (Some("authorization_code"), None) => false,
+            _ => true,
+        }
+    }
+
     /// `POST /token`, after client authentication.
     pub fn token(
         &self,

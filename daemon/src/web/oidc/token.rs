@@ -148,19 +148,19 @@ pub async fn token_post(
         Err(e) => return oauth_error(&OAuthError::invalid_request(e), basic),
     };
     let actor = Actor::anonymous(Some(peer.ip.to_string()), peer.user_agent.clone());
-    // client_credentials writes nothing: it runs inline, even with RSA (about 0.25 ms a
-    // signature), because a trip to the blocking pool costs more than it saves — measured
-    // with scripts/bench-oidc, RS256 client_credentials went from 5,783 tokens/s (p99
-    // 8.6 ms) on the blocking pool to 6,192/s (p99 5.1 ms) inline. The other grants may
-    // write (refresh rotation, code-replay revocation), so they go to the blocking pool,
-    // admitted a few at a time in arrival order (`signing`): sixteen threads signing RS256
-    // at once on two cores made every one of them slow (code exchange p99 18 ms → 9 ms).
-    let cheap = request.grant_type.as_deref() == Some("client_credentials");
-    let result = if cheap {
-        oidc.token(&actor, &client, &request)
-    } else {
+    // A request that writes nothing (client_credentials, a code exchange without
+    // offline_access) runs inline, even with RSA (about 0.25 ms a signature): a trip to the
+    // blocking pool cost more than it saved — measured with scripts/bench-oidc, RS256
+    // client_credentials went from 5,783 tokens/s (p99 8.6 ms) on the blocking pool to
+    // 6,192/s (p99 5.1 ms) inline. Requests that may write (refresh rotation, a refresh
+    // token, a replay's revocation) go to the blocking pool, admitted a few at a time in
+    // arrival order (`signing`): sixteen threads signing RS256 at once on two cores made
+    // every one of them slow (code exchange p99 18 ms → 9 ms).
+    let result = if oidc.token_may_write(&request) {
         let _permit = state.signing.acquire().await;
         run(move || oidc.token(&actor, &client, &request)).await
+    } else {
+        oidc.token(&actor, &client, &request)
     };
     match result {
         Ok(tokens) => json_no_store(
