@@ -389,7 +389,11 @@ mod console {
     fn redacted_oidc() -> insta::Settings {
         let mut settings = redacted();
         settings.add_filter(r"\b[a-z2-7]{24}\b", "[client id]");
-        settings.add_filter(r"\b[A-Za-z0-9_-]{43}\b", "[secret or kid]");
+        // Not `\b`: a base64url secret may start or end with `-`, which is no word character.
+        settings.add_filter(
+            r"(^|[^A-Za-z0-9_-])[A-Za-z0-9_-]{43}([^A-Za-z0-9_-]|$)",
+            "${1}[secret or kid]${2}",
+        );
         settings.add_filter(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}", "[time]");
         settings.add_filter(r"kid [A-Za-z0-9_-]{12}…", "kid [kid]…");
         settings
