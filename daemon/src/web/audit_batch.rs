@@ -69,7 +69,7 @@ impl AuditBatch {
         {
             let _turn = self.shared.turn.lock().await;
             // The commit before our turn may have carried our event.
-            if outcome.is_empty() && !outcome.is_terminated() {
+            if outcome.is_empty() {
                 let (store, queue) = (self.shared.store.clone(), Arc::clone(&self.shared.queue));
                 tokio::task::spawn_blocking(move || commit(&store, &queue))
                     .await
