@@ -16,6 +16,10 @@ use crate::store::{SessionMethod, SessionRecord, TokenHash, UserRecord, WriteTx}
 /// on every request is not a write on every request.
 const LAST_SEEN_GRANULARITY_SECS: i64 = 300;
 
+/// Longer user agents are cut: they are shown, not parsed.
+const USER_AGENT_MAX: usize = 512;
+const IP_MAX: usize = 64;
+
 fn touch_due(record: &SessionRecord, now: i64) -> bool {
     now - record.last_seen_at >= LAST_SEEN_GRANULARITY_SECS
 }
@@ -33,9 +37,6 @@ pub enum SessionPeek {
     /// Live, and `last_seen_at` is due its refresh (a write).
     TouchDue,
 }
-/// Longer user agents are cut: they are shown, not parsed.
-const USER_AGENT_MAX: usize = 512;
-const IP_MAX: usize = 64;
 
 secrets::cookie_secret!(
     /// The session cookie's value. `Debug` hides it.

@@ -24,7 +24,7 @@ pub struct AuditBatch {
 
 struct Shared {
     store: Store,
-    queue: Arc<Mutex<Vec<Waiting>>>,
+    queue: Mutex<Vec<Waiting>>,
     /// The writer turn (tokio's mutex is fair: turns go in arrival order).
     turn: tokio::sync::Mutex<()>,
     /// Commits made, for the test that checks events share them.
@@ -53,7 +53,7 @@ impl AuditBatch {
         AuditBatch {
             shared: Arc::new(Shared {
                 store,
-                queue: Arc::default(),
+                queue: Mutex::default(),
                 turn: tokio::sync::Mutex::new(()),
                 #[cfg(test)]
                 commits: std::sync::atomic::AtomicU64::new(0),
@@ -70,8 +70,8 @@ impl AuditBatch {
             let _turn = self.shared.turn.lock().await;
             // The commit before our turn may have carried our event.
             if outcome.is_empty() {
-                let (store, queue) = (self.shared.store.clone(), Arc::clone(&self.shared.queue));
-                tokio::task::spawn_blocking(move || commit(&store, &queue))
+                let shared = Arc::clone(&self.shared);
+                tokio::task::spawn_blocking(move || commit(&shared.store, &shared.queue))
                     .await
                     .map_err(|e| {
                         tracing::error!("an audit commit task failed: {e}");

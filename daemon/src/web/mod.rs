@@ -88,7 +88,7 @@ pub struct WebShared {
     pub tasks: tokio_util::task::TaskTracker,
     /// Admits token requests that may write to the blocking pool one more than there are
     /// cores at a time (one may be waiting on an fsync), in arrival order (see `oidc::token`).
-    pub signing: Arc<tokio::sync::Semaphore>,
+    pub token_writes: Arc<tokio::sync::Semaphore>,
     /// Audit events that are the whole of their request's write, committed together.
     pub audit: audit_batch::AuditBatch,
 }
@@ -115,7 +115,7 @@ impl WebState {
             cookies: cookies::CookieNames::new(public_url.is_https()),
             oidc: None,
             tasks: tokio_util::task::TaskTracker::new(),
-            signing: Arc::new(tokio::sync::Semaphore::new(
+            token_writes: Arc::new(tokio::sync::Semaphore::new(
                 std::thread::available_parallelism().map_or(2, std::num::NonZero::get) + 1,
             )),
         }))

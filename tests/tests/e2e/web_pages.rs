@@ -124,6 +124,20 @@ async fn a_login_code_signs_in_once_and_the_account_page_shows_the_user() {
     );
     assert!(account.contains(r#"id="passkey-register""#));
 
+    // Pages read the session without writing; after five minutes one request records that
+    // the session was seen (the lookup that writes), and the next reads again.
+    let last_seen = || idm.list_sessions("alice").unwrap()[0].last_seen_at;
+    let signed_in_at = last_seen();
+    t.clock.advance(time::Duration::minutes(4));
+    let (status, _, _) = get(&client, &format!("{}/account", t.base_url)).await;
+    assert_eq!(status, 200);
+    assert_eq!(last_seen(), signed_in_at);
+    t.clock.advance(time::Duration::minutes(2));
+    let (status, _, account) = get(&client, &format!("{}/account", t.base_url)).await;
+    assert_eq!(status, 200);
+    assert!(account.contains("alice@example.com"));
+    assert_eq!(last_seen(), signed_in_at + time::Duration::minutes(6));
+
     // `/` now goes to the account page.
     let (status, headers, _) = get(&client, &format!("{}/", t.base_url)).await;
     assert_eq!(status, StatusCode::SEE_OTHER);

@@ -141,10 +141,10 @@ impl Oidc {
     /// request in between is a replay, and is revoked wherever it is found.
     pub fn token_may_write(&self, request: &TokenRequest) -> bool {
         match (request.grant_type.as_deref(), request.code.as_deref()) {
-            (Some("client_credentials"), _) => false,
             (Some("authorization_code"), Some(code)) => self.codes().redeem_may_write(code),
-            (Some("authorization_code"), None) => false,
-            _ => true,
+            (Some("refresh_token"), _) => true,
+            // client_credentials, and requests refused before any work.
+            _ => false,
         }
     }
 

@@ -89,16 +89,7 @@ fn page_error(message: impl Into<String>) -> WebError {
     WebError::new(StatusCode::BAD_REQUEST, "invalid_request", message)
 }
 
-/// Looks the client up and validates the request.
-async fn validated(
-    oidc: &Oidc,
-    params: &[(String, String)],
-) -> Result<Result<AuthorizeRequest, AuthorizeError>, WebError> {
-    let oidc2 = oidc.clone();
-    let params = params.to_vec();
-    blocking(move || lookup_and_validate(&oidc2, &params)).await
-}
-
+/// Looks the client up (a read) and validates the request.
 fn lookup_and_validate(
     oidc: &Oidc,
     params: &[(String, String)],
@@ -243,23 +234,6 @@ async fn denied(
     Ok(pages::render(StatusCode::FORBIDDEN, &page))
 }
 
-async fn issue(
-    state: &WebState,
-    oidc: &Oidc,
-    request: AuthorizeRequest,
-    signed_in: SignedIn,
-    peer: &Peer,
-) -> Result<Response, WebError> {
-    let actor = signed_in.actor(peer);
-    let oidc2 = oidc.clone();
-    let (request, prepared) = blocking(move || {
-        let prepared = oidc2.prepare_code(&actor, &request, &signed_in.user, &signed_in.session)?;
-        Ok((request, prepared))
-    })
-    .await?;
-    hand_out(state, oidc, &request, prepared).await
-}
-
 /// Records the code's `oidc_authorized` event (durably, with concurrent ones), then stores
 /// the code and sends the response that carries it.
 async fn hand_out(
@@ -297,7 +271,7 @@ pub async fn consent_post(
 ) -> Result<Response, WebError> {
     let oidc = state.oidc()?;
     let params = pairs(form.request.as_bytes());
-    let request = match validated(&oidc, &params).await? {
+    let request = match lookup_and_validate(&oidc, &params)? {
         Ok(request) => request,
         Err(AuthorizeError::Page(message)) => return Err(page_error(message)),
         Err(AuthorizeError::Redirect(response)) => {
@@ -314,8 +288,7 @@ pub async fn consent_post(
         let response = request.target.error(oidc.issuer(), &error);
         return Ok(deliver(&state, &client_name, response).await);
     }
-    let (oidc2, client, user) = (oidc.clone(), request.client.clone(), signed_in.user.clone());
-    if !blocking(move || oidc2.user_allowed(&client, &user)).await? {
+    if !oidc.user_allowed(&request.client, &signed_in.user)? {
         return denied(&state, &oidc, &request, &signed_in, &peer).await;
     }
     let actor = signed_in.actor(&peer);
@@ -326,5 +299,11 @@ pub async fn consent_post(
         request.scopes.clone(),
     );
     blocking(move || oidc2.grant_consent(&actor, user_id, &client_id, &scopes)).await?;
-    issue(&state, &oidc, request, signed_in, &peer).await
+    let prepared = oidc.prepare_code(
+        &signed_in.actor(&peer),
+        &request,
+        &signed_in.user,
+        &signed_in.session,
+    )?;
+    hand_out(&state, &oidc, &request, prepared).await
 }

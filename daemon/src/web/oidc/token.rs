@@ -154,10 +154,10 @@ pub async fn token_post(
     // client_credentials went from 5,783 tokens/s (p99 8.6 ms) on the blocking pool to
     // 6,192/s (p99 5.1 ms) inline. Requests that may write (refresh rotation, a refresh
     // token, a replay's revocation) go to the blocking pool, admitted a few at a time in
-    // arrival order (`signing`): sixteen threads signing RS256 at once on two cores made
+    // arrival order (`token_writes`): sixteen threads signing RS256 at once on two cores made
     // every one of them slow (code exchange p99 18 ms → 9 ms).
     let result = if oidc.token_may_write(&request) {
-        let _permit = state.signing.acquire().await;
+        let _permit = state.token_writes.acquire().await;
         run(move || oidc.token(&actor, &client, &request)).await
     } else {
         oidc.token(&actor, &client, &request)
