@@ -68,16 +68,25 @@ impl Client {
             protocol: PROTOCOL_VERSION,
             client: client_name.to_owned(),
         });
-        write_frame(&mut writer, &hello).await?;
-        let hello = match read_frame::<_, ServerMessage>(&mut reader).await? {
-            Some(ServerMessage::Hello(hello)) => hello,
-            Some(ServerMessage::Rejected { error }) => return Err(ClientError::Rejected(error)),
-            Some(other) => {
-                return Err(ClientError::Protocol(format!(
-                    "expected a hello, got {other:?}"
-                )));
+        // A daemon that refuses this peer says why and closes at once, possibly before the
+        // hello is written: its answer is still there to read, and it is the one worth showing
+        // (not the broken pipe).
+        let sent = write_frame(&mut writer, &hello).await;
+        let answer = read_frame::<_, ServerMessage>(&mut reader).await;
+        let hello = match (sent, answer) {
+            (_, Ok(Some(ServerMessage::Rejected { error }))) => {
+                return Err(ClientError::Rejected(error));
             }
-            None => return Err(ClientError::Closed),
+            (Err(e), _) => return Err(e.into()),
+            (Ok(()), answer) => match answer? {
+                Some(ServerMessage::Hello(hello)) => hello,
+                Some(other) => {
+                    return Err(ClientError::Protocol(format!(
+                        "expected a hello, got {other:?}"
+                    )));
+                }
+                None => return Err(ClientError::Closed),
+            },
         };
         let pending: Pending = Arc::default();
         let (event_tx, event_rx) = mpsc::unbounded_channel();

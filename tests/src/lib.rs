@@ -5,6 +5,8 @@
 #![allow(clippy::expect_used, clippy::panic)]
 
 pub mod authenticator;
+/// The real `latchkeyd` as a separate process.
+pub mod process;
 /// A real OpenLDAP server for the LDAP sync tests (issue 7).
 pub mod slapd;
 /// Email (issue 6): a real SMTP server (aiosmtpd) for the tests.

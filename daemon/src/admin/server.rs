@@ -87,6 +87,11 @@ async fn send(writer: &mut OwnedWriteHalf, message: &ServerMessage) -> Result<()
     write_frame(writer, message).await
 }
 
+/// Who may administer the daemon: the user that owns the socket (the daemon's own), and root.
+fn peer_allowed(peer_uid: u32, owner_uid: u32) -> bool {
+    peer_uid == owner_uid || peer_uid == 0
+}
+
 async fn serve_connection(
     stream: UnixStream,
     owner_uid: u32,
@@ -96,7 +101,7 @@ async fn serve_connection(
     let peer_uid = stream.peer_cred().map(|cred| cred.uid());
     let (mut reader, mut writer) = stream.into_split();
     let uid = match peer_uid {
-        Ok(uid) if uid == owner_uid || uid == 0 => uid,
+        Ok(uid) if peer_allowed(uid, owner_uid) => uid,
         other => {
             let who = other.map_or_else(|e| format!("unknown ({e})"), |uid| uid.to_string());
             warn!("refused an admin connection from uid {who}");
@@ -231,5 +236,20 @@ async fn next_event(events: &mut Option<broadcast::Receiver<Event>>) -> Option<E
             *events = None;
             None
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::peer_allowed;
+
+    #[test]
+    fn only_the_owner_and_root_may_connect() {
+        assert!(peer_allowed(1000, 1000));
+        assert!(peer_allowed(0, 1000));
+        assert!(peer_allowed(0, 0));
+        assert!(!peer_allowed(1001, 1000));
+        assert!(!peer_allowed(65534, 0));
+        assert!(!peer_allowed(1000, 0));
     }
 }

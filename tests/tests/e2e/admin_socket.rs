@@ -193,3 +193,51 @@ async fn subscribers_hear_about_changes_and_new_audit_events() {
         }
     }
 }
+
+/// The socket's mode is the first gate; the daemon's peer check is the second, for when the
+/// mode was loosened (a careless chmod, a shared directory). Another Unix user running the
+/// real `latchkey` reaches the socket and is told why it is refused; the daemon keeps serving.
+/// Switching users needs root; as any other user this test cannot make another uid's process
+/// and says so (the peer rule itself is unit-tested in `admin::server`).
+#[tokio::test]
+async fn another_unix_user_is_refused_and_the_daemon_keeps_serving() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    if latchkey_tests::process::current_uid() != 0 {
+        eprintln!("skipped: only root can run a client as another uid");
+        return;
+    }
+    let t = TestDaemon::start().await;
+    t.cli(&["user", "create", "--username", "alice"]).await;
+    let socket = t.socket();
+    for dir in [t.dir.path(), socket.parent().unwrap()] {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o666)).unwrap();
+
+    let nobody = 65534;
+    let socket_arg = socket.display().to_string();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_latchkey-under-test"))
+            .args(["--socket", &socket_arg, "user", "list", "--json"])
+            .uid(nobody)
+            .gid(nobody)
+            .env_clear()
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "stdout: {stdout}\nstderr: {stderr}");
+    assert!(!stdout.contains("alice"), "{stdout}");
+    assert!(
+        stderr.contains("uid 65534 may not use this socket")
+            && stderr.contains("as the user that runs latchkeyd"),
+        "{stderr}"
+    );
+
+    // The same user as the daemon still gets in, on a new connection.
+    assert_eq!(status(&t).await, 1);
+}

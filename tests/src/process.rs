@@ -1,0 +1,158 @@
+//! The real `latchkeyd` as a separate process: its own multi-thread runtime, its command line,
+//! its signals. Tests that kill it, or reach it as another Unix user, need a process, not the
+//! in-process daemon.
+//!
+//! The binary path comes from the caller (`env!("CARGO_BIN_EXE_latchkeyd-under-test")`: Cargo
+//! tells integration tests where their package's binaries are, and only them).
+
+use std::fs::File;
+use std::net::TcpListener;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use latchkey_protocol::Client;
+
+/// How long a starting daemon may take before the test gives up (a debug build on a busy
+/// two-core machine opens its database and binds in well under a second).
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A `latchkeyd` process serving `data_dir` on a loopback port.
+#[derive(Debug)]
+pub struct DaemonProcess {
+    child: Child,
+    pub data_dir: PathBuf,
+    pub port: u16,
+    pub log: PathBuf,
+}
+
+impl DaemonProcess {
+    /// Starts `bin` on `data_dir` (made if missing) and returns once the admin socket answers
+    /// a handshake. Its output goes to `<data_dir>/../latchkeyd-<port>.log`.
+    pub async fn start(bin: &Path, data_dir: &Path) -> DaemonProcess {
+        let port = free_port();
+        let log = data_dir
+            .parent()
+            .unwrap_or(data_dir)
+            .join(format!("latchkeyd-{port}.log"));
+        let out = File::create(&log).expect("create the daemon's log file");
+        let err = out.try_clone().expect("clone the log file handle");
+        let child = Command::new(bin)
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("--public-url")
+            .arg(format!("http://localhost:{port}"))
+            .arg("--data-dir")
+            .arg(data_dir)
+            // The tests' own environment must not configure the daemon under test.
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("LATCHKEY_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
+        let mut daemon = DaemonProcess {
+            child,
+            data_dir: data_dir.to_path_buf(),
+            port,
+            log,
+        };
+        daemon.wait_until_serving().await;
+        daemon
+    }
+
+    pub fn socket(&self) -> PathBuf {
+        self.data_dir.join("latchkey.sock")
+    }
+
+    pub fn base_url(&self) -> String {
+        format!("http://localhost:{}", self.port)
+    }
+
+    /// A handshaken admin-socket client.
+    pub async fn client(&self) -> Client {
+        Client::connect(&self.socket(), "latchkey-tests")
+            .await
+            .unwrap_or_else(|e| {
+                panic!(
+                    "connect to {}: {e}\n{}",
+                    self.socket().display(),
+                    self.output()
+                )
+            })
+    }
+
+    /// What the daemon has printed so far.
+    pub fn output(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    async fn wait_until_serving(&mut self) {
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("poll the daemon") {
+                panic!(
+                    "latchkeyd exited with {status} while starting:\n{}",
+                    self.output()
+                );
+            }
+            if Client::connect(&self.socket(), "latchkey-tests")
+                .await
+                .is_ok()
+            {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "latchkeyd did not serve within {START_TIMEOUT:?}:\n{}",
+                self.output()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// SIGKILL: no shutdown code runs, nothing is flushed that was not already.
+    pub fn kill(mut self) {
+        self.child.kill().expect("SIGKILL the daemon");
+        self.child.wait().expect("reap the daemon");
+    }
+
+    /// SIGTERM, then waits for the process to end; returns whether it exited successfully.
+    pub fn terminate(mut self) -> bool {
+        let status = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("run kill -TERM");
+        assert!(status.success(), "kill -TERM failed");
+        self.child.wait().expect("reap the daemon").success()
+    }
+}
+
+impl Drop for DaemonProcess {
+    fn drop(&mut self) {
+        // A failed test must not leave a daemon running; after kill()/terminate() this fails
+        // harmlessly.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A loopback port free a moment ago. The daemon binds it a few milliseconds later; another
+/// process taking it in between fails the start loudly, never silently.
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("find a free loopback port")
+        .port()
+}
+
+/// The effective uid of this process (the owner of `/proc/self`), without `unsafe`.
+pub fn current_uid() -> u32 {
+    std::fs::metadata("/proc/self")
+        .expect("read /proc/self")
+        .uid()
+}
