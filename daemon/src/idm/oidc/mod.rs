@@ -11,7 +11,7 @@ mod clients;
 mod consent;
 pub mod jwt;
 mod keys;
-mod redirect_uris;
+pub mod redirect_uris;
 
 // The protocol flows (oidc-flows).
 pub mod authorize;

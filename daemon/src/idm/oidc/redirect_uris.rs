@@ -22,7 +22,7 @@ pub const MAX_URI_LEN: usize = 2000;
 pub const MAX_URIS: usize = 50;
 
 /// Checks one URI for registration; returns it trimmed.
-pub(crate) fn validate(
+pub fn validate(
     field: &'static str,
     input: &str,
     allow_wildcard: bool,
@@ -130,7 +130,7 @@ pub(crate) fn validate_all(
 }
 
 /// Whether `candidate` matches one of `registered` (see the module docs).
-pub(crate) fn matches_any(registered: &[String], candidate: &str, allow_wildcard: bool) -> bool {
+pub fn matches_any(registered: &[String], candidate: &str, allow_wildcard: bool) -> bool {
     registered.iter().any(|pattern| {
         pattern == candidate || (allow_wildcard && wildcard_matches(pattern, candidate))
     })
