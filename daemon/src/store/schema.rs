@@ -12,7 +12,8 @@ pub type IdBytes = [u8; 16];
 /// SHA-256 of a secret (session id, login code): secrets are never stored.
 pub type TokenHash = [u8; 32];
 
-/// `META`: setting name → bytes. Holds `schema_version` (u64, little endian).
+/// `META`: setting name → bytes. Holds `schema_version` (u64, little endian) and
+/// `encryption_key_id` (8 bytes: which key sealed the secrets, `meta.rs`).
 pub const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 
 /// `USERS`: user id → `StoredUser`.
