@@ -144,7 +144,7 @@ pub async fn start_on(
 /// makes it on first start) and seals any secret an earlier release stored in the clear.
 fn open_store(config: &Config, clock: &Arc<dyn Clock>) -> Result<Idm, StartError> {
     private_files::ensure_dir(&config.data_dir)?;
-    let store = Store::open(&config.db_path())?;
+    let mut store = Store::open(&config.db_path())?;
     let source = match &config.encryption_key {
         Some(key) => KeySource::Env(key.expose()),
         None => KeySource::File(&config.encryption_key_file),
@@ -162,16 +162,21 @@ fn open_store(config: &Config, clock: &Arc<dyn Clock>) -> Result<Idm, StartError
             sealer.key_id()
         ),
     }
-    let idm = Idm::with_sealer(store, Arc::clone(clock), sealer);
-    let report = idm.seal_secrets_at_rest()?;
+    let report = Idm::with_sealer(store.clone(), Arc::clone(clock), sealer.clone())
+        .seal_secrets_at_rest()?;
     if report.sealed > 0 {
+        // The plaintext is still in the pages the sealing freed; compacting overwrites them.
+        // That `Idm` is gone, so this handle is the only one.
+        if !store.compact()? {
+            warn!("could not compact the database; old pages may still hold secrets in the clear");
+        }
         warn!(
             "encrypted {} secrets an earlier release stored in the clear; backups made before \
              this start still hold them in the clear (see docs/ARCHITECTURE.md)",
             report.sealed
         );
     }
-    Ok(idm)
+    Ok(Idm::with_sealer(store, Arc::clone(clock), sealer))
 }
 
 async fn serve(

@@ -93,6 +93,22 @@ impl Store {
         Store::init(db)
     }
 
+    /// Rewrites the file so that no page an earlier transaction freed still holds old bytes:
+    /// redb never zeroes a freed page, so after secrets stored in the clear are sealed their
+    /// plaintext stays in the file until each page happens to be reused. Compaction moves the
+    /// live pages down over the free ones and cuts the file after them. Needs the only handle
+    /// on the database: `false` (nothing done) while any clone of this `Store` exists.
+    pub fn compact(&mut self) -> Result<bool, StoreError> {
+        let Some(database) = Arc::get_mut(&mut self.db) else {
+            return Ok(false);
+        };
+        while database
+            .compact()
+            .map_err(db("compacting the database"))?
+        {}
+        Ok(true)
+    }
+
     /// The id of the key this database's secrets are sealed with (see `meta.rs`).
     pub fn encryption_key_id(&self) -> Result<Option<[u8; 8]>, StoreError> {
         self.read()?.encryption_key_id()

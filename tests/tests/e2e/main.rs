@@ -22,5 +22,6 @@ mod oidc_admin;
 mod oidc_flows;
 mod oidc_rp;
 mod passkeys;
+mod secrets_at_rest;
 mod signup;
 mod web_pages;
