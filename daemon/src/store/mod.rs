@@ -102,10 +102,7 @@ impl Store {
         let Some(database) = Arc::get_mut(&mut self.db) else {
             return Ok(false);
         };
-        while database
-            .compact()
-            .map_err(db("compacting the database"))?
-        {}
+        while database.compact().map_err(db("compacting the database"))? {}
         Ok(true)
     }
 

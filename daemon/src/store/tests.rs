@@ -406,7 +406,10 @@ fn compacting_leaves_no_freed_page_holding_old_bytes() {
     );
 
     let other = store.clone();
-    assert!(!store.compact().unwrap(), "not while another handle is open");
+    assert!(
+        !store.compact().unwrap(),
+        "not while another handle is open"
+    );
     drop(other);
     assert!(store.compact().unwrap());
     drop(store);

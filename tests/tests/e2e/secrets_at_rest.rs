@@ -273,7 +273,10 @@ async fn secrets_are_not_in_the_database_file_and_a_restart_with_the_key_uses_th
     let keys = private_keys(&db, &key_file);
     assert_eq!(keys.len(), 2);
     for der in &keys {
-        assert!(!leaks(&raw, der), "a signing key is in the file in the clear");
+        assert!(
+            !leaks(&raw, der),
+            "a signing key is in the file in the clear"
+        );
     }
 
     let t = TestDaemon::start_in(dir).await;
@@ -441,7 +444,10 @@ fn write_old_database(path: &Path, private_der: &[u8], smtp_port: u16) {
         let text = |s: &str| old::SettingValue::Text(s.to_owned());
         for (name, value) in [
             ("smtp.host", text("127.0.0.1")),
-            ("smtp.port", old::SettingValue::Integer(i64::from(smtp_port))),
+            (
+                "smtp.port",
+                old::SettingValue::Integer(i64::from(smtp_port)),
+            ),
             ("smtp.from", text("Latchkey <id@example.com>")),
             ("smtp.tls", text("starttls")),
             ("smtp.skip_cert_verify", old::SettingValue::Bool(true)),
@@ -484,9 +490,18 @@ async fn a_database_from_before_encryption_at_rest_is_sealed_on_its_first_start(
     assert_eq!(mode(&key_file), 0o600);
     // Nothing left in the clear, not even in the pages the sealing freed.
     let raw = std::fs::read(&db).unwrap();
-    assert!(!contains(&raw, SMTP_PASSWORD.as_bytes()), "smtp.password left in the file");
-    assert!(!contains(&raw, LDAP_PASSWORD.as_bytes()), "ldap.bind_password left in the file");
-    assert!(!leaks(&raw, &der) && !contains(&raw, &scalar), "the signing key left in the file");
+    assert!(
+        !contains(&raw, SMTP_PASSWORD.as_bytes()),
+        "smtp.password left in the file"
+    );
+    assert!(
+        !contains(&raw, LDAP_PASSWORD.as_bytes()),
+        "ldap.bind_password left in the file"
+    );
+    assert!(
+        !leaks(&raw, &der) && !contains(&raw, &scalar),
+        "the signing key left in the file"
+    );
     // The old key still signs, under its kid, verifiable with the JWKS.
     let jwks_now = jwks(&t).await;
     let rp = create_client(&t).await;
@@ -514,4 +529,96 @@ async fn a_database_from_before_encryption_at_rest_is_sealed_on_its_first_start(
             .as_deref(),
         Some(LDAP_PASSWORD)
     );
+}
+
+// --- a data directory the daemon may not change ---
+
+/// Set for the child run of [`refused_start_as_another_user`] (the data directory to try).
+const CHILD_DATA_DIR: &str = "LATCHKEY_TEST_REFUSED_DATA_DIR";
+
+/// The message a start on `data_dir` fails with.
+async fn refused_start(data_dir: &Path) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let config = config_with_env(data_dir, port, &[]);
+    let clock = ManualClock::new(time::macros::datetime!(2026-11-23 08:00:00 UTC));
+    match latchkey_daemon::start_on(&config, Arc::new(clock), listener).await {
+        Ok(_) => panic!("the daemon started on {}", data_dir.display()),
+        Err(e) => e.to_string(),
+    }
+}
+
+/// Not a test on its own: [`a_data_dir_open_to_others_that_is_not_ours_is_refused_with_the_fix`]
+/// runs this test binary again as `nobody` with [`CHILD_DATA_DIR`] set, and this prints what the
+/// start said. Without the variable there is nothing to do.
+#[tokio::test]
+#[ignore = "run by a_data_dir_open_to_others_that_is_not_ours_is_refused_with_the_fix"]
+async fn refused_start_as_another_user() {
+    if let Some(dir) = std::env::var_os(CHILD_DATA_DIR) {
+        println!("REFUSED: {}", refused_start(Path::new(&dir)).await);
+    }
+}
+
+#[tokio::test]
+async fn a_data_dir_open_to_others_that_is_not_ours_is_refused_with_the_fix() {
+    let root = std::fs::metadata("/proc/self").unwrap().uid() == 0;
+    let (message, data) = if root {
+        // Root may change any mode, so the daemon runs as nobody on a directory root owns.
+        let dir = tempfile::tempdir().unwrap();
+        chmod(dir.path(), 0o755);
+        let data = dir.path().join("data");
+        std::fs::create_dir(&data).unwrap();
+        chmod(&data, 0o755);
+        let out = std::process::Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+            .arg(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "secrets_at_rest::refused_start_as_another_user",
+                "--ignored",
+                "--nocapture",
+            ])
+            .env(CHILD_DATA_DIR, &data)
+            .output()
+            .expect("run setpriv (util-linux)");
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let line = stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("REFUSED: "))
+            .unwrap_or_else(|| panic!("no answer from the child: {stdout}"))
+            .to_owned();
+        assert_eq!(mode(&data), 0o755, "left as it was");
+        assert_eq!(
+            std::fs::read_dir(&data).unwrap().count(),
+            0,
+            "nothing written"
+        );
+        (line, data)
+    } else {
+        // Not root: `/` is open to others and not ours (nothing can be written there either).
+        (
+            refused_start(Path::new("/")).await,
+            Path::new("/").to_path_buf(),
+        )
+    };
+    eprintln!("{message}");
+    let shown = data.display();
+    assert!(
+        message.contains(&format!(
+            "{shown} can be opened by other users (mode 0755, owner uid 0)"
+        )) && message.contains("latchkeyd will not start")
+            && message.contains(&format!("&& chmod 700 {shown}`")),
+        "{message}"
+    );
+    if root {
+        assert!(
+            message.contains(&format!("`chown 65534 {shown}")),
+            "{message}"
+        );
+    }
 }
