@@ -427,7 +427,7 @@ fn check_config_output_is_loadable_toml() {
 
 #[test]
 fn secrets_are_redacted_in_check_config_output() {
-    // No setting is secret yet; this pins the mechanism `to_toml_redacted` relies on.
+    // Pins the mechanism `to_toml_redacted` relies on, then checks the real secret.
     #[derive(serde::Serialize)]
     struct WithSecret {
         smtp_password: Secret<String>,

@@ -29,6 +29,36 @@ pub(crate) fn seal_setting(
     ))
 }
 
+/// The form a setting's value is stored in: sealed when `secret` (the sealer) is given, that is
+/// for a write-only setting.
+pub(crate) fn stored_form(
+    secret: Option<&Sealer>,
+    key: &str,
+    value: &SettingValue,
+) -> Result<SettingValue, IdmError> {
+    match (secret, value) {
+        (Some(sealer), SettingValue::Text(text)) => seal_setting(sealer, key, text),
+        _ => Ok(value.clone()),
+    }
+}
+
+/// Whether storing `new` changes a setting stored as `before`. A write-only value is compared
+/// opened (sealing the same value twice gives different bytes); one that no longer opens is
+/// replaced.
+pub(crate) fn changes(
+    secret: Option<&Sealer>,
+    key: &str,
+    before: Option<&SettingValue>,
+    new: Option<&SettingValue>,
+) -> bool {
+    match (secret, before, new) {
+        (Some(sealer), Some(stored), Some(SettingValue::Text(new))) => {
+            open_setting(sealer, key, stored).ok().flatten().as_ref() != Some(new)
+        }
+        _ => before != new,
+    }
+}
+
 /// A write-only setting's value in the clear: sealed, or as a release before encryption at
 /// rest stored it (until the next start seals it).
 pub(crate) fn open_setting(

@@ -631,31 +631,14 @@ impl Idm {
                 (_, parsed) => parsed,
             };
             let before = effective(tx, def)?;
-            let changed = match (def.kind, &before, &parsed) {
-                // A write-only value is stored sealed; one that no longer opens is replaced.
-                (Kind::Secret, Some(sealed), Some(SettingValue::Text(new))) => {
-                    sealed::open_setting(self.sealer(), def.key, sealed)
-                        .ok()
-                        .flatten()
-                        .as_ref()
-                        != Some(new)
-                }
-                _ => before != parsed,
-            };
-            if changed {
+            // Write-only values are stored sealed (`sealed`).
+            let secret = matches!(def.kind, Kind::Secret).then(|| self.sealer());
+            if sealed::changes(secret, def.key, before.as_ref(), parsed.as_ref()) {
                 match &parsed {
-                    Some(SettingValue::Text(secret)) if matches!(def.kind, Kind::Secret) => tx
-                        .put_setting(
-                            def.key,
-                            &SettingRecord {
-                                value: sealed::seal_setting(self.sealer(), def.key, secret)?,
-                                updated_at: now,
-                            },
-                        )?,
                     Some(value) => tx.put_setting(
                         def.key,
                         &SettingRecord {
-                            value: value.clone(),
+                            value: sealed::stored_form(secret, def.key, value)?,
                             updated_at: now,
                         },
                     )?,

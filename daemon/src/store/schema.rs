@@ -105,7 +105,7 @@ pub const USER_AUDIT_EVENTS: TableDefinition<(IdBytes, u64), ()> =
 pub const CLIENTS: TableDefinition<&str, &[u8]> = TableDefinition::new("clients_v1");
 
 /// `SIGNING_KEYS`: key id (`kid`, the RFC 7638 JWK thumbprint) →
-/// `StoredSigningKey` (algorithm, PKCS#8 DER private key, state, retire time).
+/// `StoredSigningKey` (algorithm, sealed PKCS#8 DER private key, state, retire time).
 pub const SIGNING_KEYS: TableDefinition<&str, &[u8]> = TableDefinition::new("signing_keys_v1");
 
 /// `CONSENTS`: (user id, client id) → `StoredConsent` (granted scopes). A
