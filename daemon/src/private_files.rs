@@ -37,7 +37,7 @@ pub enum PrivateFileError {
     },
     #[error(
         "{shown} can be opened by other users (mode {mode:04o}, owner uid {owner}) and latchkeyd \
-         cannot make it private: {source}. It holds the database and its encryption key, so \
+         cannot make it private: {reason}. It holds the database and its encryption key, so \
          latchkeyd will not start. Fix it as root: `chown {user} {shown} && chmod {want:o} {shown}` \
          (or run latchkeyd as the user who owns it)",
         shown = .path.display(),
@@ -48,8 +48,8 @@ pub enum PrivateFileError {
         mode: u32,
         owner: u32,
         want: u32,
-        #[source]
-        source: std::io::Error,
+        /// In the message, not a `source`: the advice should end the message.
+        reason: std::io::Error,
     },
     #[error("cannot write {}: {source}", path.display())]
     Write {
@@ -141,12 +141,12 @@ fn tighten(
     if mode & SHARED_BITS == 0 {
         return Ok(());
     }
-    chmod(want).map_err(|source| PrivateFileError::NotPrivate {
+    chmod(want).map_err(|reason| PrivateFileError::NotPrivate {
         path: path.to_path_buf(),
         mode,
         owner: meta.uid(),
         want,
-        source,
+        reason,
     })?;
     tracing::warn!(
         "{} could be opened by other users (mode {mode:04o}); latchkeyd changed it to {want:04o}",
@@ -260,7 +260,7 @@ mod tests {
             mode: 0o755,
             owner: 0,
             want: 0o700,
-            source: std::io::Error::from(std::io::ErrorKind::PermissionDenied),
+            reason: std::io::Error::from(std::io::ErrorKind::PermissionDenied),
         };
         let message = err.to_string();
         assert!(message.contains("mode 0755, owner uid 0"), "{message}");
