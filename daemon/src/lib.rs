@@ -8,11 +8,12 @@ pub mod idm;
 pub mod info;
 pub mod ldap;
 pub mod mail;
+pub mod private_files;
+pub mod sealing;
 pub mod store;
 pub mod web;
 
 use std::net::SocketAddr;
-use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -28,6 +29,8 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::idm::{Idm, IdmError, Oidc, Passkeys, SetupGate};
 use crate::info::DaemonInfo;
+use crate::private_files::PrivateFileError;
+use crate::sealing::{KeyError, KeyId, KeyOrigin, KeySource};
 use crate::store::{Store, StoreError};
 use crate::web::WebState;
 
@@ -37,14 +40,12 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 /// Why the daemon could not start. Each says what to fix.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    #[error("cannot create the data directory {path}: {source}")]
-    DataDir {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    DataDir(#[from] PrivateFileError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    EncryptionKey(#[from] KeyError),
     #[error(transparent)]
     Idm(#[from] IdmError),
     #[error("cannot listen on {addr}: {source}")]
@@ -119,13 +120,13 @@ impl RunningDaemon {
 pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> Result<RunningDaemon, StartError> {
     // The store first: a second daemon on the same data directory should
     // hear about the data directory, not about the port.
-    let store = open_store(config)?;
+    let idm = open_store(config, &clock)?;
     let listener =
         std::net::TcpListener::bind(config.listen).map_err(|source| StartError::Listen {
             addr: config.listen,
             source,
         })?;
-    serve(config, clock, store, listener).await
+    serve(config, clock, idm, listener).await
 }
 
 /// [`start`] on a listener the caller bound: tests bind port 0 first so
@@ -135,22 +136,55 @@ pub async fn start_on(
     clock: Arc<dyn Clock>,
     listener: std::net::TcpListener,
 ) -> Result<RunningDaemon, StartError> {
-    let store = open_store(config)?;
-    serve(config, clock, store, listener).await
+    let idm = open_store(config, &clock)?;
+    serve(config, clock, idm, listener).await
 }
 
-fn open_store(config: &Config) -> Result<Store, StartError> {
-    create_private_dir(&config.data_dir)?;
-    Ok(Store::open(&config.db_path())?)
+/// Makes the data directory private, opens the database (0600), loads the encryption key (or
+/// makes it on first start) and seals any secret an earlier release stored in the clear.
+fn open_store(config: &Config, clock: &Arc<dyn Clock>) -> Result<Idm, StartError> {
+    private_files::ensure_dir(&config.data_dir)?;
+    let mut store = Store::open(&config.db_path())?;
+    let source = match &config.encryption_key {
+        Some(key) => KeySource::Env(key.expose()),
+        None => KeySource::File(&config.encryption_key_file),
+    };
+    let recorded = store.encryption_key_id()?.map(KeyId::from_bytes);
+    let (sealer, origin) = sealing::load_or_create(source, recorded)?;
+    match &origin {
+        KeyOrigin::File { created: true, .. } => warn!(
+            "made a new encryption key in {origin} (key id {}): back it up, apart from the \
+             database's backups; without it the secrets in the database cannot be read",
+            sealer.key_id()
+        ),
+        _ => info!(
+            "secrets in the database are encrypted with the key from {origin} (key id {})",
+            sealer.key_id()
+        ),
+    }
+    let report = Idm::with_sealer(store.clone(), Arc::clone(clock), sealer.clone())
+        .seal_secrets_at_rest()?;
+    if report.sealed > 0 {
+        // The plaintext is still in the pages the sealing freed; compacting overwrites them.
+        // That `Idm` is gone, so this handle is the only one.
+        if !store.compact()? {
+            warn!("could not compact the database; old pages may still hold secrets in the clear");
+        }
+        warn!(
+            "encrypted {} secrets an earlier release stored in the clear; backups made before \
+             this start still hold them in the clear (see docs/ARCHITECTURE.md)",
+            report.sealed
+        );
+    }
+    Ok(Idm::with_sealer(store, Arc::clone(clock), sealer))
 }
 
 async fn serve(
     config: &Config,
     clock: Arc<dyn Clock>,
-    store: Store,
+    idm: Idm,
     listener: std::net::TcpListener,
 ) -> Result<RunningDaemon, StartError> {
-    let idm = Idm::new(store, Arc::clone(&clock));
     let listen_err = |source| StartError::Listen {
         addr: config.listen,
         source,
@@ -308,20 +342,4 @@ async fn sweep_expired(idm: Idm, oidc: Oidc, shutdown: CancellationToken) {
             Err(e) => warn!("the OIDC token sweep stopped unexpectedly: {e}"),
         }
     }
-}
-
-/// The data directory holds the database and the admin socket: only the
-/// daemon's user may enter it.
-fn create_private_dir(path: &Path) -> Result<(), StartError> {
-    if path.is_dir() {
-        return Ok(());
-    }
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(path)
-        .map_err(|source| StartError::DataDir {
-            path: path.to_path_buf(),
-            source,
-        })
 }

@@ -45,6 +45,11 @@ pub struct Cli {
     #[arg(long, value_name = "DIR", value_parser = value::data_dir)]
     pub data_dir: Option<PathBuf>,
 
+    /// File holding the key that encrypts secrets in the database; made on first start
+    /// [env: LATCHKEY_ENCRYPTION_KEY_FILE] [default: <data_dir>/secret.key]
+    #[arg(long, value_name = "FILE", value_parser = value::key_file)]
+    pub encryption_key_file: Option<PathBuf>,
+
     /// Admin socket the `latchkey` console connects to [env: LATCHKEY_SOCKET]
     /// [default: <data_dir>/latchkey.sock]
     #[arg(long, value_name = "PATH", value_parser = value::socket)]
@@ -69,6 +74,10 @@ impl Cli {
             listen: self.listen,
             public_url: self.public_url.clone(),
             data_dir: self.data_dir.clone(),
+            encryption_key_file: self
+                .encryption_key_file
+                .clone()
+                .map(|path| (path, Origin::Cli(Key::EncryptionKeyFile.flag()))),
             socket: self
                 .socket
                 .clone()

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use super::error::{ConfigError, Origin, closest};
 use super::layer::{Key, Layer};
-use super::value;
+use super::{Secret, value};
 
 /// The prefix every Latchkey variable has.
 pub const PREFIX: &str = "LATCHKEY_";
@@ -13,10 +13,15 @@ pub const PREFIX: &str = "LATCHKEY_";
 /// Names the configuration file when `--config` is not given.
 pub const CONFIG_VAR: &str = "LATCHKEY_CONFIG";
 
+/// The key that encrypts secrets in the database, as base64 (instead of a key file). Only an
+/// environment variable: a key in a configuration file or on a command line (which `ps` shows)
+/// would be easier to leak.
+pub const ENCRYPTION_KEY_VAR: &str = crate::sealing::ENCRYPTION_KEY_VAR;
+
 /// Variables that are not settings but that Latchkey programs read; never warned about. Add the
 /// console's own variables here if it grows any beyond the settings (it shares `LATCHKEY_SOCKET`
 /// and `LATCHKEY_DATA_DIR` with the daemon).
-const OTHER_KNOWN_VARS: [&str; 1] = [CONFIG_VAR];
+const OTHER_KNOWN_VARS: [&str; 2] = [CONFIG_VAR, ENCRYPTION_KEY_VAR];
 
 /// What the environment provides.
 #[derive(Debug, Default)]
@@ -25,6 +30,8 @@ pub struct EnvLayer {
     pub layer: Layer,
     /// `LATCHKEY_CONFIG`, if set.
     pub config_file: Option<PathBuf>,
+    /// `LATCHKEY_ENCRYPTION_KEY`, if set.
+    pub encryption_key: Option<Secret<[u8; 32]>>,
 }
 
 /// Reads the `LATCHKEY_*` pairs out of `env`, ignoring everything else. Variables are handled in
@@ -58,6 +65,13 @@ pub fn read(
                 message,
             })?;
             result.config_file = Some(path);
+        } else if name == ENCRYPTION_KEY_VAR {
+            let key = value::encryption_key(&raw).map_err(|message| ConfigError::Invalid {
+                origin: Origin::Env(ENCRYPTION_KEY_VAR),
+                key: "encryption_key",
+                message,
+            })?;
+            result.encryption_key = Some(Secret::new(key));
         } else {
             let known = Key::ALL.map(Key::env).into_iter().chain(OTHER_KNOWN_VARS);
             let hint = closest(&name, known)
@@ -169,6 +183,36 @@ mod tests {
             err.to_string(),
             "LATCHKEY_DATA_DIR: \"/srv/\u{fffd}\" is not valid UTF-8"
         );
+    }
+
+    #[test]
+    fn the_encryption_key_is_read_and_never_echoed() {
+        let key = crate::sealing::EncryptionKey::generate().unwrap();
+        let mut warnings = Vec::new();
+        let read = read(
+            env(&[
+                ("LATCHKEY_ENCRYPTION_KEY", &key.to_base64()),
+                ("LATCHKEY_ENCRYPTION_KEY_FILE", "/etc/latchkey/secret.key"),
+            ]),
+            &mut warnings,
+        )
+        .unwrap();
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(read.encryption_key.unwrap().expose(), &key.to_bytes());
+        assert!(read.layer.encryption_key_file.is_some());
+
+        let err = read_err("LATCHKEY_ENCRYPTION_KEY", "hunter2-is-not-a-key");
+        assert!(
+            err.starts_with("LATCHKEY_ENCRYPTION_KEY: expected the base64"),
+            "{err}"
+        );
+        assert!(!err.contains("hunter2"), "{err}");
+    }
+
+    fn read_err(name: &str, value: &str) -> String {
+        read(env(&[(name, value)]), &mut Vec::new())
+            .unwrap_err()
+            .to_string()
     }
 
     #[test]

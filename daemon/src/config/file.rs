@@ -167,12 +167,12 @@ trusted_proxies = ["10.0.0.1", "::1"]
         assert_eq!(
             parse_err("listen = \"127.0.0.1:1\"\nlisen = \"x\"\n"),
             "/etc/latchkey.toml line 2: unknown key \"lisen\", did you mean \"listen\"? (known keys: \
-             listen, public_url, data_dir, socket, log, trusted_proxies)"
+             listen, public_url, data_dir, encryption_key_file, socket, log, trusted_proxies)"
         );
         assert_eq!(
             parse_err("[server]\nport = 1\n"),
             "/etc/latchkey.toml line 1: unknown key \"server\" (known keys: listen, public_url, \
-             data_dir, socket, log, trusted_proxies)"
+             data_dir, encryption_key_file, socket, log, trusted_proxies)"
         );
     }
 

@@ -16,6 +16,8 @@ pub enum Key {
     PublicUrl,
     /// `data_dir`
     DataDir,
+    /// `encryption_key_file`
+    EncryptionKeyFile,
     /// `socket`
     Socket,
     /// `log`
@@ -26,10 +28,11 @@ pub enum Key {
 
 impl Key {
     /// Every setting, in the order they are documented and printed.
-    pub const ALL: [Key; 6] = [
+    pub const ALL: [Key; 7] = [
         Key::Listen,
         Key::PublicUrl,
         Key::DataDir,
+        Key::EncryptionKeyFile,
         Key::Socket,
         Key::Log,
         Key::TrustedProxies,
@@ -41,6 +44,7 @@ impl Key {
             Key::Listen => "listen",
             Key::PublicUrl => "public_url",
             Key::DataDir => "data_dir",
+            Key::EncryptionKeyFile => "encryption_key_file",
             Key::Socket => "socket",
             Key::Log => "log",
             Key::TrustedProxies => "trusted_proxies",
@@ -53,6 +57,7 @@ impl Key {
             Key::Listen => "LATCHKEY_LISTEN",
             Key::PublicUrl => "LATCHKEY_PUBLIC_URL",
             Key::DataDir => "LATCHKEY_DATA_DIR",
+            Key::EncryptionKeyFile => "LATCHKEY_ENCRYPTION_KEY_FILE",
             Key::Socket => "LATCHKEY_SOCKET",
             Key::Log => "LATCHKEY_LOG",
             Key::TrustedProxies => "LATCHKEY_TRUSTED_PROXIES",
@@ -65,6 +70,7 @@ impl Key {
             Key::Listen => "--listen",
             Key::PublicUrl => "--public-url",
             Key::DataDir => "--data-dir",
+            Key::EncryptionKeyFile => "--encryption-key-file",
             Key::Socket => "--socket",
             Key::Log => "--log",
             Key::TrustedProxies => "--trusted-proxies",
@@ -77,6 +83,7 @@ impl Key {
             Key::Listen => "a string like \"127.0.0.1:1411\"",
             Key::PublicUrl => "a string like \"https://id.example.com\"",
             Key::DataDir => "a string like \"/var/lib/latchkey\"",
+            Key::EncryptionKeyFile => "a string like \"/etc/latchkey/secret.key\"",
             Key::Socket => "a string like \"/run/latchkey/latchkey.sock\"",
             Key::Log => "a string like \"info\"",
             Key::TrustedProxies => "an array of IP addresses like [\"10.0.0.1\"]",
@@ -100,6 +107,9 @@ pub struct Layer {
     pub listen: Option<SocketAddr>,
     pub public_url: Option<PublicUrl>,
     pub data_dir: Option<PathBuf>,
+    /// With its origin, because it conflicts with `LATCHKEY_ENCRYPTION_KEY` (checked after
+    /// merging).
+    pub encryption_key_file: Option<(PathBuf, Origin)>,
     /// With its origin, because its length is only checked after merging.
     pub socket: Option<(PathBuf, Origin)>,
     pub log: Option<String>,
@@ -118,6 +128,10 @@ impl Layer {
             Key::Listen => self.listen = Some(value::listen(raw).map_err(invalid)?),
             Key::PublicUrl => self.public_url = Some(value::public_url(raw).map_err(invalid)?),
             Key::DataDir => self.data_dir = Some(value::data_dir(raw).map_err(invalid)?),
+            Key::EncryptionKeyFile => {
+                let path = value::key_file(raw).map_err(invalid)?;
+                self.encryption_key_file = Some((path, origin));
+            }
             Key::Socket => {
                 let path = value::socket(raw).map_err(invalid)?;
                 self.socket = Some((path, origin));
@@ -136,6 +150,7 @@ impl Layer {
             listen: later.listen.or(self.listen),
             public_url: later.public_url.or(self.public_url),
             data_dir: later.data_dir.or(self.data_dir),
+            encryption_key_file: later.encryption_key_file.or(self.encryption_key_file),
             socket: later.socket.or(self.socket),
             log: later.log.or(self.log),
             trusted_proxies: later.trusted_proxies.or(self.trusted_proxies),

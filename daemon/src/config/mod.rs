@@ -34,6 +34,9 @@ const DB_FILE: &str = "latchkey.redb";
 /// The admin socket's name inside `data_dir` when `socket` is not set.
 const SOCKET_FILE: &str = "latchkey.sock";
 
+/// The encryption key file's name inside `data_dir` when `encryption_key_file` is not set.
+const KEY_FILE: &str = "secret.key";
+
 /// The effective process configuration.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Config {
@@ -45,6 +48,13 @@ pub struct Config {
     /// Holds the database and, by default, the admin socket. Default `./data`;
     /// `LATCHKEY_DATA_DIR`; TOML `data_dir`.
     pub data_dir: PathBuf,
+    /// The file holding the key that encrypts the secrets in the database (made on first start).
+    /// Default `<data_dir>/secret.key` (after `data_dir` is layered);
+    /// `LATCHKEY_ENCRYPTION_KEY_FILE`; TOML `encryption_key_file`. Unused when `encryption_key`
+    /// is set.
+    pub encryption_key_file: PathBuf,
+    /// The key itself, from `LATCHKEY_ENCRYPTION_KEY` (base64 of 32 bytes; environment only).
+    pub encryption_key: Option<Secret<[u8; 32]>>,
     /// The admin socket. Default `<data_dir>/latchkey.sock` (after `data_dir` is layered);
     /// `LATCHKEY_SOCKET`; TOML `socket`.
     pub socket: PathBuf,
@@ -67,6 +77,8 @@ impl Default for Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 1411)),
             public_url: PublicUrl::localhost(1411),
             socket: data_dir.join(SOCKET_FILE),
+            encryption_key_file: data_dir.join(KEY_FILE),
+            encryption_key: None,
             data_dir,
             log: "info".to_owned(),
             trusted_proxies: Vec::new(),
@@ -101,11 +113,15 @@ impl Config {
         };
         let file = file::read(path, choice)?.unwrap_or_default();
         let layers = file.overridden_by(env.layer).overridden_by(cli.layer());
-        Self::resolve(layers, warnings)
+        Self::resolve(layers, env.encryption_key, warnings)
     }
 
     /// Fills what no layer set from the defaults and checks what depends on several settings.
-    fn resolve(layers: layer::Layer, mut warnings: Vec<String>) -> Result<Config, ConfigError> {
+    fn resolve(
+        layers: layer::Layer,
+        encryption_key: Option<Secret<[u8; 32]>>,
+        mut warnings: Vec<String>,
+    ) -> Result<Config, ConfigError> {
         let defaults = Config::default();
         let data_dir = layers.data_dir.unwrap_or(defaults.data_dir);
         let (socket, socket_origin) = layers
@@ -116,12 +132,28 @@ impl Config {
             key: Key::Socket.name(),
             message,
         })?;
+        let encryption_key_file = match (layers.encryption_key_file, &encryption_key) {
+            (Some((_, origin)), Some(_)) => {
+                return Err(ConfigError::Invalid {
+                    origin,
+                    key: Key::EncryptionKeyFile.name(),
+                    message: format!(
+                        "cannot be used together with {}: set one of them",
+                        env::ENCRYPTION_KEY_VAR
+                    ),
+                });
+            }
+            (Some((path, _)), None) => path,
+            (None, _) => data_dir.join(KEY_FILE),
+        };
         let public_url = layers.public_url.unwrap_or(defaults.public_url);
         warnings.extend(passkey_warnings(&public_url));
         Ok(Config {
             listen: layers.listen.unwrap_or(defaults.listen),
             public_url,
             data_dir,
+            encryption_key_file,
+            encryption_key,
             socket,
             log: layers.log.unwrap_or(defaults.log),
             trusted_proxies: layers.trusted_proxies.unwrap_or(defaults.trusted_proxies),
@@ -144,6 +176,7 @@ impl Config {
             listen: String,
             public_url: &'a str,
             data_dir: String,
+            encryption_key_file: Option<String>,
             socket: String,
             log: &'a str,
             trusted_proxies: Vec<String>,
@@ -152,6 +185,11 @@ impl Config {
             listen: self.listen.to_string(),
             public_url: self.public_url.as_str(),
             data_dir: self.data_dir.display().to_string(),
+            // With the key in the environment the file is not used, and naming both is refused.
+            encryption_key_file: self
+                .encryption_key
+                .is_none()
+                .then(|| self.encryption_key_file.display().to_string()),
             socket: self.socket.display().to_string(),
             log: &self.log,
             trusted_proxies: self
@@ -162,7 +200,15 @@ impl Config {
         };
         let body = toml::to_string(&effective)
             .unwrap_or_else(|error| format!("# cannot render the configuration: {error}\n"));
-        format!("# Effective latchkeyd configuration (secrets redacted).\n{body}")
+        let key = if self.encryption_key.is_some() {
+            format!(
+                "# The encryption key comes from {}.\n",
+                env::ENCRYPTION_KEY_VAR
+            )
+        } else {
+            String::new()
+        };
+        format!("# Effective latchkeyd configuration (secrets redacted).\n{key}{body}")
     }
 }
 

@@ -1,7 +1,7 @@
 //! `Secret<T>`: a value that never shows itself in `Debug`, `Display` or serialized output.
 //!
-//! No process-level setting is secret today; this exists so that the first one that is (a key
-//! file passphrase, say) is redacted by `--check-config` and in logs without anyone remembering to.
+//! The encryption key from `LATCHKEY_ENCRYPTION_KEY` is one: it never shows in `--check-config`
+//! or in a log, without anyone having to remember.
 
 use std::fmt;
 

@@ -48,6 +48,46 @@ fn defaults() {
     assert!(config.trusted_proxies.is_empty());
     assert!(config.warnings.is_empty());
     assert_eq!(config.db_path(), PathBuf::from("./data/latchkey.redb"));
+    assert_eq!(
+        config.encryption_key_file,
+        PathBuf::from("./data/secret.key")
+    );
+    assert!(config.encryption_key.is_none());
+}
+
+#[test]
+fn the_key_file_follows_data_dir_and_cannot_be_combined_with_an_env_key() {
+    let nowhere = Path::new("/nonexistent");
+    let config = load(&cli(&["--data-dir", "/srv/l"]), Vec::new(), nowhere).unwrap();
+    assert_eq!(
+        config.encryption_key_file,
+        PathBuf::from("/srv/l/secret.key")
+    );
+    let config = load(
+        &cli(&["--encryption-key-file", "/etc/latchkey/key"]),
+        Vec::new(),
+        nowhere,
+    )
+    .unwrap();
+    assert_eq!(
+        config.encryption_key_file,
+        PathBuf::from("/etc/latchkey/key")
+    );
+
+    let key = crate::sealing::EncryptionKey::generate().unwrap();
+    let with_key = env(&[("LATCHKEY_ENCRYPTION_KEY", &key.to_base64())]);
+    let config = load(&Cli::default(), with_key.clone(), nowhere).unwrap();
+    assert_eq!(config.encryption_key.unwrap().expose(), &key.to_bytes());
+    let err = load(
+        &cli(&["--encryption-key-file", "/etc/latchkey/key"]),
+        with_key,
+        nowhere,
+    )
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "--encryption-key-file: cannot be used together with LATCHKEY_ENCRYPTION_KEY: set one of them"
+    );
 }
 
 #[test]
@@ -234,7 +274,7 @@ fn file_errors_surface_through_load() {
         err.to_string(),
         format!(
             "{} line 2: unknown key \"lisen\", did you mean \"listen\"? (known keys: listen, \
-             public_url, data_dir, socket, log, trusted_proxies)",
+             public_url, data_dir, encryption_key_file, socket, log, trusted_proxies)",
             file.display()
         )
     );
@@ -320,6 +360,7 @@ fn example_file_loads_and_matches_the_defaults() {
             Key::Listen => layer.listen.is_some(),
             Key::PublicUrl => layer.public_url.is_some(),
             Key::DataDir => layer.data_dir.is_some(),
+            Key::EncryptionKeyFile => layer.encryption_key_file.is_some(),
             Key::Socket => layer.socket.is_some(),
             Key::Log => layer.log.is_some(),
             Key::TrustedProxies => layer.trusted_proxies.is_some(),
@@ -386,7 +427,7 @@ fn check_config_output_is_loadable_toml() {
 
 #[test]
 fn secrets_are_redacted_in_check_config_output() {
-    // No setting is secret yet; this pins the mechanism `to_toml_redacted` relies on.
+    // Pins the mechanism `to_toml_redacted` relies on, then checks the real secret.
     #[derive(serde::Serialize)]
     struct WithSecret {
         smtp_password: Secret<String>,
@@ -397,4 +438,20 @@ fn secrets_are_redacted_in_check_config_output() {
     .unwrap();
     assert_eq!(rendered, "smtp_password = \"<redacted>\"\n");
     assert!(!Config::default().to_toml_redacted().contains("hunter2"));
+
+    let key = crate::sealing::EncryptionKey::generate().unwrap();
+    let config = load(
+        &Cli::default(),
+        env(&[("LATCHKEY_ENCRYPTION_KEY", &key.to_base64())]),
+        Path::new("/nonexistent"),
+    )
+    .unwrap();
+    let rendered = config.to_toml_redacted();
+    assert!(!rendered.contains(&key.to_base64()), "{rendered}");
+    assert!(!format!("{config:?}").contains(&key.to_base64()));
+    assert!(
+        rendered.contains("comes from LATCHKEY_ENCRYPTION_KEY"),
+        "{rendered}"
+    );
+    assert!(!rendered.contains("encryption_key_file"), "{rendered}");
 }

@@ -36,6 +36,22 @@ pub fn data_dir(input: &str) -> Result<PathBuf, String> {
     non_empty_path(input)
 }
 
+/// `encryption_key_file`: any non-empty path.
+pub fn key_file(input: &str) -> Result<PathBuf, String> {
+    non_empty_path(input)
+}
+
+/// `LATCHKEY_ENCRYPTION_KEY`: the base64 of 32 bytes. The message never repeats the value.
+pub fn encryption_key(input: &str) -> Result<[u8; 32], String> {
+    crate::sealing::EncryptionKey::from_base64(input)
+        .map(|key| key.to_bytes())
+        .ok_or_else(|| {
+            "expected the base64 of 32 random bytes (make one with `openssl rand -base64 32`); \
+             the value given is not that"
+                .to_owned()
+        })
+}
+
 /// `socket`: any non-empty path (its length is checked once the layers are merged).
 pub fn socket(input: &str) -> Result<PathBuf, String> {
     non_empty_path(input)

@@ -23,11 +23,13 @@ use time::macros::format_description;
 
 use super::audit::{self, Subject, detail};
 use super::login_codes::{ALPHABET, LoginCodeIssued};
+use super::sealed;
 use super::sessions::{Session, SessionToken, method_name, open_session};
 use super::settings::{self, value_of};
 use super::users::User;
 use super::{Actor, Idm, IdmError, SignInFailure, UserId, secrets, to_time};
 use crate::mail::templates::{self, RenderedMail};
+use crate::sealing::Sealer;
 use crate::store::{Access, EmailLinkRecord, OutboxRecord, SettingValue, Tables, WriteTx};
 
 /// How long an emailed sign-in link and its code work.
@@ -174,8 +176,12 @@ pub(crate) fn read_email_settings<A: Access>(tx: &Tables<A>) -> Result<EmailSett
     })
 }
 
-/// The SMTP settings, or `None` until a host and a sender are set.
-pub(crate) fn read_smtp<A: Access>(tx: &Tables<A>) -> Result<Option<SmtpSettings>, IdmError> {
+/// The SMTP settings, or `None` until a host and a sender are set. `sealer` opens the
+/// password.
+pub(crate) fn read_smtp<A: Access>(
+    tx: &Tables<A>,
+    sealer: &Sealer,
+) -> Result<Option<SmtpSettings>, IdmError> {
     let (Some(host), Some(from)) = (
         text(tx, settings::SMTP_HOST)?,
         text(tx, settings::SMTP_FROM)?,
@@ -191,10 +197,7 @@ pub(crate) fn read_smtp<A: Access>(tx: &Tables<A>) -> Result<Option<SmtpSettings
         Some("tls") => SmtpTls::Tls,
         _ => SmtpTls::StartTls,
     };
-    let password = match value_of(tx, settings::SMTP_PASSWORD)? {
-        Some(SettingValue::Text(password)) => Some(password),
-        _ => None,
-    };
+    let password = sealed::secret_setting(tx, sealer, settings::SMTP_PASSWORD)?;
     Ok(Some(SmtpSettings {
         host,
         port,
@@ -323,7 +326,7 @@ impl Idm {
 
     /// The SMTP settings, or `None` while no host or sender is set.
     pub fn smtp_settings(&self) -> Result<Option<SmtpSettings>, IdmError> {
-        read_smtp(&self.store.read()?)
+        read_smtp(&self.store.read()?, self.sealer())
     }
 
     /// Messages due for a delivery attempt at `now`, oldest first. Gives up
@@ -448,7 +451,7 @@ impl Idm {
 
     pub fn mail_status(&self) -> Result<MailStatus, IdmError> {
         let tx = self.store.read()?;
-        let configured = read_smtp(&tx)?.is_some();
+        let configured = read_smtp(&tx, self.sealer())?.is_some();
         let (mut queued, mut retrying, mut failed) = (0, 0, 0);
         for (_, message) in tx.outbox()? {
             if message.gave_up {
@@ -691,7 +694,7 @@ impl Idm {
                     format!("{} has no email address", user.username),
                 ));
             };
-            if read_smtp(tx)?.is_none() {
+            if read_smtp(tx, self.sealer())?.is_none() {
                 return Err(IdmError::invalid(
                     "send_email",
                     "SMTP is not configured: set smtp.host and smtp.from first",

@@ -1,5 +1,6 @@
 //! `IdmError`: why a business operation was refused or failed.
 
+use crate::sealing::SealError;
 use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
@@ -42,6 +43,10 @@ pub enum IdmError {
     /// OpenSSL failed to make, load or use a signing key.
     #[error("signing key error: {0}")]
     Crypto(String),
+
+    /// A secret could not be sealed or opened (see `crate::sealing`).
+    #[error(transparent)]
+    Sealed(#[from] SealError),
 
     #[error(transparent)]
     Store(#[from] StoreError),

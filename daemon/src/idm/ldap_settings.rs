@@ -1,8 +1,10 @@
 //! The `ldap.*` application settings, typed: what a sync connects with and
 //! how it maps directory attributes. The keys are registered in `settings`.
 
+use super::sealed;
 use super::settings::value_of;
 use super::{Idm, IdmError};
+use crate::sealing::Sealer;
 use crate::store::{Access, SettingValue, Tables};
 
 pub const ENABLED: &str = "ldap.enabled";
@@ -105,7 +107,11 @@ fn flag<A: Access>(tx: &Tables<A>, key: &str) -> Result<bool, IdmError> {
     Ok(matches!(value_of(tx, key)?, Some(SettingValue::Bool(true))))
 }
 
-pub(crate) fn read_ldap_settings<A: Access>(tx: &Tables<A>) -> Result<LdapSettings, IdmError> {
+/// `sealer` opens the bind password.
+pub(crate) fn read_ldap_settings<A: Access>(
+    tx: &Tables<A>,
+    sealer: &Sealer,
+) -> Result<LdapSettings, IdmError> {
     let sync_interval_minutes = match value_of(tx, SYNC_INTERVAL_MINUTES)? {
         Some(SettingValue::Integer(n)) => u32::try_from(n).unwrap_or(60).max(1),
         _ => 60,
@@ -119,10 +125,7 @@ pub(crate) fn read_ldap_settings<A: Access>(tx: &Tables<A>) -> Result<LdapSettin
         url: text(tx, URL)?,
         start_tls: flag(tx, START_TLS)?,
         bind_dn: text(tx, BIND_DN)?,
-        bind_password: match value_of(tx, BIND_PASSWORD)? {
-            Some(SettingValue::Text(password)) => Some(password),
-            _ => None,
-        },
+        bind_password: sealed::secret_setting(tx, sealer, BIND_PASSWORD)?,
         base_dn: text(tx, BASE_DN)?,
         user_filter: text_or(tx, USER_FILTER, "(objectClass=person)")?,
         group_filter: text_or(tx, GROUP_FILTER, "(objectClass=groupOfNames)")?,
@@ -147,6 +150,6 @@ pub(crate) fn read_ldap_settings<A: Access>(tx: &Tables<A>) -> Result<LdapSettin
 impl Idm {
     /// The `ldap.*` settings with defaults applied.
     pub fn ldap_settings(&self) -> Result<LdapSettings, IdmError> {
-        read_ldap_settings(&self.store.read()?)
+        read_ldap_settings(&self.store.read()?, self.sealer())
     }
 }

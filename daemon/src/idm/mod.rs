@@ -20,6 +20,7 @@ pub mod ldap_sync;
 mod login_codes;
 pub mod oidc;
 mod passkeys;
+mod sealed;
 mod secrets;
 mod sessions;
 mod settings;
@@ -34,6 +35,7 @@ use latchkey_protocol::Source;
 use time::OffsetDateTime;
 
 use crate::clock::Clock;
+use crate::sealing::Sealer;
 use crate::store::{RecordSource, Store, StoreError};
 
 pub use crate::store::{GroupId, UserId, WebauthnHandle};
@@ -63,11 +65,28 @@ pub use users::{Counts, User, UserEntry, UserPageResult};
 pub struct Idm {
     store: Store,
     clock: Arc<dyn Clock>,
+    /// Seals the secrets this layer stores (`sealed`).
+    sealer: Arc<Sealer>,
 }
 
 impl Idm {
+    /// An `Idm` whose secrets are sealed with a key that lives only as long as this process:
+    /// for tests and in-memory stores. The daemon uses [`Idm::with_sealer`] with the key kept
+    /// outside the database.
     pub fn new(store: Store, clock: Arc<dyn Clock>) -> Idm {
-        Idm { store, clock }
+        Idm::with_sealer(store, clock, Sealer::ephemeral())
+    }
+
+    pub fn with_sealer(store: Store, clock: Arc<dyn Clock>, sealer: Sealer) -> Idm {
+        Idm {
+            store,
+            clock,
+            sealer: Arc::new(sealer),
+        }
+    }
+
+    fn sealer(&self) -> &Sealer {
+        &self.sealer
     }
 
     pub fn store(&self) -> &Store {

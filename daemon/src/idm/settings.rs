@@ -6,6 +6,7 @@
 use serde_json::{Value, json};
 
 use super::audit::{self, detail};
+use super::sealed;
 use super::{Actor, Idm, IdmError};
 use crate::store::{Access, SettingRecord, SettingValue, Tables};
 
@@ -503,6 +504,7 @@ fn to_json(value: &SettingValue) -> Value {
         SettingValue::Integer(n) => json!(n),
         SettingValue::Bool(b) => json!(b),
         SettingValue::List(items) => json!(items),
+        SettingValue::Sealed(_) => json!("set"),
     }
 }
 
@@ -513,6 +515,7 @@ fn to_audit_text(value: &SettingValue) -> String {
         SettingValue::Integer(n) => n.to_string(),
         SettingValue::Bool(b) => b.to_string(),
         SettingValue::List(items) => items.join(","),
+        SettingValue::Sealed(_) => "set".to_owned(),
     }
 }
 
@@ -582,6 +585,14 @@ pub(crate) fn read_settings<A: Access>(tx: &Tables<A>) -> Result<Settings, IdmEr
     })
 }
 
+/// The write-only settings: what `sealed` keeps encrypted.
+pub(super) fn secret_keys() -> impl Iterator<Item = &'static str> {
+    REGISTRY
+        .iter()
+        .filter(|def| matches!(def.kind, Kind::Secret))
+        .map(|def| def.key)
+}
+
 fn entries<A: Access>(tx: &Tables<A>) -> Result<Vec<SettingEntry>, IdmError> {
     REGISTRY
         .iter()
@@ -620,12 +631,14 @@ impl Idm {
                 (_, parsed) => parsed,
             };
             let before = effective(tx, def)?;
-            if before != parsed {
+            // Write-only values are stored sealed (`sealed`).
+            let secret = matches!(def.kind, Kind::Secret).then(|| self.sealer());
+            if sealed::changes(secret, def.key, before.as_ref(), parsed.as_ref()) {
                 match &parsed {
                     Some(value) => tx.put_setting(
                         def.key,
                         &SettingRecord {
-                            value: value.clone(),
+                            value: sealed::stored_form(secret, def.key, value)?,
                             updated_at: now,
                         },
                     )?,

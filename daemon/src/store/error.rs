@@ -32,6 +32,10 @@ pub enum StoreError {
         source: std::io::Error,
     },
 
+    /// The database file is open to other users and cannot be made private.
+    #[error(transparent)]
+    NotPrivate(#[from] crate::private_files::PrivateFileError),
+
     #[error("the database holds a record that cannot be read: {0}")]
     Corrupt(String),
 

@@ -10,7 +10,7 @@ use super::schema::META;
 use super::tx::WriteTx;
 
 /// The newest schema this binary understands.
-pub const SCHEMA_VERSION: u64 = 3;
+pub const SCHEMA_VERSION: u64 = 6;
 
 const VERSION_KEY: &str = "schema_version";
 
@@ -37,6 +37,15 @@ const MIGRATIONS: &[Migration] = &[
     Migration {
         version: 3,
         name: "ldap_id_indexes",
+        apply: create_tables,
+    },
+    // Secrets sealed at rest: signing keys become `SigningKeyV2` and write-only settings
+    // `SettingValue::Sealed`, which older binaries cannot read; the version makes them refuse
+    // the file with advice instead. The sealing itself needs the key, which the store never
+    // sees: `idm` does it at start (`Idm::seal_secrets_at_rest`), idempotently.
+    Migration {
+        version: 6,
+        name: "sealed_secrets",
         apply: create_tables,
     },
 ];

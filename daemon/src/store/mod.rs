@@ -13,11 +13,13 @@ mod groups;
 mod index;
 mod ldap;
 mod mail;
+mod meta;
 mod migrations;
 mod oidc_admin;
 mod oidc_tokens;
 mod records;
 mod schema;
+mod secret_records;
 mod signup;
 mod tx;
 mod users;
@@ -38,9 +40,11 @@ pub use records::{
 };
 pub use records::{EmailLinkRecord, MailStateRecord, OutboxRecord};
 pub use schema::TokenHash;
+pub use secret_records::StoredSecret;
 pub use tx::{Access, Read, ReadTx, Tables, Write, WriteTx};
 pub use users::UserListing;
 
+use crate::private_files;
 use error::db;
 
 /// Told about every audit event once its transaction has committed (live
@@ -73,13 +77,38 @@ impl std::fmt::Debug for Store {
 }
 
 impl Store {
-    /// Opens (or creates) the database file and brings its schema up to date.
+    /// Opens (or creates) the database file and brings its schema up to date. The file is
+    /// created 0600, and an existing one that others may read is made so (or refused with the
+    /// fix, see `crate::private_files`): it holds every account and audit event.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
+        let file = private_files::open_options()
+            .open(path)
+            .map_err(|e| open_error(path, DatabaseError::Storage(StorageError::Io(e))))?;
+        private_files::tighten_file(&file, path)?;
+        let backend = redb::backends::FileBackend::new(file).map_err(|e| open_error(path, e))?;
         let db = redb::Builder::new()
             .set_cache_size(CACHE_BYTES)
-            .create(path)
+            .create_with_backend(backend)
             .map_err(|e| open_error(path, e))?;
         Store::init(db)
+    }
+
+    /// Rewrites the file so that no page an earlier transaction freed still holds old bytes:
+    /// redb never zeroes a freed page, so after secrets stored in the clear are sealed their
+    /// plaintext stays in the file until each page happens to be reused. Compaction moves the
+    /// live pages down over the free ones and cuts the file after them. Needs the only handle
+    /// on the database: `false` (nothing done) while any clone of this `Store` exists.
+    pub fn compact(&mut self) -> Result<bool, StoreError> {
+        let Some(database) = Arc::get_mut(&mut self.db) else {
+            return Ok(false);
+        };
+        while database.compact().map_err(db("compacting the database"))? {}
+        Ok(true)
+    }
+
+    /// The id of the key this database's secrets are sealed with (see `meta.rs`).
+    pub fn encryption_key_id(&self) -> Result<Option<[u8; 8]>, StoreError> {
+        self.read()?.encryption_key_id()
     }
 
     /// A fresh database that lives only in memory, for tests.

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::StoreError;
 use super::schema::IdBytes;
+pub use super::secret_records::{KeyAlg, KeyState, SigningKeyRecord};
 
 macro_rules! id_type {
     ($(#[$doc:meta])* $name:ident) => {
@@ -258,6 +259,10 @@ pub enum SettingValue {
     Integer(i64),
     Bool(bool),
     List(Vec<String>),
+    /// A write-only setting, sealed by `idm` (see `crate::sealing`). Added after the first
+    /// release: postcard numbers variants, so older values still read as they were, and
+    /// schema version 6 keeps older binaries from opening a file that may hold this one.
+    Sealed(Vec<u8>),
 }
 
 /// A setting, current version.
@@ -318,55 +323,6 @@ impl std::fmt::Debug for ClientV1 {
 #[derive(Serialize, Deserialize)]
 pub(crate) enum StoredClient {
     V1(ClientV1),
-}
-
-/// A signing key's algorithm, as stored.
-#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
-pub enum KeyAlg {
-    Rs256,
-    Es256,
-    EdDsa,
-}
-
-/// Whether a signing key signs new tokens or is only still published.
-#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
-pub enum KeyState {
-    Active,
-    Previous,
-}
-
-/// A signing key, current version. Keyed by `kid`.
-pub type SigningKeyRecord = SigningKeyV1;
-
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SigningKeyV1 {
-    pub kid: String,
-    pub alg: KeyAlg,
-    /// The private key, PKCS#8 DER.
-    pub private_der: Vec<u8>,
-    pub state: KeyState,
-    pub created_at: i64,
-    /// For a previous key: when it leaves the JWKS and is deleted.
-    pub retire_at: Option<i64>,
-}
-
-/// Hides the private key.
-impl std::fmt::Debug for SigningKeyV1 {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SigningKeyV1")
-            .field("kid", &self.kid)
-            .field("alg", &self.alg)
-            .field("private_der", &"<redacted>")
-            .field("state", &self.state)
-            .field("created_at", &self.created_at)
-            .field("retire_at", &self.retire_at)
-            .finish()
-    }
-}
-
-#[derive(Serialize, Deserialize)]
-pub(crate) enum StoredSigningKey {
-    V1(SigningKeyV1),
 }
 
 /// A user's consent to a client, current version. Keyed by (user, client).
@@ -588,7 +544,6 @@ versioned!(LoginCodeV1, StoredLoginCode, "login code");
 versioned!(PasskeyV1, StoredPasskey, "passkey");
 versioned!(SettingV1, StoredSetting, "setting");
 versioned!(ClientV1, StoredClient, "OIDC client");
-versioned!(SigningKeyV1, StoredSigningKey, "signing key");
 versioned!(ConsentV1, StoredConsent, "consent");
 versioned!(ClaimsV1, StoredClaims, "custom claims");
 versioned!(RefreshTokenV1, StoredRefreshToken, "refresh token");

@@ -12,7 +12,8 @@ pub type IdBytes = [u8; 16];
 /// SHA-256 of a secret (session id, login code): secrets are never stored.
 pub type TokenHash = [u8; 32];
 
-/// `META`: setting name → bytes. Holds `schema_version` (u64, little endian).
+/// `META`: setting name → bytes. Holds `schema_version` (u64, little endian) and
+/// `encryption_key_id` (8 bytes: which key sealed the secrets, `meta.rs`).
 pub const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 
 /// `USERS`: user id → `StoredUser`.
@@ -104,7 +105,7 @@ pub const USER_AUDIT_EVENTS: TableDefinition<(IdBytes, u64), ()> =
 pub const CLIENTS: TableDefinition<&str, &[u8]> = TableDefinition::new("clients_v1");
 
 /// `SIGNING_KEYS`: key id (`kid`, the RFC 7638 JWK thumbprint) →
-/// `StoredSigningKey` (algorithm, PKCS#8 DER private key, state, retire time).
+/// `StoredSigningKey` (algorithm, sealed PKCS#8 DER private key, state, retire time).
 pub const SIGNING_KEYS: TableDefinition<&str, &[u8]> = TableDefinition::new("signing_keys_v1");
 
 /// `CONSENTS`: (user id, client id) → `StoredConsent` (granted scopes). A

@@ -367,3 +367,51 @@ fn read_snapshot_cost() {
         }
     );
 }
+
+#[test]
+fn compacting_leaves_no_freed_page_holding_old_bytes() {
+    // redb never zeroes a page it frees: bytes overwritten by a later transaction stay in the
+    // file until the page is reused. Sealing secrets stored in the clear relies on `compact`.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("latchkey.redb");
+    let mut store = Store::open(&path).unwrap();
+    let plain = |i: u32| SettingRecord {
+        value: SettingValue::Text(format!("CLEARTEXT-{i:05}")),
+        updated_at: 0,
+    };
+    store
+        .write(|tx| {
+            for i in 0..3000 {
+                tx.put_setting(&format!("k{i:05}"), &plain(i))?;
+            }
+            Ok::<_, StoreError>(())
+        })
+        .unwrap();
+    store
+        .write(|tx| {
+            for i in 0..3000 {
+                let sealed = SettingRecord {
+                    value: SettingValue::Sealed(vec![1; 24]),
+                    updated_at: 0,
+                };
+                tx.put_setting(&format!("k{i:05}"), &sealed)?;
+            }
+            Ok::<_, StoreError>(())
+        })
+        .unwrap();
+    let left = |raw: &[u8]| raw.windows(10).filter(|w| *w == b"CLEARTEXT-").count();
+    eprintln!(
+        "cleartext values left in freed pages before compacting: {}",
+        left(&std::fs::read(&path).unwrap())
+    );
+
+    let other = store.clone();
+    assert!(
+        !store.compact().unwrap(),
+        "not while another handle is open"
+    );
+    drop(other);
+    assert!(store.compact().unwrap());
+    drop(store);
+    assert_eq!(left(&std::fs::read(&path).unwrap()), 0);
+}

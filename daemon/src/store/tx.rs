@@ -168,6 +168,7 @@ macro_rules! tables {
 }
 
 tables! {
+    meta, meta_mut: schema::META, "opening the database metadata" => &'static str, &'static [u8];
     users, users_mut: schema::USERS, "opening users" => IdBytes, &'static [u8];
     username_to_user_id, username_to_user_id_mut: schema::USERNAME_TO_USER_ID, "opening the username index" => &'static str, IdBytes;
     email_to_user_id, email_to_user_id_mut: schema::EMAIL_TO_USER_ID, "opening the email index" => &'static str, IdBytes;

@@ -124,7 +124,10 @@ impl From<IdmError> for WebError {
             IdmError::Passkey(message) => {
                 WebError::new(StatusCode::BAD_REQUEST, "passkey_rejected", message)
             }
-            error @ (IdmError::Random(_) | IdmError::Crypto(_) | IdmError::Store(_)) => {
+            error @ (IdmError::Random(_)
+            | IdmError::Crypto(_)
+            | IdmError::Sealed(_)
+            | IdmError::Store(_)) => {
                 tracing::error!("web request failed: {error}");
                 WebError::internal()
             }

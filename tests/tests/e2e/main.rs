@@ -23,6 +23,7 @@ mod oidc_admin;
 mod oidc_flows;
 mod oidc_rp;
 mod passkeys;
+mod secrets_at_rest;
 mod security_headers;
 mod signup;
 mod web_pages;

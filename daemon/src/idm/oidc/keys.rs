@@ -5,16 +5,13 @@
 //! with it against ≈ 0.6 ms with ring, and the token endpoint must sign
 //! thousands of RS256 tokens a second on two cores.
 //!
-//! Keys live in redb (`SIGNING_KEYS`, PKCS#8 DER) and are parsed once, at
+//! Keys live in redb (`SIGNING_KEYS`, PKCS#8 DER sealed with the key kept
+//! outside the database, `idm::sealed`) and are opened and parsed once, at
 //! start and after each rotation, into a [`KeySet`] snapshot that requests
 //! share through an `Arc` (a read lock held only long enough to clone it):
 //! no key is ever parsed on the request path. The JWKS document is rendered
-//! into bytes at the same time.
-//!
-//! Rotation makes a new key the active signer and keeps the old one
-//! published (`previous`) until `retire_at`: now plus the longest access or
-//! ID token lifetime of any client plus [`KEY_RETIRE_MARGIN_SECS`], so every
-//! token it signed expires first. The periodic sweep then deletes it.
+//! into bytes at the same time. Making, rotating and retiring keys is
+//! `key_store`.
 
 use std::sync::{Arc, RwLock};
 
@@ -32,11 +29,9 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
-use super::Oidc;
-use super::clients::DEFAULT_ACCESS_TOKEN_SECS;
 use super::jwt::{self, HeaderOut, JwtError};
-use crate::idm::audit::{self, Subject, detail};
-use crate::idm::{Actor, Idm, IdmError, secrets, to_time};
+use crate::idm::{IdmError, sealed, secrets, to_time};
+use crate::sealing::Sealer;
 use crate::store::{KeyAlg, KeyState, SigningKeyRecord};
 
 /// How long after the longest token lifetime a previous key stays published.
@@ -61,7 +56,7 @@ impl Alg {
         }
     }
 
-    fn from_stored(alg: KeyAlg) -> Alg {
+    pub(super) fn from_stored(alg: KeyAlg) -> Alg {
         match alg {
             KeyAlg::Rs256 => Alg::RS256,
             KeyAlg::Es256 => Alg::ES256,
@@ -69,7 +64,7 @@ impl Alg {
         }
     }
 
-    fn to_stored(self) -> KeyAlg {
+    pub(super) fn to_stored(self) -> KeyAlg {
         match self {
             Alg::RS256 => KeyAlg::Rs256,
             Alg::ES256 => KeyAlg::Es256,
@@ -96,7 +91,7 @@ impl std::str::FromStr for Alg {
     }
 }
 
-fn crypto(context: &str) -> impl FnOnce(openssl::error::ErrorStack) -> IdmError + '_ {
+pub(super) fn crypto(context: &str) -> impl FnOnce(openssl::error::ErrorStack) -> IdmError + '_ {
     move |e| IdmError::Crypto(format!("{context}: {e}"))
 }
 
@@ -342,16 +337,25 @@ impl std::fmt::Debug for KeySet {
 }
 
 impl KeySet {
-    /// Parses the stored keys (any state) that are still published at `now`.
-    pub(crate) fn from_records(records: &[SigningKeyRecord], now: i64) -> Result<KeySet, IdmError> {
+    /// Opens and parses the stored keys (any state) that are still published at `now`.
+    pub(crate) fn from_records(
+        records: &[SigningKeyRecord],
+        now: i64,
+        sealer: &Sealer,
+    ) -> Result<KeySet, IdmError> {
         Ok(KeySet {
-            current: RwLock::new(Arc::new(build_snapshot(records, now)?)),
+            current: RwLock::new(Arc::new(build_snapshot(records, now, sealer)?)),
         })
     }
 
     /// Replaces the keys (after a rotation or sweep).
-    pub(crate) fn reload(&self, records: &[SigningKeyRecord], now: i64) -> Result<(), IdmError> {
-        let snapshot = Arc::new(build_snapshot(records, now)?);
+    pub(crate) fn reload(
+        &self,
+        records: &[SigningKeyRecord],
+        now: i64,
+        sealer: &Sealer,
+    ) -> Result<(), IdmError> {
+        let snapshot = Arc::new(build_snapshot(records, now, sealer)?);
         *self
             .current
             .write()
@@ -453,7 +457,11 @@ impl KeySet {
     }
 }
 
-fn build_snapshot(records: &[SigningKeyRecord], now: i64) -> Result<Snapshot, IdmError> {
+fn build_snapshot(
+    records: &[SigningKeyRecord],
+    now: i64,
+    sealer: &Sealer,
+) -> Result<Snapshot, IdmError> {
     let mut live: Vec<&SigningKeyRecord> = records
         .iter()
         .filter(|r| r.state == KeyState::Active || r.retire_at.is_none_or(|at| at > now))
@@ -474,7 +482,8 @@ fn build_snapshot(records: &[SigningKeyRecord], now: i64) -> Result<Snapshot, Id
     let mut jwks = Vec::with_capacity(live.len());
     for record in live {
         let alg = Alg::from_stored(record.alg);
-        let pkey = load(alg, &record.private_der)?;
+        let der = sealed::open_private_key(sealer, &record.kid, &record.private_key)?;
+        let pkey = load(alg, &der)?;
         let mut jwk = serde_json::Map::new();
         for (name, value) in public_members(alg, &pkey)? {
             jwk.insert(name.to_owned(), Value::String(value));
@@ -509,7 +518,7 @@ pub struct SigningKeyInfo {
     pub retire_at: Option<OffsetDateTime>,
 }
 
-fn key_info(record: &SigningKeyRecord) -> Result<SigningKeyInfo, IdmError> {
+pub(super) fn key_info(record: &SigningKeyRecord) -> Result<SigningKeyInfo, IdmError> {
     Ok(SigningKeyInfo {
         kid: record.kid.clone(),
         alg: Alg::from_stored(record.alg),
@@ -517,139 +526,4 @@ fn key_info(record: &SigningKeyRecord) -> Result<SigningKeyInfo, IdmError> {
         created_at: to_time(record.created_at)?,
         retire_at: record.retire_at.map(to_time).transpose()?,
     })
-}
-
-/// A new record for a freshly generated key.
-fn new_record(alg: Alg, now: i64) -> Result<SigningKeyRecord, IdmError> {
-    let pkey = generate(alg)?;
-    Ok(SigningKeyRecord {
-        kid: kid_of(alg, &pkey)?,
-        alg: alg.to_stored(),
-        private_der: pkey
-            .private_key_to_pkcs8()
-            .map_err(crypto("encoding a signing key"))?,
-        state: KeyState::Active,
-        created_at: now,
-        retire_at: None,
-    })
-}
-
-/// Loads the keys, making an RS256 key first if there is no active one.
-/// That first key is part of installing, not an admin's act: it is logged,
-/// not audited.
-pub(super) fn load_or_create(idm: &Idm) -> Result<KeySet, IdmError> {
-    let now = idm.now();
-    let records = idm.store().read()?.signing_keys()?;
-    if records.iter().any(|r| r.state == KeyState::Active) {
-        return KeySet::from_records(&records, now);
-    }
-    let record = new_record(Alg::RS256, now)?;
-    let records = idm.store().write(|tx| {
-        // Checked again inside the transaction: only one writer at a time.
-        if !tx
-            .signing_keys()?
-            .iter()
-            .any(|r| r.state == KeyState::Active)
-        {
-            tx.put_signing_key(&record)?;
-            tracing::info!(kid = %record.kid, "made the first signing key (RS256)");
-        }
-        Ok::<_, IdmError>(tx.signing_keys()?)
-    })?;
-    KeySet::from_records(&records, now)
-}
-
-impl Oidc {
-    /// Every stored key: the active one first, then previous keys, newest first.
-    pub fn list_signing_keys(&self) -> Result<Vec<SigningKeyInfo>, IdmError> {
-        let mut keys = self
-            .idm
-            .store()
-            .read()?
-            .signing_keys()?
-            .iter()
-            .map(key_info)
-            .collect::<Result<Vec<_>, _>>()?;
-        keys.sort_by(|a, b| {
-            b.active
-                .cmp(&a.active)
-                .then(b.created_at.cmp(&a.created_at))
-        });
-        Ok(keys)
-    }
-
-    /// Makes a new key of `alg` (default: the active key's) the active
-    /// signer; the old one stays published until every token it signed has
-    /// expired (`signing_key_rotated`). Returns the keys afterwards.
-    pub fn rotate_signing_key(
-        &self,
-        actor: &Actor,
-        alg: Option<Alg>,
-    ) -> Result<Vec<SigningKeyInfo>, IdmError> {
-        let alg = alg.unwrap_or_else(|| self.keys.active_alg());
-        let now = self.idm.now();
-        let record = new_record(alg, now)?;
-        let records = self.idm.store().write(|tx| {
-            let longest = tx
-                .clients()?
-                .iter()
-                .filter_map(|c| c.access_token_secs)
-                .fold(DEFAULT_ACCESS_TOKEN_SECS, u64::max);
-            let retire_at = now
-                .saturating_add(i64::try_from(longest).unwrap_or(i64::MAX))
-                .saturating_add(KEY_RETIRE_MARGIN_SECS);
-            let mut previous = Vec::new();
-            for mut old in tx.signing_keys()? {
-                if old.state == KeyState::Active {
-                    old.state = KeyState::Previous;
-                    old.retire_at = Some(retire_at);
-                    previous.push(old.kid.clone());
-                    tx.put_signing_key(&old)?;
-                }
-            }
-            tx.put_signing_key(&record)?;
-            let details = vec![
-                detail("kid", record.kid.as_str()),
-                detail("alg", alg.as_str()),
-                detail("previous_kid", previous.join(",")),
-            ];
-            audit::append(
-                tx,
-                now,
-                actor,
-                "signing_key_rotated",
-                Some(Subject::other(&record.kid)),
-                details,
-            )?;
-            Ok::<_, IdmError>(tx.signing_keys()?)
-        })?;
-        self.keys.reload(&records, now)?;
-        self.list_signing_keys()
-    }
-
-    /// Deletes previous keys whose `retire_at` has passed and drops them
-    /// from the JWKS; returns how many.
-    pub fn sweep_signing_keys(&self) -> Result<u64, IdmError> {
-        let now = self.idm.now();
-        let retired = |key: &SigningKeyRecord| {
-            key.state == KeyState::Previous && key.retire_at.is_some_and(|at| at <= now)
-        };
-        // Most sweeps find nothing: look before taking the write lock.
-        if !self.idm.store().read()?.signing_keys()?.iter().any(retired) {
-            return Ok(0);
-        }
-        let (removed, records) = self.idm.store().write(|tx| {
-            let mut removed = 0u64;
-            for key in tx.signing_keys()? {
-                if retired(&key) && tx.remove_signing_key(&key.kid)? {
-                    removed = removed.saturating_add(1);
-                }
-            }
-            Ok::<_, IdmError>((removed, tx.signing_keys()?))
-        })?;
-        if removed > 0 {
-            self.keys.reload(&records, now)?;
-        }
-        Ok(removed)
-    }
 }

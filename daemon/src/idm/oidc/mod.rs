@@ -10,6 +10,7 @@ mod claims;
 mod clients;
 mod consent;
 pub mod jwt;
+mod key_store;
 mod keys;
 pub mod redirect_uris;
 
@@ -61,7 +62,7 @@ impl Oidc {
     /// Loads the signing keys, generating an RS256 key on first start, and
     /// drops previous keys that have retired.
     pub fn new(idm: Idm, issuer: &str) -> Result<Oidc, IdmError> {
-        let keys = keys::load_or_create(&idm)?;
+        let keys = key_store::load_or_create(&idm)?;
         let issuer = issuer.trim_end_matches('/');
         let flows = FlowState {
             codes: Mutex::default(),

@@ -342,7 +342,10 @@ fn debug_never_shows_private_keys() {
     let records = oidc.idm().store().read().unwrap().signing_keys().unwrap();
     let shown = format!("{:?}", records[0]);
     assert!(shown.contains("<redacted>"));
-    assert!(!shown.contains(&format!("{:?}", &records[0].private_der[..8])));
+    let crate::store::StoredSecret::Sealed(sealed) = &records[0].private_key else {
+        panic!("the private key is stored sealed");
+    };
+    assert!(!shown.contains(&format!("{:?}", &sealed[..8])));
 }
 
 // --- clients ---
