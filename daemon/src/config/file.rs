@@ -160,8 +160,14 @@ max_connections = 64
         );
         assert_eq!(layer.log.as_deref(), Some("debug"));
         assert_eq!(layer.trusted_proxies.unwrap().len(), 3);
-        assert_eq!(layer.header_timeout, Some(std::time::Duration::from_secs(5)));
-        assert_eq!(layer.idle_timeout, Some(std::time::Duration::from_secs(120)));
+        assert_eq!(
+            layer.header_timeout,
+            Some(std::time::Duration::from_secs(5))
+        );
+        assert_eq!(
+            layer.idle_timeout,
+            Some(std::time::Duration::from_secs(120))
+        );
         assert_eq!(layer.body_timeout, Some(std::time::Duration::from_secs(20)));
         assert_eq!(layer.max_connections, Some(64));
     }

@@ -389,7 +389,10 @@ fn check_config_output_is_loadable_toml() {
 
     let defaults = Config::default().to_toml_redacted();
     assert!(defaults.contains("trusted_proxies = []"), "{defaults}");
-    assert!(defaults.contains("header_timeout_secs = 10\n"), "{defaults}");
+    assert!(
+        defaults.contains("header_timeout_secs = 10\n"),
+        "{defaults}"
+    );
     assert!(rendered.contains("idle_timeout_secs = 120\n"), "{rendered}");
 }
 

@@ -252,7 +252,9 @@ mod tests {
         assert_eq!(seconds("10").unwrap(), Duration::from_secs(10));
         for bad in ["0", "-1", "1.5", "10s", "", "86401"] {
             assert!(
-                seconds(bad).unwrap_err().starts_with("expected a whole number of seconds"),
+                seconds(bad)
+                    .unwrap_err()
+                    .starts_with("expected a whole number of seconds"),
                 "{bad}"
             );
         }

@@ -43,7 +43,7 @@ use webauthn_rs_proto::{
 };
 
 use super::audit::{self, Subject, detail};
-use super::ceremony_store::{CeremonyOwner, Ceremonies};
+use super::ceremony_store::{Ceremonies, CeremonyOwner};
 use super::passkeys::{PasskeyInfo, validate_name};
 use super::sessions::{Session, SessionToken, open_session};
 use super::settings::{UserVerification, read_settings};
@@ -703,7 +703,11 @@ mod tests {
         assert_eq!(passkeys.sign_in_account(&named).unwrap(), Some(alice.id));
         let unknown = json!({"response": {"userHandle": secrets::b64url(&[7; 16])}});
         assert_eq!(passkeys.sign_in_account(&unknown).unwrap(), None);
-        for junk in [json!(null), json!({"response": {"userHandle": "!!"}}), json!({})] {
+        for junk in [
+            json!(null),
+            json!({"response": {"userHandle": "!!"}}),
+            json!({}),
+        ] {
             assert_eq!(passkeys.sign_in_account(&junk).unwrap(), None);
         }
     }

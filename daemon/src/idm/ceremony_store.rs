@@ -91,7 +91,11 @@ impl<T> Ceremonies<T> {
         state: T,
     ) -> Result<String, IdmError> {
         self.drop_expired(now);
-        while self.owners.get(&owner).is_some_and(|o| o.live >= self.max_per_owner) {
+        while self
+            .owners
+            .get(&owner)
+            .is_some_and(|o| o.live >= self.max_per_owner)
+        {
             self.evict_oldest_of(owner);
         }
         while self.map.len() >= self.max_total {
@@ -151,7 +155,11 @@ impl<T> Ceremonies<T> {
 
     fn evict_oldest_of(&mut self, owner: CeremonyOwner) {
         loop {
-            let Some(key) = self.owners.get_mut(&owner).and_then(|o| o.order.pop_front()) else {
+            let Some(key) = self
+                .owners
+                .get_mut(&owner)
+                .and_then(|o| o.order.pop_front())
+            else {
                 return;
             };
             if self.remove(&key).is_some() {

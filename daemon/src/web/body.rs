@@ -88,9 +88,12 @@ mod tests {
     async fn bodies_are_bounded_in_size_and_time() {
         let small = buffer(Body::from("a=1"), Duration::from_secs(1)).await;
         assert!(small.is_ok());
-        let big = buffer(Body::from(vec![b'x'; MAX_BODY_BYTES + 1]), Duration::from_secs(1))
-            .await
-            .unwrap_err();
+        let big = buffer(
+            Body::from(vec![b'x'; MAX_BODY_BYTES + 1]),
+            Duration::from_secs(1),
+        )
+        .await
+        .unwrap_err();
         assert_eq!(big.status, StatusCode::PAYLOAD_TOO_LARGE);
         let slow = buffer(Body::new(Endless), Duration::from_millis(50))
             .await

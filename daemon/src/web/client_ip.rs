@@ -221,7 +221,10 @@ mod tests {
             warning.contains("trusted_proxies = [\"192.0.2.1\"]"),
             "{warning}"
         );
-        assert!(warning.contains("LATCHKEY_TRUSTED_PROXIES=192.0.2.1"), "{warning}");
+        assert!(
+            warning.contains("LATCHKEY_TRUSTED_PROXIES=192.0.2.1"),
+            "{warning}"
+        );
 
         let once = ForwardingWarning::default();
         assert_eq!(once.first(ip("10.0.0.5"), &h, &proxies), None);

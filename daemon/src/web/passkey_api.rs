@@ -77,9 +77,12 @@ pub async fn login_finish(
         next,
     } = body;
     let limiter = state.limiter.clone();
-    let outcome =
-        blocking_raw(move || Ok(finish_sign_in(&passkeys, &limiter, &actor, &ceremony, credential)))
-            .await?;
+    let outcome = blocking_raw(move || {
+        Ok(finish_sign_in(
+            &passkeys, &limiter, &actor, &ceremony, credential,
+        ))
+    })
+    .await?;
     let (user, token, session) = outcome.map_err(WebError::from)??;
     attempt.succeeded();
     let mut response = Json(json!({"redirect": after_sign_in(next.as_deref())})).into_response();
@@ -100,7 +103,14 @@ fn finish_sign_in(
     actor: &Actor,
     ceremony: &str,
     credential: Value,
-) -> Result<(crate::idm::User, crate::idm::SessionToken, crate::idm::Session), WebError> {
+) -> Result<
+    (
+        crate::idm::User,
+        crate::idm::SessionToken,
+        crate::idm::Session,
+    ),
+    WebError,
+> {
     let account: Option<Attempt> = match passkeys.sign_in_account(&credential)? {
         Some(user) => Some(
             limiter
@@ -131,8 +141,7 @@ pub async fn register_start(
     let passkeys = state.passkeys()?;
     let user_id = signed_in.user.id;
     let owner = owner(&client);
-    let (ceremony, options) =
-        blocking(move || passkeys.start_registration(user_id, owner)).await?;
+    let (ceremony, options) = blocking(move || passkeys.start_registration(user_id, owner)).await?;
     Ok(Json(json!({"ceremony": ceremony, "options": options})))
 }
 

@@ -118,7 +118,11 @@ async fn connection(
     _permit: OwnedSemaphorePermit,
 ) {
     let heads = Arc::new(AtomicU64::new(0));
-    let io = TokioIo::new(Watched::new(stream, Arc::clone(&heads), limits.header_timeout));
+    let io = TokioIo::new(Watched::new(
+        stream,
+        Arc::clone(&heads),
+        limits.header_timeout,
+    ));
     let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
         // The head is whole: the header timer of this request stops.
         heads.fetch_add(1, Ordering::Relaxed);
@@ -192,7 +196,9 @@ impl AsyncRead for Watched {
         }
         let before = buf.filled().len();
         let read = Pin::new(&mut this.stream).poll_read(cx, buf);
-        if this.timing.is_none() && matches!(read, Poll::Ready(Ok(()))) && buf.filled().len() > before
+        if this.timing.is_none()
+            && matches!(read, Poll::Ready(Ok(())))
+            && buf.filled().len() > before
         {
             this.timing = Some(heads);
             let at = Instant::now() + this.timeout;

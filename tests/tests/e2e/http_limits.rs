@@ -33,7 +33,9 @@ async fn read_until_closed(stream: &mut TcpStream, limit: Duration) -> (String, 
     let deadline = tokio::time::Instant::now() + limit;
     loop {
         match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
-            Ok(Ok(0) | Err(_)) => return (String::from_utf8_lossy(&seen).into(), Some(Instant::now())),
+            Ok(Ok(0) | Err(_)) => {
+                return (String::from_utf8_lossy(&seen).into(), Some(Instant::now()));
+            }
             Ok(Ok(n)) => seen.extend_from_slice(&buf[..n]),
             Err(_) => return (String::from_utf8_lossy(&seen).into(), None),
         }
@@ -80,7 +82,8 @@ async fn a_head_trickled_byte_by_byte_is_cut_off_too() {
     let t = daemon(1, 30, 30, 100).await;
     let mut stream = connect(&t).await;
     let started = Instant::now();
-    let head = b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n";
+    let head =
+        b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n";
     let mut closed_after = None;
     for byte in head {
         if stream.write_all(&[*byte]).await.is_err() {

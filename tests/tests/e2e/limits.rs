@@ -41,7 +41,11 @@ async fn colleagues_redeem_their_codes(t: &TestDaemon, browser: impl Fn() -> Cli
         create_user(t.daemon.idm(), &name);
         let code = login_code(t.daemon.idm(), &name);
         let (status, headers, page) = post_code(t, &browser(), &code, None).await;
-        assert_eq!(status, StatusCode::SEE_OTHER, "colleague {i}: {headers:?} {page}");
+        assert_eq!(
+            status,
+            StatusCode::SEE_OTHER,
+            "colleague {i}: {headers:?} {page}"
+        );
     }
 }
 
@@ -159,7 +163,11 @@ async fn alice_with_a_passkey(t: &TestDaemon, client: Client) -> SoftAuthenticat
     auth
 }
 
-async fn passkey_sign_in(t: &TestDaemon, client: Client, auth: &mut SoftAuthenticator) -> StatusCode {
+async fn passkey_sign_in(
+    t: &TestDaemon,
+    client: Client,
+    auth: &mut SoftAuthenticator,
+) -> StatusCode {
     let page = Page::open(t, client, "/login").await;
     let (status, ceremony, options) = page.start().await;
     assert_eq!(status, StatusCode::OK);
@@ -210,8 +218,18 @@ async fn failed_assertions_for_one_account_are_limited_across_addresses() {
         let assertion = tamper_signature(&assertion).unwrap();
         statuses.push(page.finish(&ceremony, &assertion).await.0);
     }
-    assert!(statuses[..20].iter().all(|s| *s == StatusCode::UNAUTHORIZED), "{statuses:?}");
-    assert!(statuses[20..].iter().all(|s| *s == StatusCode::TOO_MANY_REQUESTS), "{statuses:?}");
+    assert!(
+        statuses[..20]
+            .iter()
+            .all(|s| *s == StatusCode::UNAUTHORIZED),
+        "{statuses:?}"
+    );
+    assert!(
+        statuses[20..]
+            .iter()
+            .all(|s| *s == StatusCode::TOO_MANY_REQUESTS),
+        "{statuses:?}"
+    );
     // A cell refills after 45 seconds: alice's own assertion works again.
     t.clock.advance(time::Duration::seconds(45));
     let status = passkey_sign_in(&t, browser_at("192.0.2.10"), &mut auth).await;

@@ -118,7 +118,12 @@ fn attempts_count_where_every_attempt_is_the_cost() {
 fn ipv6_addresses_share_their_slash_64() {
     let (limiter, _) = setup();
     for i in 0..10 {
-        fail(&limiter, Action::LoginCode, ip(&format!("2001:db8:1:2::{i:x}"))).unwrap();
+        fail(
+            &limiter,
+            Action::LoginCode,
+            ip(&format!("2001:db8:1:2::{i:x}")),
+        )
+        .unwrap();
     }
     assert!(
         limiter
@@ -146,7 +151,12 @@ fn memory_stays_bounded() {
     let clock = ManualClock::new(datetime!(2026-11-23 08:00 UTC));
     let limiter = RateLimiter::with_max_keys(Arc::new(clock.clone()), 3);
     for i in 0..3u8 {
-        fail(&limiter, Action::LoginCode, Key::client([10, 0, 0, i].into())).unwrap();
+        fail(
+            &limiter,
+            Action::LoginCode,
+            Key::client([10, 0, 0, i].into()),
+        )
+        .unwrap();
     }
     // Full of live keys: a new one is let through without being tracked.
     let new = Key::client([10, 0, 1, 1].into());
