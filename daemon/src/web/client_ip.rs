@@ -8,8 +8,8 @@
 //!
 //! An untrusted peer that sends `X-Forwarded-For` is most likely the admin's reverse proxy,
 //! not yet listed: then every user shares the proxy's address, its rate limits and its audit
-//! entries. The first such request logs one warning naming the setting to change; later ones
-//! stay quiet (once per process: a warning per request would flood the log, and one is enough
+//! entries. The first such request whose client is read (sign-in, signup, anything audited) logs
+//! one warning naming the setting to change; later ones stay quiet (once per process: a warning per request would flood the log, and one is enough
 //! for the admin to act on).
 
 use std::net::{IpAddr, SocketAddr};
