@@ -224,26 +224,28 @@ async fn serve(
     // Loads the signing keys (making the first one on a fresh install).
     let oidc = Oidc::new(idm.clone(), config.public_url.as_str())?;
     let (setup_gate, setup_token) = SetupGate::issue(&idm)?;
-    let app = web::router(
-        WebState::new(
-            idm.clone(),
-            Arc::clone(&info),
-            passkeys,
-            setup_gate,
-            &config.public_url,
-            &config.trusted_proxies,
-        )
-        .with_oidc(oidc.clone())
-        .with_tasks(tracker.clone()),
-    );
-    let http = tokio::spawn(
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown.clone().cancelled_owned())
-        .into_future(),
-    );
+    let web_state = WebState::new(
+        idm.clone(),
+        Arc::clone(&info),
+        passkeys,
+        setup_gate,
+        &config.public_url,
+        &config.trusted_proxies,
+    )
+    .with_oidc(oidc.clone())
+    .with_tasks(tracker.clone())
+    .with_body_timeout(config.http.body_timeout);
+    // Rate-limit keys whose budget has refilled are dropped every minute.
+    tracker.spawn(web::rate_limit::sweep(
+        web_state.limiter.clone(),
+        shutdown.clone(),
+    ));
+    let http = tokio::spawn(web::serve::serve(
+        listener,
+        web::router(web_state),
+        config.http,
+        shutdown.clone(),
+    ));
     // LDAP sync (issue 7): on demand over the socket, and on a schedule.
     let ldap = ldap::LdapSync::new(idm.clone(), Arc::new(ldap::LdapDirectory), events.clone());
     tracker.spawn(ldap.clone().schedule(shutdown.clone()));

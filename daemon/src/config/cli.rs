@@ -5,8 +5,11 @@
 //! clap is deliberately not used: `Config::load` takes the environment as a parameter so tests
 //! never touch the process environment.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
+
+use ipnet::IpNet;
 
 use super::error::Origin;
 use super::layer::{Key, Layer};
@@ -59,12 +62,31 @@ pub struct Cli {
     #[arg(long, visible_alias = "log-level", value_name = "FILTER", value_parser = value::log)]
     pub log: Option<String>,
 
-    /// Comma-separated IP addresses of reverse proxies whose X-Forwarded-For is believed
-    /// [env: LATCHKEY_TRUSTED_PROXIES] [default: none]
+    /// Comma-separated IP addresses or networks (10.0.0.0/8) of reverse proxies whose
+    /// X-Forwarded-For is believed [env: LATCHKEY_TRUSTED_PROXIES] [default: none]
     // `::std::vec::Vec` keeps clap from treating this as a multi-value flag: the whole list is one
     // value, parsed like the environment variable ("" clears it).
-    #[arg(long, value_name = "IP,...", value_parser = value::proxy_list)]
-    pub trusted_proxies: Option<::std::vec::Vec<IpAddr>>,
+    #[arg(long, value_name = "IP|NET,...", value_parser = value::proxy_list)]
+    pub trusted_proxies: Option<::std::vec::Vec<IpNet>>,
+
+    /// Seconds a request head may take from its first byte, and a new connection to send one
+    /// [env: LATCHKEY_HEADER_TIMEOUT_SECS] [default: 10]
+    #[arg(long, value_name = "SECONDS", value_parser = value::seconds)]
+    pub header_timeout_secs: Option<Duration>,
+
+    /// Seconds an idle keep-alive connection is kept open [env: LATCHKEY_IDLE_TIMEOUT_SECS]
+    /// [default: 75]
+    #[arg(long, value_name = "SECONDS", value_parser = value::seconds)]
+    pub idle_timeout_secs: Option<Duration>,
+
+    /// Seconds a request body may take to arrive [env: LATCHKEY_BODY_TIMEOUT_SECS] [default: 30]
+    #[arg(long, value_name = "SECONDS", value_parser = value::seconds)]
+    pub body_timeout_secs: Option<Duration>,
+
+    /// HTTP connections served at once; more wait until one closes
+    /// [env: LATCHKEY_MAX_CONNECTIONS] [default: 1000]
+    #[arg(long, value_name = "N", value_parser = value::connections)]
+    pub max_connections: Option<usize>,
 }
 
 impl Cli {
@@ -84,6 +106,10 @@ impl Cli {
                 .map(|path| (path, Origin::Cli(Key::Socket.flag()))),
             log: self.log.clone(),
             trusted_proxies: self.trusted_proxies.clone(),
+            header_timeout: self.header_timeout_secs,
+            idle_timeout: self.idle_timeout_secs,
+            body_timeout: self.body_timeout_secs,
+            max_connections: self.max_connections,
         }
     }
 }
@@ -123,8 +149,20 @@ mod tests {
             "debug",
             "--trusted-proxies",
             "10.0.0.1,::1",
+            "--header-timeout-secs",
+            "3",
+            "--idle-timeout-secs",
+            "30",
+            "--body-timeout-secs",
+            "7",
+            "--max-connections",
+            "9",
         ])
         .unwrap();
+        assert_eq!(cli.header_timeout_secs, Some(Duration::from_secs(3)));
+        assert_eq!(cli.idle_timeout_secs, Some(Duration::from_secs(30)));
+        assert_eq!(cli.body_timeout_secs, Some(Duration::from_secs(7)));
+        assert_eq!(cli.max_connections, Some(9));
         assert_eq!(cli.config, Some(PathBuf::from("/etc/latchkey.toml")));
         assert!(cli.check_config);
         assert_eq!(cli.listen, Some("0.0.0.0:80".parse().unwrap()));
@@ -169,8 +207,10 @@ mod tests {
             message.contains("expected a path, got an empty string"),
             "{message}"
         );
-        let message = err(&["--trusted-proxies", "10.0.0.0/8"]);
-        assert!(message.contains("networks are not supported"), "{message}");
+        let message = err(&["--trusted-proxies", "10.0.0.0/99"]);
+        assert!(message.contains("is not a network"), "{message}");
+        let message = err(&["--header-timeout-secs", "0"]);
+        assert!(message.contains("whole number of seconds"), "{message}");
         let message = err(&["--lisen", "x"]);
         assert!(message.contains("--listen"), "{message}");
     }

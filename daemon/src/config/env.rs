@@ -105,7 +105,11 @@ mod tests {
                 ("LATCHKEY_DATA_DIR", "/srv/latchkey"),
                 ("LATCHKEY_SOCKET", "/run/l.sock"),
                 ("LATCHKEY_LOG", "warn"),
-                ("LATCHKEY_TRUSTED_PROXIES", "10.0.0.1, 10.0.0.2"),
+                ("LATCHKEY_TRUSTED_PROXIES", "10.0.0.1, 10.0.0.0/8"),
+                ("LATCHKEY_HEADER_TIMEOUT_SECS", "4"),
+                ("LATCHKEY_IDLE_TIMEOUT_SECS", "40"),
+                ("LATCHKEY_BODY_TIMEOUT_SECS", "9"),
+                ("LATCHKEY_MAX_CONNECTIONS", "100"),
                 ("LATCHKEY_CONFIG", "/etc/latchkey.toml"),
                 ("PATH", "/usr/bin"),
             ]),
@@ -123,6 +127,10 @@ mod tests {
         );
         assert_eq!(layer.log.as_deref(), Some("warn"));
         assert_eq!(layer.trusted_proxies.unwrap().len(), 2);
+        assert_eq!(layer.header_timeout.unwrap().as_secs(), 4);
+        assert_eq!(layer.idle_timeout.unwrap().as_secs(), 40);
+        assert_eq!(layer.body_timeout.unwrap().as_secs(), 9);
+        assert_eq!(layer.max_connections, Some(100));
         assert_eq!(read.config_file, Some(PathBuf::from("/etc/latchkey.toml")));
     }
 
@@ -161,7 +169,8 @@ mod tests {
         );
         assert_eq!(
             err("LATCHKEY_TRUSTED_PROXIES", "10.0.0.1,proxy"),
-            "LATCHKEY_TRUSTED_PROXIES: \"proxy\" is not an IP address"
+            "LATCHKEY_TRUSTED_PROXIES: \"proxy\" is not an IP address or a network like \
+             10.0.0.0/8"
         );
         assert!(
             err("LATCHKEY_LOG", "info,x=loud").starts_with("LATCHKEY_LOG: \"info,x=loud\" is not")

@@ -90,6 +90,10 @@ pub fn parse(path: &Path, text: &str) -> Result<Layer, ConfigError> {
                 layer.trusted_proxies = Some(proxies);
             }
             (Key::TrustedProxies, other) => return Err(wrong_type(other, entry.span())),
+            (key, DeValue::Integer(number)) if key.is_number() && number.radix() == 10 => {
+                layer.set_str(key, number.as_str(), origin(entry.span()))?;
+            }
+            (key, other) if key.is_number() => return Err(wrong_type(other, entry.span())),
             (_, DeValue::String(raw)) => layer.set_str(key, raw, origin(entry.span()))?,
             (_, other) => return Err(wrong_type(other, entry.span())),
         }
@@ -135,7 +139,11 @@ public_url = "https://id.example.com/"
 data_dir = "/var/lib/latchkey"
 socket = "/run/latchkey.sock"
 log = "debug"
-trusted_proxies = ["10.0.0.1", "::1"]
+trusted_proxies = ["10.0.0.1", "::1", "10.8.0.0/16"]
+header_timeout_secs = 5
+idle_timeout_secs = 120
+body_timeout_secs = 20
+max_connections = 64
 "#;
         let layer = parse(Path::new("x.toml"), text).unwrap();
         assert_eq!(layer.listen, Some("0.0.0.0:8080".parse().unwrap()));
@@ -151,7 +159,17 @@ trusted_proxies = ["10.0.0.1", "::1"]
             }
         );
         assert_eq!(layer.log.as_deref(), Some("debug"));
-        assert_eq!(layer.trusted_proxies.unwrap().len(), 2);
+        assert_eq!(layer.trusted_proxies.unwrap().len(), 3);
+        assert_eq!(
+            layer.header_timeout,
+            Some(std::time::Duration::from_secs(5))
+        );
+        assert_eq!(
+            layer.idle_timeout,
+            Some(std::time::Duration::from_secs(120))
+        );
+        assert_eq!(layer.body_timeout, Some(std::time::Duration::from_secs(20)));
+        assert_eq!(layer.max_connections, Some(64));
     }
 
     #[test]
@@ -167,12 +185,14 @@ trusted_proxies = ["10.0.0.1", "::1"]
         assert_eq!(
             parse_err("listen = \"127.0.0.1:1\"\nlisen = \"x\"\n"),
             "/etc/latchkey.toml line 2: unknown key \"lisen\", did you mean \"listen\"? (known keys: \
-             listen, public_url, data_dir, encryption_key_file, socket, log, trusted_proxies)"
+             listen, public_url, data_dir, encryption_key_file, socket, log, trusted_proxies, \
+             header_timeout_secs, idle_timeout_secs, body_timeout_secs, max_connections)"
         );
         assert_eq!(
             parse_err("[server]\nport = 1\n"),
             "/etc/latchkey.toml line 1: unknown key \"server\" (known keys: listen, public_url, \
-             data_dir, encryption_key_file, socket, log, trusted_proxies)"
+             data_dir, encryption_key_file, socket, log, trusted_proxies, header_timeout_secs, \
+             idle_timeout_secs, body_timeout_secs, max_connections)"
         );
     }
 
@@ -192,13 +212,18 @@ trusted_proxies = ["10.0.0.1", "::1"]
         );
         assert_eq!(
             parse_err("trusted_proxies = \"10.0.0.1\""),
-            "/etc/latchkey.toml line 1: trusted_proxies: expected an array of IP addresses like \
-             [\"10.0.0.1\"], got string \"10.0.0.1\""
+            "/etc/latchkey.toml line 1: trusted_proxies: expected an array of IP addresses or \
+             networks like [\"10.0.0.1\", \"172.16.0.0/12\"], got string \"10.0.0.1\""
         );
         assert_eq!(
             parse_err("trusted_proxies = [\n  \"10.0.0.1\",\n  10,\n]"),
-            "/etc/latchkey.toml line 3: trusted_proxies: expected an array of IP addresses like \
-             [\"10.0.0.1\"], got integer 10"
+            "/etc/latchkey.toml line 3: trusted_proxies: expected an array of IP addresses or \
+             networks like [\"10.0.0.1\", \"172.16.0.0/12\"], got integer 10"
+        );
+        assert_eq!(
+            parse_err("header_timeout_secs = \"10\""),
+            "/etc/latchkey.toml line 1: header_timeout_secs: expected a whole number of seconds \
+             like 10, got string \"10\""
         );
         let err = parse_err("[listen]\nport = 1\n");
         assert!(
@@ -222,9 +247,14 @@ trusted_proxies = ["10.0.0.1", "::1"]
             "/etc/latchkey.toml line 1: public_url: \"ftp://x\" is not an http or https URL"
         );
         assert_eq!(
-            parse_err("trusted_proxies = [\"10.0.0.1\",\n\"10.0.0.0/8\"]"),
-            "/etc/latchkey.toml line 2: trusted_proxies: \"10.0.0.0/8\" is not an IP address \
-             (networks are not supported; list each proxy's address)"
+            parse_err("trusted_proxies = [\"10.0.0.1\",\n\"10.0.0.0/33\"]"),
+            "/etc/latchkey.toml line 2: trusted_proxies: \"10.0.0.0/33\" is not a network: \
+             expected an address, a slash and a prefix length, like 10.0.0.0/8 or fd00::/8"
+        );
+        assert_eq!(
+            parse_err("\nmax_connections = 0"),
+            "/etc/latchkey.toml line 2: max_connections: expected a whole number of connections \
+             from 1 to 1000000, got \"0\""
         );
         assert_eq!(
             parse_err("data_dir = \"\""),

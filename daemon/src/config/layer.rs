@@ -1,7 +1,10 @@
 //! `Key` (the settings, by name in each layer) and `Layer` (the settings one source provides).
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
+
+use ipnet::IpNet;
 
 use super::error::{ConfigError, Origin};
 use super::{PublicUrl, value};
@@ -24,11 +27,19 @@ pub enum Key {
     Log,
     /// `trusted_proxies`
     TrustedProxies,
+    /// `header_timeout_secs`
+    HeaderTimeout,
+    /// `idle_timeout_secs`
+    IdleTimeout,
+    /// `body_timeout_secs`
+    BodyTimeout,
+    /// `max_connections`
+    MaxConnections,
 }
 
 impl Key {
     /// Every setting, in the order they are documented and printed.
-    pub const ALL: [Key; 7] = [
+    pub const ALL: [Key; 11] = [
         Key::Listen,
         Key::PublicUrl,
         Key::DataDir,
@@ -36,7 +47,19 @@ impl Key {
         Key::Socket,
         Key::Log,
         Key::TrustedProxies,
+        Key::HeaderTimeout,
+        Key::IdleTimeout,
+        Key::BodyTimeout,
+        Key::MaxConnections,
     ];
+
+    /// Whether the TOML value is a whole number rather than a string.
+    pub const fn is_number(self) -> bool {
+        matches!(
+            self,
+            Key::HeaderTimeout | Key::IdleTimeout | Key::BodyTimeout | Key::MaxConnections
+        )
+    }
 
     /// The TOML key.
     pub const fn name(self) -> &'static str {
@@ -48,6 +71,10 @@ impl Key {
             Key::Socket => "socket",
             Key::Log => "log",
             Key::TrustedProxies => "trusted_proxies",
+            Key::HeaderTimeout => "header_timeout_secs",
+            Key::IdleTimeout => "idle_timeout_secs",
+            Key::BodyTimeout => "body_timeout_secs",
+            Key::MaxConnections => "max_connections",
         }
     }
 
@@ -61,6 +88,10 @@ impl Key {
             Key::Socket => "LATCHKEY_SOCKET",
             Key::Log => "LATCHKEY_LOG",
             Key::TrustedProxies => "LATCHKEY_TRUSTED_PROXIES",
+            Key::HeaderTimeout => "LATCHKEY_HEADER_TIMEOUT_SECS",
+            Key::IdleTimeout => "LATCHKEY_IDLE_TIMEOUT_SECS",
+            Key::BodyTimeout => "LATCHKEY_BODY_TIMEOUT_SECS",
+            Key::MaxConnections => "LATCHKEY_MAX_CONNECTIONS",
         }
     }
 
@@ -74,6 +105,10 @@ impl Key {
             Key::Socket => "--socket",
             Key::Log => "--log",
             Key::TrustedProxies => "--trusted-proxies",
+            Key::HeaderTimeout => "--header-timeout-secs",
+            Key::IdleTimeout => "--idle-timeout-secs",
+            Key::BodyTimeout => "--body-timeout-secs",
+            Key::MaxConnections => "--max-connections",
         }
     }
 
@@ -86,7 +121,13 @@ impl Key {
             Key::EncryptionKeyFile => "a string like \"/etc/latchkey/secret.key\"",
             Key::Socket => "a string like \"/run/latchkey/latchkey.sock\"",
             Key::Log => "a string like \"info\"",
-            Key::TrustedProxies => "an array of IP addresses like [\"10.0.0.1\"]",
+            Key::TrustedProxies => {
+                "an array of IP addresses or networks like [\"10.0.0.1\", \"172.16.0.0/12\"]"
+            }
+            Key::HeaderTimeout | Key::IdleTimeout | Key::BodyTimeout => {
+                "a whole number of seconds like 10"
+            }
+            Key::MaxConnections => "a whole number like 1000",
         }
     }
 
@@ -113,7 +154,11 @@ pub struct Layer {
     /// With its origin, because its length is only checked after merging.
     pub socket: Option<(PathBuf, Origin)>,
     pub log: Option<String>,
-    pub trusted_proxies: Option<Vec<IpAddr>>,
+    pub trusted_proxies: Option<Vec<IpNet>>,
+    pub header_timeout: Option<Duration>,
+    pub idle_timeout: Option<Duration>,
+    pub body_timeout: Option<Duration>,
+    pub max_connections: Option<usize>,
 }
 
 impl Layer {
@@ -140,6 +185,12 @@ impl Layer {
             Key::TrustedProxies => {
                 self.trusted_proxies = Some(value::proxy_list(raw).map_err(invalid)?);
             }
+            Key::HeaderTimeout => self.header_timeout = Some(value::seconds(raw).map_err(invalid)?),
+            Key::IdleTimeout => self.idle_timeout = Some(value::seconds(raw).map_err(invalid)?),
+            Key::BodyTimeout => self.body_timeout = Some(value::seconds(raw).map_err(invalid)?),
+            Key::MaxConnections => {
+                self.max_connections = Some(value::connections(raw).map_err(invalid)?);
+            }
         }
         Ok(())
     }
@@ -154,6 +205,10 @@ impl Layer {
             socket: later.socket.or(self.socket),
             log: later.log.or(self.log),
             trusted_proxies: later.trusted_proxies.or(self.trusted_proxies),
+            header_timeout: later.header_timeout.or(self.header_timeout),
+            idle_timeout: later.idle_timeout.or(self.idle_timeout),
+            body_timeout: later.body_timeout.or(self.body_timeout),
+            max_connections: later.max_connections.or(self.max_connections),
         }
     }
 }

@@ -16,14 +16,19 @@ mod public_url;
 mod secret;
 mod value;
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub use ipnet::IpNet;
 
 pub use cli::Cli;
 pub use error::{ConfigError, FileChoice, Origin};
 pub use layer::Key;
 pub use public_url::PublicUrl;
 pub use secret::{REDACTED, Secret};
+/// Parses one `trusted_proxies` entry (an address or a CIDR network), as the file does.
+pub use value::proxy as parse_trusted_proxy;
 
 /// The file read when neither `--config` nor `LATCHKEY_CONFIG` names one, if it exists.
 pub const DEFAULT_CONFIG_FILE: &str = "./latchkey.toml";
@@ -61,9 +66,12 @@ pub struct Config {
     /// A `tracing_subscriber::EnvFilter` directive, already checked to parse. Default `info`;
     /// `LATCHKEY_LOG`; TOML `log`.
     pub log: String,
-    /// Reverse proxies whose `X-Forwarded-For` is believed for audit IPs and rate limits. Default
-    /// none; `LATCHKEY_TRUSTED_PROXIES` (comma-separated); TOML `trusted_proxies` (array).
-    pub trusted_proxies: Vec<IpAddr>,
+    /// Reverse proxies (addresses or CIDR networks) whose `X-Forwarded-For` is believed for audit
+    /// IPs and rate limits. Default none; `LATCHKEY_TRUSTED_PROXIES` (comma-separated); TOML
+    /// `trusted_proxies` (array).
+    pub trusted_proxies: Vec<IpNet>,
+    /// Timeouts and the connection cap of the HTTP server.
+    pub http: HttpLimits,
     /// Things the operator should hear about that do not stop the daemon (unknown `LATCHKEY_*`
     /// variables, a public URL browsers will refuse passkeys on). Log them once logging is up.
     pub warnings: Vec<String>,
@@ -82,7 +90,40 @@ impl Default for Config {
             data_dir,
             log: "info".to_owned(),
             trusted_proxies: Vec::new(),
+            http: HttpLimits::default(),
             warnings: Vec::new(),
+        }
+    }
+}
+
+/// What the HTTP server allows a connection (`web/serve.rs`). Each is a process setting
+/// because it depends on what is in front of the daemon, not on the application.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HttpLimits {
+    /// A request head (request line and headers) must arrive whole within this long of its first
+    /// byte, and a new connection must send its first request head within it. Default 10 s;
+    /// `LATCHKEY_HEADER_TIMEOUT_SECS`; TOML `header_timeout_secs`.
+    pub header_timeout: Duration,
+    /// A keep-alive connection waiting for its next request is closed after this long. Default
+    /// 75 s, above the 60 s for which nginx keeps upstream connections by default, so the proxy
+    /// closes first; `LATCHKEY_IDLE_TIMEOUT_SECS`; TOML `idle_timeout_secs`.
+    pub idle_timeout: Duration,
+    /// A request body must arrive whole within this long of its head. Default 30 s;
+    /// `LATCHKEY_BODY_TIMEOUT_SECS`; TOML `body_timeout_secs`.
+    pub body_timeout: Duration,
+    /// Connections served at once; more wait in the listen queue until one closes. Default
+    /// 1000 (below the usual 1024 open files a service gets); `LATCHKEY_MAX_CONNECTIONS`; TOML
+    /// `max_connections`.
+    pub max_connections: usize,
+}
+
+impl Default for HttpLimits {
+    fn default() -> Self {
+        HttpLimits {
+            header_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(75),
+            body_timeout: Duration::from_secs(30),
+            max_connections: 1000,
         }
     }
 }
@@ -157,6 +198,16 @@ impl Config {
             socket,
             log: layers.log.unwrap_or(defaults.log),
             trusted_proxies: layers.trusted_proxies.unwrap_or(defaults.trusted_proxies),
+            http: HttpLimits {
+                header_timeout: layers
+                    .header_timeout
+                    .unwrap_or(defaults.http.header_timeout),
+                idle_timeout: layers.idle_timeout.unwrap_or(defaults.http.idle_timeout),
+                body_timeout: layers.body_timeout.unwrap_or(defaults.http.body_timeout),
+                max_connections: layers
+                    .max_connections
+                    .unwrap_or(defaults.http.max_connections),
+            },
             warnings,
         })
     }
@@ -180,6 +231,10 @@ impl Config {
             socket: String,
             log: &'a str,
             trusted_proxies: Vec<String>,
+            header_timeout_secs: u64,
+            idle_timeout_secs: u64,
+            body_timeout_secs: u64,
+            max_connections: usize,
         }
         let effective = Effective {
             listen: self.listen.to_string(),
@@ -195,8 +250,12 @@ impl Config {
             trusted_proxies: self
                 .trusted_proxies
                 .iter()
-                .map(ToString::to_string)
+                .map(|net| value::show_proxy(*net))
                 .collect(),
+            header_timeout_secs: self.http.header_timeout.as_secs(),
+            idle_timeout_secs: self.http.idle_timeout.as_secs(),
+            body_timeout_secs: self.http.body_timeout.as_secs(),
+            max_connections: self.http.max_connections,
         };
         let body = toml::to_string(&effective)
             .unwrap_or_else(|error| format!("# cannot render the configuration: {error}\n"));

@@ -274,7 +274,8 @@ fn file_errors_surface_through_load() {
         err.to_string(),
         format!(
             "{} line 2: unknown key \"lisen\", did you mean \"listen\"? (known keys: listen, \
-             public_url, data_dir, encryption_key_file, socket, log, trusted_proxies)",
+             public_url, data_dir, encryption_key_file, socket, log, trusted_proxies, \
+             header_timeout_secs, idle_timeout_secs, body_timeout_secs, max_connections)",
             file.display()
         )
     );
@@ -364,6 +365,10 @@ fn example_file_loads_and_matches_the_defaults() {
             Key::Socket => layer.socket.is_some(),
             Key::Log => layer.log.is_some(),
             Key::TrustedProxies => layer.trusted_proxies.is_some(),
+            Key::HeaderTimeout => layer.header_timeout.is_some(),
+            Key::IdleTimeout => layer.idle_timeout.is_some(),
+            Key::BodyTimeout => layer.body_timeout.is_some(),
+            Key::MaxConnections => layer.max_connections.is_some(),
         };
         assert!(set, "config.example.toml has no `#{} = …` line", key.name());
     }
@@ -404,7 +409,9 @@ fn check_config_output_is_loadable_toml() {
         "--log",
         "info,latchkey_daemon=debug",
         "--trusted-proxies",
-        "10.0.0.1,::1",
+        "10.0.0.1,::1,10.8.0.0/16",
+        "--idle-timeout-secs",
+        "120",
     ]);
     let config = load(&flags, Vec::new(), Path::new("/nonexistent")).unwrap();
     let rendered = config.to_toml_redacted();
@@ -414,7 +421,7 @@ fn check_config_output_is_loadable_toml() {
     );
     assert!(rendered.contains("listen = \"[::1]:8443\"\n"), "{rendered}");
     assert!(
-        rendered.contains("trusted_proxies = [\"10.0.0.1\", \"::1\"]"),
+        rendered.contains("trusted_proxies = [\"10.0.0.1\", \"::1\", \"10.8.0.0/16\"]"),
         "{rendered}"
     );
 
@@ -423,6 +430,11 @@ fn check_config_output_is_loadable_toml() {
 
     let defaults = Config::default().to_toml_redacted();
     assert!(defaults.contains("trusted_proxies = []"), "{defaults}");
+    assert!(
+        defaults.contains("header_timeout_secs = 10\n"),
+        "{defaults}"
+    );
+    assert!(rendered.contains("idle_timeout_secs = 120\n"), "{rendered}");
 }
 
 #[test]

@@ -6,6 +6,9 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
+use std::time::Duration;
+
+use ipnet::IpNet;
 
 use super::PublicUrl;
 
@@ -83,29 +86,84 @@ pub fn log(input: &str) -> Result<String, String> {
     }
 }
 
-/// One `trusted_proxies` entry: a single IP address.
-pub fn proxy(input: &str) -> Result<IpAddr, String> {
-    input.parse().map_err(|_| {
-        if input.contains('/') {
-            format!(
-                "{input:?} is not an IP address (networks are not supported; list each proxy's \
-                 address)"
-            )
-        } else {
-            format!("{input:?} is not an IP address")
-        }
-    })
+/// One `trusted_proxies` entry: an IP address (`10.0.0.1`) or a network in CIDR notation
+/// (`10.0.0.0/8`, `fd00::/8`). Host bits after the prefix are cleared (`10.1.2.3/8` is
+/// `10.0.0.0/8`); an IPv4-mapped IPv6 address or network counts as the IPv4 one, as client
+/// addresses do.
+pub fn proxy(input: &str) -> Result<IpNet, String> {
+    let net = match input.parse::<IpAddr>() {
+        Ok(ip) => IpNet::from(ip),
+        Err(_) => input.parse::<IpNet>().map_err(|_| {
+            if input.contains('/') {
+                format!(
+                    "{input:?} is not a network: expected an address, a slash and a prefix \
+                     length, like 10.0.0.0/8 or fd00::/8"
+                )
+            } else {
+                format!("{input:?} is not an IP address or a network like 10.0.0.0/8")
+            }
+        })?,
+    };
+    Ok(canonical_net(net.trunc()))
 }
 
-/// `trusted_proxies` as one string: comma-separated addresses; blanks between commas are skipped,
-/// so an empty string is an empty list.
-pub fn proxy_list(input: &str) -> Result<Vec<IpAddr>, String> {
+/// A `trusted_proxies` entry as the operator would write it: a single address without `/32`.
+pub fn show_proxy(net: IpNet) -> String {
+    if net.prefix_len() == net.max_prefix_len() {
+        net.addr().to_string()
+    } else {
+        net.to_string()
+    }
+}
+
+/// `::ffff:10.0.0.0/104` as `10.0.0.0/8`.
+fn canonical_net(net: IpNet) -> IpNet {
+    match net {
+        IpNet::V6(v6) if v6.prefix_len() >= 96 => match v6.addr().to_ipv4_mapped() {
+            Some(v4) => ipnet::Ipv4Net::new(v4, v6.prefix_len() - 96).map_or(net, IpNet::V4),
+            None => net,
+        },
+        other => other,
+    }
+}
+
+/// `trusted_proxies` as one string: comma-separated addresses and networks; blanks between
+/// commas are skipped, so an empty string is an empty list.
+pub fn proxy_list(input: &str) -> Result<Vec<IpNet>, String> {
     input
         .split(',')
         .map(str::trim)
         .filter(|item| !item.is_empty())
         .map(proxy)
         .collect()
+}
+
+/// The longest timeout accepted: a day. Longer is surely a mistake, and it keeps the
+/// arithmetic on deadlines far from overflowing.
+const MAX_TIMEOUT_SECS: u64 = 24 * 60 * 60;
+
+/// A timeout in whole seconds, 1 to a day.
+pub fn seconds(input: &str) -> Result<Duration, String> {
+    match input.trim().parse::<u64>() {
+        Ok(secs @ 1..=MAX_TIMEOUT_SECS) => Ok(Duration::from_secs(secs)),
+        _ => Err(format!(
+            "expected a whole number of seconds from 1 to {MAX_TIMEOUT_SECS}, got {input:?}"
+        )),
+    }
+}
+
+/// The most connections accepted: beyond this the process would run out of file
+/// descriptors long before.
+const MAX_CONNECTIONS: usize = 1_000_000;
+
+/// `max_connections`: how many HTTP connections are served at once, 1 to a million.
+pub fn connections(input: &str) -> Result<usize, String> {
+    match input.trim().parse::<usize>() {
+        Ok(n @ 1..=MAX_CONNECTIONS) => Ok(n),
+        _ => Err(format!(
+            "expected a whole number of connections from 1 to {MAX_CONNECTIONS}, got {input:?}"
+        )),
+    }
 }
 
 /// The longest path `bind` takes for a Unix socket (`sun_path` less its terminating NUL).
@@ -180,20 +238,44 @@ mod tests {
 
     #[test]
     fn proxies() {
+        let net = |s: &str| s.parse::<IpNet>().unwrap();
         assert_eq!(
             proxy_list(" 10.0.0.1, ::1 ,").unwrap(),
-            vec![
-                "10.0.0.1".parse::<IpAddr>().unwrap(),
-                "::1".parse::<IpAddr>().unwrap()
-            ]
+            vec![net("10.0.0.1/32"), net("::1/128")]
         );
         assert!(proxy_list("").unwrap().is_empty());
-        assert!(
-            proxy_list("10.0.0.0/8")
-                .unwrap_err()
-                .contains("networks are not supported")
+        // Networks, with host bits cleared; mapped IPv6 as IPv4.
+        assert_eq!(
+            proxy_list("10.0.0.0/8, 172.16.5.4/12, fd00::/8").unwrap(),
+            vec![net("10.0.0.0/8"), net("172.16.0.0/12"), net("fd00::/8")]
         );
-        assert_eq!(proxy("x").unwrap_err(), "\"x\" is not an IP address");
+        assert_eq!(proxy("::ffff:10.0.0.0/104").unwrap(), net("10.0.0.0/8"));
+        assert_eq!(proxy("::ffff:10.0.0.7").unwrap(), net("10.0.0.7/32"));
+        assert_eq!(
+            proxy("x").unwrap_err(),
+            "\"x\" is not an IP address or a network like 10.0.0.0/8"
+        );
+        for bad in ["10.0.0.0/33", "10.0.0.0/", "/8", "10.0.0/8"] {
+            assert!(
+                proxy(bad).unwrap_err().contains("is not a network"),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn timeouts_and_connections() {
+        assert_eq!(seconds("10").unwrap(), Duration::from_secs(10));
+        for bad in ["0", "-1", "1.5", "10s", "", "86401"] {
+            assert!(
+                seconds(bad)
+                    .unwrap_err()
+                    .starts_with("expected a whole number of seconds"),
+                "{bad}"
+            );
+        }
+        assert_eq!(connections("1000").unwrap(), 1000);
+        assert!(connections("0").unwrap_err().contains("connections"));
     }
 
     #[test]

@@ -1,11 +1,11 @@
 //! WebAuthn ceremonies with webauthn-rs: enrolling a passkey and signing in
 //! with one, usernameless (discoverable credentials, conditional UI).
 //!
-//! Ceremony state lives in memory, keyed by the SHA-256 of a random 128-bit
-//! ceremony id, for five minutes (by the injected clock), at most
-//! `MAX_CEREMONIES` at once (the oldest go first), and is consumed by the
-//! first finish whatever its outcome. A daemon restart drops ceremonies in
-//! flight: the browser just starts again.
+//! Ceremony state lives in memory (`ceremony_store.rs`), keyed by the SHA-256
+//! of a random 128-bit ceremony id, for five minutes (by the injected clock),
+//! bounded per client network and in all with fair eviction, and is consumed
+//! by the first finish whatever its outcome. A daemon restart drops
+//! ceremonies in flight: the browser just starts again.
 //!
 //! What webauthn-rs 0.6.2 does and does not check (read in its source):
 //! - `start_passkey_registration` builds its challenge with
@@ -30,7 +30,6 @@
 //!   on), which we report as `counter_regression`. A backup-eligibility
 //!   change fails as well.
 
-use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use latchkey_protocol::SignInMethod;
@@ -44,17 +43,13 @@ use webauthn_rs_proto::{
 };
 
 use super::audit::{self, Subject, detail};
+use super::ceremony_store::{Ceremonies, CeremonyOwner};
 use super::passkeys::{PasskeyInfo, validate_name};
 use super::sessions::{Session, SessionToken, open_session};
 use super::settings::{UserVerification, read_settings};
 use super::users::User;
 use super::{Actor, Idm, IdmError, SignInFailure, UserId, secrets};
-use crate::store::{PasskeyRecord, StoreError, TokenHash};
-
-/// How long a started ceremony may be finished, in seconds.
-pub const CEREMONY_TTL_SECS: i64 = 5 * 60;
-/// The most ceremonies kept at once; starting another evicts the oldest.
-pub const MAX_CEREMONIES: usize = 10_000;
+use crate::store::{PasskeyRecord, StoreError};
 
 enum State {
     SignIn(Box<DiscoverableAuthentication>),
@@ -64,57 +59,13 @@ enum State {
     },
 }
 
-struct Entry {
-    expires_at: i64,
-    state: State,
-}
-
-/// Ceremonies in flight. `order` is insertion order, which with one TTL is
-/// also expiry order; it may hold keys already finished (skipped on pop).
-#[derive(Default)]
-struct Ceremonies {
-    map: HashMap<TokenHash, Entry>,
-    order: VecDeque<(i64, TokenHash)>,
-}
-
-impl Ceremonies {
-    fn insert(&mut self, now: i64, state: State) -> Result<String, IdmError> {
-        while let Some(&(expires_at, key)) = self.order.front() {
-            let live = self.map.contains_key(&key);
-            if live && expires_at > now && self.map.len() < MAX_CEREMONIES {
-                break;
-            }
-            self.order.pop_front();
-            if live {
-                self.map.remove(&key);
-            }
-        }
-        if self.order.len() > 2 * MAX_CEREMONIES {
-            let map = &self.map;
-            self.order.retain(|(_, key)| map.contains_key(key));
-        }
-        let id = secrets::random_token::<16>()?;
-        let key = secrets::sha256(id.as_bytes());
-        let expires_at = now.saturating_add(CEREMONY_TTL_SECS);
-        self.map.insert(key, Entry { expires_at, state });
-        self.order.push_back((expires_at, key));
-        Ok(id)
-    }
-
-    /// Removes and returns the ceremony if it exists and has not expired.
-    fn take(&mut self, now: i64, id: &str) -> Option<State> {
-        let entry = self.map.remove(&secrets::sha256(id.trim().as_bytes()))?;
-        (entry.expires_at > now).then_some(entry.state)
-    }
-}
-
 /// Starts and finishes WebAuthn ceremonies; cheap to clone.
 #[derive(Clone)]
 pub struct Passkeys {
     idm: Idm,
     rp_id: String,
     origin: Url,
-    ceremonies: Arc<Mutex<Ceremonies>>,
+    ceremonies: Arc<Mutex<Ceremonies<State>>>,
 }
 
 impl std::fmt::Debug for Passkeys {
@@ -279,7 +230,7 @@ impl Passkeys {
             })
     }
 
-    fn ceremonies(&self) -> std::sync::MutexGuard<'_, Ceremonies> {
+    fn ceremonies(&self) -> std::sync::MutexGuard<'_, Ceremonies<State>> {
         self.ceremonies
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -292,8 +243,9 @@ impl Passkeys {
     /// Starts a usernameless sign-in. Returns the ceremony id and the
     /// `RequestChallengeResponse` JSON (`{"publicKey": …, "mediation":
     /// "conditional"}` — webauthn-rs always sets conditional mediation;
-    /// a button-triggered sign-in uses `publicKey` alone).
-    pub fn start_sign_in(&self) -> Result<(String, Value), IdmError> {
+    /// a button-triggered sign-in uses `publicKey` alone). `owner` is the
+    /// client network asking: its ceremonies are bounded on their own.
+    pub fn start_sign_in(&self, owner: CeremonyOwner) -> Result<(String, Value), IdmError> {
         let settings = self.idm.settings()?;
         let webauthn = self.webauthn(&settings.app_name)?;
         let (mut options, state) = webauthn
@@ -304,8 +256,24 @@ impl Passkeys {
             .map_err(|e| IdmError::Passkey(format!("cannot encode the sign-in options: {e}")))?;
         let id = self
             .ceremonies()
-            .insert(self.now(), State::SignIn(Box::new(state)))?;
+            .insert(self.now(), owner, State::SignIn(Box::new(state)))?;
         Ok((id, json))
+    }
+
+    /// The account a sign-in response claims by its user handle, if any,
+    /// before anything is verified: for per-account limits. Reads only; a
+    /// response that names no known handle is `None`.
+    pub fn sign_in_account(&self, credential: &Value) -> Result<Option<UserId>, IdmError> {
+        let handle = credential
+            .get("response")
+            .and_then(|r| r.get("userHandle"))
+            .and_then(Value::as_str)
+            .and_then(secrets::from_b64url)
+            .and_then(|bytes| <[u8; 16]>::try_from(bytes.as_slice()).ok());
+        let Some(handle) = handle else {
+            return Ok(None);
+        };
+        Ok(self.idm.store.read()?.user_id_by_webauthn_handle(&handle)?)
     }
 
     /// Finishes a sign-in: verifies the assertion against the stored
@@ -406,7 +374,11 @@ impl Passkeys {
     /// ceremony id and the `CreationChallengeResponse` JSON, which asks for
     /// a discoverable credential (`residentKey: "required"`) and user
     /// verification per the setting, and excludes the user's passkeys.
-    pub fn start_registration(&self, user_id: UserId) -> Result<(String, Value), IdmError> {
+    pub fn start_registration(
+        &self,
+        user_id: UserId,
+        owner: CeremonyOwner,
+    ) -> Result<(String, Value), IdmError> {
         let (user, exclude, settings) = {
             let tx = self.idm.store.read()?;
             let user = tx
@@ -443,6 +415,7 @@ impl Passkeys {
         })?;
         let id = self.ceremonies().insert(
             self.now(),
+            owner,
             State::Registration {
                 user_id,
                 state: Box::new(state),
@@ -565,6 +538,10 @@ mod tests {
         (passkeys, clock, user)
     }
 
+    fn here() -> CeremonyOwner {
+        CeremonyOwner::new(std::net::IpAddr::from([192, 0, 2, 9]))
+    }
+
     fn visitor() -> Actor {
         Actor::anonymous(Some("192.0.2.9".into()), None)
     }
@@ -572,7 +549,7 @@ mod tests {
     #[test]
     fn registration_asks_for_a_discoverable_credential_and_uv_per_setting() {
         let (passkeys, _, alice) = setup();
-        let (id, options) = passkeys.start_registration(alice.id).unwrap();
+        let (id, options) = passkeys.start_registration(alice.id, here()).unwrap();
         assert_eq!(id.len(), 22, "128 bits of base64url");
         let selection = &options["publicKey"]["authenticatorSelection"];
         assert_eq!(selection["residentKey"], json!("required"));
@@ -596,19 +573,19 @@ mod tests {
             .idm
             .set_setting(&Actor::admin_socket(0), "app.name", "Acme")
             .unwrap();
-        let (_, options) = passkeys.start_registration(alice.id).unwrap();
+        let (_, options) = passkeys.start_registration(alice.id, here()).unwrap();
         let selection = &options["publicKey"]["authenticatorSelection"];
         assert_eq!(selection["residentKey"], json!("required"));
         assert_eq!(selection["userVerification"], json!("preferred"));
         assert_eq!(options["publicKey"]["rp"]["name"], json!("Acme"));
-        let (_, sign_in) = passkeys.start_sign_in().unwrap();
+        let (_, sign_in) = passkeys.start_sign_in(here()).unwrap();
         assert_eq!(sign_in["publicKey"]["userVerification"], json!("preferred"));
     }
 
     #[test]
     fn sign_in_options_are_usernameless() {
         let (passkeys, _, _) = setup();
-        let (id, options) = passkeys.start_sign_in().unwrap();
+        let (id, options) = passkeys.start_sign_in(here()).unwrap();
         assert_eq!(id.len(), 22);
         assert_eq!(options["publicKey"]["rpId"], json!("localhost"));
         assert_eq!(options["publicKey"]["userVerification"], json!("required"));
@@ -620,9 +597,9 @@ mod tests {
     #[test]
     fn garbage_responses_are_clean_errors_and_use_up_the_ceremony() {
         let (passkeys, _, alice) = setup();
-        let (id, _) = passkeys.start_sign_in().unwrap();
+        let (id, _) = passkeys.start_sign_in(here()).unwrap();
         for junk in [json!(null), json!("x"), json!({"id": 1})] {
-            let (id, _) = passkeys.start_sign_in().unwrap();
+            let (id, _) = passkeys.start_sign_in(here()).unwrap();
             let err = passkeys.finish_sign_in(&visitor(), &id, junk).unwrap_err();
             assert!(
                 matches!(
@@ -643,7 +620,7 @@ mod tests {
         let again = passkeys.finish_sign_in(&visitor(), &id, json!({}));
         assert!(matches!(again, Err(IdmError::CeremonyExpired)));
 
-        let (id, _) = passkeys.start_registration(alice.id).unwrap();
+        let (id, _) = passkeys.start_registration(alice.id, here()).unwrap();
         let actor = Actor::user(alice.id, "alice");
         let err = passkeys
             .finish_registration(&actor, alice.id, &id, json!({"rawId": "!!"}), None)
@@ -659,7 +636,7 @@ mod tests {
         assert!(matches!(again, Err(IdmError::CeremonyExpired)));
 
         // Well-formed but bogus: refused by webauthn-rs, not a panic.
-        let (id, _) = passkeys.start_registration(alice.id).unwrap();
+        let (id, _) = passkeys.start_registration(alice.id, here()).unwrap();
         let bogus = json!({
             "id": "AAAA", "rawId": "AAAA", "type": "public-key",
             "response": {"attestationObject": "AAAA", "clientDataJSON": "AAAA"}
@@ -669,7 +646,7 @@ mod tests {
             .unwrap_err();
         assert!(matches!(err, IdmError::Passkey(_)), "{err}");
 
-        let (id, _) = passkeys.start_sign_in().unwrap();
+        let (id, _) = passkeys.start_sign_in(here()).unwrap();
         let bogus = json!({
             "id": "AAAA", "rawId": "AAAA", "type": "public-key",
             "response": {"authenticatorData": "AAAA", "clientDataJSON": "AAAA",
@@ -693,7 +670,7 @@ mod tests {
     #[test]
     fn ceremonies_expire_after_five_minutes_and_belong_to_one_user() {
         let (passkeys, clock, alice) = setup();
-        let (id, _) = passkeys.start_sign_in().unwrap();
+        let (id, _) = passkeys.start_sign_in(here()).unwrap();
         clock.advance(Duration::minutes(5));
         let late = passkeys.finish_sign_in(&visitor(), &id, json!({}));
         assert!(matches!(late, Err(IdmError::CeremonyExpired)));
@@ -705,13 +682,13 @@ mod tests {
         let reason = ("reason".to_owned(), "expired_ceremony".to_owned());
         assert_eq!(events[0].details, vec![reason]);
 
-        let (id, _) = passkeys.start_registration(alice.id).unwrap();
+        let (id, _) = passkeys.start_registration(alice.id, here()).unwrap();
         let actor = Actor::user(alice.id, "alice");
         // A registration ceremony is not a sign-in one, nor someone else's.
         let other = UserId::random();
         let wrong = passkeys.finish_registration(&actor, other, &id, json!({}), None);
         assert!(matches!(wrong, Err(IdmError::CeremonyExpired)));
-        let (id, _) = passkeys.start_registration(alice.id).unwrap();
+        let (id, _) = passkeys.start_registration(alice.id, here()).unwrap();
         let wrong = passkeys.finish_sign_in(&visitor(), &id, json!({}));
         assert!(matches!(wrong, Err(IdmError::CeremonyExpired)));
         let unknown = passkeys.finish_sign_in(&visitor(), "nonsense", json!({}));
@@ -719,32 +696,20 @@ mod tests {
     }
 
     #[test]
-    fn the_ceremony_map_is_bounded() {
-        let mut ceremonies = Ceremonies::default();
-        let state = || {
-            let (passkeys, _, _) = setup();
-            let webauthn = passkeys.webauthn("x").unwrap();
-            webauthn.start_discoverable_authentication().unwrap().1
-        };
-        let template = state();
-        let first = ceremonies
-            .insert(0, State::SignIn(Box::new(template.clone())))
-            .unwrap();
-        for _ in 1..MAX_CEREMONIES + 5 {
-            ceremonies
-                .insert(0, State::SignIn(Box::new(template.clone())))
-                .unwrap();
+    fn a_sign_in_names_its_account_before_it_is_verified() {
+        let (passkeys, _, alice) = setup();
+        let handle = secrets::b64url(alice.webauthn_handle.as_bytes());
+        let named = json!({"response": {"userHandle": handle}});
+        assert_eq!(passkeys.sign_in_account(&named).unwrap(), Some(alice.id));
+        let unknown = json!({"response": {"userHandle": secrets::b64url(&[7; 16])}});
+        assert_eq!(passkeys.sign_in_account(&unknown).unwrap(), None);
+        for junk in [
+            json!(null),
+            json!({"response": {"userHandle": "!!"}}),
+            json!({}),
+        ] {
+            assert_eq!(passkeys.sign_in_account(&junk).unwrap(), None);
         }
-        assert_eq!(ceremonies.map.len(), MAX_CEREMONIES);
-        assert!(
-            ceremonies.take(0, &first).is_none(),
-            "the oldest went first"
-        );
-        // Expired ones are dropped on the next insert.
-        ceremonies
-            .insert(CEREMONY_TTL_SECS, State::SignIn(Box::new(template)))
-            .unwrap();
-        assert_eq!(ceremonies.map.len(), 1);
     }
 
     #[test]

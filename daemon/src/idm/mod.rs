@@ -11,6 +11,7 @@
 mod actor;
 mod audit;
 mod ceremony;
+mod ceremony_store;
 mod email;
 mod error;
 mod groups;
@@ -41,7 +42,10 @@ use crate::store::{RecordSource, Store, StoreError};
 pub use crate::store::{GroupId, UserId, WebauthnHandle};
 pub use actor::{Actor, ActorKind};
 pub use audit::AuditEvent;
-pub use ceremony::{CEREMONY_TTL_SECS, MAX_CEREMONIES, Passkeys};
+pub use ceremony::Passkeys;
+pub use ceremony_store::{
+    CEREMONY_TTL_SECS, CeremonyOwner, MAX_CEREMONIES, MAX_CEREMONIES_PER_OWNER,
+};
 pub use email::{
     DeviceToken, EMAIL_LINK_MINUTES, EmailBinding, EmailProof, EmailSettings, MailStatus,
     QueuedMail, SmtpSettings, SmtpTls, normalize_address, retry_delay,

@@ -24,7 +24,7 @@ use super::client_ip::Client;
 use super::csrf::CsrfToken;
 use super::error::WebError;
 use super::pages::{self, Chrome, EmailLinkPage, EmailSentPage};
-use super::rate_limit::Action;
+use super::rate_limit::{Action, Key};
 use super::{WebState, blocking, blocking_raw, cookies, device};
 use crate::idm::{
     Actor, EMAIL_LINK_MINUTES, EmailBinding, EmailProof, IdmError, normalize_address,
@@ -70,15 +70,15 @@ pub async fn request_post(
             "Enter the email address of your account, like name@example.com.",
         ));
     };
-    let now = state.idm.clock().now();
-    // Both limits apply to every address, known or not: they tell nothing.
+    // Both limits apply to every address, known or not: they tell nothing. Every request
+    // counts, since each may send mail.
     if let Err(retry) = state
         .limiter
-        .check(Action::EmailLinkRequest, client.ip, now)
+        .check(Action::EmailLinkRequest, Key::client(client.ip))
         .and_then(|()| {
             state
                 .limiter
-                .check_name(Action::EmailLinkAddress, &address, now)
+                .check(Action::EmailLinkAddress, Key::name(&address))
         })
     {
         return Err(WebError::rate_limited(retry.0));
@@ -154,20 +154,26 @@ pub async fn verify_post(
     if !enabled(&state).await? {
         return Err(turned_off());
     }
-    let now = state.idm.clock().now();
-    if let Err(retry) = state.limiter.check(Action::EmailLinkUse, client.ip, now) {
-        let mut response = sent_page(
-            &state,
-            csrf,
-            StatusCode::TOO_MANY_REQUESTS,
-            WebError::rate_limited(retry.0).message,
-        )
-        .await;
-        response
-            .headers_mut()
-            .insert(RETRY_AFTER, HeaderValue::from(retry.0));
-        return Ok(response);
-    }
+    // Failed links and codes count per client network (and per link, in idm).
+    let attempt = match state
+        .limiter
+        .begin(Action::EmailLinkUse, Key::client(client.ip))
+    {
+        Ok(attempt) => attempt,
+        Err(retry) => {
+            let mut response = sent_page(
+                &state,
+                csrf,
+                StatusCode::TOO_MANY_REQUESTS,
+                WebError::rate_limited(retry.0).message,
+            )
+            .await;
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from(retry.0));
+            return Ok(response);
+        }
+    };
     let proof = match (form.token, form.code) {
         (Some(token), _) if !token.trim().is_empty() => {
             EmailProof::Link(token.chars().take(INPUT_MAX).collect())
@@ -183,6 +189,7 @@ pub async fn verify_post(
         blocking_raw(move || idm.sign_in_with_email_link(&actor, binding.as_ref(), &proof)).await?;
     match result {
         Ok((user, token, session)) => {
+            attempt.succeeded();
             let mut response = Redirect::to("/account?done=email_link").into_response();
             if let Some(cookie) = session_cookie(&state, &token, &session) {
                 response.headers_mut().append(SET_COOKIE, cookie);

@@ -3,8 +3,9 @@
 //!
 //! A login code is never consumed on GET (mail scanners and link previews fetch links):
 //! `GET /lc/{code}` shows the form filled in, and only `POST /lc` signs in. Wrong, expired and
-//! used codes all get the same message; the audit log records which it was. Attempts (failed
-//! and successful) are limited per client IP.
+//! used codes all get the same message; the audit log records which it was. Failed codes are
+//! limited per client network (`rate_limit`): a valid code costs nothing, and a network whose
+//! budget is spent cannot try again, not even with a valid code, until a cell refills.
 
 use axum::Form;
 use axum::extract::{Path, Query, State};
@@ -18,7 +19,7 @@ use super::client_ip::Client;
 use super::csrf::CsrfToken;
 use super::error::WebError;
 use super::pages::{self, AlternativePage, Chrome, LoginCodePage, LoginPage};
-use super::rate_limit::Action;
+use super::rate_limit::{Action, Key};
 use super::redirect::{after_sign_in, next_param, page_with_next};
 use super::{WebState, blocking_raw};
 use crate::idm::{Actor, IdmError};
@@ -126,29 +127,20 @@ pub async fn lc_post(
 ) -> Response {
     let next = next_param(form.next.as_deref());
     let code = bounded(&form.code);
-    let now = state.idm.clock().now();
-    if let Err(retry) = state.limiter.check(Action::LoginCode, client.ip, now) {
-        let error = WebError::rate_limited(retry.0);
-        let mut response = code_form(
-            &state,
-            csrf,
-            StatusCode::TOO_MANY_REQUESTS,
-            code,
-            next,
-            Some(error.message),
-        )
-        .await;
-        response
-            .headers_mut()
-            .insert(RETRY_AFTER, HeaderValue::from(retry.0));
-        return response;
-    }
+    let attempt = match state
+        .limiter
+        .begin(Action::LoginCode, Key::client(client.ip))
+    {
+        Ok(attempt) => attempt,
+        Err(retry) => return refused(&state, csrf, code, next, retry.0).await,
+    };
     let actor = Actor::anonymous(Some(client.ip.to_string()), client.user_agent.clone());
     let idm = state.idm.clone();
     let submitted = form.code.clone();
     let result = blocking_raw(move || idm.sign_in_with_login_code(&actor, &submitted)).await;
     match result {
         Ok(Ok((user, token, session))) => {
+            attempt.succeeded();
             let mut response = Redirect::to(&after_sign_in(Some(&next))).into_response();
             if let Some(cookie) = session_cookie(&state, &token, &session) {
                 response.headers_mut().append(SET_COOKIE, cookie);
@@ -158,6 +150,7 @@ pub async fn lc_post(
             super::device::remember(&state, &headers, &client, &user, method, &mut response).await;
             response
         }
+        // Every other outcome keeps the attempt's cell spent.
         Ok(Err(IdmError::SignInFailed { .. })) => {
             let status = StatusCode::UNAUTHORIZED;
             code_form(
@@ -185,6 +178,30 @@ pub async fn lc_post(
         Ok(Err(other)) => WebError::from(other).into_response(),
         Err(error) => error.into_response(),
     }
+}
+
+/// The form again with a 429 and `Retry-After`.
+async fn refused(
+    state: &WebState,
+    csrf: CsrfToken,
+    code: String,
+    next: String,
+    retry_after: u64,
+) -> Response {
+    let error = WebError::rate_limited(retry_after);
+    let mut response = code_form(
+        state,
+        csrf,
+        StatusCode::TOO_MANY_REQUESTS,
+        code,
+        next,
+        Some(error.message),
+    )
+    .await;
+    response
+        .headers_mut()
+        .insert(RETRY_AFTER, HeaderValue::from(retry_after));
+    response
 }
 
 async fn code_form(

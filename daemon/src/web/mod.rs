@@ -20,6 +20,7 @@ mod account;
 mod assets;
 pub mod audit_batch;
 mod auth;
+mod body;
 pub mod client_ip;
 pub mod cookies;
 pub mod csrf;
@@ -34,17 +35,17 @@ mod pages;
 mod passkey_api;
 pub mod rate_limit;
 pub mod redirect;
+pub mod serve;
 mod setup;
 mod signup;
 
-use std::net::IpAddr;
 use std::sync::Arc;
 
 use axum::Router;
 use axum::middleware::from_fn_with_state;
 use axum::routing::{get, post};
 
-use crate::config::PublicUrl;
+use crate::config::{IpNet, PublicUrl};
 use crate::idm::{Idm, IdmError, Oidc, Passkeys, SetupGate};
 use crate::info::DaemonInfo;
 
@@ -80,7 +81,9 @@ pub struct WebShared {
     pub public_url: String,
     /// `scheme://host[:port]` of the public URL: what `Origin` must equal.
     pub public_origin: String,
-    pub trusted_proxies: Arc<[IpAddr]>,
+    pub trusted_proxies: Arc<[IpNet]>,
+    /// Whether the "X-Forwarded-For from an untrusted peer" warning was logged.
+    pub forwarding_warning: Arc<client_ip::ForwardingWarning>,
     pub cookies: cookies::CookieNames,
     /// The OpenID Connect provider; `None` only in tests that build a bare state.
     pub oidc: Option<Oidc>,
@@ -91,6 +94,8 @@ pub struct WebShared {
     pub token_writes: Arc<tokio::sync::Semaphore>,
     /// Audit events that are the whole of their request's write, committed together.
     pub audit: audit_batch::AuditBatch,
+    /// How long a request body may take to arrive (`body.rs`).
+    pub body_timeout: std::time::Duration,
 }
 
 impl WebState {
@@ -100,21 +105,24 @@ impl WebState {
         passkeys: Option<Passkeys>,
         setup: SetupGate,
         public_url: &PublicUrl,
-        trusted_proxies: &[IpAddr],
+        trusted_proxies: &[IpNet],
     ) -> WebState {
+        let limiter = RateLimiter::new(Arc::clone(idm.clock()));
         WebState(Arc::new(WebShared {
             audit: audit_batch::AuditBatch::new(idm.store().clone()),
             idm,
             info,
             passkeys,
             setup,
-            limiter: RateLimiter::default(),
+            limiter,
             public_url: public_url.as_str().to_owned(),
             public_origin: public_url.origin(),
             trusted_proxies: trusted_proxies.into(),
+            forwarding_warning: Arc::default(),
             cookies: cookies::CookieNames::new(public_url.is_https()),
             oidc: None,
             tasks: tokio_util::task::TaskTracker::new(),
+            body_timeout: crate::config::HttpLimits::default().body_timeout,
             token_writes: Arc::new(tokio::sync::Semaphore::new(
                 std::thread::available_parallelism().map_or(2, std::num::NonZero::get) + 1,
             )),
@@ -124,6 +132,12 @@ impl WebState {
     /// The state whose background work the daemon's shutdown waits for.
     pub fn with_tasks(mut self, tasks: tokio_util::task::TaskTracker) -> WebState {
         Arc::make_mut(&mut self.0).tasks = tasks;
+        self
+    }
+
+    /// The state with this body timeout.
+    pub fn with_body_timeout(mut self, timeout: std::time::Duration) -> WebState {
+        Arc::make_mut(&mut self.0).body_timeout = timeout;
         self
     }
 
@@ -256,9 +270,11 @@ pub fn router(state: WebState) -> Router {
             "/api/passkey/register/finish",
             post(passkey_api::register_finish),
         )
-        // Innermost first: the CSRF check runs before any handler; errors from it and from
-        // handlers are rendered; every response gets the security headers.
+        // Innermost first: the CSRF check runs before any handler, on a body already read whole
+        // within its time and size limits; errors from them and from handlers are rendered;
+        // every response gets the security headers.
         .layer(from_fn_with_state(state.clone(), csrf::verify))
+        .layer(from_fn_with_state(state.clone(), body::read_whole))
         .layer(from_fn_with_state(state.clone(), error::render_errors))
         .layer(from_fn_with_state(state.clone(), headers::security_headers))
         .with_state(state)

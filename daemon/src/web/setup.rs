@@ -15,7 +15,7 @@ use super::client_ip::Client;
 use super::csrf::CsrfToken;
 use super::error::WebError;
 use super::pages::{self, Chrome, SetupPage};
-use super::rate_limit::Action;
+use super::rate_limit::{Action, Key};
 use super::{WebState, blocking, blocking_raw};
 use crate::idm::{Actor, IdmError};
 
@@ -68,10 +68,11 @@ pub async fn setup_post(
     Path(token): Path<String>,
     Form(form): Form<SetupForm>,
 ) -> Result<Response, WebError> {
-    let now = state.idm.clock().now();
-    if let Err(retry) = state.limiter.check(Action::Setup, client.ip, now) {
-        return Err(WebError::rate_limited(retry.0));
-    }
+    // Wrong tokens count per client network; a form error after the right token does not.
+    let counted = state
+        .limiter
+        .begin(Action::Setup, Key::client(client.ip))
+        .map_err(|retry| WebError::rate_limited(retry.0))?;
     let email = form.email.trim();
     let new_user = NewUser {
         username: form.username.trim().to_owned(),
@@ -87,6 +88,7 @@ pub async fn setup_post(
         blocking_raw(move || gate.create_first_admin(&idm, &actor, &attempt, new_user)).await?;
     match result {
         Ok((_user, session_token, session)) => {
+            counted.succeeded();
             let mut response = Redirect::to("/account?done=welcome").into_response();
             if let Some(cookie) = session_cookie(&state, &session_token, &session) {
                 response.headers_mut().append(SET_COOKIE, cookie);
@@ -94,6 +96,7 @@ pub async fn setup_post(
             Ok(response)
         }
         Err(error @ (IdmError::Invalid { .. } | IdmError::Conflict { .. })) => {
+            counted.not_counted();
             let message = WebError::from(error).message;
             let page = SetupPage {
                 chrome: Chrome::new(&state.app_name().await, &csrf),

@@ -21,7 +21,7 @@ use super::client_ip::Client;
 use super::csrf::CsrfToken;
 use super::error::WebError;
 use super::pages::{self, Chrome, SignupPage, SignupPasskeyPage};
-use super::rate_limit::Action;
+use super::rate_limit::{Action, Key};
 use super::{WebState, blocking};
 use crate::idm::{Actor, FieldError, SignupForm, SignupOutcome, SignupRefusal, SignupVia};
 
@@ -180,10 +180,25 @@ async fn submit(
     via: Via,
     fields: SignupFields,
 ) -> Result<Response, WebError> {
-    let now = state.idm.clock().now();
-    if let Err(retry) = state.limiter.check(Action::Signup, client.ip, now) {
-        return Err(WebError::rate_limited(retry.0));
-    }
+    // Open signup counts every attempt: each success makes an account, and a refused form says
+    // whether a username is taken. A token signup counts refused tokens only: the token's own
+    // use limit bounds the accounts, and colleagues behind one address share it.
+    let key = Key::client(client.ip);
+    let counted = match via {
+        Via::Open => {
+            state
+                .limiter
+                .check(Action::SignupOpen, key)
+                .map_err(|retry| WebError::rate_limited(retry.0))?;
+            None
+        }
+        Via::Token(_) => Some(
+            state
+                .limiter
+                .begin(Action::SignupToken, key)
+                .map_err(|retry| WebError::rate_limited(retry.0))?,
+        ),
+    };
     let actor = Actor::anonymous(Some(client.ip.to_string()), client.user_agent.clone());
     let form = SignupForm {
         username: fields.username.clone(),
@@ -199,6 +214,11 @@ async fn submit(
         Ok((outcome, require_email))
     })
     .await?;
+    if let (Some(counted), SignupOutcome::Created { .. } | SignupOutcome::Invalid(_)) =
+        (counted, &outcome.0)
+    {
+        counted.not_counted();
+    }
     match outcome {
         (SignupOutcome::Created { token, session, .. }, _) => {
             let mut response = Redirect::to("/signup/passkey").into_response();

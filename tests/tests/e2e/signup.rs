@@ -83,8 +83,10 @@ fn user_count(t: &TestDaemon) -> u64 {
 #[tokio::test]
 async fn twenty_parallel_signups_on_a_limit_five_token_create_exactly_five_accounts() {
     // Act as 20 client IPs through a trusted proxy, so the per-IP limit does not interfere.
-    let t =
-        TestDaemon::start_with(|config| config.trusted_proxies = vec![[127, 0, 0, 1].into()]).await;
+    let t = TestDaemon::start_with(|config| {
+        config.trusted_proxies = vec![std::net::IpAddr::from([127, 0, 0, 1]).into()]
+    })
+    .await;
     set(t.daemon.idm(), "signups.mode", "token");
     let token = create_token(&t, &["--uses", "5", "--expires", "1d"]).await;
     let path = path_of(token["url"].as_str().unwrap(), &t);
