@@ -87,6 +87,55 @@ impl WriteTx<'_> {
     }
 }
 
+impl WriteTx<'_> {
+    /// Deletes up to `max` of the oldest events recorded before `cutoff` (unix seconds), with
+    /// their per-user index entries; returns how many went. The newest event always stays,
+    /// so that event ids, which follow the last one, are never handed out twice.
+    pub fn prune_audit(&mut self, cutoff: i64, max: usize) -> Result<u64, StoreError> {
+        let newest = self
+            .t
+            .audit_log()?
+            .last()
+            .map_err(db("reading the audit log"))?
+            .map(|(seq, _)| seq.value());
+        let Some(newest) = newest else {
+            return Ok(0);
+        };
+        let mut doomed: Vec<(u64, AuditRecord)> = Vec::new();
+        for entry in self
+            .t
+            .audit_log()?
+            .range(..newest)
+            .map_err(db("reading the audit log"))?
+            .take(max)
+        {
+            let (seq, bytes) = entry.map_err(db("reading the audit log"))?;
+            let record: AuditRecord = decode(bytes.value())?;
+            // The log is in time order: the first event young enough ends the run.
+            if record.at >= cutoff {
+                break;
+            }
+            doomed.push((seq.value(), record));
+        }
+        for (seq, record) in &doomed {
+            self.t
+                .audit_log_mut()?
+                .remove(*seq)
+                .map_err(db("pruning the audit log"))?;
+            for user in [record.actor_user, record.subject_user]
+                .into_iter()
+                .flatten()
+            {
+                self.t
+                    .user_audit_events_mut()?
+                    .remove((user.to_bytes(), *seq))
+                    .map_err(db("pruning the audit log"))?;
+            }
+        }
+        Ok(doomed.len() as u64)
+    }
+}
+
 impl Store {
     /// Appends `events` in one durable commit and returns their ids, in order. For events
     /// that are the whole of their write, batched by the web layer (`web::audit_batch`).

@@ -10,7 +10,7 @@ use super::schema::META;
 use super::tx::WriteTx;
 
 /// The newest schema this binary understands.
-pub const SCHEMA_VERSION: u64 = 3;
+pub const SCHEMA_VERSION: u64 = 5;
 
 const VERSION_KEY: &str = "schema_version";
 
@@ -37,6 +37,14 @@ const MIGRATIONS: &[Migration] = &[
     Migration {
         version: 3,
         name: "ldap_id_indexes",
+        apply: create_tables,
+    },
+    // Sessions, clients, consents and refresh tokens gain a second record version (read
+    // upgrades the old bytes, so nothing is rewritten here). The step exists so that an
+    // older latchkeyd refuses the file with advice instead of failing to decode V2 records.
+    Migration {
+        version: 5,
+        name: "oidc_record_versions_2",
         apply: create_tables,
     },
 ];

@@ -15,6 +15,7 @@ mod ldap;
 mod mail;
 mod migrations;
 mod oidc_admin;
+mod oidc_records;
 mod oidc_tokens;
 mod records;
 mod schema;
@@ -33,8 +34,9 @@ pub use oidc_admin::ClaimsOwner;
 pub use records::RefreshTokenRecord;
 pub use records::{
     AuditRecord, ClaimsRecord, ClientRecord, ConsentRecord, GroupId, GroupRecord, KeyAlg, KeyState,
-    LoginCodeRecord, PasskeyRecord, RecordSource, SessionMethod, SessionRecord, SettingRecord,
-    SettingValue, SigningKeyRecord, SignupTokenRecord, UserId, UserRecord, WebauthnHandle,
+    LoginCodeRecord, PasskeyRecord, PasskeyUse, RecordSource, SessionMethod, SessionRecord,
+    SettingRecord, SettingValue, SigningKeyRecord, SignupTokenRecord, UserId, UserRecord,
+    WebauthnHandle,
 };
 pub use records::{EmailLinkRecord, MailStateRecord, OutboxRecord};
 pub use schema::TokenHash;
