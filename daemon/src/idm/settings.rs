@@ -108,17 +108,6 @@ const REGISTRY: &[Definition] = &[
         warning: None,
     },
     Definition {
-        key: AUDIT_RETENTION_DAYS,
-        kind: Kind::Integer {
-            min: 0,
-            max: 36_500,
-            unit: "days",
-        },
-        default: Some(Fallback::Integer(365)),
-        description: "How long audit events are kept; older ones are deleted by the periodic sweep (0 keeps them for ever)",
-        warning: None,
-    },
-    Definition {
         key: USER_VERIFICATION,
         kind: Kind::Choice(&["required", "preferred"]),
         default: Some(Fallback::Text("required")),
@@ -346,6 +335,18 @@ const REGISTRY: &[Definition] = &[
         default: Some(Fallback::Bool(false)),
         description: "Accept any certificate from the SMTP server",
         warning: Some("anyone on the network path can read the mail, sign-in links included"),
+    },
+    // --- Audit log ---
+    Definition {
+        key: AUDIT_RETENTION_DAYS,
+        kind: Kind::Integer {
+            min: 0,
+            max: 36_500,
+            unit: "days",
+        },
+        default: Some(Fallback::Integer(365)),
+        description: "How long audit events are kept; older ones are deleted by the periodic sweep (0 keeps them for ever)",
+        warning: None,
     },
 ];
 

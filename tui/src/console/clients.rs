@@ -136,7 +136,7 @@ fn client_fields(client: Option<&ClientView>) -> Vec<Field> {
         ),
         lifetime_field(
             "refresh_max_lifetime",
-            "Refresh chain max",
+            "Refresh limit",
             client.and_then(|c| c.lifetimes.refresh_max_secs),
         ),
     ]);
