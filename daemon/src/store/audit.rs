@@ -143,3 +143,51 @@ impl Store {
         self.write(|tx| events.iter().map(|event| tx.append_audit(event)).collect())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event_at(at: i64, user: Option<UserId>) -> AuditRecord {
+        AuditRecord {
+            at,
+            subject_user: user,
+            ..AuditRecord::named("e")
+        }
+    }
+
+    #[test]
+    fn pruning_takes_the_oldest_in_bounded_runs_and_keeps_the_newest() {
+        let store = Store::memory().unwrap();
+        let alice = UserId::random();
+        store
+            .write(|tx| {
+                for at in [10, 20, 30, 40] {
+                    tx.append_audit(&event_at(at, Some(alice)))?;
+                }
+                Ok::<_, StoreError>(())
+            })
+            .unwrap();
+        // At most `max` per call, oldest first, stopping at the first event young enough.
+        assert_eq!(store.write(|tx| tx.prune_audit(35, 2)).unwrap(), 2);
+        assert_eq!(store.write(|tx| tx.prune_audit(35, 2)).unwrap(), 1);
+        assert_eq!(store.write(|tx| tx.prune_audit(35, 2)).unwrap(), 0);
+        let tx = store.read().unwrap();
+        let left: Vec<u64> = tx
+            .audit_page(None, 10, None)
+            .unwrap()
+            .iter()
+            .map(|(id, _)| *id)
+            .collect();
+        assert_eq!(left, [4]);
+        // The per-user index went with the events.
+        assert_eq!(tx.audit_page(None, 10, Some(alice)).unwrap().len(), 1);
+        drop(tx);
+        // Even past the cutoff the newest stays, so the next id is never reused.
+        assert_eq!(store.write(|tx| tx.prune_audit(1_000, 10)).unwrap(), 0);
+        let next = store
+            .write(|tx| tx.append_audit(&event_at(50, None)))
+            .unwrap();
+        assert_eq!(next, 5);
+    }
+}

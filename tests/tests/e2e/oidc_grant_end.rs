@@ -354,3 +354,39 @@ async fn a_refresh_token_chain_ends_at_the_clients_limit_however_often_rotated()
             .contains(&"refresh_chain_limit".to_owned())
     );
 }
+
+#[tokio::test]
+async fn an_ldap_sync_that_drops_the_user_from_the_group_ends_refresh() {
+    use latchkey_tests::slapd::{ADMIN_DN, ADMIN_PASSWORD, BASE_DN, Slapd};
+    let slapd = Slapd::start().await;
+    slapd
+        .add_user("alice", "Alice", "Liddell", "alice@example.org")
+        .await;
+    slapd
+        .add_user("bob", "Bob", "Builder", "bob@example.org")
+        .await;
+    slapd.add_group("staff", &["alice", "bob"]).await;
+    let t = TestDaemon::start().await;
+    for (key, value) in [
+        ("ldap.url", slapd.url().as_str()),
+        ("ldap.bind_dn", ADMIN_DN),
+        ("ldap.bind_password", ADMIN_PASSWORD),
+        ("ldap.base_dn", BASE_DN),
+        ("ldap.enabled", "true"),
+    ] {
+        cli_ok(&t, &["config", "set", key, value]).await;
+    }
+    cli_ok(&t, &["ldap", "sync"]).await;
+    let rp = create_client(&t, &["--group", "staff"]).await;
+    let b = browser();
+    let tokens = offline_tokens(&t, &b, &rp).await;
+    let tokens = refreshed(&t, &rp, &tokens).await;
+    let bob_only = Slapd::user_dn("bob");
+    slapd
+        .replace(&Slapd::group_dn("staff"), "member", &[bob_only.as_str()])
+        .await;
+    cli_ok(&t, &["ldap", "sync"]).await;
+    refused(&t, &rp, &tokens).await;
+    userinfo_refused(&t, &tokens).await;
+    assert_eq!(refusal_reasons(&t).await, ["not_in_allowed_group"]);
+}
