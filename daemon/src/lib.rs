@@ -309,8 +309,9 @@ async fn serve(
 /// expired records anyway; this only reclaims their space.
 const SWEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5 * 60);
 
-/// Removes expired sessions and login codes, and retired signing keys,
-/// every [`SWEEP_INTERVAL`] until `shutdown`. The store blocks, so each
+/// Removes expired sessions and login codes, retired signing keys, audit
+/// events past their retention and expired OIDC token entries, every
+/// [`SWEEP_INTERVAL`] until `shutdown`. The store blocks, so each
 /// sweep runs on the blocking pool.
 async fn sweep_expired(idm: Idm, oidc: Oidc, shutdown: CancellationToken) {
     let mut ticks = tokio::time::interval(SWEEP_INTERVAL);
@@ -320,8 +321,8 @@ async fn sweep_expired(idm: Idm, oidc: Oidc, shutdown: CancellationToken) {
             () = shutdown.cancelled() => break,
             _ = ticks.tick() => {}
         }
-        let idm = idm.clone();
-        match tokio::task::spawn_blocking(move || idm.sweep_expired()).await {
+        let sessions = idm.clone();
+        match tokio::task::spawn_blocking(move || sessions.sweep_expired()).await {
             Ok(Ok(0)) => {}
             Ok(Ok(removed)) => {
                 tracing::debug!("removed {removed} expired sessions and login codes")
@@ -335,6 +336,13 @@ async fn sweep_expired(idm: Idm, oidc: Oidc, shutdown: CancellationToken) {
             Ok(Ok(removed)) => info!("retired {removed} previous signing keys"),
             Ok(Err(e)) => warn!("retiring previous signing keys failed: {e}"),
             Err(e) => warn!("the signing key sweep stopped unexpectedly: {e}"),
+        }
+        let audit = idm.clone();
+        match tokio::task::spawn_blocking(move || audit.sweep_audit_log()).await {
+            Ok(Ok(0)) => {}
+            Ok(Ok(removed)) => info!("deleted {removed} audit events past audit.retention_days"),
+            Ok(Err(e)) => warn!("deleting old audit events failed: {e}"),
+            Err(e) => warn!("the audit retention sweep stopped unexpectedly: {e}"),
         }
         let tokens = oidc.clone();
         match tokio::task::spawn_blocking(move || tokens.sweep_tokens()).await {

@@ -32,7 +32,7 @@ pub struct NewClient {
 }
 
 /// Per-client overrides, in seconds; `None` uses the default
-/// (code 600, access token 3600, refresh token 30 days).
+/// (code 600, access token 3600, refresh token 30 days, refresh chain 90 days).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TokenLifetimes {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -41,6 +41,10 @@ pub struct TokenLifetimes {
     pub access_token_secs: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refresh_token_secs: Option<u64>,
+    /// The absolute limit on a chain of refresh tokens, from the code exchange: past it,
+    /// refresh fails and the user signs in again, however often the chain was rotated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_max_secs: Option<u64>,
 }
 
 /// A partial update of a client; `None` leaves a field alone.
@@ -121,4 +125,7 @@ pub struct AuthorizationView {
     pub scopes: Vec<String>,
     #[serde(with = "time::serde::rfc3339")]
     pub granted_at: OffsetDateTime,
+    /// Granted without asking the user, because the client skips consent.
+    #[serde(default)]
+    pub implied: bool,
 }

@@ -403,6 +403,7 @@ fn responses() -> Vec<Response> {
                 client_name: "Grafana".into(),
                 scopes: vec!["openid".into(), "email".into()],
                 granted_at: datetime!(2026-11-23 07:00:00 UTC),
+                implied: true,
             }],
         },
         Response::SignupToken {

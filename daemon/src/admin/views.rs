@@ -182,6 +182,7 @@ pub(super) fn authorization(authorization: Authorization) -> AuthorizationView {
         client_name: authorization.client_name,
         scopes: authorization.scopes,
         granted_at: authorization.granted_at,
+        implied: authorization.implied,
     }
 }
 

@@ -3,8 +3,8 @@
 use latchkey_protocol::AuditQuery;
 use time::OffsetDateTime;
 
-use super::{Actor, Idm, IdmError, UserId, to_time, users::resolve_user};
-use crate::store::{AuditRecord, WriteTx};
+use super::{Actor, Idm, IdmError, UserId, settings, to_time, users::resolve_user};
+use crate::store::{AuditRecord, SettingValue, WriteTx};
 
 /// One recorded event, as the console shows it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -42,6 +42,39 @@ impl<'a> Subject<'a> {
 
     pub fn other(name: &'a str) -> Subject<'a> {
         Subject { name, user: None }
+    }
+}
+
+/// Events deleted per write transaction by the retention sweep: small enough that a sweep
+/// never holds the writer long, so sign-ins keep flowing between batches.
+pub(crate) const AUDIT_PRUNE_BATCH: usize = 1_000;
+/// Batches per sweep, so a first sweep over years of history spreads over several runs.
+const AUDIT_PRUNE_BATCHES: usize = 50;
+
+impl Idm {
+    /// Deletes audit events older than `audit.retention_days` (0 keeps everything), oldest
+    /// first, in batches of [`AUDIT_PRUNE_BATCH`] per transaction; returns how many went.
+    /// The daemon calls it with its other periodic sweeps.
+    pub fn sweep_audit_log(&self) -> Result<u64, IdmError> {
+        let days = match settings::value_of(&self.store.read()?, settings::AUDIT_RETENTION_DAYS)? {
+            Some(SettingValue::Integer(days)) => days,
+            _ => 0,
+        };
+        if days <= 0 {
+            return Ok(0);
+        }
+        let cutoff = self.now().saturating_sub(days.saturating_mul(86_400));
+        let mut removed = 0u64;
+        for _ in 0..AUDIT_PRUNE_BATCHES {
+            let batch = self
+                .store
+                .write(|tx| tx.prune_audit(cutoff, AUDIT_PRUNE_BATCH))?;
+            removed = removed.saturating_add(batch);
+            if batch < AUDIT_PRUNE_BATCH as u64 {
+                break;
+            }
+        }
+        Ok(removed)
     }
 }
 

@@ -32,7 +32,6 @@
 
 use std::sync::{Arc, Mutex, PoisonError};
 
-use latchkey_protocol::SignInMethod;
 use serde_json::Value;
 use webauthn_rs::prelude::{
     DiscoverableAuthentication, Passkey, PasskeyRegistration, PublicKeyCredential,
@@ -45,7 +44,7 @@ use webauthn_rs_proto::{
 use super::audit::{self, Subject, detail};
 use super::ceremony_store::{Ceremonies, CeremonyOwner};
 use super::passkeys::{PasskeyInfo, validate_name};
-use super::sessions::{Session, SessionToken, open_session};
+use super::sessions::{PasskeyProof, Session, SessionToken, open_passkey_session};
 use super::settings::{UserVerification, read_settings};
 use super::users::User;
 use super::{Actor, Idm, IdmError, SignInFailure, UserId, secrets};
@@ -363,8 +362,11 @@ impl Passkeys {
                 detail("passkey", passkey_id.clone()),
                 detail("name", record.name),
             ];
-            let (token, session) =
-                open_session(tx, now, actor, &user, SignInMethod::Passkey, details)?;
+            let proof = PasskeyProof {
+                synced: result.backup_eligible(),
+                user_verified: result.user_verified(),
+            };
+            let (token, session) = open_passkey_session(tx, now, actor, &user, proof, details)?;
             Ok::<_, IdmError>(Ok((user, token, session)))
         })?;
         outcome.map_err(|reason| fail(Some(&user.username), reason))

@@ -722,6 +722,8 @@ fn apply_user(
             };
             match on_removed {
                 OnRemoved::Delete => {
+                    let owner = (record.id, record.username.as_str());
+                    super::oidc::end_user_families(tx, now, actor, owner, "user_deleted")?;
                     let record = tx.delete_user(id)?;
                     tx.remove_ldap_user_id(&ldap_id)?;
                     let subject = Subject::linked(&record.username, record.id);
@@ -739,6 +741,8 @@ fn apply_user(
                     // Signed out everywhere, codes gone, in the same commit.
                     tx.remove_user_sessions(id)?;
                     tx.remove_user_login_codes(id)?;
+                    let owner = (record.id, record.username.as_str());
+                    super::oidc::end_user_families(tx, now, actor, owner, "user_disabled")?;
                     let subject = Subject::linked(&record.username, record.id);
                     let details = vec![detail("reason", "left the directory"), source()];
                     audit::append(tx, now, actor, "user_disabled", Some(subject), details)?;

@@ -55,7 +55,7 @@ pub use groups::{Group, GroupEntry, GroupSummaryEntry};
 pub use login_codes::{LoginCodeInfo, LoginCodeIssued, normalize_login_code};
 pub use oidc::Oidc;
 pub use passkeys::{PASSKEY_NAME_MAX, PasskeyInfo};
-pub use sessions::{Session, SessionPeek, SessionToken};
+pub use sessions::{PasskeyProof, Session, SessionPeek, SessionToken};
 pub use settings::{SettingEntry, Settings, UserVerification};
 pub use setup::SetupGate;
 pub use signup::{

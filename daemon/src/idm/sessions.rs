@@ -9,8 +9,8 @@ use time::OffsetDateTime;
 use super::audit::{self, Subject, detail};
 use super::settings::read_settings;
 use super::users::{User, resolve_user};
-use super::{Actor, Idm, IdmError, UserId, secrets, to_time};
-use crate::store::{SessionMethod, SessionRecord, TokenHash, UserRecord, WriteTx};
+use super::{Actor, Idm, IdmError, UserId, oidc, secrets, to_time};
+use crate::store::{PasskeyUse, SessionMethod, SessionRecord, TokenHash, UserRecord, WriteTx};
 
 /// `last_seen_at` is written at most this often, so that reading a session
 /// on every request is not a write on every request.
@@ -55,6 +55,18 @@ pub struct Session {
     pub created_at: OffsetDateTime,
     pub last_seen_at: OffsetDateTime,
     pub expires_at: OffsetDateTime,
+    /// What the passkey that started the session proved; `None` for other methods, and for
+    /// sessions from before this was recorded.
+    pub passkey: Option<PasskeyProof>,
+}
+
+/// The flags of the passkey assertion that started a session (for `amr`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PasskeyProof {
+    /// Backup eligible: a synced passkey, not bound to one device's hardware.
+    pub synced: bool,
+    /// The authenticator verified the user (PIN, pattern or biometric).
+    pub user_verified: bool,
 }
 
 impl Session {
@@ -68,6 +80,10 @@ impl Session {
             created_at: to_time(record.created_at)?,
             last_seen_at: to_time(record.last_seen_at)?,
             expires_at: to_time(record.expires_at)?,
+            passkey: record.passkey.map(|p| PasskeyProof {
+                synced: p.backup_eligible,
+                user_verified: p.user_verified,
+            }),
         })
     }
 }
@@ -116,6 +132,35 @@ pub(crate) fn open_session(
     actor: &Actor,
     user: &User,
     method: SignInMethod,
+    details: Vec<(String, String)>,
+) -> Result<(SessionToken, Session), IdmError> {
+    open_session_with(tx, now, actor, user, method, None, details)
+}
+
+/// [`open_session`] for a passkey sign-in, recording what the assertion proved.
+pub(crate) fn open_passkey_session(
+    tx: &mut WriteTx<'_>,
+    now: i64,
+    actor: &Actor,
+    user: &User,
+    proof: PasskeyProof,
+    details: Vec<(String, String)>,
+) -> Result<(SessionToken, Session), IdmError> {
+    let passkey = PasskeyUse {
+        backup_eligible: proof.synced,
+        user_verified: proof.user_verified,
+    };
+    let method = SignInMethod::Passkey;
+    open_session_with(tx, now, actor, user, method, Some(passkey), details)
+}
+
+fn open_session_with(
+    tx: &mut WriteTx<'_>,
+    now: i64,
+    actor: &Actor,
+    user: &User,
+    method: SignInMethod,
+    passkey: Option<PasskeyUse>,
     mut details: Vec<(String, String)>,
 ) -> Result<(SessionToken, Session), IdmError> {
     let minutes = i64::from(read_settings(tx)?.session_minutes);
@@ -129,6 +174,7 @@ pub(crate) fn open_session(
         created_at: now,
         last_seen_at: now,
         expires_at: now.saturating_add(minutes.saturating_mul(60)),
+        passkey,
     };
     tx.put_session(&token.hash(), &record)?;
     details.insert(0, detail("session", record.public_id.clone()));
@@ -227,7 +273,8 @@ impl Idm {
         })
     }
 
-    /// Signs out: ends this session (`signed_out`). Unknown tokens are fine.
+    /// Signs out: ends this session (`signed_out`) and the OIDC grants made in it. Unknown
+    /// tokens are fine.
     pub fn end_session(&self, actor: &Actor, token: &SessionToken) -> Result<(), IdmError> {
         let now = self.now();
         self.store.write(|tx| {
@@ -236,8 +283,11 @@ impl Idm {
             {
                 let as_user = actor.as_user(user.id, user.username.clone());
                 let subject = Subject::linked(&user.username, user.id);
-                let details = vec![detail("session", session.public_id)];
+                let details = vec![detail("session", session.public_id.clone())];
                 audit::append(tx, now, &as_user, "signed_out", Some(subject), details)?;
+                let owner = (user.id, user.username.as_str());
+                let sid = session.public_id.as_str();
+                oidc::end_session_families(tx, now, &as_user, owner, sid, "signed_out")?;
             }
             Ok(())
         })
@@ -255,6 +305,8 @@ impl Idm {
             let subject = Subject::linked(&user.username, user.id);
             let details = vec![detail("all", "true"), detail("count", count.to_string())];
             audit::append(tx, now, actor, "signed_out", Some(subject), details)?;
+            let owner = (user.id, user.username.as_str());
+            oidc::end_user_families(tx, now, actor, owner, "signed_out_everywhere")?;
             Ok(count)
         })
     }
@@ -294,10 +346,15 @@ impl Idm {
                     what: "session",
                     key: public_id.to_owned(),
                 })?;
-            tx.remove_session(&hash)?;
+            let session = tx.remove_session(&hash)?;
             let subject = Subject::linked(&user.username, user.id);
             let details = vec![detail("session", public_id)];
             audit::append(tx, now, actor, "session_revoked", Some(subject), details)?;
+            if let Some(session) = session {
+                let owner = (user.id, user.username.as_str());
+                let sid = session.public_id.as_str();
+                oidc::end_session_families(tx, now, actor, owner, sid, "session_revoked")?;
+            }
             Ok(())
         })
     }

@@ -72,6 +72,7 @@ impl Fallback {
 pub const APP_NAME: &str = "app.name";
 pub const SESSION_MINUTES: &str = "session.minutes";
 pub const USER_VERIFICATION: &str = "passkeys.user_verification";
+pub const AUDIT_RETENTION_DAYS: &str = "audit.retention_days";
 pub const SIGNUPS_MODE: &str = "signups.mode";
 pub const SIGNUPS_REQUIRE_EMAIL: &str = "signups.require_email";
 pub const SIGNUPS_DEFAULT_GROUPS: &str = "signups.default_groups";
@@ -335,6 +336,18 @@ const REGISTRY: &[Definition] = &[
         default: Some(Fallback::Bool(false)),
         description: "Accept any certificate from the SMTP server",
         warning: Some("anyone on the network path can read the mail, sign-in links included"),
+    },
+    // --- Audit log ---
+    Definition {
+        key: AUDIT_RETENTION_DAYS,
+        kind: Kind::Integer {
+            min: 0,
+            max: 36_500,
+            unit: "days",
+        },
+        default: Some(Fallback::Integer(365)),
+        description: "How long audit events are kept; older ones are deleted by the periodic sweep (0 keeps them for ever)",
+        warning: None,
     },
 ];
 

@@ -322,9 +322,11 @@ impl Idm {
                 put_user(tx, &record)?;
                 if disabled {
                     // A disabled user is signed out everywhere and their
-                    // outstanding codes die with the same commit.
+                    // outstanding codes and OIDC grants die with the same commit.
                     tx.remove_user_sessions(record.id)?;
                     tx.remove_user_login_codes(record.id)?;
+                    let owner = (record.id, record.username.as_str());
+                    super::oidc::end_user_families(tx, now, actor, owner, "user_disabled")?;
                 }
                 let event = if disabled {
                     "user_disabled"
@@ -345,6 +347,8 @@ impl Idm {
         self.store.write(|tx| {
             let record = resolve_user(tx, user_ref)?;
             require_local(&record)?;
+            let owner = (record.id, record.username.as_str());
+            super::oidc::end_user_families(tx, now, actor, owner, "user_deleted")?;
             let record = tx.delete_user(record.id)?;
             let subject = Subject::linked(&record.username, record.id);
             let details = vec![detail("id", record.id.to_string())];

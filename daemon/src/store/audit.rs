@@ -87,10 +87,107 @@ impl WriteTx<'_> {
     }
 }
 
+impl WriteTx<'_> {
+    /// Deletes up to `max` of the oldest events recorded before `cutoff` (unix seconds), with
+    /// their per-user index entries; returns how many went. The newest event always stays,
+    /// so that event ids, which follow the last one, are never handed out twice.
+    pub fn prune_audit(&mut self, cutoff: i64, max: usize) -> Result<u64, StoreError> {
+        let newest = self
+            .t
+            .audit_log()?
+            .last()
+            .map_err(db("reading the audit log"))?
+            .map(|(seq, _)| seq.value());
+        let Some(newest) = newest else {
+            return Ok(0);
+        };
+        let mut doomed: Vec<(u64, AuditRecord)> = Vec::new();
+        for entry in self
+            .t
+            .audit_log()?
+            .range(..newest)
+            .map_err(db("reading the audit log"))?
+            .take(max)
+        {
+            let (seq, bytes) = entry.map_err(db("reading the audit log"))?;
+            let record: AuditRecord = decode(bytes.value())?;
+            // The log is in time order: the first event young enough ends the run.
+            if record.at >= cutoff {
+                break;
+            }
+            doomed.push((seq.value(), record));
+        }
+        for (seq, record) in &doomed {
+            self.t
+                .audit_log_mut()?
+                .remove(*seq)
+                .map_err(db("pruning the audit log"))?;
+            for user in [record.actor_user, record.subject_user]
+                .into_iter()
+                .flatten()
+            {
+                self.t
+                    .user_audit_events_mut()?
+                    .remove((user.to_bytes(), *seq))
+                    .map_err(db("pruning the audit log"))?;
+            }
+        }
+        Ok(doomed.len() as u64)
+    }
+}
+
 impl Store {
     /// Appends `events` in one durable commit and returns their ids, in order. For events
     /// that are the whole of their write, batched by the web layer (`web::audit_batch`).
     pub fn append_audit_batch(&self, events: &[AuditRecord]) -> Result<Vec<u64>, StoreError> {
         self.write(|tx| events.iter().map(|event| tx.append_audit(event)).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event_at(at: i64, user: Option<UserId>) -> AuditRecord {
+        AuditRecord {
+            at,
+            subject_user: user,
+            ..AuditRecord::named("e")
+        }
+    }
+
+    #[test]
+    fn pruning_takes_the_oldest_in_bounded_runs_and_keeps_the_newest() {
+        let store = Store::memory().unwrap();
+        let alice = UserId::random();
+        store
+            .write(|tx| {
+                for at in [10, 20, 30, 40] {
+                    tx.append_audit(&event_at(at, Some(alice)))?;
+                }
+                Ok::<_, StoreError>(())
+            })
+            .unwrap();
+        // At most `max` per call, oldest first, stopping at the first event young enough.
+        assert_eq!(store.write(|tx| tx.prune_audit(35, 2)).unwrap(), 2);
+        assert_eq!(store.write(|tx| tx.prune_audit(35, 2)).unwrap(), 1);
+        assert_eq!(store.write(|tx| tx.prune_audit(35, 2)).unwrap(), 0);
+        let tx = store.read().unwrap();
+        let left: Vec<u64> = tx
+            .audit_page(None, 10, None)
+            .unwrap()
+            .iter()
+            .map(|(id, _)| *id)
+            .collect();
+        assert_eq!(left, [4]);
+        // The per-user index went with the events.
+        assert_eq!(tx.audit_page(None, 10, Some(alice)).unwrap().len(), 1);
+        drop(tx);
+        // Even past the cutoff the newest stays, so the next id is never reused.
+        assert_eq!(store.write(|tx| tx.prune_audit(1_000, 10)).unwrap(), 0);
+        let next = store
+            .write(|tx| tx.append_audit(&event_at(50, None)))
+            .unwrap();
+        assert_eq!(next, 5);
     }
 }

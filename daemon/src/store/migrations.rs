@@ -39,6 +39,14 @@ const MIGRATIONS: &[Migration] = &[
         name: "ldap_id_indexes",
         apply: create_tables,
     },
+    // Sessions, clients, consents and refresh tokens gain a second record version (read
+    // upgrades the old bytes, so nothing is rewritten here). The step exists so that an
+    // older latchkeyd refuses the file with advice instead of failing to decode V2 records.
+    Migration {
+        version: 5,
+        name: "oidc_record_versions_2",
+        apply: create_tables,
+    },
     // Secrets sealed at rest: signing keys become `SigningKeyV2` and write-only settings
     // `SettingValue::Sealed`, which older binaries cannot read; the version makes them refuse
     // the file with advice instead. The sealing itself needs the key, which the store never

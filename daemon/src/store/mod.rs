@@ -16,6 +16,7 @@ mod mail;
 mod meta;
 mod migrations;
 mod oidc_admin;
+mod oidc_records;
 mod oidc_tokens;
 mod records;
 mod schema;
@@ -35,8 +36,9 @@ pub use oidc_admin::ClaimsOwner;
 pub use records::RefreshTokenRecord;
 pub use records::{
     AuditRecord, ClaimsRecord, ClientRecord, ConsentRecord, GroupId, GroupRecord, KeyAlg, KeyState,
-    LoginCodeRecord, PasskeyRecord, RecordSource, SessionMethod, SessionRecord, SettingRecord,
-    SettingValue, SigningKeyRecord, SignupTokenRecord, UserId, UserRecord, WebauthnHandle,
+    LoginCodeRecord, PasskeyRecord, PasskeyUse, RecordSource, SessionMethod, SessionRecord,
+    SettingRecord, SettingValue, SigningKeyRecord, SignupTokenRecord, UserId, UserRecord,
+    WebauthnHandle,
 };
 pub use records::{EmailLinkRecord, MailStateRecord, OutboxRecord};
 pub use schema::TokenHash;

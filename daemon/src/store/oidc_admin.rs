@@ -237,6 +237,8 @@ impl WriteTx<'_> {
             remove_key(self.t.consents_mut()?, (id, client_id.as_str()))?;
             self.revoke_user_client_tokens(user, &client_id)?;
         }
+        // Families of clients without a consent (issued before every grant recorded one).
+        self.remove_user_refresh_tokens_where(user, |_| true)?;
         self.t
             .claims_mut()?
             .remove(ClaimsOwner::User(user).key())

@@ -157,19 +157,23 @@ impl WriteTx<'_> {
         Ok(count)
     }
 
-    /// Removes a user's refresh tokens that `matches` selects; returns how many.
+    /// Removes a user's refresh tokens that `matches` selects; returns how many families
+    /// (grants) they belonged to.
     pub fn remove_user_refresh_tokens_where(
         &mut self,
         user: UserId,
         matches: impl Fn(&RefreshTokenRecord) -> bool,
     ) -> Result<u32, StoreError> {
-        let mut count = 0u32;
+        let mut families: Vec<[u8; 16]> = Vec::new();
         for (hash, token) in self.user_refresh_tokens(user)? {
-            if matches(&token) && self.remove_refresh_token(&hash)?.is_some() {
-                count = count.saturating_add(1);
+            if matches(&token)
+                && self.remove_refresh_token(&hash)?.is_some()
+                && !families.contains(&token.grant_id)
+            {
+                families.push(token.grant_id);
             }
         }
-        Ok(count)
+        Ok(u32::try_from(families.len()).unwrap_or(u32::MAX))
     }
 
     /// Removes every refresh token issued to a client (the client is being deleted); returns
@@ -301,6 +305,7 @@ mod tests {
             amr: vec!["hwk".to_owned()],
             nonce: None,
             epoch: 0,
+            family_started_at: 10,
             issued_at: 10,
             expires_at,
             used: false,

@@ -187,11 +187,10 @@ pub enum SessionMethod {
 
 /// A browser session, current version. Keyed by the SHA-256 of the cookie
 /// value, which is never stored.
-pub type SessionRecord = SessionV1;
+pub type SessionRecord = SessionV2;
 
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub struct SessionV1 {
-    /// Random, shown in the console and used to revoke; not the cookie.
     pub public_id: String,
     pub user_id: UserId,
     pub method: SessionMethod,
@@ -202,9 +201,52 @@ pub struct SessionV1 {
     pub expires_at: i64,
 }
 
+/// Version 2 adds what a passkey sign-in proved (for the `amr` claim).
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct SessionV2 {
+    /// Random, shown in the console and used to revoke; not the cookie.
+    pub public_id: String,
+    pub user_id: UserId,
+    pub method: SessionMethod,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub created_at: i64,
+    pub last_seen_at: i64,
+    pub expires_at: i64,
+    /// For a passkey sign-in: the assertion's flags. `None` for other methods, and for
+    /// sessions stored before version 2 (what they proved is unknown).
+    pub passkey: Option<PasskeyUse>,
+}
+
+/// The flags of the passkey assertion a session was started with.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct PasskeyUse {
+    /// BE: the credential may be synced to other devices (not bound to one piece of hardware).
+    pub backup_eligible: bool,
+    /// UV: the authenticator verified the user (PIN, pattern or biometric).
+    pub user_verified: bool,
+}
+
+impl From<SessionV1> for SessionV2 {
+    fn from(old: SessionV1) -> SessionV2 {
+        SessionV2 {
+            public_id: old.public_id,
+            user_id: old.user_id,
+            method: old.method,
+            ip: old.ip,
+            user_agent: old.user_agent,
+            created_at: old.created_at,
+            last_seen_at: old.last_seen_at,
+            expires_at: old.expires_at,
+            passkey: None,
+        }
+    }
+}
+
 #[derive(Serialize, Deserialize)]
 pub(crate) enum StoredSession {
     V1(SessionV1),
+    V2(SessionV2),
 }
 
 /// An outstanding login code, current version. Keyed by the SHA-256 of the
@@ -281,64 +323,7 @@ pub(crate) enum StoredSetting {
 
 // --- OpenID Connect administration records ---
 
-/// An OIDC client (relying party), current version. Keyed by `client_id`.
-pub type ClientRecord = ClientV1;
-
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ClientV1 {
-    pub client_id: String,
-    pub name: String,
-    /// Exactly as registered; matched byte for byte (wildcards aside).
-    pub redirect_uris: Vec<String>,
-    pub logout_redirect_uris: Vec<String>,
-    pub public: bool,
-    pub require_pkce: bool,
-    pub skip_consent: bool,
-    pub allow_wildcard_redirects: bool,
-    /// Ids, so that a renamed group keeps its access; a deleted group is
-    /// dropped when read.
-    pub allowed_groups: Vec<GroupId>,
-    pub code_secs: Option<u64>,
-    pub access_token_secs: Option<u64>,
-    pub refresh_token_secs: Option<u64>,
-    /// SHA-256 of the client secret; `None` for public clients.
-    pub secret_hash: Option<[u8; 32]>,
-    pub created_at: i64,
-    pub updated_at: i64,
-}
-
-/// Hides the secret's hash.
-impl std::fmt::Debug for ClientV1 {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ClientV1")
-            .field("client_id", &self.client_id)
-            .field("name", &self.name)
-            .field("redirect_uris", &self.redirect_uris)
-            .field("public", &self.public)
-            .field("secret_hash", &self.secret_hash.map(|_| "<redacted>"))
-            .finish_non_exhaustive()
-    }
-}
-
-#[derive(Serialize, Deserialize)]
-pub(crate) enum StoredClient {
-    V1(ClientV1),
-}
-
-/// A user's consent to a client, current version. Keyed by (user, client).
-pub type ConsentRecord = ConsentV1;
-
-#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
-pub struct ConsentV1 {
-    /// Sorted, without duplicates.
-    pub scopes: Vec<String>,
-    pub granted_at: i64,
-}
-
-#[derive(Serialize, Deserialize)]
-pub(crate) enum StoredConsent {
-    V1(ConsentV1),
-}
+pub use super::oidc_records::{ClientRecord, ConsentRecord, RefreshTokenRecord};
 
 /// Custom claims of a user or group, current version. Values are JSON text
 /// (postcard cannot carry `serde_json::Value` itself).
@@ -355,44 +340,6 @@ pub struct ClaimsV1 {
 pub(crate) enum StoredClaims {
     V1(ClaimsV1),
 }
-// ---- OIDC tokens (oidc-flows) -------------------------------------------------------------
-
-/// A refresh token, current version. Keyed by the SHA-256 of the token,
-/// which is never stored. Every token of one grant (one code exchange) is
-/// one rotation family: `used` marks a token that was rotated, so seeing it
-/// again is reuse and ends the family.
-pub type RefreshTokenRecord = RefreshTokenV1;
-
-#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
-pub struct RefreshTokenV1 {
-    /// The grant (authorization) the family belongs to: 16 random bytes.
-    pub grant_id: [u8; 16],
-    pub user_id: UserId,
-    pub client_id: String,
-    /// The public id of the browser session the grant was made in.
-    pub sid: Option<String>,
-    pub scopes: Vec<String>,
-    /// When the user signed in (the session's start), for `auth_time`.
-    pub auth_time: i64,
-    pub amr: Vec<String>,
-    pub nonce: Option<String>,
-    /// The (user, client) revocation epoch the grant was made under.
-    pub epoch: u64,
-    pub issued_at: i64,
-    pub expires_at: i64,
-    /// Rotated already: presenting it again is reuse.
-    pub used: bool,
-}
-
-#[derive(Serialize, Deserialize)]
-pub(crate) enum StoredRefreshToken {
-    V1(RefreshTokenV1),
-}
-
-// (its `Versioned` impl is below, with the others)
-
-// ---- end OIDC tokens ----------------------------------------------------------------------
-
 /// A signup token, current version. Keyed by the SHA-256 of the token, which
 /// is never stored.
 pub type SignupTokenRecord = SignupTokenV1;
@@ -539,18 +486,28 @@ macro_rules! versioned {
 versioned!(UserV1, StoredUser, "user");
 versioned!(GroupV1, StoredGroup, "group");
 versioned!(AuditV1, StoredAuditEvent, "audit event");
-versioned!(SessionV1, StoredSession, "session");
 versioned!(LoginCodeV1, StoredLoginCode, "login code");
 versioned!(PasskeyV1, StoredPasskey, "passkey");
 versioned!(SettingV1, StoredSetting, "setting");
-versioned!(ClientV1, StoredClient, "OIDC client");
-versioned!(ConsentV1, StoredConsent, "consent");
 versioned!(ClaimsV1, StoredClaims, "custom claims");
-versioned!(RefreshTokenV1, StoredRefreshToken, "refresh token");
 versioned!(SignupTokenV1, StoredSignupToken, "signup token");
 versioned!(OutboxV1, StoredOutboxMessage, "queued mail message");
 versioned!(MailStateV1, StoredMailState, "mail state");
 versioned!(EmailLinkV1, StoredEmailLink, "email sign-in link");
+
+impl Versioned for SessionV2 {
+    type Stored = StoredSession;
+    const WHAT: &'static str = "session";
+    const ENVELOPE: &'static str = "StoredSession";
+    const CURRENT_INDEX: u32 = 1;
+    const CURRENT_NAME: &'static str = "V2";
+    fn upgrade(stored: StoredSession) -> SessionV2 {
+        match stored {
+            StoredSession::V1(old) => old.into(),
+            StoredSession::V2(record) => record,
+        }
+    }
+}
 
 /// Serializes `&R` exactly as its envelope's newest variant would be.
 struct Current<'a, R>(&'a R);

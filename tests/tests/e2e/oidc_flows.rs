@@ -17,20 +17,20 @@ use reqwest::{Client, StatusCode};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-const CB: &str = "http://localhost:9/cb";
-const BYE: &str = "http://localhost:9/bye";
-const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+pub(crate) const CB: &str = "http://localhost:9/cb";
+pub(crate) const BYE: &str = "http://localhost:9/bye";
+pub(crate) const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 
-fn challenge() -> String {
+pub(crate) fn challenge() -> String {
     URL_SAFE_NO_PAD.encode(Sha256::digest(VERIFIER.as_bytes()))
 }
 
-struct Rp {
-    id: String,
-    secret: String,
+pub(crate) struct Rp {
+    pub id: String,
+    pub secret: String,
 }
 
-async fn create_client(t: &TestDaemon, extra: &[&str]) -> Rp {
+pub(crate) async fn create_client(t: &TestDaemon, extra: &[&str]) -> Rp {
     let mut args = vec![
         "client",
         "create",
@@ -56,7 +56,7 @@ async fn create_client(t: &TestDaemon, extra: &[&str]) -> Rp {
 }
 
 /// The value of the first hidden input called `name`.
-fn hidden(html: &str, name: &str) -> Option<String> {
+pub(crate) fn hidden(html: &str, name: &str) -> Option<String> {
     let marker = format!(r#"name="{name}" value=""#);
     let start = html.find(&marker)? + marker.len();
     let end = start + html[start..].find('"')?;
@@ -72,7 +72,7 @@ fn hidden(html: &str, name: &str) -> Option<String> {
     )
 }
 
-fn location(res: &reqwest::Response) -> String {
+pub(crate) fn location(res: &reqwest::Response) -> String {
     res.headers()
         .get(LOCATION)
         .map(|v| v.to_str().unwrap().to_owned())
@@ -80,14 +80,14 @@ fn location(res: &reqwest::Response) -> String {
 }
 
 /// The query (or fragment) parameters of a URL.
-fn params_of(url: &str) -> Vec<(String, String)> {
+pub(crate) fn params_of(url: &str) -> Vec<(String, String)> {
     let query = url.split_once(['?', '#']).map_or("", |(_, q)| q);
     url::form_urlencoded::parse(query.as_bytes())
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect()
 }
 
-fn param(url: &str, name: &str) -> Option<String> {
+pub(crate) fn param(url: &str, name: &str) -> Option<String> {
     params_of(url)
         .into_iter()
         .find(|(k, _)| k == name)
@@ -96,7 +96,12 @@ fn param(url: &str, name: &str) -> Option<String> {
 
 /// Signs `browser` in as `username` with a login code, going to `next`; returns where the
 /// sign-in redirected to.
-async fn sign_in(t: &TestDaemon, browser: &Client, username: &str, next: &str) -> String {
+pub(crate) async fn sign_in(
+    t: &TestDaemon,
+    browser: &Client,
+    username: &str,
+    next: &str,
+) -> String {
     let (_, issued) = t
         .daemon
         .idm()
@@ -124,7 +129,7 @@ async fn sign_in(t: &TestDaemon, browser: &Client, username: &str, next: &str) -
     location(&res)
 }
 
-fn authorize_url(t: &TestDaemon, rp: &Rp, extra: &[(&str, &str)]) -> String {
+pub(crate) fn authorize_url(t: &TestDaemon, rp: &Rp, extra: &[(&str, &str)]) -> String {
     let challenge = challenge();
     let mut params = vec![
         ("client_id", rp.id.as_str()),
@@ -151,7 +156,7 @@ fn authorize_url(t: &TestDaemon, rp: &Rp, extra: &[(&str, &str)]) -> String {
 
 /// Follows an authorization through sign-in (if needed) and consent (if asked); returns the
 /// final redirect to the client.
-async fn authorize(t: &TestDaemon, browser: &Client, url: &str) -> String {
+pub(crate) async fn authorize(t: &TestDaemon, browser: &Client, url: &str) -> String {
     let mut url = url.to_owned();
     for _ in 0..4 {
         let res = browser.get(&url).send().await.unwrap();
@@ -184,7 +189,12 @@ async fn authorize(t: &TestDaemon, browser: &Client, url: &str) -> String {
     panic!("too many steps");
 }
 
-async fn consent(t: &TestDaemon, browser: &Client, html: &str, decision: &str) -> String {
+pub(crate) async fn consent(
+    t: &TestDaemon,
+    browser: &Client,
+    html: &str,
+    decision: &str,
+) -> String {
     let res = browser
         .post(format!("{}/authorize/consent", t.base_url))
         .form(&[
@@ -204,7 +214,7 @@ async fn consent(t: &TestDaemon, browser: &Client, html: &str, decision: &str) -
     location(&res)
 }
 
-async fn token(t: &TestDaemon, rp: &Rp, form: &[(&str, &str)]) -> (StatusCode, Value) {
+pub(crate) async fn token(t: &TestDaemon, rp: &Rp, form: &[(&str, &str)]) -> (StatusCode, Value) {
     let res = Client::new()
         .post(format!("{}/token", t.base_url))
         .basic_auth(&rp.id, Some(&rp.secret))
@@ -219,7 +229,7 @@ async fn token(t: &TestDaemon, rp: &Rp, form: &[(&str, &str)]) -> (StatusCode, V
     (status, res.json().await.unwrap())
 }
 
-async fn exchange(t: &TestDaemon, rp: &Rp, code: &str) -> (StatusCode, Value) {
+pub(crate) async fn exchange(t: &TestDaemon, rp: &Rp, code: &str) -> (StatusCode, Value) {
     token(
         t,
         rp,
@@ -233,12 +243,12 @@ async fn exchange(t: &TestDaemon, rp: &Rp, code: &str) -> (StatusCode, Value) {
     .await
 }
 
-fn claims(jwt: &str) -> Value {
+pub(crate) fn claims(jwt: &str) -> Value {
     let payload = jwt.split('.').nth(1).unwrap();
     serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
 }
 
-async fn userinfo(t: &TestDaemon, access: &str) -> reqwest::Response {
+pub(crate) async fn userinfo(t: &TestDaemon, access: &str) -> reqwest::Response {
     Client::new()
         .get(format!("{}/userinfo", t.base_url))
         .bearer_auth(access)
@@ -247,7 +257,7 @@ async fn userinfo(t: &TestDaemon, access: &str) -> reqwest::Response {
         .unwrap()
 }
 
-async fn setup() -> (TestDaemon, Rp) {
+pub(crate) async fn setup() -> (TestDaemon, Rp) {
     let t = TestDaemon::start().await;
     create_user(t.daemon.idm(), "alice");
     let rp = create_client(&t, &[]).await;
@@ -662,7 +672,7 @@ async fn refresh_tokens_rotate_and_reuse_revokes_the_family() {
     assert_eq!(res.status(), 401);
 }
 
-async fn token_refresh(t: &TestDaemon, rp: &Rp, refresh: &str) -> (StatusCode, Value) {
+pub(crate) async fn token_refresh(t: &TestDaemon, rp: &Rp, refresh: &str) -> (StatusCode, Value) {
     token(
         t,
         rp,

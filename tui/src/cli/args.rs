@@ -288,6 +288,10 @@ pub struct LifetimeArgs {
     /// Refresh token lifetime, 1 hour to 365 days [default: 30d]
     #[arg(long, value_name = "DUR", value_parser = lifetime)]
     pub refresh_token_lifetime: Option<u64>,
+    /// Longest a chain of refresh tokens lasts from sign-in, however often it is rotated;
+    /// then the user must sign in again. 1 hour to 3650 days [default: 90d]
+    #[arg(long, value_name = "DUR", value_parser = lifetime)]
+    pub refresh_max_lifetime: Option<u64>,
 }
 
 /// At least one change is required.
@@ -326,6 +330,9 @@ pub struct ClientChanges {
     /// Refresh token lifetime (or `default`)
     #[arg(long, value_name = "DUR", value_parser = lifetime_or_default)]
     pub refresh_token_lifetime: Option<u64>,
+    /// Longest refresh-token chain from sign-in (or `default`)
+    #[arg(long, value_name = "DUR", value_parser = lifetime_or_default)]
+    pub refresh_max_lifetime: Option<u64>,
 }
 
 /// `90s`, `10min`, `10m`, `2h`, `30d`, or plain seconds, as seconds.

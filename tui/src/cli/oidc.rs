@@ -46,6 +46,7 @@ fn lifetimes(args: LifetimeArgs) -> TokenLifetimes {
         code_secs: args.code_lifetime,
         access_token_secs: args.access_token_lifetime,
         refresh_token_secs: args.refresh_token_lifetime,
+        refresh_max_secs: args.refresh_max_lifetime,
     }
 }
 
@@ -68,7 +69,8 @@ fn new_client(create: CreateClient) -> NewClient {
 fn patch(changes: ClientChanges) -> ClientPatch {
     let given = changes.code_lifetime.is_some()
         || changes.access_token_lifetime.is_some()
-        || changes.refresh_token_lifetime.is_some();
+        || changes.refresh_token_lifetime.is_some()
+        || changes.refresh_max_lifetime.is_some();
     ClientPatch {
         name: changes.name,
         redirect_uris: changes.redirect_uris,
@@ -89,6 +91,7 @@ fn patch(changes: ClientChanges) -> ClientPatch {
             code_secs: changes.code_lifetime,
             access_token_secs: changes.access_token_lifetime,
             refresh_token_secs: changes.refresh_token_lifetime,
+            refresh_max_secs: changes.refresh_max_lifetime,
         }),
     }
 }

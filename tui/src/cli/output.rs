@@ -583,6 +583,10 @@ fn client_pairs(client: &ClientView) -> Vec<(&'static str, String)> {
             "refresh token",
             lifetime_text(client.lifetimes.refresh_token_secs, 30 * 86_400),
         ),
+        (
+            "refresh limit",
+            lifetime_text(client.lifetimes.refresh_max_secs, 90 * 86_400),
+        ),
         ("created", timestamp(client.created_at)),
     ]
 }

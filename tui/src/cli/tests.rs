@@ -262,7 +262,8 @@ fn client_commands_map_to_requests() {
         request(
             "client create --name Grafana --redirect-uri https://g.example/cb https://g2.example/cb \
              --logout-uri https://g.example/bye --require-pkce --group staff --group ops \
-             --code-lifetime 5m --access-token-lifetime 2h --refresh-token-lifetime 7d --json"
+             --code-lifetime 5m --access-token-lifetime 2h --refresh-token-lifetime 7d \
+             --refresh-max-lifetime 60d --json"
         ),
         Request::CreateClient {
             client: NewClient {
@@ -281,12 +282,16 @@ fn client_commands_map_to_requests() {
                     code_secs: Some(300),
                     access_token_secs: Some(7200),
                     refresh_token_secs: Some(7 * 86_400),
+                    refresh_max_secs: Some(60 * 86_400),
                 },
             }
         }
     );
     assert_eq!(
-        request("client update abc --access-token-lifetime default --all-users --no-logout-uris"),
+        request(
+            "client update abc --access-token-lifetime default --refresh-max-lifetime 30d \
+             --all-users --no-logout-uris"
+        ),
         Request::UpdateClient {
             client_id: "abc".into(),
             patch: ClientPatch {
@@ -294,6 +299,7 @@ fn client_commands_map_to_requests() {
                 allowed_groups: Some(vec![]),
                 lifetimes: Some(TokenLifetimes {
                     access_token_secs: Some(0),
+                    refresh_max_secs: Some(30 * 86_400),
                     ..TokenLifetimes::default()
                 }),
                 ..ClientPatch::default()

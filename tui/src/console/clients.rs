@@ -134,6 +134,11 @@ fn client_fields(client: Option<&ClientView>) -> Vec<Field> {
             "Refresh token",
             client.and_then(|c| c.lifetimes.refresh_token_secs),
         ),
+        lifetime_field(
+            "refresh_max_lifetime",
+            "Refresh limit",
+            client.and_then(|c| c.lifetimes.refresh_max_secs),
+        ),
     ]);
     fields
 }
@@ -206,6 +211,7 @@ fn form_lifetimes(form: &Form) -> Result<TokenLifetimes, ApiError> {
         code_secs: parse_lifetime(form, "code_lifetime")?,
         access_token_secs: parse_lifetime(form, "access_token_lifetime")?,
         refresh_token_secs: parse_lifetime(form, "refresh_token_lifetime")?,
+        refresh_max_secs: parse_lifetime(form, "refresh_max_lifetime")?,
     })
 }
 
@@ -252,6 +258,7 @@ pub fn client_request(form: &Form) -> Result<Option<Request>, ApiError> {
                     code_secs: patch_life(lifetimes.code_secs),
                     access_token_secs: patch_life(lifetimes.access_token_secs),
                     refresh_token_secs: patch_life(lifetimes.refresh_token_secs),
+                    refresh_max_secs: patch_life(lifetimes.refresh_max_secs),
                 }),
             };
             Ok(

@@ -19,10 +19,10 @@
 
 use std::borrow::Cow;
 
-use latchkey_protocol::SignInMethod;
 use serde_json::Value;
 
 use super::Oidc;
+use super::amr::amr_for;
 use super::clients::Client;
 use super::discovery::SCOPES;
 use super::error::{OAuthError, OAuthErrorCode};
@@ -300,7 +300,7 @@ pub fn validate(
         Some(challenge) => {
             let method =
                 ChallengeMethod::parse(single(params, "code_challenge_method").map_err(bad)?)
-                    .ok_or_else(|| bad("code_challenge_method must be S256 or plain".to_owned()))?;
+                    .map_err(|message| bad(message.to_owned()))?;
             if !pkce_syntax_ok(challenge) {
                 return Err(bad(
                     "code_challenge must be 43 to 128 characters of A-Z a-z 0-9 - . _ ~".to_owned(),
@@ -413,20 +413,6 @@ pub fn params_after_sign_in(params: &[(String, String)]) -> Vec<(String, String)
         .collect()
 }
 
-/// RFC 8176 `amr` values for how the browser session was started. Passkey sign-in always
-/// verifies the user (UV is enforced server-side): a hardware-backed key plus a PIN or
-/// biometric, so `hwk`, `user` and `mfa`. Codes and links are one-time passwords: `otp`.
-pub fn amr_for(method: SignInMethod) -> Vec<String> {
-    let values: &[&str] = match method {
-        SignInMethod::Passkey => &["hwk", "mfa", "user"],
-        SignInMethod::LoginCode
-        | SignInMethod::EmailLink
-        | SignInMethod::Signup
-        | SignInMethod::Setup => &["otp"],
-    };
-    values.iter().map(|v| (*v).to_owned()).collect()
-}
-
 impl Oidc {
     /// Whether `user` may use `client`: always, unless the client is restricted to groups.
     pub fn user_allowed(&self, client: &Client, user: &User) -> Result<bool, IdmError> {
@@ -484,7 +470,7 @@ impl Oidc {
             sid: Some(session.public_id.clone()),
             scopes: request.scopes.clone(),
             auth_time: session.created_at.unix_timestamp(),
-            amr: amr_for(session.method),
+            amr: amr_for(session),
             nonce: request.nonce.clone(),
             epoch,
         };
@@ -651,6 +637,23 @@ mod tests {
             (vec![("max_age", "-1")], "invalid_request"),
             (vec![("code_challenge", "short")], "invalid_request"),
             (vec![("code_challenge_method", "S256")], "invalid_request"),
+            (
+                vec![
+                    (
+                        "code_challenge",
+                        "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+                    ),
+                    ("code_challenge_method", "plain"),
+                ],
+                "invalid_request",
+            ),
+            (
+                vec![(
+                    "code_challenge",
+                    "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+                )],
+                "invalid_request",
+            ),
             (vec![("response_mode", "jwt")], "invalid_request"),
             (vec![("request", "x")], "request_not_supported"),
             (vec![("request_uri", "x")], "request_uri_not_supported"),
@@ -781,11 +784,5 @@ mod tests {
         assert!(!after.iter().any(|(k, _)| k == "max_age"));
         let after = params_after_sign_in(&with(&[("prompt", "select_account")]));
         assert!(!after.iter().any(|(k, _)| k == "prompt"));
-    }
-
-    #[test]
-    fn amr_values() {
-        assert_eq!(amr_for(SignInMethod::Passkey), vec!["hwk", "mfa", "user"]);
-        assert_eq!(amr_for(SignInMethod::LoginCode), vec!["otp"]);
     }
 }

@@ -26,12 +26,17 @@ pub const DEFAULT_CODE_SECS: u64 = 10 * 60;
 pub const DEFAULT_ACCESS_TOKEN_SECS: u64 = 60 * 60;
 /// Refresh token lifetime unless a client overrides it: 30 days.
 pub const DEFAULT_REFRESH_TOKEN_SECS: u64 = 30 * 24 * 60 * 60;
+/// How long a chain of refresh tokens may go on unless a client overrides it: 90 days from
+/// the code exchange, however often it is rotated (without it, a client that refreshes
+/// within the lifetime keeps a sign-in alive for ever).
+pub const DEFAULT_REFRESH_MAX_SECS: u64 = 90 * 24 * 60 * 60;
 
 /// Allowed overrides, in seconds: code 1–60 minutes, access token 1 minute
-/// to 1 day, refresh token 1 hour to 365 days.
+/// to 1 day, refresh token 1 hour to 365 days, refresh chain 1 hour to 10 years.
 pub const CODE_SECS_RANGE: (u64, u64) = (60, 60 * 60);
 pub const ACCESS_TOKEN_SECS_RANGE: (u64, u64) = (60, 24 * 60 * 60);
 pub const REFRESH_TOKEN_SECS_RANGE: (u64, u64) = (60 * 60, 365 * 24 * 60 * 60);
+pub const REFRESH_MAX_SECS_RANGE: (u64, u64) = (60 * 60, 3650 * 24 * 60 * 60);
 
 /// Longest client name, in characters.
 pub const CLIENT_NAME_MAX: usize = 100;
@@ -94,6 +99,15 @@ impl Client {
                 .unwrap_or(DEFAULT_REFRESH_TOKEN_SECS),
         )
     }
+
+    /// The absolute limit on a refresh-token chain, from its first token.
+    pub fn refresh_max(&self) -> Duration {
+        Duration::from_secs(
+            self.lifetimes
+                .refresh_max_secs
+                .unwrap_or(DEFAULT_REFRESH_MAX_SECS),
+        )
+    }
 }
 
 fn client_from_record<A: Access>(tx: &Tables<A>, record: ClientRecord) -> Result<Client, IdmError> {
@@ -119,6 +133,7 @@ fn client_from_record<A: Access>(tx: &Tables<A>, record: ClientRecord) -> Result
             code_secs: record.code_secs,
             access_token_secs: record.access_token_secs,
             refresh_token_secs: record.refresh_token_secs,
+            refresh_max_secs: record.refresh_max_secs,
         },
         created_at: to_time(record.created_at)?,
     })
@@ -188,6 +203,11 @@ pub(crate) fn validate_lifetimes(lifetimes: &TokenLifetimes) -> Result<(), IdmEr
         "refresh_token_lifetime",
         lifetimes.refresh_token_secs,
         REFRESH_TOKEN_SECS_RANGE,
+    )?;
+    check_lifetime(
+        "refresh_max_lifetime",
+        lifetimes.refresh_max_secs,
+        REFRESH_MAX_SECS_RANGE,
     )
 }
 
@@ -247,6 +267,7 @@ pub(crate) fn merge_lifetimes(old: TokenLifetimes, given: TokenLifetimes) -> Tok
         code_secs: merge(old.code_secs, given.code_secs),
         access_token_secs: merge(old.access_token_secs, given.access_token_secs),
         refresh_token_secs: merge(old.refresh_token_secs, given.refresh_token_secs),
+        refresh_max_secs: merge(old.refresh_max_secs, given.refresh_max_secs),
     }
 }
 
@@ -256,6 +277,7 @@ fn lifetime_details(lifetimes: &TokenLifetimes) -> Vec<(String, String)> {
         ("code_secs", lifetimes.code_secs),
         ("access_token_secs", lifetimes.access_token_secs),
         ("refresh_token_secs", lifetimes.refresh_token_secs),
+        ("refresh_max_secs", lifetimes.refresh_max_secs),
     ] {
         if let Some(value) = value {
             out.push(detail(key, value.to_string()));
@@ -358,6 +380,7 @@ impl Oidc {
                 code_secs: input.lifetimes.code_secs,
                 access_token_secs: input.lifetimes.access_token_secs,
                 refresh_token_secs: input.lifetimes.refresh_token_secs,
+                refresh_max_secs: input.lifetimes.refresh_max_secs,
                 secret_hash,
                 created_at: now,
                 updated_at: now,
@@ -461,6 +484,7 @@ impl Oidc {
                     code_secs: record.code_secs,
                     access_token_secs: record.access_token_secs,
                     refresh_token_secs: record.refresh_token_secs,
+                    refresh_max_secs: record.refresh_max_secs,
                 };
                 let new = merge_lifetimes(old, given);
                 validate_lifetimes(&new)?;
@@ -468,6 +492,7 @@ impl Oidc {
                     record.code_secs = new.code_secs;
                     record.access_token_secs = new.access_token_secs;
                     record.refresh_token_secs = new.refresh_token_secs;
+                    record.refresh_max_secs = new.refresh_max_secs;
                     changed.push(detail("lifetimes", "changed"));
                     changed.extend(lifetime_details(&new));
                 }

@@ -1,6 +1,11 @@
 //! Consent: which scopes a user has allowed a client, remembered per user
 //! and client, listed as the user's authorized apps and revocable (which
 //! also revokes the user's tokens for that client).
+//!
+//! A client that skips consent still gets a record, marked `implied`, the first time a user
+//! signs in to it (and when it asks for more scopes): otherwise the app would be missing from
+//! the user's authorized apps and could not be revoked. An implied record never counts as the
+//! user's answer: if the client stops skipping consent, the user is asked.
 
 use time::OffsetDateTime;
 
@@ -20,6 +25,8 @@ pub struct Authorization {
     /// Sorted.
     pub scopes: Vec<String>,
     pub granted_at: OffsetDateTime,
+    /// Recorded without asking, because the client skips consent.
+    pub implied: bool,
 }
 
 fn authorization_not_found(client_id: &str) -> IdmError {
@@ -30,14 +37,28 @@ fn authorization_not_found(client_id: &str) -> IdmError {
 }
 
 impl Oidc {
-    /// The scopes `user` has granted `client_id`, if any.
+    /// The scopes `user` has granted `client_id` when asked, if any (an implied record is
+    /// not an answer).
     pub fn consent(&self, user: UserId, client_id: &str) -> Result<Option<Vec<String>>, IdmError> {
         Ok(self
             .idm
             .store()
             .read()?
             .consent(user, client_id)?
+            .filter(|c| !c.implied)
             .map(|c| c.scopes))
+    }
+
+    /// Whether signing `user` in to skip-consent `client_id` with `scopes` must first record
+    /// an implied consent: no record covers them yet.
+    pub fn implied_consent_due(
+        &self,
+        user: UserId,
+        client_id: &str,
+        scopes: &[String],
+    ) -> Result<bool, IdmError> {
+        let record = self.idm.store().read()?.consent(user, client_id)?;
+        Ok(!record.is_some_and(|c| scopes.iter().all(|s| c.scopes.contains(s))))
     }
 
     /// Records that `user` allowed `client_id` these scopes, added to any
@@ -49,6 +70,29 @@ impl Oidc {
         client_id: &str,
         scopes: &[String],
     ) -> Result<(), IdmError> {
+        self.record_consent(actor, user, client_id, scopes, false)
+    }
+
+    /// Records the grant of a client that skips consent (`oidc_consent_granted` with
+    /// `implied`), unless a record already covers the scopes.
+    pub fn grant_implied_consent(
+        &self,
+        actor: &Actor,
+        user: UserId,
+        client_id: &str,
+        scopes: &[String],
+    ) -> Result<(), IdmError> {
+        self.record_consent(actor, user, client_id, scopes, true)
+    }
+
+    fn record_consent(
+        &self,
+        actor: &Actor,
+        user: UserId,
+        client_id: &str,
+        scopes: &[String],
+        implied: bool,
+    ) -> Result<(), IdmError> {
         let now = self.idm.now();
         self.idm.store().write(|tx| {
             let user_record = tx
@@ -57,10 +101,18 @@ impl Oidc {
             let client = tx
                 .client(client_id)?
                 .ok_or_else(|| client_not_found(client_id))?;
-            let mut all: Vec<String> = tx
-                .consent(user, client_id)?
-                .map(|c| c.scopes)
-                .unwrap_or_default();
+            let existing = tx.consent(user, client_id)?;
+            if implied
+                && existing
+                    .as_ref()
+                    .is_some_and(|c| scopes.iter().all(|s| c.scopes.contains(s)))
+            {
+                // Another sign-in recorded it first.
+                return Ok(());
+            }
+            // The user's own answer stays theirs: an explicit record is never made implied.
+            let implied = implied && existing.as_ref().is_none_or(|c| c.implied);
+            let mut all: Vec<String> = existing.map(|c| c.scopes).unwrap_or_default();
             all.extend(scopes.iter().cloned());
             all.sort_unstable();
             all.dedup();
@@ -70,13 +122,17 @@ impl Oidc {
                 &ConsentRecord {
                     scopes: all,
                     granted_at: now,
+                    implied,
                 },
             )?;
-            let details = vec![
+            let mut details = vec![
                 detail("client_id", client_id),
                 detail("client", client.name.as_str()),
                 detail("scopes", scopes.join(" ")),
             ];
+            if implied {
+                details.push(detail("implied", "true"));
+            }
             let subject = Subject::linked(&user_record.username, user);
             audit::append(
                 tx,
@@ -104,6 +160,7 @@ impl Oidc {
                 client_name,
                 scopes: consent.scopes,
                 granted_at: to_time(consent.granted_at)?,
+                implied: consent.implied,
             });
         }
         out.sort_by_cached_key(|a| (a.client_name.to_lowercase(), a.client_id.clone()));

@@ -65,14 +65,13 @@ pub fn document(issuer: &str, active: Alg) -> Vec<u8> {
         "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": algs,
-        "userinfo_signing_alg_values_supported": ["none"],
         "token_endpoint_auth_methods_supported":
             ["client_secret_basic", "client_secret_post", "none"],
         "introspection_endpoint_auth_methods_supported":
             ["client_secret_basic", "client_secret_post"],
         "revocation_endpoint_auth_methods_supported":
             ["client_secret_basic", "client_secret_post", "none"],
-        "code_challenge_methods_supported": ["S256", "plain"],
+        "code_challenge_methods_supported": ["S256"],
         "claims_supported": CLAIMS,
         "prompt_values_supported": ["none", "login", "consent", "select_account"],
         "authorization_response_iss_parameter_supported": true,
@@ -109,7 +108,9 @@ mod tests {
                 .len(),
             3
         );
-        assert_eq!(doc["code_challenge_methods_supported"][0], "S256");
+        assert_eq!(doc["code_challenge_methods_supported"], json!(["S256"]));
+        // Userinfo answers plain JSON; "none" here is not a JWS algorithm and trips clients.
+        assert!(doc.get("userinfo_signing_alg_values_supported").is_none());
         assert_eq!(doc["authorization_response_iss_parameter_supported"], true);
         assert_eq!(doc["response_types_supported"], json!(["code"]));
     }

@@ -1,11 +1,16 @@
 //! RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0).
 //!
-//! `id_token_hint` is checked by signature and issuer only (an expired ID token is a fine
-//! hint). With a valid hint the browser session is signed out, and that client's grants made
-//! in the hint's session are revoked (refresh tokens removed, access tokens listed under
-//! `s:<sid>:<client>`), then the browser goes to `post_logout_redirect_uri` when it is
-//! registered for the hint's client. Without a valid hint the web layer asks for
-//! confirmation first.
+//! `id_token_hint` must be an ID token this issuer signed (an expired one is a fine hint, as
+//! the specification allows): signed by a published key, `iss` ours, the header's `typ`
+//! `JWT`, `aud` one registered client with `azp` the same, and none of the access token's
+//! claims (`scope`, `client_id`, `jti`). An access token is signed by the same key, so the
+//! signature alone does not make a hint: it has `typ: at+jwt` and those claims. A hint that
+//! fails any check is refused with an error page (it was forged, is from another issuer, or is
+//! not an ID token) instead of being taken for no hint. With a valid hint the browser session
+//! is signed out, and that client's grants made in the hint's session are revoked (refresh
+//! tokens removed, access tokens listed under `s:<sid>:<client>`), then the browser goes to
+//! `post_logout_redirect_uri` when it is registered for the hint's client. Without a hint the
+//! web layer asks for confirmation first.
 
 use serde_json::Value;
 
@@ -13,6 +18,7 @@ use super::Oidc;
 use super::authorize::str_claim;
 use super::clients::{ACCESS_TOKEN_SECS_RANGE, Client};
 use super::grants::{session_client_selector, session_selector};
+use super::jwt;
 use crate::idm::{IdmError, UserId};
 
 /// What a valid `id_token_hint` says.
@@ -23,28 +29,48 @@ pub struct LogoutHint {
     pub sid: Option<String>,
 }
 
+/// Claims only our access tokens carry; an ID token never does (they are reserved, so no
+/// custom claim can add them either).
+const ACCESS_TOKEN_CLAIMS: &[&str] = &["scope", "client_id", "jti"];
+
 impl Oidc {
-    /// The hint's client, user and session, if it is an ID token we issued to a client that
-    /// still exists.
+    /// The hint's client, user and session if it is an ID token this issuer made for a client
+    /// that still exists; `None` if it is not one.
     pub fn logout_hint(&self, id_token: &str) -> Result<Option<LogoutHint>, IdmError> {
+        let Ok(parts) = jwt::split(id_token) else {
+            return Ok(None);
+        };
+        if !parts
+            .header
+            .typ
+            .as_deref()
+            .is_some_and(|t| t.eq_ignore_ascii_case("JWT"))
+        {
+            return Ok(None);
+        }
         let Ok(claims) = self.keys().verify_jwt(id_token) else {
             return Ok(None);
         };
         if str_claim(&claims, "iss") != Some(self.issuer()) {
             return Ok(None);
         }
-        let client_id = match claims.get("aud") {
-            Some(Value::String(aud)) => aud.clone(),
-            Some(Value::Array(auds)) => match auds.first().and_then(Value::as_str) {
-                Some(aud) => aud.to_owned(),
-                None => return Ok(None),
-            },
-            _ => return Ok(None),
+        if ACCESS_TOKEN_CLAIMS
+            .iter()
+            .any(|name| claims.get(name).is_some())
+        {
+            return Ok(None);
+        }
+        // We issue ID tokens with a single audience, the client, and `azp` naming it.
+        let Some(Value::String(client_id)) = claims.get("aud") else {
+            return Ok(None);
         };
+        if str_claim(&claims, "azp") != Some(client_id.as_str()) {
+            return Ok(None);
+        }
         let Some(user_id) = str_claim(&claims, "sub").and_then(|s| s.parse::<UserId>().ok()) else {
             return Ok(None);
         };
-        let Some(client) = self.client(&client_id)? else {
+        let Some(client) = self.client(client_id)? else {
             return Ok(None);
         };
         Ok(Some(LogoutHint {

@@ -16,7 +16,11 @@
 //! restart drops codes in flight (the user signs in again); codes live seconds, and keeping
 //! them off disk keeps the code exchange free of writes unless it issues a refresh token.
 //!
-//! PKCE (RFC 7636): `S256` and `plain`; the verifier is checked in constant time.
+//! PKCE (RFC 7636): `S256` only, and the method must be named. `plain` sends the verifier
+//! itself as the challenge, so anyone who sees the authorization request (browser history, a
+//! proxy log, a malicious app on the device) can redeem the code; RFC 9700 (OAuth 2.0 Security
+//! BCP) says not to use it, and a request that omits the method means `plain` (RFC 7636
+//! §4.3), so it is refused too. The verifier is checked in constant time.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
@@ -106,16 +110,23 @@ pub fn selectors_of(grant_id: &str, sid: Option<&str>, client_id: &str) -> Vec<S
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ChallengeMethod {
     S256,
-    Plain,
 }
 
 impl ChallengeMethod {
-    /// `None` for a method we do not support. Absent means `plain` (RFC 7636 §4.3).
-    pub fn parse(value: Option<&str>) -> Option<ChallengeMethod> {
+    /// The `code_challenge_method` of a request that has a `code_challenge`; `Err` says
+    /// why it is refused.
+    pub fn parse(value: Option<&str>) -> Result<ChallengeMethod, &'static str> {
         match value {
-            None | Some("plain") => Some(ChallengeMethod::Plain),
-            Some("S256") => Some(ChallengeMethod::S256),
-            Some(_) => None,
+            Some("S256") => Ok(ChallengeMethod::S256),
+            None => Err(
+                "code_challenge_method is required with code_challenge, and must be S256 \
+                 (without it the method would be plain, which is not supported)",
+            ),
+            Some("plain") => Err(
+                "code_challenge_method plain is not supported: use S256 (send the SHA-256 of \
+                 the verifier, not the verifier itself)",
+            ),
+            Some(_) => Err("code_challenge_method must be S256"),
         }
     }
 }
@@ -143,7 +154,6 @@ impl CodeChallenge {
             return false;
         }
         let expected = match self.method {
-            ChallengeMethod::Plain => verifier.to_owned(),
             ChallengeMethod::S256 => URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes())),
         };
         expected.len() == self.challenge.len()
@@ -396,7 +406,7 @@ mod tests {
     }
 
     #[test]
-    fn pkce_s256_and_plain() {
+    fn pkce_is_s256_only() {
         // RFC 7636 appendix B.
         let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
         let s256 = CodeChallenge {
@@ -409,26 +419,23 @@ mod tests {
         assert!(!s256.verify("short"));
         // The challenge itself is not a verifier for S256.
         assert!(!s256.verify("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"));
-        let plain = CodeChallenge {
-            method: ChallengeMethod::Plain,
-            challenge: verifier.into(),
-        };
-        assert!(plain.verify(verifier));
-        assert!(!plain.verify(&format!("{verifier}x")));
-        // A plain challenge does not accept the S256 transform of the verifier.
-        let wrong_method = CodeChallenge {
-            method: ChallengeMethod::Plain,
-            challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".into(),
-        };
-        assert!(!wrong_method.verify(verifier));
         assert!(!pkce_syntax_ok(&"a".repeat(129)));
         assert!(!pkce_syntax_ok(&format!("{}+", "a".repeat(43))));
-        assert_eq!(ChallengeMethod::parse(None), Some(ChallengeMethod::Plain));
         assert_eq!(
             ChallengeMethod::parse(Some("S256")),
-            Some(ChallengeMethod::S256)
+            Ok(ChallengeMethod::S256)
         );
-        assert_eq!(ChallengeMethod::parse(Some("s256")), None);
+        assert!(
+            ChallengeMethod::parse(None)
+                .unwrap_err()
+                .contains("required")
+        );
+        assert!(
+            ChallengeMethod::parse(Some("plain"))
+                .unwrap_err()
+                .contains("plain")
+        );
+        assert!(ChallengeMethod::parse(Some("s256")).is_err());
     }
 
     #[test]

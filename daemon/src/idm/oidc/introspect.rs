@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 
 use super::Oidc;
 use super::clients::Client;
-use super::grants::{grant_id_text, selectors_of};
+use super::refresh::refresh_refusal;
 use crate::idm::{IdmError, secrets};
 
 fn inactive() -> Value {
@@ -53,16 +53,11 @@ impl Oidc {
         let Some(record) = tx.refresh_token(&secrets::sha256(token.as_bytes()))? else {
             return Ok(inactive());
         };
-        let gid = grant_id_text(&record.grant_id);
-        let selectors = selectors_of(&gid, record.sid.as_deref(), &record.client_id);
-        let refs: Vec<&str> = selectors.iter().map(String::as_str).collect();
         let user = tx.user(record.user_id)?;
         let live = record.client_id == client.client_id
             && !record.used
             && record.expires_at > now
-            && !tx.any_grant_revoked(&refs)?
-            && tx.grant_epoch(record.user_id, &record.client_id)? == record.epoch
-            && user.as_ref().is_some_and(|u| !u.disabled);
+            && refresh_refusal(&tx, &record, client, now)?.is_none();
         if !live {
             return Ok(inactive());
         }

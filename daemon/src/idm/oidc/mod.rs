@@ -6,6 +6,7 @@
 //! Like `Idm`, every mutation writes its audit event in the same store
 //! transaction, and the store blocks: call from blocking code.
 
+mod amr;
 mod claims;
 mod clients;
 mod consent;
@@ -21,7 +22,10 @@ pub mod end_session;
 pub mod error;
 pub mod grants;
 pub mod introspect;
+mod liveness;
+mod refresh;
 pub mod revoke;
+mod session_end;
 pub mod token;
 pub mod userinfo;
 
@@ -30,11 +34,14 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 pub use claims::{MAX_CLAIMS, RESERVED_CLAIMS};
 pub use clients::{
     ACCESS_TOKEN_SECS_RANGE, CODE_SECS_RANGE, Client, DEFAULT_ACCESS_TOKEN_SECS, DEFAULT_CODE_SECS,
-    DEFAULT_REFRESH_TOKEN_SECS, REFRESH_TOKEN_SECS_RANGE, describe_secs,
+    DEFAULT_REFRESH_MAX_SECS, DEFAULT_REFRESH_TOKEN_SECS, REFRESH_MAX_SECS_RANGE,
+    REFRESH_TOKEN_SECS_RANGE, describe_secs,
 };
 pub use consent::Authorization;
 pub use jwt::JwtError;
 pub use keys::{Alg, KEY_RETIRE_MARGIN_SECS, KeySet, SigningKeyInfo};
+pub use liveness::Refusal;
+pub(crate) use session_end::{end_session_families, end_user_families};
 
 use super::{Idm, IdmError};
 

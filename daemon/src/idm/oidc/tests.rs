@@ -444,11 +444,13 @@ fn defaults_and_overrides_of_lifetimes() {
     assert_eq!(client.code_ttl().as_secs(), 600);
     assert_eq!(client.access_ttl().as_secs(), 3600);
     assert_eq!(client.refresh_ttl().as_secs(), 30 * 86_400);
+    assert_eq!(client.refresh_max().as_secs(), 90 * 86_400);
     let mut input = new_client("B");
     input.lifetimes = TokenLifetimes {
         code_secs: Some(60),
         access_token_secs: Some(300),
         refresh_token_secs: Some(3600),
+        refresh_max_secs: None,
     };
     let (client, _) = oidc.create_client(&admin(), input).unwrap();
     assert_eq!(client.code_ttl().as_secs(), 60);
@@ -464,6 +466,7 @@ fn defaults_and_overrides_of_lifetimes() {
                     code_secs: Some(0),
                     access_token_secs: Some(600),
                     refresh_token_secs: None,
+                    refresh_max_secs: Some(7 * 86_400),
                 }),
                 ..ClientPatch::default()
             },
@@ -472,6 +475,27 @@ fn defaults_and_overrides_of_lifetimes() {
     assert_eq!(patched.code_ttl().as_secs(), 600);
     assert_eq!(patched.access_ttl().as_secs(), 600);
     assert_eq!(patched.refresh_ttl().as_secs(), 3600);
+    assert_eq!(patched.refresh_max().as_secs(), 7 * 86_400);
+    let err = oidc
+        .update_client(
+            &admin(),
+            &client.client_id,
+            ClientPatch {
+                lifetimes: Some(TokenLifetimes {
+                    refresh_max_secs: Some(60),
+                    ..TokenLifetimes::default()
+                }),
+                ..ClientPatch::default()
+            },
+        )
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        IdmError::Invalid {
+            field: "refresh_max_lifetime",
+            ..
+        }
+    ));
     let err = oidc
         .update_client(
             &admin(),

@@ -1,5 +1,5 @@
-//! The token endpoint's grants: `authorization_code` (PKCE), `refresh_token` (rotation and
-//! reuse detection), `client_credentials` (confidential clients only); and the tokens
+//! The token endpoint's grants: `authorization_code` (PKCE), `client_credentials`
+//! (confidential clients only) and, in `refresh.rs`, `refresh_token`; and the tokens
 //! themselves.
 //!
 //! - Access tokens are RFC 9068 JWTs (`typ: at+jwt`): `iss`, `sub`, `aud` (= `client_id`),
@@ -30,11 +30,11 @@ use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256, Sha512};
 
 use super::Oidc;
-use super::authorize::known_scopes;
 use super::clients::Client;
 use super::error::{OAuthError, OAuthErrorCode};
-use super::grants::{Grant, Redeemed, grant_id_text, grant_selector, selectors_of};
+use super::grants::{Grant, Redeemed, grant_id_text, grant_selector};
 use super::keys::Alg;
+use super::liveness::{GrantRef, Refusal, grant_refusal};
 use crate::idm::audit::{self, Subject, detail};
 use crate::idm::{Actor, IdmError, UserId, secrets};
 use crate::store::{RefreshTokenRecord, WriteTx};
@@ -115,7 +115,7 @@ pub fn at_hash(alg: Alg, access_token: &str) -> String {
     }
 }
 
-fn secs(d: std::time::Duration) -> i64 {
+pub(super) fn secs(d: std::time::Duration) -> i64 {
     i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
 }
 
@@ -262,29 +262,30 @@ impl Oidc {
         })
     }
 
-    /// The grant's user exists and is enabled, and it was not revoked since.
+    /// The grant may still be used (see `liveness`): a code is refused when its user was
+    /// disabled, left the client's groups, or its grant was revoked since it was issued.
     fn check_grant_live(&self, grant: &Grant) -> Result<(), OAuthError> {
         let tx = self.idm.store().read().map_err(IdmError::from)?;
-        let user = tx.user(grant.user_id).map_err(IdmError::from)?;
-        if user.is_none_or(|u| u.disabled) {
-            return Err(OAuthError::invalid_grant("the user can no longer sign in"));
+        let gid = grant.id_text();
+        let refusal = grant_refusal(
+            &tx,
+            GrantRef {
+                user_id: grant.user_id,
+                client_id: &grant.client_id,
+                gid: &gid,
+                sid: grant.sid.as_deref(),
+                epoch: grant.epoch,
+            },
+        )?;
+        match refusal {
+            None => Ok(()),
+            Some(refusal) => Err(refused_grant(refusal)),
         }
-        let selectors = selectors_of(&grant.id_text(), grant.sid.as_deref(), &grant.client_id);
-        let refs: Vec<&str> = selectors.iter().map(String::as_str).collect();
-        if tx.any_grant_revoked(&refs).map_err(IdmError::from)?
-            || tx
-                .grant_epoch(grant.user_id, &grant.client_id)
-                .map_err(IdmError::from)?
-                != grant.epoch
-        {
-            return Err(OAuthError::invalid_grant("the authorization was revoked"));
-        }
-        Ok(())
     }
 
     /// Signs the access token (and ID token with `openid`); writes a refresh token when the
     /// grant has `offline_access` (or, on refresh, hands back the one `rotated` wrote).
-    fn issue(
+    pub(super) fn issue(
         &self,
         client: &Client,
         grant: &Grant,
@@ -328,7 +329,9 @@ impl Oidc {
                 claims.insert("nonce".into(), nonce.as_str().into());
             }
             claims.insert("at_hash".into(), at_hash(alg, &access_token).into());
-            claims.insert("amr".into(), grant.amr.clone().into());
+            if !grant.amr.is_empty() {
+                claims.insert("amr".into(), grant.amr.clone().into());
+            }
             if let Some(sid) = &grant.sid {
                 claims.insert("sid".into(), sid.as_str().into());
             }
@@ -340,7 +343,7 @@ impl Oidc {
             Some(token) => Some(token),
             None if grant.has_scope("offline_access") => {
                 let token = secrets::random_token::<32>()?;
-                let record = refresh_record(grant, now, secs(client.refresh_ttl()));
+                let record = refresh_record(grant, now, now, client);
                 self.idm
                     .store()
                     .write(|tx| tx.put_refresh_token(&secrets::sha256(token.as_bytes()), &record))
@@ -357,102 +360,6 @@ impl Oidc {
             id_token,
             refresh_token,
         })
-    }
-
-    fn refresh(
-        &self,
-        actor: &Actor,
-        client: &Client,
-        request: &TokenRequest,
-    ) -> Result<TokenResponse, OAuthError> {
-        let presented = request
-            .refresh_token
-            .as_deref()
-            .ok_or_else(|| OAuthError::invalid_request("refresh_token is missing"))?;
-        let now = self.idm.now();
-        let hash = secrets::sha256(presented.as_bytes());
-        let new_token = secrets::random_token::<32>()?;
-        let new_hash = secrets::sha256(new_token.as_bytes());
-        let asked = request.scope.as_deref().map(|s| known_scopes(Some(s)));
-        let bad = || OAuthError::invalid_grant("the refresh token is invalid, expired or revoked");
-        // One transaction: check, then rotate or (reuse) revoke. Reuse must commit, so the
-        // closure returns the outcome instead of failing.
-        enum Outcome {
-            Rotated(Grant),
-            Reused,
-            Refused(OAuthError),
-        }
-        let outcome = self.idm.store().write(|tx| {
-            let Some(mut record) = tx.refresh_token(&hash)? else {
-                return Ok::<_, IdmError>(Outcome::Refused(bad()));
-            };
-            if record.client_id != client.client_id {
-                return Ok(Outcome::Refused(bad()));
-            }
-            if record.used {
-                let until = record
-                    .expires_at
-                    .max(now.saturating_add(secs(client.access_ttl())));
-                revoke_grant_family(tx, record.grant_id, until)?;
-                let username = tx.user(record.user_id)?.map(|u| u.username);
-                let subject = username
-                    .as_deref()
-                    .map(|name| Subject::linked(name, record.user_id));
-                let details = vec![
-                    detail("client_id", client.client_id.as_str()),
-                    detail("grant", grant_id_text(&record.grant_id)),
-                ];
-                audit::append(tx, now, actor, "refresh_token_reuse", subject, details)?;
-                return Ok(Outcome::Reused);
-            }
-            if record.expires_at <= now {
-                return Ok(Outcome::Refused(bad()));
-            }
-            let user_ok = tx.user(record.user_id)?.is_some_and(|u| !u.disabled);
-            let gid = grant_id_text(&record.grant_id);
-            let selectors = selectors_of(&gid, record.sid.as_deref(), &record.client_id);
-            let refs: Vec<&str> = selectors.iter().map(String::as_str).collect();
-            if !user_ok
-                || tx.any_grant_revoked(&refs)?
-                || tx.grant_epoch(record.user_id, &record.client_id)? != record.epoch
-            {
-                return Ok(Outcome::Refused(bad()));
-            }
-            let scopes = match &asked {
-                None => record.scopes.clone(),
-                Some(asked) => {
-                    if asked.iter().any(|s| !record.scopes.contains(s)) {
-                        return Ok(Outcome::Refused(OAuthError::invalid_scope(
-                            "a refresh cannot add scopes the user did not grant",
-                        )));
-                    }
-                    asked.clone()
-                }
-            };
-            record.used = true;
-            tx.put_refresh_token(&hash, &record)?;
-            let grant = Grant {
-                id: record.grant_id,
-                user_id: record.user_id,
-                client_id: record.client_id.clone(),
-                sid: record.sid.clone(),
-                scopes,
-                auth_time: record.auth_time,
-                amr: record.amr.clone(),
-                nonce: record.nonce.clone(),
-                epoch: record.epoch,
-            };
-            // The new token keeps the family's full scope set, whatever this refresh asked.
-            let mut next = refresh_record(&grant, now, secs(client.refresh_ttl()));
-            next.scopes = record.scopes.clone();
-            tx.put_refresh_token(&new_hash, &next)?;
-            Ok(Outcome::Rotated(grant))
-        })?;
-        match outcome {
-            Outcome::Rotated(grant) => self.issue(client, &grant, now, Some(new_token)),
-            Outcome::Reused => Err(bad()),
-            Outcome::Refused(error) => Err(error),
-        }
     }
 
     fn client_credentials(
@@ -511,9 +418,17 @@ impl Oidc {
         let mut out = Map::new();
         if has("profile") {
             out = self.custom_claims(user, groups)?;
-            out.insert("name".into(), user.display_name.as_str().into());
-            out.insert("given_name".into(), user.first_name.as_str().into());
-            out.insert("family_name".into(), user.last_name.as_str().into());
+            // An empty name is left out rather than sent as "": relying parties take a
+            // present claim as the value to show or store (OpenID Connect Core §5.3.2).
+            for (claim, value) in [
+                ("name", &user.display_name),
+                ("given_name", &user.first_name),
+                ("family_name", &user.last_name),
+            ] {
+                if !value.trim().is_empty() {
+                    out.insert(claim.into(), value.as_str().into());
+                }
+            }
             out.insert("preferred_username".into(), user.username.as_str().into());
             out.insert("updated_at".into(), user.updated_at.unix_timestamp().into());
         }
@@ -530,7 +445,17 @@ impl Oidc {
     }
 }
 
-fn refresh_record(grant: &Grant, now: i64, ttl: i64) -> RefreshTokenRecord {
+/// A refresh token of `grant`'s family, issued `now`. It lives the client's refresh lifetime,
+/// but never past the family's absolute limit (`refresh_max`, counted from
+/// `family_started_at`), so an expired chain is pruned like any expired token.
+pub(super) fn refresh_record(
+    grant: &Grant,
+    now: i64,
+    family_started_at: i64,
+    client: &Client,
+) -> RefreshTokenRecord {
+    let lifetime_end = now.saturating_add(secs(client.refresh_ttl()));
+    let chain_end = family_started_at.saturating_add(secs(client.refresh_max()));
     RefreshTokenRecord {
         grant_id: grant.id,
         user_id: grant.user_id,
@@ -541,10 +466,24 @@ fn refresh_record(grant: &Grant, now: i64, ttl: i64) -> RefreshTokenRecord {
         amr: grant.amr.clone(),
         nonce: grant.nonce.clone(),
         epoch: grant.epoch,
+        family_started_at,
         issued_at: now,
-        expires_at: now.saturating_add(ttl),
+        expires_at: lifetime_end.min(chain_end),
         used: false,
     }
+}
+
+/// The `invalid_grant` a client gets for a grant that can no longer be used.
+pub(super) fn refused_grant(refusal: Refusal) -> OAuthError {
+    OAuthError::invalid_grant(match refusal {
+        Refusal::UserGone | Refusal::UserDisabled => "the user can no longer sign in",
+        Refusal::ClientGone => "the client no longer exists",
+        Refusal::NotInGroup => "the user may no longer use this application",
+        Refusal::Revoked => "the authorization was revoked",
+        Refusal::ChainLimit => {
+            "the refresh token chain reached its time limit: the user must sign in again"
+        }
+    })
 }
 
 /// Revokes one grant: its refresh tokens go, and its access tokens fail the revocation check

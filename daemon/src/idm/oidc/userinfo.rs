@@ -2,17 +2,18 @@
 //! and the UserInfo endpoint ([`Oidc::userinfo`]).
 //!
 //! An access token is live when its signature verifies with a published key, its header says
-//! `at+jwt`, `iss` is ours, `exp` is in the future, its `jti` was not revoked, its grant was
-//! not revoked (by id, by session and client, or by a newer (user, client) epoch), the client
-//! still exists, and its user exists and is enabled.
+//! `at+jwt`, `iss` is ours, `exp` is in the future, its `jti` was not revoked, and (for a user
+//! token) its grant is still live (`liveness`: not revoked by id, by session and client, or by
+//! a newer (user, client) epoch; the client still exists and still admits the user; the user
+//! exists and is enabled). A `client_credentials` token needs only its client to exist.
 
 use serde_json::{Map, Value};
 
 use super::Oidc;
 use super::authorize::str_claim;
 use super::error::{OAuthError, OAuthErrorCode};
-use super::grants::selectors_of;
 use super::jwt;
+use super::liveness::{GrantRef, Refusal, grant_refusal};
 use crate::idm::{IdmError, UserId};
 
 /// The claims of a live access token that the endpoints use.
@@ -89,27 +90,29 @@ impl Oidc {
         if tx.token_revoked(&jti).map_err(IdmError::from)? {
             return Err(revoked);
         }
-        if tx.client(&client_id).map_err(IdmError::from)?.is_none() {
-            return Err(revoked);
-        }
-        if let (Some(gid), Some(user_id)) = (gid, user_id) {
-            let selectors = selectors_of(gid, str_claim(&value, "sid"), &client_id);
-            let refs: Vec<&str> = selectors.iter().map(String::as_str).collect();
-            let epoch = value.get("gen").and_then(Value::as_u64).unwrap_or(0);
-            if tx.any_grant_revoked(&refs).map_err(IdmError::from)?
-                || tx
-                    .grant_epoch(user_id, &client_id)
-                    .map_err(IdmError::from)?
-                    != epoch
-            {
-                return Err(revoked);
+        match (gid, user_id) {
+            (Some(gid), Some(user_id)) => {
+                let grant = GrantRef {
+                    user_id,
+                    client_id: &client_id,
+                    gid,
+                    sid: str_claim(&value, "sid"),
+                    epoch: value.get("gen").and_then(Value::as_u64).unwrap_or(0),
+                };
+                if let Some(refusal) = grant_refusal(&tx, grant)? {
+                    return Err(dead(match refusal {
+                        Refusal::NotInGroup => "the user may no longer use this application",
+                        Refusal::UserGone | Refusal::UserDisabled => {
+                            "the user can no longer sign in"
+                        }
+                        _ => "the access token was revoked",
+                    }));
+                }
             }
-            let enabled = tx
-                .user(user_id)
-                .map_err(IdmError::from)?
-                .is_some_and(|u| !u.disabled);
-            if !enabled {
-                return Err(revoked);
+            _ => {
+                if tx.client(&client_id).map_err(IdmError::from)?.is_none() {
+                    return Err(revoked);
+                }
             }
         }
         let Value::Object(claims) = value else {

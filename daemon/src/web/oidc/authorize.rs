@@ -109,6 +109,9 @@ enum Found {
     Refused(AuthorizeError),
     /// A code to hand out once its audit event is recorded.
     Issue(Box<(AuthorizeRequest, PreparedCode)>),
+    /// A skip-consent client's first sign-in for this user (or for more scopes): record the
+    /// implied consent (a write, on the blocking pool), then issue.
+    ImpliedConsent(Box<AuthorizeRequest>, Box<SignedIn>),
     Decided(Box<Decided>),
 }
 
@@ -141,15 +144,23 @@ fn find(
         .as_ref()
         .map(|s| s.session.created_at.unix_timestamp());
     let decision = decide(&request, now, auth_time, allowed, consented.as_deref());
-    if let (Ok(Decision::Issue), Some(s)) = (&decision, &signed_in) {
-        let prepared = oidc.prepare_code(&s.actor(peer), &request, &s.user, &s.session)?;
-        return Ok(Found::Issue(Box::new((request, prepared))));
+    match (decision, signed_in) {
+        (Ok(Decision::Issue), Some(s)) => {
+            let client = &request.client;
+            if client.skip_consent
+                && oidc.implied_consent_due(s.user.id, &client.client_id, &request.scopes)?
+            {
+                return Ok(Found::ImpliedConsent(Box::new(request), Box::new(s)));
+            }
+            let prepared = oidc.prepare_code(&s.actor(peer), &request, &s.user, &s.session)?;
+            Ok(Found::Issue(Box::new((request, prepared))))
+        }
+        (decision, signed_in) => Ok(Found::Decided(Box::new(Decided {
+            request,
+            signed_in,
+            decision,
+        }))),
     }
-    Ok(Found::Decided(Box::new(Decided {
-        request,
-        signed_in,
-        decision,
-    })))
 }
 
 /// `GET /authorize`
@@ -171,6 +182,21 @@ pub async fn authorize_get(
         }
         Found::Issue(issue) => {
             let (request, prepared) = *issue;
+            return hand_out(&state, &oidc, &request, prepared).await;
+        }
+        Found::ImpliedConsent(request, signed_in) => {
+            let actor = signed_in.actor(&peer);
+            let (oidc2, user_id, client_id, scopes) = (
+                oidc.clone(),
+                signed_in.user.id,
+                request.client.client_id.clone(),
+                request.scopes.clone(),
+            );
+            blocking(move || oidc2.grant_implied_consent(&actor, user_id, &client_id, &scopes))
+                .await?;
+            let actor = signed_in.actor(&peer);
+            let prepared =
+                oidc.prepare_code(&actor, &request, &signed_in.user, &signed_in.session)?;
             return hand_out(&state, &oidc, &request, prepared).await;
         }
         Found::Decided(decided) => (decided.request, decided.signed_in, decided.decision),

@@ -1,5 +1,6 @@
 //! `GET|POST /end-session` (RP-initiated logout) and its confirmation.
 //!
+//! An `id_token_hint` that is not an ID token of this issuer is refused with an error page.
 //! With a valid `id_token_hint` for the browser's user (or with no browser session at all),
 //! the session is signed out and that client's grants made in it are revoked at once, then
 //! the browser goes to `post_logout_redirect_uri` (with `state`) if it is registered for the
@@ -124,7 +125,14 @@ pub async fn end_session_get(
     let hint: Option<LogoutHint> = match hint_text {
         Some(text) => {
             let oidc2 = oidc.clone();
-            blocking(move || oidc2.logout_hint(&text)).await?
+            let hint = blocking(move || oidc2.logout_hint(&text)).await?;
+            if hint.is_none() {
+                return Err(bad(
+                    "The sign-out request carries an id_token_hint that is not an ID token \
+                     issued by this server for a registered application.",
+                ));
+            }
+            hint
         }
         None => None,
     };

@@ -212,6 +212,7 @@ pub fn authorizations() -> Vec<AuthorizationView> {
             "email".to_owned(),
         ],
         granted_at: T0 + time::Duration::days(1),
+        implied: false,
     }]
 }
 
