@@ -22,6 +22,7 @@ use time::OffsetDateTime;
 use time::macros::format_description;
 
 use super::audit::{self, Subject, detail};
+use super::email_verification::prove_address;
 use super::login_codes::{ALPHABET, LoginCodeIssued};
 use super::sessions::{Session, SessionToken, method_name, open_session};
 use super::settings::{self, value_of};
@@ -155,7 +156,7 @@ impl std::fmt::Debug for EmailProof {
     }
 }
 
-fn flag<A: Access>(tx: &Tables<A>, key: &str) -> Result<bool, IdmError> {
+pub(crate) fn flag<A: Access>(tx: &Tables<A>, key: &str) -> Result<bool, IdmError> {
     Ok(matches!(value_of(tx, key)?, Some(SettingValue::Bool(true))))
 }
 
@@ -206,11 +207,11 @@ pub(crate) fn read_smtp<A: Access>(tx: &Tables<A>) -> Result<Option<SmtpSettings
     }))
 }
 
-fn app_name<A: Access>(tx: &Tables<A>) -> Result<String, IdmError> {
+pub(crate) fn app_name<A: Access>(tx: &Tables<A>) -> Result<String, IdmError> {
     Ok(settings::read_settings(tx)?.app_name)
 }
 
-fn rendered(
+pub(crate) fn rendered(
     result: Result<RenderedMail, templates::RenderError>,
 ) -> Result<RenderedMail, IdmError> {
     result.map_err(|e| {
@@ -251,11 +252,11 @@ pub fn retry_delay(attempts: u32) -> i64 {
         .min(RETRY_MAX_SECS)
 }
 
-fn clip(text: &str, max: usize) -> String {
+pub(crate) fn clip(text: &str, max: usize) -> String {
     text.chars().take(max).collect()
 }
 
-fn format_when(seconds: i64) -> String {
+pub(crate) fn format_when(seconds: i64) -> String {
     to_time(seconds)
         .ok()
         .and_then(|t| {
@@ -546,6 +547,7 @@ impl Idm {
                 created_at: now,
                 expires_at: now.saturating_add(EMAIL_LINK_MINUTES * 60),
                 failures: 0,
+                address: Some(to.clone()),
             };
             tx.put_email_link(&binding.hash(), &record)?;
             let app = app_name(tx)?;
@@ -650,6 +652,9 @@ impl Idm {
                 return Ok(Err(reason));
             };
             tx.remove_email_link(&key)?;
+            let mut user = user;
+            let sent_to = record.address.as_deref();
+            prove_address(tx, now, actor, &mut user, sent_to, "email_link")?;
             let user = User::from_record(user)?;
             let via = match proof {
                 EmailProof::Link(_) => "link",
@@ -723,7 +728,7 @@ impl Idm {
                     detail("mail", id.to_string()),
                 ],
             )?;
-            Ok(())
+            Ok(Some(to))
         })
     }
 

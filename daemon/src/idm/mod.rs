@@ -12,6 +12,7 @@ mod actor;
 mod audit;
 mod ceremony;
 mod email;
+mod email_verification;
 mod error;
 mod groups;
 // LDAP sync (issue 7).
@@ -43,6 +44,9 @@ pub use ceremony::{CEREMONY_TTL_SECS, MAX_CEREMONIES, Passkeys};
 pub use email::{
     DeviceToken, EMAIL_LINK_MINUTES, EmailBinding, EmailProof, EmailSettings, MailStatus,
     QueuedMail, SmtpSettings, SmtpTls, normalize_address, retry_delay,
+};
+pub use email_verification::{
+    EMAIL_VERIFICATION_HOURS, EmailVerification, VERIFICATION_MAILS_PER_HOUR, VerificationMail,
 };
 pub use error::{IdmError, SignInFailure};
 pub use groups::{Group, GroupEntry, GroupSummaryEntry};

@@ -75,6 +75,10 @@ mail_template!(NewDeviceText, NewDeviceHtml, "mail/new_device.txt", "mail/new_de
 mail_template!(TestText, TestHtml, "mail/test.txt", "mail/test.html", {
     app_name: &'a str, public_url: &'a str,
 });
+mail_template!(VerifyEmailText, VerifyEmailHtml, "mail/verify_email.txt", "mail/verify_email.html", {
+    app_name: &'a str, name: &'a str, username: &'a str, address: &'a str,
+    link: &'a str, expires: &'a str,
+});
 
 /// The one-time sign-in link a user asked for.
 pub fn sign_in_link(
@@ -174,6 +178,40 @@ pub fn new_device(m: NewDeviceMail<'_>) -> Result<RenderedMail, RenderError> {
     )
 }
 
+/// What `verify_email` needs to say.
+#[derive(Debug, Clone, Copy)]
+pub struct VerifyEmailMail<'a> {
+    pub app_name: &'a str,
+    pub name: &'a str,
+    pub username: &'a str,
+    pub address: &'a str,
+    pub link: &'a str,
+    pub expires: &'a str,
+}
+
+/// The link that proves an address belongs to the account.
+pub fn verify_email(m: VerifyEmailMail<'_>) -> Result<RenderedMail, RenderError> {
+    let subject = format!("Confirm your email address for {}", m.app_name);
+    macro_rules! fields {
+        ($t:ident) => {
+            $t {
+                app_name: m.app_name,
+                name: m.name,
+                username: m.username,
+                address: m.address,
+                link: m.link,
+                expires: m.expires,
+            }
+        };
+    }
+    render(
+        "email verification",
+        subject,
+        &fields!(VerifyEmailText),
+        &fields!(VerifyEmailHtml),
+    )
+}
+
 /// `latchkey email test`.
 pub fn test_message(app_name: &str, public_url: &str) -> Result<RenderedMail, RenderError> {
     let subject = format!("Test message from {app_name}");
@@ -233,6 +271,17 @@ mod tests {
             browser: "b",
         })
         .unwrap();
+        let verify = verify_email(VerifyEmailMail {
+            app_name: "A",
+            name: "N",
+            username: "u",
+            address: "a@example.com",
+            link: "https://id.example/email/verify/tok",
+            expires: "x",
+        })
+        .unwrap();
+        assert!(verify.text.contains("https://id.example/email/verify/tok"));
+        assert!(verify.html.contains("a@example.com"));
         let test = test_message("A", "http://x").unwrap();
         assert!(test.subject.contains('A'));
     }

@@ -10,7 +10,7 @@ use super::schema::META;
 use super::tx::WriteTx;
 
 /// The newest schema this binary understands.
-pub const SCHEMA_VERSION: u64 = 3;
+pub const SCHEMA_VERSION: u64 = 4;
 
 const VERSION_KEY: &str = "schema_version";
 
@@ -38,6 +38,11 @@ const MIGRATIONS: &[Migration] = &[
         version: 3,
         name: "ldap_id_indexes",
         apply: create_tables,
+    },
+    Migration {
+        version: 4,
+        name: "email_verified",
+        apply: super::email_verified_step::apply,
     },
 ];
 

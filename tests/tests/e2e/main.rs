@@ -15,6 +15,7 @@ mod cli_users;
 mod console;
 mod console_access;
 mod email;
+mod email_verified;
 mod http;
 mod ldap;
 mod lifecycle;
