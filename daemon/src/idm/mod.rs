@@ -20,6 +20,7 @@ pub mod ldap_settings;
 pub mod ldap_sync;
 mod login_codes;
 pub mod oidc;
+mod passkey_notice;
 mod passkeys;
 mod secrets;
 mod sessions;

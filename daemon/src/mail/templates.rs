@@ -79,6 +79,10 @@ mail_template!(VerifyEmailText, VerifyEmailHtml, "mail/verify_email.txt", "mail/
     app_name: &'a str, name: &'a str, username: &'a str, address: &'a str,
     link: &'a str, expires: &'a str,
 });
+mail_template!(PasskeyAddedText, PasskeyAddedHtml, "mail/passkey_added.txt", "mail/passkey_added.html", {
+    app_name: &'a str, name: &'a str, username: &'a str, passkey: &'a str,
+    when: &'a str, method: &'a str, ip: &'a str, browser: &'a str,
+});
 
 /// The one-time sign-in link a user asked for.
 pub fn sign_in_link(
@@ -212,6 +216,45 @@ pub fn verify_email(m: VerifyEmailMail<'_>) -> Result<RenderedMail, RenderError>
     )
 }
 
+/// What `passkey_added` needs to say.
+#[derive(Debug, Clone, Copy)]
+pub struct PasskeyAddedMail<'a> {
+    pub app_name: &'a str,
+    pub name: &'a str,
+    pub username: &'a str,
+    pub passkey: &'a str,
+    pub when: &'a str,
+    /// How the session that added it was signed in, in words.
+    pub method: &'a str,
+    pub ip: &'a str,
+    pub browser: &'a str,
+}
+
+/// A passkey was added to the account.
+pub fn passkey_added(m: PasskeyAddedMail<'_>) -> Result<RenderedMail, RenderError> {
+    let subject = format!("A passkey was added to your {} account", m.app_name);
+    macro_rules! fields {
+        ($t:ident) => {
+            $t {
+                app_name: m.app_name,
+                name: m.name,
+                username: m.username,
+                passkey: m.passkey,
+                when: m.when,
+                method: m.method,
+                ip: m.ip,
+                browser: m.browser,
+            }
+        };
+    }
+    render(
+        "passkey added",
+        subject,
+        &fields!(PasskeyAddedText),
+        &fields!(PasskeyAddedHtml),
+    )
+}
+
 /// `latchkey email test`.
 pub fn test_message(app_name: &str, public_url: &str) -> Result<RenderedMail, RenderError> {
     let subject = format!("Test message from {app_name}");
@@ -282,6 +325,19 @@ mod tests {
         .unwrap();
         assert!(verify.text.contains("https://id.example/email/verify/tok"));
         assert!(verify.html.contains("a@example.com"));
+        let added = passkey_added(PasskeyAddedMail {
+            app_name: "A",
+            name: "N",
+            username: "u",
+            passkey: "Phone <1>",
+            when: "w",
+            method: "a login code",
+            ip: "192.0.2.1",
+            browser: "b",
+        })
+        .unwrap();
+        assert!(added.text.contains("Phone <1>") && added.text.contains("a login code"));
+        assert!(!added.html.contains("Phone <1>"), "escaped in HTML");
         let test = test_message("A", "http://x").unwrap();
         assert!(test.subject.contains('A'));
     }

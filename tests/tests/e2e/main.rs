@@ -22,6 +22,7 @@ mod lifecycle;
 mod oidc_admin;
 mod oidc_flows;
 mod oidc_rp;
+mod passkey_notice;
 mod passkeys;
 mod signup;
 mod web_pages;
