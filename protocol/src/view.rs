@@ -26,6 +26,9 @@ pub struct UserView {
     pub id: String,
     pub username: String,
     pub email: Option<String>,
+    /// Whether the address is verified: what `email_verified` claims say.
+    #[serde(default)]
+    pub email_verified: bool,
     pub first_name: String,
     pub last_name: String,
     pub display_name: String,

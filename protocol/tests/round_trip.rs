@@ -10,6 +10,7 @@ fn user() -> UserView {
         id: "0b0c6f2e-6c43-4a55-9a43-2b7a4e9c1d01".into(),
         username: "alice".into(),
         email: Some("alice@example.com".into()),
+        email_verified: true,
         first_name: "Alice".into(),
         last_name: "Liddell".into(),
         display_name: "Alice Liddell".into(),
@@ -637,4 +638,14 @@ fn user_patch_distinguishes_clear_from_unchanged() {
     assert!(keep.is_empty());
     assert_eq!(clear.email, Some(None));
     assert!(!clear.is_empty());
+}
+
+#[test]
+fn a_user_view_without_email_verified_reads_as_unverified() {
+    // A daemon from before the field existed never claims an address verified.
+    let mut json = serde_json::to_value(user()).unwrap();
+    assert_eq!(json["email_verified"], true);
+    json.as_object_mut().unwrap().remove("email_verified");
+    let read: UserView = serde_json::from_value(json).unwrap();
+    assert!(!read.email_verified);
 }

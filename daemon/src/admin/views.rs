@@ -22,6 +22,7 @@ pub(super) fn user(entry: UserEntry) -> UserView {
         id: user.id.to_string(),
         username: user.username,
         email: user.email,
+        email_verified: user.email_verified,
         first_name: user.first_name,
         last_name: user.last_name,
         display_name: user.display_name,

@@ -32,6 +32,7 @@
 
 use std::sync::{Arc, Mutex, PoisonError};
 
+use latchkey_protocol::SignInMethod;
 use serde_json::Value;
 use webauthn_rs::prelude::{
     DiscoverableAuthentication, Passkey, PasskeyRegistration, PublicKeyCredential,
@@ -41,7 +42,7 @@ use webauthn_rs_proto::{
     AuthenticatorSelectionCriteria, ResidentKeyRequirement, UserVerificationPolicy,
 };
 
-use super::audit::{self, Subject, detail};
+use super::audit::detail;
 use super::ceremony_store::{Ceremonies, CeremonyOwner};
 use super::passkeys::{PasskeyInfo, validate_name};
 use super::sessions::{PasskeyProof, Session, SessionToken, open_passkey_session};
@@ -427,8 +428,10 @@ impl Passkeys {
     }
 
     /// Finishes enrolling: verifies the response and stores the passkey
-    /// (`passkey_added`). `name` defaults to the authenticator's name when
-    /// its AAGUID is known, else "Passkey", made unique among the user's.
+    /// (`passkey_added`, naming `method`, how the enrolling session was
+    /// signed in; the user is mailed a notice: `passkey_notice`). `name`
+    /// defaults to the authenticator's name when its AAGUID is known, else
+    /// "Passkey", made unique among the user's.
     pub fn finish_registration(
         &self,
         actor: &Actor,
@@ -436,6 +439,7 @@ impl Passkeys {
         ceremony: &str,
         credential: Value,
         name: Option<&str>,
+        method: SignInMethod,
     ) -> Result<PasskeyInfo, IdmError> {
         let state = match self.ceremonies().take(self.now(), ceremony) {
             Some(State::Registration {
@@ -493,13 +497,7 @@ impl Passkeys {
                 credential_json,
             };
             tx.put_passkey(&record)?;
-            let subject = Subject::linked(&user.username, user.id);
-            let details = vec![
-                detail("id", secrets::b64url(&record.credential_id)),
-                detail("name", record.name.clone()),
-                detail("synced", record.backup_eligible.to_string()),
-            ];
-            audit::append(tx, now, actor, "passkey_added", Some(subject), details)?;
+            super::passkey_notice::passkey_added(tx, now, actor, &user, &record, method)?;
             PasskeyInfo::from_record(&record)
         })
     }
@@ -524,6 +522,9 @@ mod tests {
     use super::*;
     use crate::clock::ManualClock;
     use crate::store::Store;
+
+    /// The enrolling session's sign-in method.
+    const LC: SignInMethod = SignInMethod::LoginCode;
 
     fn setup() -> (Passkeys, ManualClock, User) {
         let clock = ManualClock::new(datetime!(2026-03-01 09:30:00 UTC));
@@ -625,7 +626,7 @@ mod tests {
         let (id, _) = passkeys.start_registration(alice.id, here()).unwrap();
         let actor = Actor::user(alice.id, "alice");
         let err = passkeys
-            .finish_registration(&actor, alice.id, &id, json!({"rawId": "!!"}), None)
+            .finish_registration(&actor, alice.id, &id, json!({"rawId": "!!"}), None, LC)
             .unwrap_err();
         assert!(matches!(
             err,
@@ -634,7 +635,7 @@ mod tests {
                 ..
             }
         ));
-        let again = passkeys.finish_registration(&actor, alice.id, &id, json!({}), None);
+        let again = passkeys.finish_registration(&actor, alice.id, &id, json!({}), None, LC);
         assert!(matches!(again, Err(IdmError::CeremonyExpired)));
 
         // Well-formed but bogus: refused by webauthn-rs, not a panic.
@@ -644,7 +645,7 @@ mod tests {
             "response": {"attestationObject": "AAAA", "clientDataJSON": "AAAA"}
         });
         let err = passkeys
-            .finish_registration(&actor, alice.id, &id, bogus, None)
+            .finish_registration(&actor, alice.id, &id, bogus, None, LC)
             .unwrap_err();
         assert!(matches!(err, IdmError::Passkey(_)), "{err}");
 
@@ -688,7 +689,7 @@ mod tests {
         let actor = Actor::user(alice.id, "alice");
         // A registration ceremony is not a sign-in one, nor someone else's.
         let other = UserId::random();
-        let wrong = passkeys.finish_registration(&actor, other, &id, json!({}), None);
+        let wrong = passkeys.finish_registration(&actor, other, &id, json!({}), None, LC);
         assert!(matches!(wrong, Err(IdmError::CeremonyExpired)));
         let (id, _) = passkeys.start_registration(alice.id, here()).unwrap();
         let wrong = passkeys.finish_sign_in(&visitor(), &id, json!({}));

@@ -22,6 +22,7 @@ use time::OffsetDateTime;
 use time::macros::format_description;
 
 use super::audit::{self, Subject, detail};
+use super::email_verification::prove_address;
 use super::login_codes::{ALPHABET, LoginCodeIssued};
 use super::sealed;
 use super::sessions::{Session, SessionToken, method_name, open_session};
@@ -157,7 +158,7 @@ impl std::fmt::Debug for EmailProof {
     }
 }
 
-fn flag<A: Access>(tx: &Tables<A>, key: &str) -> Result<bool, IdmError> {
+pub(crate) fn flag<A: Access>(tx: &Tables<A>, key: &str) -> Result<bool, IdmError> {
     Ok(matches!(value_of(tx, key)?, Some(SettingValue::Bool(true))))
 }
 
@@ -174,6 +175,12 @@ pub(crate) fn read_email_settings<A: Access>(tx: &Tables<A>) -> Result<EmailSett
         admin_login_codes: flag(tx, settings::EMAIL_ADMIN_LOGIN_CODES)?,
         new_device_notice: flag(tx, settings::EMAIL_NEW_DEVICE_NOTICE)?,
     })
+}
+
+/// Whether mail can be sent at all: a host and a sender are set. Cheaper than [`read_smtp`],
+/// which also opens the sealed password.
+pub(crate) fn smtp_configured<A: Access>(tx: &Tables<A>) -> Result<bool, IdmError> {
+    Ok(text(tx, settings::SMTP_HOST)?.is_some() && text(tx, settings::SMTP_FROM)?.is_some())
 }
 
 /// The SMTP settings, or `None` until a host and a sender are set. `sealer` opens the
@@ -209,11 +216,11 @@ pub(crate) fn read_smtp<A: Access>(
     }))
 }
 
-fn app_name<A: Access>(tx: &Tables<A>) -> Result<String, IdmError> {
+pub(crate) fn app_name<A: Access>(tx: &Tables<A>) -> Result<String, IdmError> {
     Ok(settings::read_settings(tx)?.app_name)
 }
 
-fn rendered(
+pub(crate) fn rendered(
     result: Result<RenderedMail, templates::RenderError>,
 ) -> Result<RenderedMail, IdmError> {
     result.map_err(|e| {
@@ -254,11 +261,11 @@ pub fn retry_delay(attempts: u32) -> i64 {
         .min(RETRY_MAX_SECS)
 }
 
-fn clip(text: &str, max: usize) -> String {
+pub(crate) fn clip(text: &str, max: usize) -> String {
     text.chars().take(max).collect()
 }
 
-fn format_when(seconds: i64) -> String {
+pub(crate) fn format_when(seconds: i64) -> String {
     to_time(seconds)
         .ok()
         .and_then(|t| {
@@ -549,6 +556,7 @@ impl Idm {
                 created_at: now,
                 expires_at: now.saturating_add(EMAIL_LINK_MINUTES * 60),
                 failures: 0,
+                address: Some(to.clone()),
             };
             tx.put_email_link(&binding.hash(), &record)?;
             let app = app_name(tx)?;
@@ -653,6 +661,9 @@ impl Idm {
                 return Ok(Err(reason));
             };
             tx.remove_email_link(&key)?;
+            let mut user = user;
+            let sent_to = record.address.as_deref();
+            prove_address(tx, now, actor, &mut user, sent_to, "email_link")?;
             let user = User::from_record(user)?;
             let via = match proof {
                 EmailProof::Link(_) => "link",
@@ -726,7 +737,7 @@ impl Idm {
                     detail("mail", id.to_string()),
                 ],
             )?;
-            Ok(())
+            Ok(Some(to))
         })
     }
 

@@ -20,6 +20,7 @@ use std::collections::{HashMap, HashSet};
 use latchkey_protocol::{LdapSyncReport, SkippedEntry};
 
 use super::audit::{self, Subject, detail};
+use super::email_verification::trust_admin_addresses;
 use super::ldap_settings::OnRemoved;
 use super::secrets;
 use super::validate::{self, DISPLAY_NAME_MAX, FIRST_NAME_MAX, LAST_NAME_MAX};
@@ -231,7 +232,14 @@ fn clash<A: Access>(
 }
 
 /// The fields of `record` that differ from `want`, after copying them over.
-fn update_fields(record: &mut UserRecord, want: &Wanted, is_admin: bool) -> Vec<&'static str> {
+/// A changed address is verified only while `email.trust_admin_addresses`
+/// (`trusted`) is on.
+fn update_fields(
+    record: &mut UserRecord,
+    want: &Wanted,
+    is_admin: bool,
+    trusted: bool,
+) -> Vec<&'static str> {
     let mut changed = Vec::new();
     if record.username != want.username {
         record.username.clone_from(&want.username);
@@ -239,6 +247,7 @@ fn update_fields(record: &mut UserRecord, want: &Wanted, is_admin: bool) -> Vec<
     }
     if record.email != want.email {
         record.email.clone_from(&want.email);
+        record.email_verified = trusted && record.email.is_some();
         changed.push("email");
     }
     for (field, slot, value) in [
@@ -284,6 +293,8 @@ fn plan(
     };
     let user_ids = tx.ldap_user_ids()?;
     let group_ids = tx.ldap_group_ids()?;
+    // The directory sets addresses as an admin does.
+    let trusted = trust_admin_addresses(tx)?;
 
     // Users: validate, and refuse duplicates inside the directory itself.
     let mut wanted_users: Vec<Wanted> = Vec::with_capacity(snapshot.users.len());
@@ -461,7 +472,7 @@ fn plan(
             Some(record) => {
                 resolved.insert(want.ldap_id.as_str(), record.id);
                 let mut updated = record.clone();
-                let changed = update_fields(&mut updated, want, is_admin);
+                let changed = update_fields(&mut updated, want, is_admin, trusted);
                 let enabled = updated.disabled;
                 if changed.is_empty() && !enabled {
                     continue;
@@ -489,6 +500,7 @@ fn plan(
                     webauthn_handle: WebauthnHandle(secrets::random_bytes()?),
                     created_at: now,
                     updated_at: now,
+                    email_verified: trusted && want.email.is_some(),
                 };
                 resolved.insert(want.ldap_id.as_str(), record.id);
                 ops.push(UserOp::Create {
@@ -667,6 +679,7 @@ fn apply_user(
             tx.set_ldap_user_id(&ldap_id, record.id)?;
             let details = vec![
                 detail("is_admin", record.is_admin.to_string()),
+                detail("email_verified", record.email_verified.to_string()),
                 source(),
                 detail("dn", dn),
             ];
@@ -697,6 +710,9 @@ fn apply_user(
             let subject = Subject::linked(&record.username, record.id);
             if !changed.is_empty() {
                 let mut details = vec![detail("changed", changed.join(",")), source()];
+                if changed.contains(&"email") {
+                    details.push(detail("email_verified", record.email_verified.to_string()));
+                }
                 if current.username != record.username {
                     details.push(detail("previous_username", current.username.as_str()));
                 }

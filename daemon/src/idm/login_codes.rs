@@ -17,6 +17,7 @@ use latchkey_protocol::{MAX_EXPIRY, SignInMethod};
 use time::OffsetDateTime;
 
 use super::audit::{self, Subject, detail};
+use super::email_verification::prove_address;
 use super::sessions::{Session, SessionToken, open_session};
 use super::users::{User, resolve_user};
 use super::{Actor, Idm, IdmError, SignInFailure, secrets, to_time};
@@ -123,11 +124,13 @@ impl Idm {
         user_ref: &str,
         expires_in: Duration,
     ) -> Result<(User, LoginCodeIssued), IdmError> {
-        self.create_login_code_then(actor, user_ref, expires_in, |_, _, _| Ok(()))
+        self.create_login_code_then(actor, user_ref, expires_in, |_, _, _| Ok(None))
     }
 
     /// [`Idm::create_login_code`], running `also` in the same transaction
     /// once the code exists (email queues the mail that carries it there).
+    /// `also` returns the address it mailed the code to, if it did: using
+    /// the code then proves that address (`email_verification`).
     pub(crate) fn create_login_code_then(
         &self,
         actor: &Actor,
@@ -137,7 +140,7 @@ impl Idm {
             &mut crate::store::WriteTx<'_>,
             &User,
             &LoginCodeIssued,
-        ) -> Result<(), IdmError>,
+        ) -> Result<Option<String>, IdmError>,
     ) -> Result<(User, LoginCodeIssued), IdmError> {
         if expires_in.is_zero() {
             return Err(IdmError::invalid("expires", "must be in the future"));
@@ -158,14 +161,16 @@ impl Idm {
                     format!("{} is disabled; enable the account first", user.username),
                 ));
             }
-            let record = LoginCodeRecord {
+            let mut record = LoginCodeRecord {
                 id: secrets::public_id()?,
                 user_id: user.id,
                 created_at: now,
                 expires_at: now.saturating_add(seconds),
                 created_by: actor.to_string(),
+                emailed_to: None,
             };
-            tx.put_login_code(&secrets::sha256(code.as_bytes()), &record)?;
+            let hash = secrets::sha256(code.as_bytes());
+            tx.put_login_code(&hash, &record)?;
             let subject = Subject::linked(&user.username, user.id);
             let details = vec![
                 detail("id", record.id.clone()),
@@ -174,11 +179,15 @@ impl Idm {
             audit::append(tx, now, actor, "login_code_created", Some(subject), details)?;
             let user = User::from_record(user)?;
             let issued = LoginCodeIssued {
-                id: record.id,
+                id: record.id.clone(),
                 code: grouped(&code),
                 expires_at: to_time(record.expires_at)?,
             };
-            also(tx, &user, &issued)?;
+            if let Some(address) = also(tx, &user, &issued)? {
+                record.emailed_to = Some(address);
+                tx.remove_login_code(&hash)?;
+                tx.put_login_code(&hash, &record)?;
+            }
             Ok((user, issued))
         })
     }
@@ -255,11 +264,14 @@ impl Idm {
             } else {
                 None
             };
-            let (Some(user), None) = (user.clone(), refused) else {
+            let (Some(mut user), None) = (user.clone(), refused) else {
                 let reason = refused.unwrap_or(SignInFailure::UserDisabled);
                 audit_failure(tx, now, actor, user.as_ref(), reason)?;
                 return Ok(Err(reason));
             };
+            // A code that travelled by mail proves the address it went to.
+            let sent_to = record.emailed_to.as_deref();
+            prove_address(tx, now, actor, &mut user, sent_to, "login_code")?;
             let user = User::from_record(user)?;
             let as_user = actor.as_user(user.id, user.username.clone());
             let subject = Subject::linked(&user.username, user.id);

@@ -13,6 +13,7 @@ mod audit;
 mod ceremony;
 mod ceremony_store;
 mod email;
+mod email_verification;
 mod error;
 mod groups;
 // LDAP sync (issue 7).
@@ -20,6 +21,7 @@ pub mod ldap_settings;
 pub mod ldap_sync;
 mod login_codes;
 pub mod oidc;
+mod passkey_notice;
 mod passkeys;
 mod sealed;
 mod secrets;
@@ -49,6 +51,9 @@ pub use ceremony_store::{
 pub use email::{
     DeviceToken, EMAIL_LINK_MINUTES, EmailBinding, EmailProof, EmailSettings, MailStatus,
     QueuedMail, SmtpSettings, SmtpTls, normalize_address, retry_delay,
+};
+pub use email_verification::{
+    EMAIL_VERIFICATION_HOURS, EmailVerification, VERIFICATION_MAILS_PER_HOUR, VerificationMail,
 };
 pub use error::{IdmError, SignInFailure};
 pub use groups::{Group, GroupEntry, GroupSummaryEntry};

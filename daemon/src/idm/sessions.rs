@@ -370,7 +370,8 @@ impl Idm {
             let signup_tokens = super::signup::sweep_signup_tokens(tx, now)?;
             // Email (issue 6): sign-in links asked for by email.
             let links = tx.remove_expired_email_links(now)?;
-            Ok(sessions + codes + signup_tokens + links)
+            let verifications = tx.remove_expired_email_verifications(now)?;
+            Ok(sessions + codes + signup_tokens + links + verifications)
         })
     }
 }

@@ -80,6 +80,7 @@ pub const SIGNUPS_DEFAULT_GROUPS: &str = "signups.default_groups";
 pub const EMAIL_ONE_TIME_ACCESS: &str = "email.one_time_access";
 pub const EMAIL_ADMIN_LOGIN_CODES: &str = "email.admin_login_codes";
 pub const EMAIL_NEW_DEVICE_NOTICE: &str = "email.new_device_notice";
+pub const EMAIL_TRUST_ADMIN_ADDRESSES: &str = "email.trust_admin_addresses";
 pub const SMTP_HOST: &str = "smtp.host";
 pub const SMTP_PORT: &str = "smtp.port";
 pub const SMTP_USERNAME: &str = "smtp.username";
@@ -283,6 +284,15 @@ const REGISTRY: &[Definition] = &[
         default: Some(Fallback::Bool(false)),
         description: "Mail users when they sign in from a browser never seen for them",
         warning: None,
+    },
+    Definition {
+        key: EMAIL_TRUST_ADMIN_ADDRESSES,
+        kind: Kind::Bool,
+        default: Some(Fallback::Bool(true)),
+        description: "Addresses admins set (socket, CLI, console, first-admin setup) or LDAP syncs count as verified; when false they stay unverified until the user proves them",
+        warning: Some(
+            "relying apps may link accounts by a verified address: turn this off if admins or the directory may set addresses nobody checked",
+        ),
     },
     Definition {
         key: SMTP_HOST,

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use latchkey_protocol::{NewUser, SignInMethod};
 
+use super::email_verification::AddressFrom;
 use super::sessions::{Session, SessionToken, open_session};
 use super::users::{User, insert_user, new_record};
 use super::{Actor, Idm, IdmError, secrets};
@@ -84,7 +85,7 @@ impl SetupGate {
             });
         }
         let now = idm.now();
-        let record = new_record(
+        let mut record = new_record(
             NewUser {
                 is_admin: true,
                 ..user
@@ -95,7 +96,8 @@ impl SetupGate {
             if tx.admin_count()? > 0 {
                 return Ok(None);
             }
-            insert_user(tx, now, actor, &record)?;
+            // The first admin's own address counts as set by an admin.
+            insert_user(tx, now, actor, &mut record, AddressFrom::Admin)?;
             let user = User::from_record(record.clone())?;
             let (token, session) =
                 open_session(tx, now, actor, &user, SignInMethod::Setup, Vec::new())?;

@@ -20,6 +20,7 @@ use latchkey_protocol::{MAX_EXPIRY, NewSignupToken, NewUser, SignInMethod};
 use time::OffsetDateTime;
 
 use super::audit::{self, Subject, detail};
+use super::email_verification::{AddressFrom, queue_verification};
 use super::sessions::{Session, SessionToken, open_session};
 use super::settings::{self, SIGNUPS_DEFAULT_GROUPS, SIGNUPS_MODE, SIGNUPS_REQUIRE_EMAIL};
 use super::users::{User, insert_user, new_record};
@@ -475,12 +476,15 @@ impl Idm {
     /// the user is inserted with their groups (the token's, or
     /// `signups.default_groups` for open signup), the token's use count goes
     /// up by one, and `user_created`, `user_signed_up` and `signup_sign_in`
-    /// are recorded. Anything refused writes nothing.
+    /// are recorded. The typed address is unverified; when SMTP is configured
+    /// a verification link to `<public_url>/email/verify/…` is queued in the
+    /// same transaction. Anything refused writes nothing.
     pub fn sign_up(
         &self,
         actor: &Actor,
         via: SignupVia<'_>,
         form: &SignupForm,
+        public_url: &str,
     ) -> Result<SignupOutcome, IdmError> {
         let now = self.now();
         self.store.write(|tx| {
@@ -507,8 +511,8 @@ impl Idm {
                 errors.sort_by_key(|e| field_order(e.field));
                 return Ok(SignupOutcome::Invalid(errors));
             };
-            let record = new_record(input, now)?;
-            match insert_user(tx, now, actor, &record) {
+            let mut record = new_record(input, now)?;
+            match insert_user(tx, now, actor, &mut record, AddressFrom::User) {
                 Ok(()) => {}
                 Err(IdmError::Conflict { field, .. })
                     if field == "username" || field == "email" =>
@@ -549,10 +553,11 @@ impl Idm {
                 tx.add_group_member(*group, record.id)?;
             }
             details.push(detail("groups", group_names(tx, &groups)?.join(",")));
-            let user = User::from_record(record)?;
-            let as_user = actor.as_user(user.id, user.username.clone());
-            let subject = Subject::linked(&user.username, user.id);
+            let as_user = actor.as_user(record.id, record.username.clone());
+            let subject = Subject::linked(&record.username, record.id);
             audit::append(tx, now, &as_user, "user_signed_up", Some(subject), details)?;
+            queue_verification(tx, now, &as_user, &record, public_url)?;
+            let user = User::from_record(record)?;
             let (token, session) =
                 open_session(tx, now, actor, &user, SignInMethod::Signup, Vec::new())?;
             Ok(SignupOutcome::Created {

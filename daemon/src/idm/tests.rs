@@ -235,6 +235,7 @@ fn updates_change_only_what_is_asked_and_keep_history_across_renames() {
                 "username,email,last_name,display_name".to_owned()
             ),
             ("previous_username".to_owned(), "erin".to_owned()),
+            ("email_verified".to_owned(), "false".to_owned()),
         ]
     );
     // History follows the user, not the name.

@@ -4,6 +4,7 @@ use latchkey_protocol::{NewUser, Source, UserPatch, UserQuery};
 use time::OffsetDateTime;
 
 use super::audit::{self, Subject, detail};
+use super::email_verification::{AddressFrom, verified_when_set};
 use super::secrets;
 use super::validate::{self, DISPLAY_NAME_MAX, FIRST_NAME_MAX, LAST_NAME_MAX};
 use super::{Actor, Idm, IdmError, UserId, WebauthnHandle, source_of, to_time};
@@ -16,6 +17,8 @@ pub struct User {
     /// As the admin typed it; unique case-insensitively.
     pub username: String,
     pub email: Option<String>,
+    /// What `email_verified` claims say (see `email_verification`).
+    pub email_verified: bool,
     pub first_name: String,
     pub last_name: String,
     pub display_name: String,
@@ -34,6 +37,7 @@ impl User {
             id: record.id,
             username: record.username,
             email: record.email,
+            email_verified: record.email_verified,
             first_name: record.first_name,
             last_name: record.last_name,
             display_name: record.display_name,
@@ -166,6 +170,8 @@ pub(super) fn new_record(input: NewUser, now: i64) -> Result<UserRecord, IdmErro
         webauthn_handle: random_webauthn_handle()?,
         created_at: now,
         updated_at: now,
+        // Decided by `insert_user`, which knows who typed the address.
+        email_verified: false,
     })
 }
 
@@ -243,9 +249,9 @@ fn apply_patch(record: &mut UserRecord, patch: UserPatch) -> Result<Vec<&'static
 impl Idm {
     pub fn create_user(&self, actor: &Actor, input: NewUser) -> Result<UserEntry, IdmError> {
         let now = self.now();
-        let record = new_record(input, now)?;
+        let mut record = new_record(input, now)?;
         self.store.write(|tx| {
-            insert_user(tx, now, actor, &record)?;
+            insert_user(tx, now, actor, &mut record, AddressFrom::Admin)?;
             entry(tx, record)
         })
     }
@@ -264,15 +270,15 @@ impl Idm {
         let mut inputs = inputs.into_iter().peekable();
         let mut created = 0u64;
         while inputs.peek().is_some() {
-            let records = inputs
+            let mut records = inputs
                 .by_ref()
                 .take(batch.max(1))
                 .map(|input| new_record(input, now))
                 .collect::<Result<Vec<_>, _>>()?;
             self.store.write(|tx| {
                 records
-                    .iter()
-                    .try_for_each(|record| insert_user(tx, now, actor, record))
+                    .iter_mut()
+                    .try_for_each(|record| insert_user(tx, now, actor, record, AddressFrom::Admin))
             })?;
             created += records.len() as u64;
         }
@@ -293,11 +299,17 @@ impl Idm {
             let changed = apply_patch(&mut record, patch)?;
             if !changed.is_empty() {
                 record.updated_at = now;
-                put_user(tx, &record)?;
                 let mut details = vec![detail("changed", changed.join(","))];
                 if changed.contains(&"username") {
                     details.push(detail("previous_username", previous_username));
                 }
+                if changed.contains(&"email") {
+                    // A new address is only as verified as whoever set it.
+                    let email = record.email.as_deref();
+                    record.email_verified = verified_when_set(tx, AddressFrom::Admin, email)?;
+                    details.push(detail("email_verified", record.email_verified.to_string()));
+                }
+                put_user(tx, &record)?;
                 let subject = Subject::linked(&record.username, record.id);
                 audit::append(tx, now, actor, "user_updated", Some(subject), details)?;
             }
@@ -395,13 +407,16 @@ impl Idm {
     }
 }
 
-/// Stores a new user and its `user_created` event.
+/// Stores a new user and its `user_created` event; whether the address is
+/// verified follows from who typed it (`from`).
 pub(super) fn insert_user(
     tx: &mut WriteTx<'_>,
     now: i64,
     actor: &Actor,
-    record: &UserRecord,
+    record: &mut UserRecord,
+    from: AddressFrom,
 ) -> Result<(), IdmError> {
+    record.email_verified = verified_when_set(tx, from, record.email.as_deref())?;
     // `put_user` replaces by id; a fresh random id never exists, but check
     // so a clash can never overwrite someone.
     if tx.user(record.id)?.is_some() {
@@ -412,7 +427,10 @@ pub(super) fn insert_user(
     }
     put_user(tx, record)?;
     let subject = Subject::linked(&record.username, record.id);
-    let details = vec![detail("is_admin", record.is_admin.to_string())];
+    let details = vec![
+        detail("is_admin", record.is_admin.to_string()),
+        detail("email_verified", record.email_verified.to_string()),
+    ];
     audit::append(tx, now, actor, "user_created", Some(subject), details)?;
     Ok(())
 }

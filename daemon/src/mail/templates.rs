@@ -75,6 +75,14 @@ mail_template!(NewDeviceText, NewDeviceHtml, "mail/new_device.txt", "mail/new_de
 mail_template!(TestText, TestHtml, "mail/test.txt", "mail/test.html", {
     app_name: &'a str, public_url: &'a str,
 });
+mail_template!(VerifyEmailText, VerifyEmailHtml, "mail/verify_email.txt", "mail/verify_email.html", {
+    app_name: &'a str, name: &'a str, username: &'a str, address: &'a str,
+    link: &'a str, expires: &'a str,
+});
+mail_template!(PasskeyAddedText, PasskeyAddedHtml, "mail/passkey_added.txt", "mail/passkey_added.html", {
+    app_name: &'a str, name: &'a str, username: &'a str, passkey: &'a str,
+    when: &'a str, method: &'a str, ip: &'a str, browser: &'a str,
+});
 
 /// The one-time sign-in link a user asked for.
 pub fn sign_in_link(
@@ -174,6 +182,79 @@ pub fn new_device(m: NewDeviceMail<'_>) -> Result<RenderedMail, RenderError> {
     )
 }
 
+/// What `verify_email` needs to say.
+#[derive(Debug, Clone, Copy)]
+pub struct VerifyEmailMail<'a> {
+    pub app_name: &'a str,
+    pub name: &'a str,
+    pub username: &'a str,
+    pub address: &'a str,
+    pub link: &'a str,
+    pub expires: &'a str,
+}
+
+/// The link that proves an address belongs to the account.
+pub fn verify_email(m: VerifyEmailMail<'_>) -> Result<RenderedMail, RenderError> {
+    let subject = format!("Confirm your email address for {}", m.app_name);
+    macro_rules! fields {
+        ($t:ident) => {
+            $t {
+                app_name: m.app_name,
+                name: m.name,
+                username: m.username,
+                address: m.address,
+                link: m.link,
+                expires: m.expires,
+            }
+        };
+    }
+    render(
+        "email verification",
+        subject,
+        &fields!(VerifyEmailText),
+        &fields!(VerifyEmailHtml),
+    )
+}
+
+/// What `passkey_added` needs to say.
+#[derive(Debug, Clone, Copy)]
+pub struct PasskeyAddedMail<'a> {
+    pub app_name: &'a str,
+    pub name: &'a str,
+    pub username: &'a str,
+    pub passkey: &'a str,
+    pub when: &'a str,
+    /// How the session that added it was signed in, in words.
+    pub method: &'a str,
+    pub ip: &'a str,
+    pub browser: &'a str,
+}
+
+/// A passkey was added to the account.
+pub fn passkey_added(m: PasskeyAddedMail<'_>) -> Result<RenderedMail, RenderError> {
+    let subject = format!("A passkey was added to your {} account", m.app_name);
+    macro_rules! fields {
+        ($t:ident) => {
+            $t {
+                app_name: m.app_name,
+                name: m.name,
+                username: m.username,
+                passkey: m.passkey,
+                when: m.when,
+                method: m.method,
+                ip: m.ip,
+                browser: m.browser,
+            }
+        };
+    }
+    render(
+        "passkey added",
+        subject,
+        &fields!(PasskeyAddedText),
+        &fields!(PasskeyAddedHtml),
+    )
+}
+
 /// `latchkey email test`.
 pub fn test_message(app_name: &str, public_url: &str) -> Result<RenderedMail, RenderError> {
     let subject = format!("Test message from {app_name}");
@@ -233,6 +314,30 @@ mod tests {
             browser: "b",
         })
         .unwrap();
+        let verify = verify_email(VerifyEmailMail {
+            app_name: "A",
+            name: "N",
+            username: "u",
+            address: "a@example.com",
+            link: "https://id.example/email/verify/tok",
+            expires: "x",
+        })
+        .unwrap();
+        assert!(verify.text.contains("https://id.example/email/verify/tok"));
+        assert!(verify.html.contains("a@example.com"));
+        let added = passkey_added(PasskeyAddedMail {
+            app_name: "A",
+            name: "N",
+            username: "u",
+            passkey: "Phone <1>",
+            when: "w",
+            method: "a login code",
+            ip: "192.0.2.1",
+            browser: "b",
+        })
+        .unwrap();
+        assert!(added.text.contains("Phone <1>") && added.text.contains("a login code"));
+        assert!(!added.html.contains("Phone <1>"), "escaped in HTML");
         let test = test_message("A", "http://x").unwrap();
         assert!(test.subject.contains('A'));
     }

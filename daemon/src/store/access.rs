@@ -18,7 +18,7 @@ fn hash_range(user: IdBytes) -> std::ops::RangeInclusive<(IdBytes, TokenHash)> {
 }
 
 /// The hashes a user has in a `(user id, hash) → ()` index.
-fn user_hashes<T>(table: &T, user: UserId) -> Result<Vec<TokenHash>, StoreError>
+pub(super) fn user_hashes<T>(table: &T, user: UserId) -> Result<Vec<TokenHash>, StoreError>
 where
     T: ReadableTable<(IdBytes, TokenHash), ()>,
 {
@@ -34,7 +34,7 @@ where
 }
 
 /// Every key of a hash-keyed table whose record `expired` says is done.
-fn expired_hashes<T, R>(
+pub(super) fn expired_hashes<T, R>(
     table: &T,
     expired: impl Fn(&R) -> bool,
 ) -> Result<Vec<TokenHash>, StoreError>

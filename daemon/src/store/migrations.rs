@@ -39,6 +39,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "ldap_id_indexes",
         apply: create_tables,
     },
+    Migration {
+        version: 4,
+        name: "email_verified",
+        apply: super::email_verified_step::apply,
+    },
     // Sessions, clients, consents and refresh tokens gain a second record version (read
     // upgrades the old bytes, so nothing is rewritten here). The step exists so that an
     // older latchkeyd refuses the file with advice instead of failing to decode V2 records.

@@ -7,7 +7,10 @@
 //! only if the closure returns `Ok`) or on a [`Store::read`] snapshot.
 
 mod access;
+mod address_records;
 mod audit;
+mod email_verifications;
+mod email_verified_step;
 mod error;
 mod groups;
 mod index;
@@ -23,6 +26,7 @@ mod schema;
 mod secret_records;
 mod signup;
 mod tx;
+mod user_records;
 mod users;
 
 use std::path::Path;
@@ -40,7 +44,7 @@ pub use records::{
     SettingRecord, SettingValue, SigningKeyRecord, SignupTokenRecord, UserId, UserRecord,
     WebauthnHandle,
 };
-pub use records::{EmailLinkRecord, MailStateRecord, OutboxRecord};
+pub use records::{EmailLinkRecord, EmailVerificationRecord, MailStateRecord, OutboxRecord};
 pub use schema::TokenHash;
 pub use secret_records::StoredSecret;
 pub use tx::{Access, Read, ReadTx, Tables, Write, WriteTx};

@@ -10,6 +10,9 @@ use super::StoreError;
 use super::schema::IdBytes;
 pub use super::secret_records::{KeyAlg, KeyState, SigningKeyRecord};
 
+pub use super::address_records::{EmailLinkRecord, EmailVerificationRecord, LoginCodeRecord};
+pub use super::user_records::UserRecord;
+
 macro_rules! id_type {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
@@ -93,9 +96,7 @@ pub enum RecordSource {
     Ldap,
 }
 
-/// A user, current version.
-pub type UserRecord = UserV1;
-
+/// A user, version 1 (the current version and its envelope are in `user_records`).
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub struct UserV1 {
     pub id: UserId,
@@ -111,11 +112,6 @@ pub struct UserV1 {
     pub webauthn_handle: WebauthnHandle,
     pub created_at: i64,
     pub updated_at: i64,
-}
-
-#[derive(Serialize, Deserialize)]
-pub(crate) enum StoredUser {
-    V1(UserV1),
 }
 
 /// A group, current version.
@@ -249,10 +245,9 @@ pub(crate) enum StoredSession {
     V2(SessionV2),
 }
 
-/// An outstanding login code, current version. Keyed by the SHA-256 of the
+/// An outstanding login code, version 1 (the current version and its
+/// envelope are in `address_records`). Keyed by the SHA-256 of the
 /// normalised code, which is never stored.
-pub type LoginCodeRecord = LoginCodeV1;
-
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub struct LoginCodeV1 {
     /// Random, shown in the console and used to revoke; not the code.
@@ -262,11 +257,6 @@ pub struct LoginCodeV1 {
     pub expires_at: i64,
     /// Who made it, as the audit log names actors.
     pub created_by: String,
-}
-
-#[derive(Serialize, Deserialize)]
-pub(crate) enum StoredLoginCode {
-    V1(LoginCodeV1),
 }
 
 /// A registered passkey, current version.
@@ -424,10 +414,9 @@ pub(crate) enum StoredMailState {
     V1(MailStateV1),
 }
 
-/// An emailed sign-in link, current version. Keyed by the SHA-256 of the
-/// browser-binding cookie; the link token and the code are stored hashed.
-pub type EmailLinkRecord = EmailLinkV1;
-
+/// An emailed sign-in link, version 1 (the current version and its envelope
+/// are in `address_records`). Keyed by the SHA-256 of the browser-binding
+/// cookie; the link token and the code are stored hashed.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EmailLinkV1 {
     pub user_id: UserId,
@@ -449,11 +438,6 @@ impl std::fmt::Debug for EmailLinkV1 {
     }
 }
 
-#[derive(Serialize, Deserialize)]
-pub(crate) enum StoredEmailLink {
-    V1(EmailLinkV1),
-}
-
 /// Maps the current record type to its versioned stored envelope.
 pub(crate) trait Versioned: Serialize + Sized {
     type Stored: serde::de::DeserializeOwned;
@@ -468,7 +452,7 @@ pub(crate) trait Versioned: Serialize + Sized {
 
 macro_rules! versioned {
     ($record:ty, $stored:ident, $what:literal) => {
-        impl Versioned for $record {
+        impl $crate::store::records::Versioned for $record {
             type Stored = $stored;
             const WHAT: &'static str = $what;
             const ENVELOPE: &'static str = stringify!($stored);
@@ -482,18 +466,38 @@ macro_rules! versioned {
         }
     };
 }
+pub(crate) use versioned;
 
-versioned!(UserV1, StoredUser, "user");
+/// For a record with more than one version: `$current` is the newest variant
+/// (at `$index`), and each older variant names how it is upgraded.
+macro_rules! versioned_from {
+    ($record:ty, $stored:ident, $what:literal, $current:ident = $index:literal,
+     { $($old:ident($value:ident) => $upgrade:expr),* $(,)? }) => {
+        impl $crate::store::records::Versioned for $record {
+            type Stored = $stored;
+            const WHAT: &'static str = $what;
+            const ENVELOPE: &'static str = stringify!($stored);
+            const CURRENT_INDEX: u32 = $index;
+            const CURRENT_NAME: &'static str = stringify!($current);
+            fn upgrade(stored: $stored) -> $record {
+                match stored {
+                    $stored::$current(record) => record,
+                    $($stored::$old($value) => $upgrade,)*
+                }
+            }
+        }
+    };
+}
+pub(crate) use versioned_from;
+
 versioned!(GroupV1, StoredGroup, "group");
 versioned!(AuditV1, StoredAuditEvent, "audit event");
-versioned!(LoginCodeV1, StoredLoginCode, "login code");
 versioned!(PasskeyV1, StoredPasskey, "passkey");
 versioned!(SettingV1, StoredSetting, "setting");
 versioned!(ClaimsV1, StoredClaims, "custom claims");
 versioned!(SignupTokenV1, StoredSignupToken, "signup token");
 versioned!(OutboxV1, StoredOutboxMessage, "queued mail message");
 versioned!(MailStateV1, StoredMailState, "mail state");
-versioned!(EmailLinkV1, StoredEmailLink, "email sign-in link");
 
 impl Versioned for SessionV2 {
     type Stored = StoredSession;
@@ -532,8 +536,9 @@ pub(crate) fn decode<R: Versioned>(bytes: &[u8]) -> Result<R, StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::user_records::StoredUser;
 
-    fn user() -> UserRecord {
+    pub(crate) fn user_v1() -> UserV1 {
         UserV1 {
             id: UserId::random(),
             username: "Alice".into(),
@@ -548,6 +553,10 @@ mod tests {
             created_at: 1_700_000_000,
             updated_at: 1_700_000_001,
         }
+    }
+
+    fn user() -> UserRecord {
+        UserRecord::from_v1(user_v1(), true)
     }
 
     #[test]
@@ -567,9 +576,11 @@ mod tests {
     fn encode_writes_what_the_envelope_reads() {
         // `encode` skips building the enum; its bytes must be the enum's.
         let record = user();
-        let via_enum = postcard::to_stdvec(&StoredUser::V1(record.clone())).unwrap();
+        let via_enum = postcard::to_stdvec(&StoredUser::V2(record.clone())).unwrap();
         assert_eq!(encode(&record).unwrap(), via_enum);
-        assert_eq!(via_enum[0], 0, "V1 must stay variant 0 forever");
+        assert_eq!(via_enum[0], 1, "V2 must stay variant 1 forever");
+        let v1 = postcard::to_stdvec(&StoredUser::V1(user_v1())).unwrap();
+        assert_eq!(v1[0], 0, "V1 must stay variant 0 forever");
     }
 
     #[test]

@@ -190,6 +190,17 @@ pub const MAIL_STATE: TableDefinition<&str, &[u8]> = TableDefinition::new("mail_
 /// hashes). One outstanding link per browser: a new request replaces it.
 pub const EMAIL_LINKS: TableDefinition<TokenHash, &[u8]> = TableDefinition::new("email_links_v1");
 
+/// `EMAIL_VERIFICATIONS`: SHA-256 of an email verification link's token →
+/// `StoredEmailVerification` (the user and the exact address it was sent to).
+/// Removed when used; swept once expired.
+pub const EMAIL_VERIFICATIONS: TableDefinition<TokenHash, &[u8]> =
+    TableDefinition::new("email_verifications_v1");
+
+/// `USER_EMAIL_VERIFICATIONS`: (user id, token hash) → (): a user's
+/// outstanding verification links, to limit resends and to go with the user.
+pub const USER_EMAIL_VERIFICATIONS: TableDefinition<(IdBytes, TokenHash), ()> =
+    TableDefinition::new("user_email_verifications_v1");
+
 /// `KNOWN_DEVICES`: (user id, SHA-256 of the device cookie) → first seen
 /// (UTC seconds): the browsers a user has signed in from.
 pub const KNOWN_DEVICES: TableDefinition<(IdBytes, TokenHash), i64> =

@@ -16,6 +16,7 @@ fn user(name: &str, email: Option<&str>) -> UserRecord {
         webauthn_handle: WebauthnHandle(rand::random()),
         created_at: 0,
         updated_at: 0,
+        email_verified: false,
     }
 }
 

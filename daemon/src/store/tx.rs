@@ -205,6 +205,8 @@ tables! {
     outbox, outbox_mut: schema::OUTBOX, "opening the mail outbox" => u64, &'static [u8];
     mail_state, mail_state_mut: schema::MAIL_STATE, "opening the mail state" => &'static str, &'static [u8];
     email_links, email_links_mut: schema::EMAIL_LINKS, "opening email sign-in links" => TokenHash, &'static [u8];
+    email_verifications, email_verifications_mut: schema::EMAIL_VERIFICATIONS, "opening email verification links" => TokenHash, &'static [u8];
+    user_email_verifications, user_email_verifications_mut: schema::USER_EMAIL_VERIFICATIONS, "opening the user email verification index" => (IdBytes, TokenHash), ();
     known_devices, known_devices_mut: schema::KNOWN_DEVICES, "opening known devices" => (IdBytes, TokenHash), i64;
 }
 

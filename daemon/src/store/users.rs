@@ -299,6 +299,7 @@ impl WriteTx<'_> {
         }
         self.remove_user_sessions(id)?;
         self.remove_user_login_codes(id)?;
+        self.remove_user_email_verifications(id)?;
         self.remove_user_oidc_data(id)?;
         self.t
             .users_mut()?

@@ -31,6 +31,14 @@ fn notice(done: Option<&str>) -> Option<&'static str> {
         "removed" => Some("Passkey removed."),
         "welcome" => Some("Your administrator account is ready. Add a passkey to it now."),
         "app_revoked" => Some("Access removed. The app will have to ask you again."),
+        "verification_sent" => {
+            Some("We sent a confirmation link to your email address. Open it within 24 hours.")
+        }
+        "verification_unavailable" => Some(
+            "This server cannot send email yet, so your address cannot be confirmed now. Ask \
+             your administrator to set up email.",
+        ),
+        "email_verified" => Some("Your email address is confirmed."),
         // Email (issue 6).
         "email_link" => Some(
             "You signed in with a link from your email. Add a passkey now, so you do not need \
@@ -70,6 +78,7 @@ pub async fn account_get(
         display_name: user.display_name.clone(),
         username: user.username.clone(),
         email: user.email.clone(),
+        email_verified: user.email_verified,
         full_name: if full_name.is_empty() {
             "—".to_owned()
         } else {

@@ -6,7 +6,8 @@
 //!   `assets` — the embedded CSS and JS under `/static/`;
 //! - `login` — `/`, `/login`, `/login/alternative`, `/lc`; `account` — `/account`, passkey
 //!   rename/delete, sign-out; `setup` — `/setup/{token}`; `passkey_api` — `/api/passkey/*`;
-//!   `signup` — `/signup`, `/st/{token}`, `/signup/passkey`;
+//!   `signup` — `/signup`, `/st/{token}`, `/signup/passkey`; `email_verify` — confirming an
+//!   address (`/email/verify`, the account page's "send a confirmation link");
 //! - cross-cutting: `csrf` (double-submit cookie + Origin, a middleware in front of every
 //!   route), `cookies`, `auth` (the signed-in user), `rate_limit`, `client_ip`, `redirect`
 //!   (the `next` parameter), `headers` (CSP and friends), `error` (one error type, rendered as
@@ -26,6 +27,7 @@ pub mod cookies;
 pub mod csrf;
 mod device;
 mod email_login;
+mod email_verify;
 pub mod error;
 mod headers;
 mod health;
@@ -205,6 +207,9 @@ pub fn router(state: WebState) -> Router {
         .route("/login/email", post(email_login::request_post))
         .route("/login/email/verify", post(email_login::verify_post))
         .route("/login/email/{token}", get(email_login::link_get))
+        .route("/email/verify", post(email_verify::verify_post))
+        .route("/email/verify/{token}", get(email_verify::link_get))
+        .route("/account/email/verify", post(email_verify::resend_post))
         .route("/account", get(account::account_get))
         .route(
             "/account/passkeys/{id}/rename",

@@ -87,6 +87,23 @@ pub struct EmailLinkPage {
     pub token: String,
 }
 
+/// The page an email verification link opens (a button: GET consumes nothing).
+#[derive(Template, Debug)]
+#[template(path = "email_verify.html")]
+pub struct EmailVerifyPage {
+    pub chrome: Chrome,
+    pub token: String,
+}
+
+/// After a verification link was used.
+#[derive(Template, Debug)]
+#[template(path = "email_verified.html")]
+pub struct EmailVerifiedPage {
+    pub chrome: Chrome,
+    pub username: String,
+    pub address: String,
+}
+
 #[derive(Template, Debug)]
 #[template(path = "lc.html")]
 pub struct LoginCodePage {
@@ -122,6 +139,7 @@ pub struct AccountPage {
     pub display_name: String,
     pub username: String,
     pub email: Option<String>,
+    pub email_verified: bool,
     pub full_name: String,
     pub is_admin: bool,
     pub session_expires: String,

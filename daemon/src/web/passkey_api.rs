@@ -163,6 +163,7 @@ pub async fn register_finish(
     let actor = signed_in.actor(&client);
     let passkeys = state.passkeys()?;
     let user_id = signed_in.user.id;
+    let method = signed_in.session.method;
     let RegisterFinish {
         ceremony,
         credential,
@@ -170,7 +171,14 @@ pub async fn register_finish(
     } = body;
     let name = name.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty());
     let info = blocking(move || {
-        passkeys.finish_registration(&actor, user_id, &ceremony, credential, name.as_deref())
+        passkeys.finish_registration(
+            &actor,
+            user_id,
+            &ceremony,
+            credential,
+            name.as_deref(),
+            method,
+        )
     })
     .await?;
     Ok(Json(json!({"id": info.id, "name": info.name})))

@@ -207,8 +207,9 @@ async fn submit(
         last_name: fields.last_name.clone(),
     };
     let (idm, attempt) = (state.idm.clone(), via.clone());
+    let public_url = state.public_url.clone();
     let outcome = blocking(move || {
-        let outcome = idm.sign_up(&actor, attempt.borrow(), &form)?;
+        let outcome = idm.sign_up(&actor, attempt.borrow(), &form, &public_url)?;
         // The form is shown again with the settings as they are now.
         let require_email = idm.signup_settings()?.require_email;
         Ok((outcome, require_email))

@@ -17,13 +17,13 @@ use crate::http::{
     post_code, sets_session, split,
 };
 
-async fn set(t: &TestDaemon, key: &str, value: &str) {
+pub(crate) async fn set(t: &TestDaemon, key: &str, value: &str) {
     let out = t.cli(&["config", "set", key, value]).await;
     assert_eq!(out.code, 0, "config set {key}: {out:?}");
 }
 
 /// Points the daemon at a plain SMTP server on `port` on loopback.
-async fn use_smtp(t: &TestDaemon, port: u16) {
+pub(crate) async fn use_smtp(t: &TestDaemon, port: u16) {
     set(t, "smtp.host", "127.0.0.1").await;
     set(t, "smtp.port", &port.to_string()).await;
     set(t, "smtp.from", "Latchkey <id@example.com>").await;
@@ -54,7 +54,7 @@ async fn wait_status(
 }
 
 /// The first `http://…` line of a mail's text that contains `marker`.
-fn link_in(text: &str, marker: &str) -> String {
+pub(crate) fn link_in(text: &str, marker: &str) -> String {
     text.lines()
         .map(str::trim)
         .find(|l| l.starts_with("http") && l.contains(marker))

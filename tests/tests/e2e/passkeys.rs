@@ -25,7 +25,7 @@ struct Reply {
 }
 
 /// One browser (its own cookie jar) and the CSRF token of the last page it loaded.
-struct Browser<'a> {
+pub(crate) struct Browser<'a> {
     t: &'a TestDaemon,
     client: Client,
     csrf: String,
@@ -109,7 +109,7 @@ async fn reply(res: reqwest::Response) -> Reply {
 }
 
 /// `latchkey user create` for a plain user.
-async fn create_user(t: &TestDaemon, username: &str) {
+pub(crate) async fn create_user(t: &TestDaemon, username: &str) {
     let email = format!("{username}@example.com");
     let out = t
         .cli(&[
@@ -139,7 +139,7 @@ async fn login_code(t: &TestDaemon, username: &str) -> String {
 }
 
 /// Opens the login-code link and posts the code: a browser with a session.
-async fn signed_in_with_code<'a>(t: &'a TestDaemon, username: &str) -> Browser<'a> {
+pub(crate) async fn signed_in_with_code<'a>(t: &'a TestDaemon, username: &str) -> Browser<'a> {
     let code = login_code(t, username).await;
     let mut b = Browser::open(t, &format!("/lc/{code}")).await;
     let (status, headers, page) = b
@@ -172,7 +172,7 @@ async fn register_finish(b: &Browser<'_>, ceremony: &str, credential: &Value) ->
 }
 
 /// Enrols a passkey on `auth` for the signed-in browser: `{"id", "name"}`.
-async fn register(b: &Browser<'_>, auth: &mut SoftAuthenticator) -> Value {
+pub(crate) async fn register(b: &Browser<'_>, auth: &mut SoftAuthenticator) -> Value {
     let (ceremony, options) = register_start(b).await;
     let credential = auth.register(&b.t.base_url, &options).unwrap();
     let done = register_finish(b, &ceremony, &credential).await;

@@ -142,6 +142,7 @@ pub fn user_lines(user: &UserView) -> String {
         ("username", user.username.clone()),
         ("id", user.id.clone()),
         ("email", or_dash(user.email.as_deref().unwrap_or(""))),
+        ("email verified", yes_no(user.email_verified).to_owned()),
         ("first name", or_dash(&user.first_name)),
         ("last name", or_dash(&user.last_name)),
         ("display name", or_dash(&user.display_name)),

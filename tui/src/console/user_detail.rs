@@ -38,6 +38,15 @@ fn or_dash(s: &str) -> String {
     }
 }
 
+/// What relying apps are told about the address (`email_verified`).
+fn email_status(user: &UserView) -> &'static str {
+    match (&user.email, user.email_verified) {
+        (None, _) => "-",
+        (Some(_), true) => "verified",
+        (Some(_), false) => "unverified",
+    }
+}
+
 fn render_fields(user: &UserView, loading: bool, frame: &mut Frame, area: Rect) {
     let field = |label: &str, value: String| {
         Line::from(vec![
@@ -58,6 +67,7 @@ fn render_fields(user: &UserView, loading: bool, frame: &mut Frame, area: Rect) 
         field("First name", or_dash(&user.first_name)),
         field("Last name", or_dash(&user.last_name)),
         field("Email", or_dash(user.email.as_deref().unwrap_or(""))),
+        field("Email status", email_status(user).to_owned()),
         field("Administrator", yes_no(user.is_admin).to_owned()),
         field(
             "Status",

@@ -406,8 +406,9 @@ impl Oidc {
     /// `preferred_username`, `updated_at` and the custom claims; `email` → `email` and
     /// `email_verified`; `groups` → `groups`.
     ///
-    /// Decision: `email_verified` is `true` whenever the user has an address. Addresses are
-    /// set by an administrator or come from LDAP; users cannot enter their own.
+    /// `email_verified` is the stored truth (`idm::email_verification`): an address typed at
+    /// signup is false until proven, so a relying app that links accounts by verified
+    /// address cannot be handed someone else's.
     pub fn scope_claims(
         &self,
         user: &crate::idm::User,
@@ -436,7 +437,7 @@ impl Oidc {
             && let Some(email) = &user.email
         {
             out.insert("email".into(), email.as_str().into());
-            out.insert("email_verified".into(), true.into());
+            out.insert("email_verified".into(), user.email_verified.into());
         }
         if has("groups") {
             out.insert("groups".into(), groups.to_vec().into());

@@ -15,6 +15,9 @@ fn idm() -> (Idm, ManualClock) {
     )
 }
 
+/// Where verification links point.
+const URL: &str = "https://id.example.com";
+
 fn admin() -> Actor {
     Actor::admin_socket(1000)
 }
@@ -141,7 +144,7 @@ fn a_token_makes_at_most_its_limit_and_failures_do_not_use_it() {
     let issued = token(&idm, 2, &[]);
     let via = SignupVia::Token(&issued.token);
     // Taken username (any case) and taken email: refused, token untouched.
-    let SignupOutcome::Invalid(errors) = idm.sign_up(&visitor(), via, &form("taken")).unwrap()
+    let SignupOutcome::Invalid(errors) = idm.sign_up(&visitor(), via, &form("taken"), URL).unwrap()
     else {
         panic!("expected field errors");
     };
@@ -156,6 +159,7 @@ fn a_token_makes_at_most_its_limit_and_failures_do_not_use_it() {
                 email: "TAKEN@example.com".into(),
                 ..form("fresh")
             },
+            URL,
         )
         .unwrap()
     else {
@@ -164,10 +168,10 @@ fn a_token_makes_at_most_its_limit_and_failures_do_not_use_it() {
     assert_eq!(errors[0].field, "email");
     assert_eq!(idm.list_signup_tokens().unwrap()[0].uses, 0);
 
-    created(idm.sign_up(&visitor(), via, &form("one")).unwrap());
-    created(idm.sign_up(&visitor(), via, &form("two")).unwrap());
+    created(idm.sign_up(&visitor(), via, &form("one"), URL).unwrap());
+    created(idm.sign_up(&visitor(), via, &form("two"), URL).unwrap());
     assert_eq!(
-        refused(idm.sign_up(&visitor(), via, &form("three")).unwrap()),
+        refused(idm.sign_up(&visitor(), via, &form("three"), URL).unwrap()),
         SignupRefusal::UsedUp
     );
     assert!(idm.list_signup_tokens().unwrap().is_empty());
@@ -187,7 +191,8 @@ fn concurrent_signups_never_overshoot_the_limit() {
                     idm.sign_up(
                         &visitor(),
                         SignupVia::Token(&secret),
-                        &form(&format!("u{i}"))
+                        &form(&format!("u{i}")),
+                        URL
                     )
                     .unwrap(),
                     SignupOutcome::Created { .. }
@@ -236,7 +241,7 @@ fn expired_revoked_unknown_and_wrong_mode_are_told_apart() {
     clock.advance(time::Duration::days(1));
     assert_eq!(idm.check_signup(via).unwrap(), Err(SignupRefusal::Expired));
     assert_eq!(
-        refused(idm.sign_up(&visitor(), via, &form("late")).unwrap()),
+        refused(idm.sign_up(&visitor(), via, &form("late"), URL).unwrap()),
         SignupRefusal::Expired
     );
 
@@ -278,14 +283,18 @@ fn open_signup_joins_the_default_groups_and_may_skip_email() {
         email: String::new(),
         ..form("noemail")
     };
-    let SignupOutcome::Invalid(errors) =
-        idm.sign_up(&visitor(), SignupVia::Open, &no_email).unwrap()
+    let SignupOutcome::Invalid(errors) = idm
+        .sign_up(&visitor(), SignupVia::Open, &no_email, URL)
+        .unwrap()
     else {
         panic!("email is required by default");
     };
     assert_eq!(errors[0].field, "email");
     set(&idm, SIGNUPS_REQUIRE_EMAIL, "false");
-    let user = created(idm.sign_up(&visitor(), SignupVia::Open, &no_email).unwrap());
+    let user = created(
+        idm.sign_up(&visitor(), SignupVia::Open, &no_email, URL)
+            .unwrap(),
+    );
     assert_eq!(user.email, None);
     assert_eq!(idm.get_user("noemail").unwrap().groups, ["staff"]);
 
@@ -298,6 +307,7 @@ fn open_signup_joins_the_default_groups_and_may_skip_email() {
             &visitor(),
             SignupVia::Token(&issued.token),
             &form("tokened"),
+            URL,
         )
         .unwrap(),
     );
@@ -334,7 +344,8 @@ fn bad_fields_are_each_reported() {
         first_name: "x".repeat(101),
         last_name: String::new(),
     };
-    let SignupOutcome::Invalid(errors) = idm.sign_up(&visitor(), SignupVia::Open, &bad).unwrap()
+    let SignupOutcome::Invalid(errors) =
+        idm.sign_up(&visitor(), SignupVia::Open, &bad, URL).unwrap()
     else {
         panic!("expected field errors");
     };

@@ -31,6 +31,7 @@ pub fn user(username: &str) -> UserView {
         id: format!("u-{username}"),
         username: username.to_owned(),
         email: Some(format!("{username}@example.com")),
+        email_verified: true,
         display_name: crate::fmt::full_name(&first, &last),
         first_name: first,
         last_name: last,
@@ -58,6 +59,7 @@ pub fn small() -> Vec<UserView> {
     grace.groups = vec!["admins".to_owned(), "navy".to_owned()];
     let mut linus = user("linus");
     linus.email = None;
+    linus.email_verified = false;
     vec![ada, bob, grace, linus, user("margaret.hamilton")]
 }
 

@@ -1,0 +1,76 @@
+//! A passkey added to an account: the owner is mailed a notice (real SMTP) saying which
+//! passkey, when, from where and how the session was signed in, and `passkey_added` records
+//! that sign-in method. Without SMTP nothing is queued and enrolment works as before.
+
+use latchkey_tests::TestDaemon;
+use latchkey_tests::authenticator::SoftAuthenticator;
+use latchkey_tests::smtp::SmtpServer;
+
+use super::email::use_smtp;
+use super::http::{audit_detail, audit_events};
+use super::passkeys::{create_user, register, signed_in_with_code};
+
+#[tokio::test]
+async fn a_passkey_added_after_a_login_code_is_mailed_to_its_owner_with_the_method() {
+    let smtp = SmtpServer::start();
+    let t = TestDaemon::start().await;
+    use_smtp(&t, smtp.port).await;
+    create_user(&t, "alice").await;
+    let b = signed_in_with_code(&t, "alice").await;
+    let mut auth = SoftAuthenticator::new();
+    let added = register(&b, &mut auth).await;
+
+    let mail = smtp.wait_for(1).await.remove(0);
+    assert_eq!(mail.rcpt, vec!["alice@example.com"]);
+    assert_eq!(mail.subject, "A passkey was added to your Latchkey account");
+    let text = mail.text.unwrap();
+    for expected in [
+        "Passkey: Passkey",
+        "When:    2026-11-23 08:00 UTC",
+        "Signed in with: a login code from an administrator",
+        "Address: 127.0.0.1",
+        "tell your administrator",
+    ] {
+        assert!(text.contains(expected), "{expected:?} in:\n{text}");
+    }
+    assert!(
+        mail.html
+            .unwrap()
+            .contains("a login code from an administrator")
+    );
+
+    let events = audit_events(&t).await;
+    let event = events
+        .iter()
+        .find(|e| e["event"] == "passkey_added")
+        .unwrap();
+    assert_eq!(audit_detail(event, "id"), added["id"].as_str());
+    assert_eq!(audit_detail(event, "method"), Some("login_code"));
+    assert!(audit_detail(event, "mail").is_some(), "{event}");
+    let sent = events
+        .iter()
+        .find(|e| e["event"] == "mail_sent" && audit_detail(e, "kind") == Some("passkey_added"));
+    assert!(sent.is_some(), "{events:?}");
+}
+
+#[tokio::test]
+async fn without_smtp_a_passkey_is_added_quietly_and_still_audited_with_the_method() {
+    let t = TestDaemon::start().await;
+    create_user(&t, "alice").await;
+    let b = signed_in_with_code(&t, "alice").await;
+    let mut auth = SoftAuthenticator::new();
+    register(&b, &mut auth).await;
+
+    let events = audit_events(&t).await;
+    let event = &events[0];
+    assert_eq!(event["event"], "passkey_added", "{event}");
+    assert_eq!(audit_detail(event, "method"), Some("login_code"));
+    assert_eq!(audit_detail(event, "mail"), None);
+    let out = t.cli(&["email", "status", "--json"]).await;
+    assert_eq!(out.code, 0, "{out:?}");
+    let status = out.json();
+    assert_eq!(
+        (status["queued"].as_u64(), status["retrying"].as_u64()),
+        (Some(0), Some(0))
+    );
+}
