@@ -7,7 +7,7 @@ use latchkey_tests::authenticator::SoftAuthenticator;
 use latchkey_tests::smtp::SmtpServer;
 
 use super::email::use_smtp;
-use super::http::{audit_detail, audit_events};
+use super::http::{audit_detail, audit_events, wait_for_audit};
 use super::passkeys::{create_user, register, signed_in_with_code};
 
 #[tokio::test]
@@ -47,10 +47,11 @@ async fn a_passkey_added_after_a_login_code_is_mailed_to_its_owner_with_the_meth
     assert_eq!(audit_detail(event, "id"), added["id"].as_str());
     assert_eq!(audit_detail(event, "method"), Some("login_code"));
     assert!(audit_detail(event, "mail").is_some(), "{event}");
-    let sent = events
-        .iter()
-        .find(|e| e["event"] == "mail_sent" && audit_detail(e, "kind") == Some("passkey_added"));
-    assert!(sent.is_some(), "{events:?}");
+    // The worker records `mail_sent` after the server has the message.
+    wait_for_audit(&t, |e| {
+        e["event"] == "mail_sent" && audit_detail(e, "kind") == Some("passkey_added")
+    })
+    .await;
 }
 
 #[tokio::test]
