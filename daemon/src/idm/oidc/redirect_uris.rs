@@ -129,11 +129,14 @@ pub(crate) fn validate_all(
     Ok(out)
 }
 
-/// Whether `candidate` matches one of `registered` (see the module docs).
+/// Whether `candidate` matches one of `registered` (see the module docs). A candidate with a
+/// `*` never matches: it is no address a browser can go to, only a wildcard pattern repeated
+/// back (found by fuzzing: the pattern matched itself byte for byte).
 pub fn matches_any(registered: &[String], candidate: &str, allow_wildcard: bool) -> bool {
-    registered.iter().any(|pattern| {
-        pattern == candidate || (allow_wildcard && wildcard_matches(pattern, candidate))
-    })
+    !candidate.contains('*')
+        && registered.iter().any(|pattern| {
+            pattern == candidate || (allow_wildcard && wildcard_matches(pattern, candidate))
+        })
 }
 
 fn wildcard_matches(pattern: &str, candidate: &str) -> bool {
@@ -276,9 +279,11 @@ mod tests {
             "https://pr-42.example.com/cb",
             true
         ));
-        // Off: the pattern is then only an exact string.
+        // Off: the pattern matches nothing. Nor does the pattern itself, either way: no
+        // browser can go to a host with a `*`.
         assert!(!matches_any(&registered, "https://a.example.com/cb", false));
-        assert!(matches_any(&registered, "https://*.example.com/cb", false));
+        assert!(!matches_any(&registered, "https://*.example.com/cb", false));
+        assert!(!matches_any(&registered, "https://*.example.com/cb", true));
         for bad in [
             "https://example.com/cb",
             "https://.example.com/cb",
