@@ -29,7 +29,7 @@ pub struct ExpiryPicker {
     pub error: Option<String>,
     /// Sent; waiting for the code.
     pub busy: bool,
-    /// Email (issue 6): also email the code to the user (`m` toggles).
+    /// Also email the code to the user (`m` toggles).
     pub email: bool,
 }
 

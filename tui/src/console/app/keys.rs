@@ -320,7 +320,8 @@ impl App {
             return;
         }
         if key.code == KeyCode::Char('m') {
-            // Email (issue 6): send a test message now.
+            // A test message, so the SMTP settings on this screen can be
+            // checked without leaving it.
             self.modal = Some(Modal::Form(crate::console::settings::test_email_form()));
             return;
         }
