@@ -10,7 +10,7 @@ use ratatui::widgets::{Block, Cell, HighlightSpacing, Paragraph, Row, Table, Tab
 
 use super::form::{Field, Form, FormKind};
 use super::theme;
-use crate::cli::output::setting_value;
+use crate::fmt::setting_value;
 
 #[derive(Debug, Default)]
 pub struct SettingsScreen {
