@@ -185,7 +185,7 @@ impl Form {
             vec![Field::text(
                 "claims",
                 "Claims",
-                &super::access::claims_text(claims),
+                &super::claims::claims_text(claims),
             )],
         )
     }

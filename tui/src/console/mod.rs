@@ -6,6 +6,8 @@
 pub mod access;
 pub mod app;
 pub mod audit;
+pub mod audit_rows;
+pub mod claims;
 pub mod clients;
 pub mod confirm;
 pub mod driver;
@@ -15,7 +17,9 @@ pub mod groups;
 pub mod help;
 pub mod input;
 pub mod ldap;
+pub mod loaded;
 pub mod login_code;
+pub mod selection;
 pub mod settings;
 pub mod signup_tokens;
 pub mod status;

@@ -9,8 +9,10 @@ use latchkey_protocol::{
 };
 
 use super::fixtures::*;
-use crate::console::access::{Item, Loaded, parse_claims};
+use crate::console::access::Item;
 use crate::console::app::{Flash, Link, Modal, Screen};
+use crate::console::claims::parse_claims;
+use crate::console::loaded::Loaded;
 use crate::console::{App, AppEvent, Command};
 
 fn list_queries(commands: &[Command]) -> Vec<(u64, UserQuery)> {
