@@ -19,6 +19,7 @@ pub mod input;
 pub mod ldap;
 pub mod loaded;
 pub mod login_code;
+pub mod qr_popup;
 pub mod selection;
 pub mod settings;
 pub mod signup_tokens;
