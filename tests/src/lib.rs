@@ -7,6 +7,7 @@
 pub mod authenticator;
 /// The real `latchkeyd` as a separate process.
 pub mod process;
+pub mod redact;
 /// A real OpenLDAP server for the LDAP sync tests (issue 7).
 pub mod slapd;
 /// Email (issue 6): a real SMTP server (aiosmtpd) for the tests.

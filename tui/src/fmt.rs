@@ -1,5 +1,7 @@
 //! Small text formatting shared by the command line and the console.
 
+use latchkey_protocol::SettingView;
+use serde_json::Value;
 use time::OffsetDateTime;
 use time::macros::format_description;
 
@@ -73,6 +75,32 @@ pub fn full_name(first: &str, last: &str) -> String {
         (false, false) => format!("{first} {last}"),
         (false, true) => first.to_owned(),
         _ => last.to_owned(),
+    }
+}
+
+/// A setting's value as people read it: text bare, lists comma-separated,
+/// write-only secrets as `set` or `unset`.
+pub fn setting_value(setting: &SettingView) -> String {
+    match (&setting.value, setting.write_only) {
+        (Value::Null, true) => "unset".to_owned(),
+        (_, true) => "set".to_owned(),
+        (Value::Null, false) => "-".to_owned(),
+        (Value::String(text), false) => text.clone(),
+        (Value::Array(items), false) => {
+            let items: Vec<String> = items
+                .iter()
+                .map(|item| match item {
+                    Value::String(text) => text.clone(),
+                    other => other.to_string(),
+                })
+                .collect();
+            if items.is_empty() {
+                "-".to_owned()
+            } else {
+                items.join(", ")
+            }
+        }
+        (other, false) => other.to_string(),
     }
 }
 

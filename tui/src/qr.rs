@@ -22,6 +22,20 @@ pub fn lines(text: &str) -> Option<Vec<String>> {
     Some(image.lines().map(str::to_owned).collect())
 }
 
+/// The code for `text` as the command line prints it under other lines: a
+/// blank line, then the code. Empty when the text does not fit.
+pub fn printed(text: &str) -> String {
+    let mut block = String::new();
+    if let Some(lines) = lines(text) {
+        block.push('\n');
+        for line in lines {
+            block.push_str(&line);
+            block.push('\n');
+        }
+    }
+    block
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

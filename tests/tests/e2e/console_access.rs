@@ -1,12 +1,11 @@
 //! Login codes, passkeys, sessions and settings from the console and the
-//! command line, against the real daemon. These need the daemon side of
-//! issue 3 (the `access` branch); until it lands the daemon answers "does
-//! not support that request yet", so they are ignored.
+//! command line, against the real daemon.
 
 use std::time::{Duration, Instant};
 
 use crossterm::event::KeyCode;
 use latchkey_tests::TestDaemon;
+use latchkey_tests::redact::console_uids;
 use latchkey_tui::console::Driver;
 use latchkey_tui::console::app::{Modal, Screen};
 
@@ -167,7 +166,8 @@ async fn the_console_makes_shows_lists_and_revokes_a_login_code() {
     let screen = driver.screen();
     assert!(screen.contains("Login codes (1)"), "{screen}");
     assert!(screen.contains("login_code_created"), "{screen}");
-    redacted_code().bind(|| insta::assert_snapshot!("console_user_detail_access", screen));
+    redacted_code()
+        .bind(|| insta::assert_snapshot!("console_user_detail_access", console_uids(&screen)));
 
     // The code is the only item (no passkeys or sessions yet): revoke it.
     driver.key(KeyCode::Char('x')).await;
@@ -219,7 +219,7 @@ async fn the_settings_screen_edits_with_errors_inline() {
         t.cli(&["config", "show", "--json"]).await.json()["session"]["minutes"],
         45
     );
-    redacted().bind(|| insta::assert_snapshot!("console_settings", driver.screen()));
+    redacted().bind(|| insta::assert_snapshot!("console_settings", console_uids(&driver.screen())));
 }
 
 #[tokio::test]

@@ -14,6 +14,7 @@ mod cli_more;
 mod cli_users;
 mod console;
 mod console_access;
+mod console_runner;
 mod crash;
 mod email;
 mod email_verified;

@@ -1,4 +1,5 @@
-//! `latchkey passkey|login-code|session|config …`: arguments to requests.
+//! `latchkey passkey|login-code|session|config|email …`: arguments to
+//! requests.
 
 use latchkey_protocol::{NewLoginCode, Request};
 
@@ -66,7 +67,8 @@ pub fn config(command: ConfigCommand) -> Plan {
     }
 }
 
-/// `latchkey email …` (issue 6).
+/// `latchkey email …`: the outgoing mail queue, and a test message to check
+/// the SMTP settings.
 pub fn email(command: super::args::EmailCommand) -> Plan {
     match command {
         super::args::EmailCommand::Test { to } => {

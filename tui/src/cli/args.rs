@@ -434,7 +434,7 @@ pub enum SignupTokenCommand {
     Revoke { id: String },
 }
 
-/// `latchkey ldap …` (issue 7).
+/// `latchkey ldap …`.
 #[derive(Debug, Subcommand)]
 pub enum LdapCommand {
     /// Sync now and print what changed (--json: the report)

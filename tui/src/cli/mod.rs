@@ -5,6 +5,7 @@
 pub mod access;
 pub mod args;
 pub mod audit;
+pub mod error;
 pub mod group;
 pub mod oidc;
 pub mod output;
@@ -20,7 +21,8 @@ use latchkey_protocol::{Request, Response};
 
 pub use args::Cli;
 use args::Noun;
-use output::{CliError, Rendered, render};
+use error::CliError;
+use output::{Rendered, render};
 
 /// What one subcommand asks of the daemon, and the sentence to print for
 /// people when it succeeds.

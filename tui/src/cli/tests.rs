@@ -406,8 +406,23 @@ fn a_new_client_prints_its_secret_once_with_a_warning() {
             client_secret: Some("s3cr3t-s3cr3t".into()),
         },
     };
-    let note = plan(parse("client rotate-secret abc").unwrap().command.unwrap()).note;
+    let note = plan(
+        parse("client rotate-secret abcdefghijklmnopqrstuvwx")
+            .unwrap()
+            .command
+            .unwrap(),
+    )
+    .note;
     let rendered = render(&response, note);
+    // The sentence names the client asked about, and the details are that
+    // client's.
+    assert!(
+        rendered
+            .human
+            .starts_with("New secret for client abcdefghijklmnopqrstuvwx."),
+        "{}",
+        rendered.human
+    );
     assert_eq!(rendered.json["client_id"], "abcdefghijklmnopqrstuvwx");
     assert_eq!(rendered.json["client_secret"], "s3cr3t-s3cr3t");
     insta::assert_snapshot!("cli_client_secret", rendered.human);

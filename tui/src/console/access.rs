@@ -9,8 +9,8 @@ use latchkey_protocol::{
     SessionView,
 };
 
-/// Custom claims as the daemon keeps them: names and JSON values.
-pub type Claims = Vec<(String, serde_json::Value)>;
+use super::claims::Claims;
+use super::loaded::Loaded;
 
 /// One of the lists the detail view loads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -58,23 +58,6 @@ impl Part {
 
 /// How many of the user's audit events the detail view shows.
 pub const RECENT_AUDIT: u32 = 10;
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Loaded<T> {
-    Loading,
-    Ready(T),
-    /// The daemon refused; the message is shown in place of the list.
-    Failed(String),
-}
-
-impl<T> Loaded<T> {
-    pub fn ready(&self) -> Option<&T> {
-        match self {
-            Loaded::Ready(value) => Some(value),
-            _ => None,
-        }
-    }
-}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccessView {
@@ -139,7 +122,7 @@ impl AccessView {
 
     /// Moves the selection; `false` when the key is not a movement.
     pub fn step(&mut self, key: KeyEvent) -> bool {
-        match super::groups::step(self.selected, self.items().len(), key, 5) {
+        match super::selection::step(self.selected, self.items().len(), key, 5) {
             Some(next) => {
                 self.selected = next;
                 true
@@ -183,70 +166,4 @@ impl AccessView {
             Part::Audit => self.audit = Loaded::Failed(message),
         }
     }
-}
-
-/// Claims as one line of the edit form: `key=json; key2=json`.
-pub fn claims_text(claims: &[(String, serde_json::Value)]) -> String {
-    claims
-        .iter()
-        .map(|(key, value)| format!("{key}={value}"))
-        .collect::<Vec<_>>()
-        .join("; ")
-}
-
-/// Reads `key=value; key2=value2` (also one pair per line). A value that is
-/// not valid JSON is taken as a string; `;` inside JSON strings, arrays and
-/// objects does not split. `Err` names what is wrong.
-pub fn parse_claims(text: &str) -> Result<Claims, String> {
-    let mut claims: Claims = Vec::new();
-    for pair in split_pairs(text) {
-        let pair = pair.trim();
-        if pair.is_empty() {
-            continue;
-        }
-        let Some((key, value)) = pair.split_once('=') else {
-            return Err(format!("\"{pair}\" is not key=value"));
-        };
-        let key = key.trim();
-        if key.is_empty() {
-            return Err(format!("\"{pair}\" has no claim name"));
-        }
-        if claims.iter().any(|(k, _)| k == key) {
-            return Err(format!("claim {key} is given twice"));
-        }
-        let value = value.trim();
-        let value = serde_json::from_str(value)
-            .unwrap_or_else(|_| serde_json::Value::String(value.to_owned()));
-        claims.push((key.to_owned(), value));
-    }
-    Ok(claims)
-}
-
-/// Splits on `;` and newlines outside JSON strings and brackets.
-fn split_pairs(text: &str) -> Vec<&str> {
-    let mut pairs = Vec::new();
-    let (mut depth, mut in_string, mut escaped, mut start) = (0usize, false, false, 0);
-    for (at, c) in text.char_indices() {
-        if in_string {
-            match c {
-                _ if escaped => escaped = false,
-                '\\' => escaped = true,
-                '"' => in_string = false,
-                _ => {}
-            }
-            continue;
-        }
-        match c {
-            '"' => in_string = true,
-            '[' | '{' => depth += 1,
-            ']' | '}' => depth = depth.saturating_sub(1),
-            ';' | '\n' if depth == 0 => {
-                pairs.push(text.get(start..at).unwrap_or(""));
-                start = at + c.len_utf8();
-            }
-            _ => {}
-        }
-    }
-    pairs.push(text.get(start..).unwrap_or(""));
-    pairs
 }

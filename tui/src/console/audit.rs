@@ -6,11 +6,11 @@ use latchkey_protocol::{AuditEventView, AuditQuery};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Cell, HighlightSpacing, Paragraph, Row, Table, TableState};
+use ratatui::widgets::{Block, HighlightSpacing, Paragraph, Row, Table, TableState};
 
+use super::audit_rows::{COLUMNS, event_row, header};
 use super::input::{Edit, TextInput};
 use super::theme;
-use crate::fmt::short_time;
 
 /// Events loaded and kept; live events push the oldest out.
 pub const AUDIT_LIMIT: u32 = 200;
@@ -94,7 +94,7 @@ impl AuditView {
             };
         }
         let len = self.events.as_ref().map_or(0, Vec::len);
-        if let Some(next) = super::groups::step(self.selected, len, key, page) {
+        if let Some(next) = super::selection::step(self.selected, len, key, page) {
             self.selected = next;
             return AuditKey::Handled;
         }
@@ -121,37 +121,6 @@ impl AuditView {
         self.selected = 0;
         AuditKey::Apply
     }
-}
-
-/// Column widths shared with the user detail view's recent activity.
-pub const COLUMNS: [Constraint; 5] = [
-    Constraint::Length(16),
-    Constraint::Length(20),
-    Constraint::Length(23),
-    Constraint::Length(18),
-    Constraint::Fill(1),
-];
-
-pub fn header() -> Row<'static> {
-    Row::new(vec!["AT (UTC)", "EVENT", "ACTOR", "SUBJECT", "DETAILS"]).style(theme::header())
-}
-
-pub fn event_row(event: &AuditEventView) -> Row<'static> {
-    let mut details: Vec<String> = event
-        .details
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect();
-    if let Some(ip) = &event.ip {
-        details.push(format!("ip={ip}"));
-    }
-    Row::new(vec![
-        Cell::from(short_time(event.at)),
-        Cell::from(event.event.clone()),
-        Cell::from(event.actor.clone()),
-        Cell::from(event.subject.clone().unwrap_or_default()),
-        Cell::from(details.join(" ")),
-    ])
 }
 
 pub fn render(view: &AuditView, frame: &mut Frame, area: Rect) {

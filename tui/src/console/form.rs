@@ -42,7 +42,7 @@ pub enum FormKind {
     },
     /// Rotating the signing key; its single field is `alg`.
     RotateKey,
-    /// Email (issue 6): send a test message; its single field is `to`.
+    /// Sending a test message; its single field is `to`.
     TestEmail,
     /// Replacing a user's or group's custom claims; the single field is
     /// `claims`, `key=json; key2=json`.
@@ -185,7 +185,7 @@ impl Form {
             vec![Field::text(
                 "claims",
                 "Claims",
-                &super::access::claims_text(claims),
+                &super::claims::claims_text(claims),
             )],
         )
     }

@@ -1,14 +1,14 @@
 //! The Groups screen (all groups; there are few enough to hold at once) and
 //! the members view of one group.
 
-use crossterm::event::{KeyCode, KeyEvent};
 use latchkey_protocol::{GroupSummary, GroupView};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::Line;
 use ratatui::widgets::{Block, Paragraph, Row, Table, TableState};
 
-use super::access::{Claims, Loaded};
+use super::claims::{Claims, claim_lines};
+use super::loaded::Loaded;
 use super::theme;
 use crate::fmt::timestamp;
 
@@ -22,21 +22,6 @@ pub struct GroupsView {
     pub member_selected: usize,
     /// The custom claims of the group named, as the members view shows them.
     pub claims: Option<(String, Loaded<Claims>)>,
-}
-
-/// Moves a selection by a key; `None` when the key is not a movement.
-pub fn step(selected: usize, len: usize, key: KeyEvent, page: usize) -> Option<usize> {
-    let last = len.saturating_sub(1);
-    let next = match key.code {
-        KeyCode::Down | KeyCode::Char('j') => selected.saturating_add(1),
-        KeyCode::Up | KeyCode::Char('k') => selected.saturating_sub(1),
-        KeyCode::PageDown => selected.saturating_add(page),
-        KeyCode::PageUp => selected.saturating_sub(page),
-        KeyCode::Home | KeyCode::Char('g') => 0,
-        KeyCode::End | KeyCode::Char('G') => last,
-        _ => return None,
-    };
-    Some(next.min(last))
 }
 
 impl GroupsView {
@@ -106,7 +91,7 @@ pub fn render_list(view: &GroupsView, frame: &mut Frame, area: Rect) {
 
 pub fn render_members(view: &GroupsView, name: &str, frame: &mut Frame, area: Rect) {
     let claims = view.claims_of(name).unwrap_or(&Loaded::Loading);
-    let lines = super::user_detail::claim_lines("Custom claims", claims);
+    let lines = claim_lines("Custom claims", claims);
     let rows = u16::try_from(lines.len())
         .unwrap_or(u16::MAX)
         .saturating_add(2);

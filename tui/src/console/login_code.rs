@@ -7,12 +7,13 @@ use std::time::Duration;
 use crossterm::event::{KeyCode, KeyEvent};
 use latchkey_protocol::{EXPIRY_PRESETS, LoginCodeCreated, UserView, parse_expiry};
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::style::{Color, Style};
+use ratatui::layout::Rect;
+use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Padding, Paragraph, Wrap};
 
 use super::input::{Edit, TextInput};
+use super::qr_popup::QrPopup;
 use super::theme;
 use crate::fmt::{grouped_code, timestamp};
 
@@ -29,7 +30,7 @@ pub struct ExpiryPicker {
     pub error: Option<String>,
     /// Sent; waiting for the code.
     pub busy: bool,
-    /// Email (issue 6): also email the code to the user (`m` toggles).
+    /// Also email the code to the user (`m` toggles).
     pub email: bool,
 }
 
@@ -188,30 +189,6 @@ fn choice(selected: bool, label: &str) -> Line<'static> {
 }
 
 pub fn render_shown(shown: &LoginCodeShown, frame: &mut Frame, area: Rect) {
-    let qr_width = shown
-        .qr
-        .first()
-        .map_or(0, |l| u16::try_from(l.chars().count()).unwrap_or(0));
-    let qr_height = u16::try_from(shown.qr.len()).unwrap_or(0);
-    let popup = super::centered(area, 96, qr_height.max(14) + 2);
-    frame.render_widget(Clear, popup);
-    let block = Block::bordered()
-        .title(format!(" Login code for {} ", shown.username))
-        .border_style(theme::ok());
-    let inner = block.inner(popup);
-    frame.render_widget(block, popup);
-    let [qr_area, text_area] =
-        Layout::horizontal([Constraint::Length(qr_width + 1), Constraint::Min(20)]).areas(inner);
-    // Explicit colours: light modules white, dark ones black, whatever the
-    // terminal's theme.
-    let qr_style = Style::new().fg(Color::White).bg(Color::Black);
-    let qr: Vec<Line> = shown
-        .qr
-        .iter()
-        .map(|l| Line::styled(l.as_str(), qr_style))
-        .collect();
-    frame.render_widget(Paragraph::new(qr), qr_area);
-
     let label = |text: &'static str| Line::styled(text, theme::header());
     let mut lines = vec![
         Line::raw(""),
@@ -241,10 +218,12 @@ pub fn render_shown(shown: &LoginCodeShown, frame: &mut Frame, area: Rect) {
     ));
     lines.push(Line::raw(""));
     lines.push(theme::key_hints(&[("Esc", "close")]));
-    frame.render_widget(
-        Paragraph::new(lines)
-            .block(Block::new().padding(Padding::horizontal(1)))
-            .wrap(Wrap { trim: false }),
-        text_area,
-    );
+    QrPopup {
+        title: format!(" Login code for {} ", shown.username),
+        qr: &shown.qr,
+        text: lines,
+        width: 96,
+        text_rows: 14,
+    }
+    .render(frame, area);
 }

@@ -1,11 +1,14 @@
 //! The full-screen console: [`App`] holds the state and update logic,
 //! [`render`] draws it into any ratatui frame, and [`run`] is the thin
 //! async runner that owns the terminal, the daemon connection and the
-//! `select!` loop over input, replies and a tick.
+//! `select!` loop over input, replies and a tick ([`run_on`] is that loop
+//! on any terminal and input).
 
 pub mod access;
 pub mod app;
 pub mod audit;
+pub mod audit_rows;
+pub mod claims;
 pub mod clients;
 pub mod confirm;
 pub mod driver;
@@ -15,7 +18,10 @@ pub mod groups;
 pub mod help;
 pub mod input;
 pub mod ldap;
+pub mod loaded;
 pub mod login_code;
+pub mod qr_popup;
+pub mod selection;
 pub mod settings;
 pub mod signup_tokens;
 pub mod status;
@@ -32,11 +38,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossterm::event::{Event as TermEvent, EventStream};
-use futures_util::StreamExt;
+use futures_util::{Stream, StreamExt};
 use latchkey_protocol::{Client, ClientError, Event, Request};
-use ratatui::Frame;
+use ratatui::backend::Backend;
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::{Frame, Terminal};
 use tokio::sync::mpsc;
 
 pub use app::App;
@@ -142,19 +149,28 @@ const TICK: Duration = Duration::from_millis(250);
 /// a panic hook that restores it before the panic message prints.
 pub async fn run(socket_path: PathBuf) -> anyhow::Result<()> {
     let mut terminal = ratatui::try_init()?;
-    let result = run_loop(&mut terminal, socket_path).await;
+    let result = run_on(&mut terminal, EventStream::new(), socket_path).await;
     ratatui::restore();
     result
 }
 
-async fn run_loop(
-    terminal: &mut ratatui::DefaultTerminal,
+/// The console's loop on any terminal and any stream of terminal input:
+/// [`run`] gives it the real ones, tests a `TestBackend` and scripted keys,
+/// so what they check is the loop the admin runs. Returns when the admin
+/// quits or the input ends.
+pub async fn run_on<B, I>(
+    terminal: &mut Terminal<B>,
+    mut input: I,
     socket_path: PathBuf,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<()>
+where
+    B: Backend,
+    B::Error: Send + Sync + 'static,
+    I: Stream<Item = std::io::Result<TermEvent>> + Unpin,
+{
     let size = terminal.size()?;
     let mut app = App::new(socket_path.clone(), size.height);
     let (tx, mut rx) = mpsc::unbounded_channel::<Internal>();
-    let mut input = EventStream::new();
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut client: Option<Arc<Client>> = None;

@@ -10,14 +10,14 @@ use ratatui::widgets::{Block, Cell, HighlightSpacing, Paragraph, Row, Table, Tab
 
 use super::form::{Field, Form, FormKind};
 use super::theme;
-use crate::cli::output::setting_value;
+use crate::fmt::setting_value;
 
 #[derive(Debug, Default)]
 pub struct SettingsScreen {
     /// `None` until loaded; `Err` when the daemon refused.
     pub settings: Option<Result<Vec<SettingView>, String>>,
     pub selected: usize,
-    /// Email (issue 6): the outgoing mail queue, shown under the settings.
+    /// The outgoing mail queue, shown under the settings.
     pub mail: Option<MailStatusView>,
 }
 
@@ -61,7 +61,7 @@ pub fn edit_form(setting: &SettingView) -> Form {
     )
 }
 
-/// Email (issue 6): the form that sends a test message (`m`).
+/// The form that sends a test message (`m`).
 pub fn test_email_form() -> Form {
     Form::new(
         FormKind::TestEmail,
@@ -70,7 +70,7 @@ pub fn test_email_form() -> Form {
     )
 }
 
-/// Email (issue 6): one line about the outgoing mail queue.
+/// One line about the outgoing mail queue.
 fn mail_line(mail: &MailStatusView) -> Line<'static> {
     if !mail.configured {
         return Line::styled(

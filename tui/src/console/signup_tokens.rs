@@ -9,12 +9,13 @@ use latchkey_protocol::{
     EXPIRY_PRESETS, NewSignupToken, SignupTokenCreated, SignupTokenView, parse_expiry,
 };
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::style::{Color, Style};
+use ratatui::layout::{Constraint, Rect};
+use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Padding, Paragraph, Row, Table, TableState, Wrap};
 
 use super::input::{Edit, TextInput};
+use super::qr_popup::QrPopup;
 use super::theme;
 use crate::fmt::timestamp;
 
@@ -386,28 +387,6 @@ pub fn render_dialog(dialog: &SignupTokenDialog, frame: &mut Frame, area: Rect) 
 }
 
 pub fn render_shown(shown: &SignupTokenShown, frame: &mut Frame, area: Rect) {
-    let qr_width = shown
-        .qr
-        .first()
-        .map_or(0, |l| u16::try_from(l.chars().count()).unwrap_or(0));
-    let qr_height = u16::try_from(shown.qr.len()).unwrap_or(0);
-    let popup = super::centered(area, 100, qr_height.max(16) + 2);
-    frame.render_widget(Clear, popup);
-    let block = Block::bordered()
-        .title(" Signup link ")
-        .border_style(theme::ok());
-    let inner = block.inner(popup);
-    frame.render_widget(block, popup);
-    let [qr_area, text_area] =
-        Layout::horizontal([Constraint::Length(qr_width + 1), Constraint::Min(20)]).areas(inner);
-    let qr_style = Style::new().fg(Color::White).bg(Color::Black);
-    let qr: Vec<Line> = shown
-        .qr
-        .iter()
-        .map(|l| Line::styled(l.as_str(), qr_style))
-        .collect();
-    frame.render_widget(Paragraph::new(qr), qr_area);
-
     let label = |text: &'static str| Line::styled(text, theme::header());
     let token = &shown.token;
     let lines = vec![
@@ -431,10 +410,12 @@ pub fn render_shown(shown: &SignupTokenShown, frame: &mut Frame, area: Rect) {
         Line::raw(""),
         theme::key_hints(&[("Esc", "close")]),
     ];
-    frame.render_widget(
-        Paragraph::new(lines)
-            .block(Block::new().padding(Padding::horizontal(1)))
-            .wrap(Wrap { trim: false }),
-        text_area,
-    );
+    QrPopup {
+        title: " Signup link ".to_owned(),
+        qr: &shown.qr,
+        text: lines,
+        width: 100,
+        text_rows: 16,
+    }
+    .render(frame, area);
 }

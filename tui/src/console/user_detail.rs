@@ -9,7 +9,10 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Row, Table, Wrap};
 
-use super::access::{AccessView, Claims, Item, Loaded};
+use super::access::{AccessView, Item};
+use super::audit_rows;
+use super::claims::claim_lines;
+use super::loaded::Loaded;
 use super::theme;
 use crate::fmt::{short_time, timestamp, yes_no};
 
@@ -203,28 +206,6 @@ fn item_text(item: &Item) -> String {
     }
 }
 
-/// A heading and one `key = json` line per claim (the group view uses it too).
-pub fn claim_lines(title: &str, claims: &Loaded<Claims>) -> Vec<Line<'static>> {
-    let heading = match claims {
-        Loaded::Ready(list) => format!("{title} ({})", list.len()),
-        Loaded::Failed(_) => title.to_owned(),
-        Loaded::Loading => format!("{title} …"),
-    };
-    let mut lines = vec![Line::styled(heading, theme::header())];
-    match claims {
-        Loaded::Failed(error) => lines.push(Line::styled(format!("  {error}"), theme::dim())),
-        Loaded::Ready(list) if list.is_empty() => {
-            lines.push(Line::styled("  none (c adds)", theme::dim()));
-        }
-        Loaded::Ready(list) => lines.extend(
-            list.iter()
-                .map(|(key, value)| Line::raw(format!("  {key} = {value}"))),
-        ),
-        Loaded::Loading => {}
-    }
-    lines
-}
-
 fn render_audit(audit: &Loaded<Vec<AuditEventView>>, frame: &mut Frame, area: Rect) {
     let block = Block::bordered().title(" Recent activity ");
     let events = match audit {
@@ -252,10 +233,10 @@ fn render_audit(audit: &Loaded<Vec<AuditEventView>>, frame: &mut Frame, area: Re
         );
         return;
     }
-    let rows: Vec<Row> = events.iter().map(super::audit::event_row).collect();
+    let rows: Vec<Row> = events.iter().map(audit_rows::event_row).collect();
     frame.render_widget(
-        Table::new(rows, super::audit::COLUMNS)
-            .header(super::audit::header())
+        Table::new(rows, audit_rows::COLUMNS)
+            .header(audit_rows::header())
             .block(block),
         area,
     );

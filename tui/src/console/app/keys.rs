@@ -4,14 +4,15 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use latchkey_protocol::{ClaimOwner, NewLoginCode, Request, Source};
 
 use super::{App, Flash, Link, Modal, Purpose, Screen, Tab};
-use crate::console::access::{AccessView, Item, Loaded, Part};
+use crate::console::access::{AccessView, Item, Part};
 use crate::console::audit::AuditKey;
 use crate::console::clients;
 use crate::console::confirm::{Confirm, ConfirmAction, ConfirmKey};
 use crate::console::event::Command;
 use crate::console::form::{Form, FormKey};
-use crate::console::groups;
+use crate::console::loaded::Loaded;
 use crate::console::login_code::{ExpiryPicker, PickerKey};
+use crate::console::selection::step;
 use crate::console::signup_tokens::{DialogKey, SignupTokenDialog};
 use crate::console::users::UsersKey;
 
@@ -310,7 +311,7 @@ impl App {
         }
         let len = self.settings.list().len();
         let page = usize::from(self.height.saturating_sub(10).max(1));
-        if let Some(next) = groups::step(self.settings.selected, len, key, page) {
+        if let Some(next) = step(self.settings.selected, len, key, page) {
             self.settings.selected = next;
             return;
         }
@@ -320,7 +321,8 @@ impl App {
             return;
         }
         if key.code == KeyCode::Char('m') {
-            // Email (issue 6): send a test message now.
+            // A test message, so the SMTP settings on this screen can be
+            // checked without leaving it.
             self.modal = Some(Modal::Form(crate::console::settings::test_email_form()));
             return;
         }
@@ -334,7 +336,7 @@ impl App {
     fn on_clients_key(&mut self, key: KeyEvent) {
         let len = self.clients.list().len();
         let page = usize::from(self.height.saturating_sub(10).max(1));
-        if let Some(next) = groups::step(self.clients.selected, len, key, page) {
+        if let Some(next) = step(self.clients.selected, len, key, page) {
             self.clients.selected = next;
             return;
         }
@@ -381,7 +383,7 @@ impl App {
     fn on_signup_tokens_key(&mut self, key: KeyEvent) {
         let len = self.signup_tokens.list().len();
         let page = usize::from(self.height.saturating_sub(6).max(1));
-        if let Some(next) = groups::step(self.signup_tokens.selected, len, key, page) {
+        if let Some(next) = step(self.signup_tokens.selected, len, key, page) {
             self.signup_tokens.selected = next;
             return;
         }
@@ -429,7 +431,7 @@ impl App {
     fn on_groups_key(&mut self, key: KeyEvent) {
         let len = self.groups.groups.as_ref().map_or(0, Vec::len);
         let page = usize::from(self.height.saturating_sub(6).max(1));
-        if let Some(next) = groups::step(self.groups.selected, len, key, page) {
+        if let Some(next) = step(self.groups.selected, len, key, page) {
             self.groups.selected = next;
             return;
         }
@@ -465,7 +467,7 @@ impl App {
             .map(|g| g.members.clone())
             .unwrap_or_default();
         let page = usize::from(self.height.saturating_sub(6).max(1));
-        if let Some(next) = groups::step(self.groups.member_selected, members.len(), key, page) {
+        if let Some(next) = step(self.groups.member_selected, members.len(), key, page) {
             self.groups.member_selected = next;
             return;
         }

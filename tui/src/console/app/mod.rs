@@ -142,7 +142,7 @@ enum Purpose {
     },
     LdapStatus,
     LdapSync,
-    /// Email (issue 6): the outgoing mail queue, for the Settings screen.
+    /// The outgoing mail queue, for the Settings screen.
     MailStatus,
 }
 

@@ -5,9 +5,11 @@ use latchkey_protocol::{
 };
 
 use super::{App, Flash, Modal, Purpose, Screen};
-use crate::console::access::{Loaded, Part, parse_claims};
+use crate::console::access::Part;
+use crate::console::claims::parse_claims;
 use crate::console::clients::SecretShown;
 use crate::console::form::{Form, FormKind};
+use crate::console::loaded::Loaded;
 use crate::console::login_code::LoginCodeShown;
 use crate::console::signup_tokens::SignupTokenShown;
 

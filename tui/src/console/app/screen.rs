@@ -20,7 +20,7 @@ pub enum Screen {
     Settings,
     /// Signup tokens, reached from Settings (`t`).
     SignupTokens,
-    /// LDAP sync status, opened from Settings with `L` (issue 7).
+    /// LDAP sync status, opened from Settings with `L`.
     Ldap,
 }
 

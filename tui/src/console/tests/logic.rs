@@ -5,12 +5,14 @@ use std::time::{Duration, Instant};
 use crossterm::event::KeyCode;
 use latchkey_protocol::{
     ApiError, AuditPage, ClaimOwner, ErrorCode, GroupList, Request, Response, SettingsView,
-    UserQuery,
+    UserPage, UserQuery,
 };
 
 use super::fixtures::*;
-use crate::console::access::{Item, Loaded, parse_claims};
+use crate::console::access::Item;
 use crate::console::app::{Flash, Link, Modal, Screen};
+use crate::console::claims::parse_claims;
+use crate::console::loaded::Loaded;
 use crate::console::{App, AppEvent, Command};
 
 fn list_queries(commands: &[Command]) -> Vec<(u64, UserQuery)> {
@@ -73,13 +75,16 @@ fn filter_typing_sends_filtered_requests_and_drops_stale_replies() {
     assert_eq!(query_ad.filter, "ad");
 
     // The newer reply lands first; the older one must not overwrite it.
-    let users = small();
-    for (tag, query) in [(tag_ad, query_ad), (tag_a, query_a)] {
+    let ada = UserPage {
+        users: vec![user("ada.lovelace")],
+        total: 1,
+        offset: 0,
+    };
+    let everyone = page_of(&small(), &query_a);
+    for (tag, page) in [(tag_ad, ada), (tag_a, everyone)] {
         h.app.update(AppEvent::Reply {
             tag,
-            result: Ok(Response::Users {
-                page: page_of(&users, &query),
-            }),
+            result: Ok(Response::Users { page }),
         });
     }
     assert_eq!(h.app.users().total(), Some(1));

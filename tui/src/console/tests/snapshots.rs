@@ -4,7 +4,7 @@ use std::time::Instant;
 
 use crossterm::event::KeyCode;
 use latchkey_protocol::{
-    ApiError, AuditPage, ErrorCode, GroupList, Request, Response, SettingsView,
+    ApiError, AuditPage, ErrorCode, GroupList, Request, Response, SettingsView, UserPage,
 };
 
 use super::fixtures::*;
@@ -24,12 +24,29 @@ fn users_screen_with_100k_users_at_the_end() {
     insta::assert_snapshot!("users_100k_end", h.screen());
 }
 
+/// The console asks the daemon for the filter typed and shows the page it
+/// answers; which users match is tested against the real daemon
+/// (`tests/tests/e2e/console_runner.rs`).
 #[test]
 fn filter_active() {
     let mut h = Harness::connected(small());
     h.key(KeyCode::Char('/'));
     h.type_text("ho");
-    h.answer_users();
+    let Some((_, Request::ListUsers { query })) = h.sent.last().cloned() else {
+        panic!("no page asked for: {:?}", h.sent);
+    };
+    assert_eq!((query.filter.as_str(), query.offset), ("ho", 0));
+    let grace = small().remove(2);
+    h.reply(
+        |r| matches!(r, Request::ListUsers { query } if query.filter == "ho"),
+        Ok(Response::Users {
+            page: UserPage {
+                users: vec![grace],
+                total: 1,
+                offset: 0,
+            },
+        }),
+    );
     insta::assert_snapshot!("users_filter", h.screen());
 }
 
