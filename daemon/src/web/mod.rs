@@ -111,7 +111,7 @@ impl WebState {
     ) -> WebState {
         let limiter = RateLimiter::new(Arc::clone(idm.clock()));
         WebState(Arc::new(WebShared {
-            audit: audit_batch::AuditBatch::new(idm.store().clone()),
+            audit: audit_batch::AuditBatch::new(idm.clone()),
             idm,
             info,
             passkeys,

@@ -28,8 +28,7 @@ use super::discovery::SCOPES;
 use super::error::{OAuthError, OAuthErrorCode};
 use super::grants::{ChallengeMethod, CodeChallenge, Grant, PendingCode, pkce_syntax_ok};
 use crate::idm::audit::{self, Subject, detail};
-use crate::idm::{Actor, IdmError, Session, User};
-use crate::store::AuditRecord;
+use crate::idm::{Actor, IdmError, PendingAuditEvent, Session, User};
 
 /// Longest `state` and `nonce` we carry, in bytes.
 pub const MAX_STATE: usize = 2048;
@@ -143,7 +142,7 @@ impl ResponseTarget {
 #[derive(Debug)]
 pub struct PreparedCode {
     pub pending: PendingCode,
-    pub event: AuditRecord,
+    pub event: PendingAuditEvent,
 }
 
 /// A validated authorization request.
@@ -480,7 +479,7 @@ impl Oidc {
             detail("scopes", request.scopes.join(" ")),
         ];
         let subject = Subject::linked(&user.username, user.id);
-        let event = audit::event(now, actor, "oidc_authorized", Some(subject), details);
+        let event = PendingAuditEvent::new(now, actor, "oidc_authorized", Some(subject), details);
         let ttl = i64::try_from(client.code_ttl().as_secs()).unwrap_or(600);
         let pending = PendingCode {
             grant,
