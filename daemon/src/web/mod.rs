@@ -10,8 +10,8 @@
 //!   address (`/email/verify`, the account page's "send a confirmation link");
 //! - cross-cutting: `csrf` (double-submit cookie + Origin, a middleware in front of every
 //!   route), `cookies`, `auth` (the signed-in user), `rate_limit`, `client_ip`, `redirect`
-//!   (the `next` parameter), `headers` (CSP and friends), `error` (one error type, rendered as
-//!   a page or JSON).
+//!   (the `next` parameter), `headers` (CSP and friends), `error` (one error type) and
+//!   `error_page` (every error rendered as a page or JSON).
 //!
 //! An idm call that writes blocks (redb commits fsync), so handlers run it through
 //! [`blocking`]. The hot paths' pure reads (the session lookup, `/authorize`, a token request
@@ -29,6 +29,7 @@ mod device;
 mod email_login;
 mod email_verify;
 pub mod error;
+mod error_page;
 mod headers;
 mod health;
 mod login;
@@ -280,7 +281,7 @@ pub fn router(state: WebState) -> Router {
         // every response gets the security headers.
         .layer(from_fn_with_state(state.clone(), csrf::verify))
         .layer(from_fn_with_state(state.clone(), body::read_whole))
-        .layer(from_fn_with_state(state.clone(), error::render_errors))
+        .layer(from_fn_with_state(state.clone(), error_page::render_errors))
         .layer(from_fn_with_state(state.clone(), headers::security_headers))
         .with_state(state)
 }

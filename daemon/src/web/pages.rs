@@ -9,7 +9,6 @@ use time::macros::format_description;
 
 use super::assets;
 use super::csrf::CsrfToken;
-use super::error::WebError;
 
 /// What every page's frame shows: the app name (setting `app.name`), the CSRF token for
 /// `<meta name="csrf-token">` and hidden inputs, and the asset paths.
@@ -196,14 +195,6 @@ pub struct SignupPasskeyPage {
     pub username: String,
 }
 
-#[derive(Template, Debug)]
-#[template(path = "error.html")]
-pub struct ErrorPage {
-    pub chrome: Chrome,
-    pub title: &'static str,
-    pub message: String,
-}
-
 /// Renders a page with a status. A template that fails to render (it should not: they are
 /// checked at compile time) is logged and answered with a bare 500.
 pub fn render(status: StatusCode, page: &impl Template) -> Response {
@@ -214,28 +205,6 @@ pub fn render(status: StatusCode, page: &impl Template) -> Response {
             (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
         }
     }
-}
-
-/// The HTML of an error page (used by the error middleware).
-pub fn error_page(app_name: &str, error: &WebError) -> String {
-    let title = match error.status {
-        StatusCode::FORBIDDEN => "Request refused",
-        StatusCode::NOT_FOUND => "Not found",
-        StatusCode::GONE => "Link no longer valid",
-        StatusCode::UNAUTHORIZED => "Sign-in failed",
-        StatusCode::TOO_MANY_REQUESTS => "Too many attempts",
-        s if s.is_server_error() => "Something went wrong",
-        _ => "That did not work",
-    };
-    let page = ErrorPage {
-        chrome: Chrome::bare(app_name),
-        title,
-        message: error.message.clone(),
-    };
-    page.render().unwrap_or_else(|e| {
-        tracing::error!("cannot render the error page: {e}");
-        String::from("error")
-    })
 }
 
 /// `2026-11-23 08:00 UTC`
