@@ -7,8 +7,8 @@ use latchkey_protocol::{
     ApiError, AuditPage, DaemonStatus, ErrorCode, GroupList, Request, Response, UserPage,
 };
 
+use super::context::ConnectionContext;
 use super::errors::api_error;
-use super::server::ConnectionContext;
 use super::views;
 use crate::idm::Actor;
 use crate::idm::oidc::Alg;

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use latchkey_protocol::{ApiError, ErrorCode, MailStatusView, NewLoginCode, Response};
 
+use super::context::ConnectionContext;
 use super::errors::api_error;
-use super::server::ConnectionContext;
 use super::views;
 use crate::idm::Actor;
 use crate::mail::OutgoingMail;
