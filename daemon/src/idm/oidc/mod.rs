@@ -11,6 +11,7 @@ mod claims;
 mod clients;
 mod consent;
 pub mod jwt;
+mod key_set;
 mod key_store;
 mod keys;
 pub mod redirect_uris;
@@ -39,7 +40,9 @@ pub use clients::{
 };
 pub use consent::Authorization;
 pub use jwt::JwtError;
-pub use keys::{Alg, KEY_RETIRE_MARGIN_SECS, KeySet, SigningKeyInfo};
+pub use key_set::KeySet;
+pub use key_store::{KEY_RETIRE_MARGIN_SECS, SigningKeyInfo};
+pub use keys::Alg;
 pub use liveness::Refusal;
 pub(crate) use session_end::{end_session_families, end_user_families};
 
