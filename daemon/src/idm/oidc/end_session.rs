@@ -16,9 +16,10 @@ use serde_json::Value;
 
 use super::Oidc;
 use super::authorize::str_claim;
-use super::clients::{ACCESS_TOKEN_SECS_RANGE, Client};
+use super::clients::Client;
 use super::grants::{session_client_selector, session_selector};
 use super::jwt;
+use super::lifetimes::ACCESS_TOKEN_SECS_RANGE;
 use crate::idm::{IdmError, UserId};
 
 /// What a valid `id_token_hint` says.

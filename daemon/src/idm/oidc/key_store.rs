@@ -9,9 +9,9 @@
 use time::OffsetDateTime;
 
 use super::Oidc;
-use super::clients::DEFAULT_ACCESS_TOKEN_SECS;
 use super::key_set::KeySet;
 use super::keys::{Alg, crypto, generate, kid_of};
+use super::lifetimes::DEFAULT_ACCESS_TOKEN_SECS;
 use crate::idm::audit::{self, Subject, detail};
 use crate::idm::{Actor, Idm, IdmError, sealed, to_time};
 use crate::sealing::Sealer;

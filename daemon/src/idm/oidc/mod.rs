@@ -14,6 +14,7 @@ pub mod jwt;
 mod key_set;
 mod key_store;
 mod keys;
+mod lifetimes;
 pub mod redirect_uris;
 
 // The protocol flows (oidc-flows).
@@ -33,16 +34,17 @@ pub mod userinfo;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 pub use claims::{MAX_CLAIMS, RESERVED_CLAIMS};
-pub use clients::{
-    ACCESS_TOKEN_SECS_RANGE, CODE_SECS_RANGE, Client, DEFAULT_ACCESS_TOKEN_SECS, DEFAULT_CODE_SECS,
-    DEFAULT_REFRESH_MAX_SECS, DEFAULT_REFRESH_TOKEN_SECS, REFRESH_MAX_SECS_RANGE,
-    REFRESH_TOKEN_SECS_RANGE, describe_secs,
-};
+pub use clients::Client;
 pub use consent::Authorization;
 pub use jwt::JwtError;
 pub use key_set::KeySet;
 pub use key_store::{KEY_RETIRE_MARGIN_SECS, SigningKeyInfo};
 pub use keys::Alg;
+pub use lifetimes::{
+    ACCESS_TOKEN_SECS_RANGE, CODE_SECS_RANGE, DEFAULT_ACCESS_TOKEN_SECS, DEFAULT_CODE_SECS,
+    DEFAULT_REFRESH_MAX_SECS, DEFAULT_REFRESH_TOKEN_SECS, REFRESH_MAX_SECS_RANGE,
+    REFRESH_TOKEN_SECS_RANGE, describe_secs,
+};
 pub use liveness::Refusal;
 pub(crate) use session_end::{end_session_families, end_user_families};
 
