@@ -24,6 +24,7 @@ pub mod end_session;
 pub mod error;
 pub mod grants;
 pub mod introspect;
+mod issue;
 mod liveness;
 mod refresh;
 pub mod revoke;
