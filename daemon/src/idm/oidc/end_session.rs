@@ -15,10 +15,9 @@
 use serde_json::Value;
 
 use super::Oidc;
-use super::authorize::str_claim;
 use super::clients::Client;
 use super::grants::{session_client_selector, session_selector};
-use super::jwt;
+use super::jwt::{self, str_claim};
 use super::lifetimes::ACCESS_TOKEN_SECS_RANGE;
 use crate::idm::{IdmError, UserId};
 
