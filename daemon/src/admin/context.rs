@@ -17,8 +17,8 @@ pub struct ConnectionContext {
     pub oidc: Oidc,
     pub info: Arc<DaemonInfo>,
     pub events: broadcast::Sender<Event>,
-    /// Runs LDAP syncs and keeps the last result (issue 7).
+    /// Runs LDAP syncs and keeps the last result.
     pub ldap: crate::ldap::LdapSync,
-    /// Email (issue 6): sends the test message, wakes the delivery worker.
+    /// Sends the test message, wakes the delivery worker.
     pub mail: crate::mail::MailService,
 }

@@ -1,5 +1,5 @@
-//! Email requests (issue 6): the test message, the outbox status, and login
-//! codes sent by email.
+//! Email requests: the test message, the outbox status, and login codes sent
+//! by email.
 
 use std::time::Duration;
 

@@ -65,11 +65,11 @@ pub struct AlternativePage {
     pub chrome: Chrome,
     pub next: String,
     pub login_href: String,
-    /// Email (issue 6): offer "email me a sign-in link" (`email.one_time_access`).
+    /// Offer "email me a sign-in link" (`email.one_time_access`).
     pub email_link: bool,
 }
 
-/// Email (issue 6): the one answer to "email me a sign-in link", with the code form.
+/// The one answer to "email me a sign-in link", with the code form.
 #[derive(Template, Debug)]
 #[template(path = "email_sent.html")]
 pub struct EmailSentPage {
@@ -78,7 +78,7 @@ pub struct EmailSentPage {
     pub error: Option<String>,
 }
 
-/// Email (issue 6): the page the mailed link opens (a Continue button).
+/// The page the mailed link opens (a Continue button).
 #[derive(Template, Debug)]
 #[template(path = "email_link.html")]
 pub struct EmailLinkPage {
@@ -168,7 +168,7 @@ pub struct SetupPage {
     pub error: Option<String>,
 }
 
-/// `/signup` and `/st/{token}` (issue 5): the form with a message under each field it refuses.
+/// `/signup` and `/st/{token}`: the form with a message under each field it refuses.
 #[derive(Template, Debug)]
 #[template(path = "signup.html")]
 pub struct SignupPage {

@@ -1,7 +1,10 @@
-//! OpenID Connect: the [`Oidc`] service over [`Idm`]. This part holds the
-//! administration side and the foundation the protocol flows build on:
-//! clients (`clients`, `redirect_uris`), signing keys and JWTs (`keys`,
-//! `jwt`), custom claims (`claims`) and consent (`consent`).
+//! OpenID Connect: the [`Oidc`] service over [`Idm`]. The administration side:
+//! clients (`clients`, `lifetimes`, `redirect_uris`), signing keys and JWTs
+//! (`keys`, `key_set`, `key_store`, `jwt`), custom claims (`claims`) and
+//! consent (`consent`); and the protocol flows: the authorization endpoint
+//! (`authorize`), codes (`grants`), the token endpoint (`token`, `issue`,
+//! `refresh`), userinfo, introspection, revocation and RP-initiated logout
+//! (`end_session`), with the checks a grant passes at every use (`liveness`).
 //!
 //! Like `Idm`, every mutation writes its audit event in the same store
 //! transaction, and the store blocks: call from blocking code.
@@ -17,7 +20,6 @@ mod keys;
 mod lifetimes;
 pub mod redirect_uris;
 
-// The protocol flows (oidc-flows).
 pub mod authorize;
 pub mod discovery;
 pub mod end_session;
