@@ -7,8 +7,8 @@ use latchkey_protocol::{
     ApiError, AuditPage, DaemonStatus, ErrorCode, GroupList, Request, Response, UserPage,
 };
 
+use super::context::ConnectionContext;
 use super::errors::api_error;
-use super::server::ConnectionContext;
 use super::views;
 use crate::idm::Actor;
 use crate::idm::oidc::Alg;
@@ -149,7 +149,7 @@ pub(super) fn handle(
         },
         Request::SetSetting { key, value } => {
             let settings = idm.set_setting(actor, &key, &value).map_err(api_error)?;
-            // Email (issue 6): new SMTP settings may unblock queued mail.
+            // New SMTP settings may unblock queued mail.
             if key.trim().starts_with("smtp.") {
                 ctx.mail.wake();
             }
@@ -211,7 +211,7 @@ pub(super) fn handle(
                 .map_err(api_error)?;
             Response::Done
         }
-        // Signup tokens (#5).
+        // Signup tokens.
         Request::CreateSignupToken { token } => Response::SignupToken {
             token: views::signup_token_created(
                 idm.create_signup_token(actor, &token).map_err(api_error)?,
@@ -230,8 +230,8 @@ pub(super) fn handle(
             idm.revoke_signup_token(actor, &id).map_err(api_error)?;
             Response::Done
         }
-        // LDAP sync (issue 7): `ldap_sync` below, awaited by the server
-        // instead of running on the blocking pool.
+        // `ldap_sync` below, awaited by the server instead of running on the
+        // blocking pool: a sync takes long and pushes progress events.
         Request::LdapSync => {
             return Err(ApiError::new(
                 ErrorCode::Internal,
@@ -241,7 +241,7 @@ pub(super) fn handle(
         Request::LdapStatus => Response::LdapStatus {
             status: ctx.ldap.status().map_err(api_error)?,
         },
-        // Email (issue 6).
+        // Email.
         Request::SendTestEmail { to } => return super::mail::send_test(ctx, actor, &to),
         Request::MailStatus => return super::mail::status(ctx),
         request @ (Request::CreateClient { .. }

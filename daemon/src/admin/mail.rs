@@ -1,12 +1,12 @@
-//! Email requests (issue 6): the test message, the outbox status, and login
-//! codes sent by email.
+//! Email requests: the test message, the outbox status, and login codes sent
+//! by email.
 
 use std::time::Duration;
 
 use latchkey_protocol::{ApiError, ErrorCode, MailStatusView, NewLoginCode, Response};
 
+use super::context::ConnectionContext;
 use super::errors::api_error;
-use super::server::ConnectionContext;
 use super::views;
 use crate::idm::Actor;
 use crate::mail::OutgoingMail;

@@ -1,6 +1,7 @@
 //! The admin socket: a local Unix socket over which the `latchkey` console
 //! and scripts call the same `idm` functions that the web side uses.
 
+mod context;
 mod errors;
 mod handlers;
 mod mail;
@@ -8,6 +9,7 @@ mod server;
 mod socket;
 mod views;
 
-pub use server::{AdminServer, ConnectionContext};
+pub use context::ConnectionContext;
+pub use server::AdminServer;
 pub use socket::{SocketError, bind_admin_socket};
 pub use views::audit_event as audit_event_view;

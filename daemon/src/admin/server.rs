@@ -2,7 +2,6 @@
 //! request at a time per connection, many connections at once.
 
 use std::future::pending;
-use std::sync::Arc;
 
 use latchkey_protocol::{
     ApiError, ClientMessage, ErrorCode, Event, FrameError, Outcome, PROTOCOL_VERSION, Request,
@@ -15,24 +14,10 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, warn};
 
+use super::context::ConnectionContext;
 use super::handlers;
 use super::socket::BoundSocket;
-use crate::idm::{Actor, Idm, Oidc};
-use crate::info::DaemonInfo;
-
-/// What every connection needs: the domain, facts about the daemon, and the
-/// channel on which changes are announced to subscribed consoles.
-#[derive(Debug, Clone)]
-pub struct ConnectionContext {
-    pub idm: Idm,
-    pub oidc: Oidc,
-    pub info: Arc<DaemonInfo>,
-    pub events: broadcast::Sender<Event>,
-    /// Runs LDAP syncs and keeps the last result (issue 7).
-    pub ldap: crate::ldap::LdapSync,
-    /// Email (issue 6): sends the test message, wakes the delivery worker.
-    pub mail: crate::mail::MailService,
-}
+use crate::idm::Actor;
 
 #[derive(Debug)]
 pub struct AdminServer {

@@ -187,7 +187,7 @@ pub(super) fn authorization(authorization: Authorization) -> AuthorizationView {
     }
 }
 
-// ---- Signup tokens (issue 5) ----
+// ---- Signup tokens ----
 
 pub(super) fn signup_token_created(
     issued: crate::idm::SignupTokenIssued,

@@ -1,7 +1,8 @@
 //! `PublicUrl`: the validated, normalised URL browsers and relying apps use to reach Latchkey.
 //!
-//! There is no `url` crate in the dependency tree, and the rules here are narrower than a general
-//! URL parser's: an `http`/`https` scheme, a host, an optional port and path, nothing else.
+//! The rules here are narrower than a general URL parser's (the `url` crate accepts userinfo,
+//! queries, fragments and many schemes, none of which an issuer may have): an `http`/`https`
+//! scheme, a host, an optional port and path, nothing else.
 
 use std::fmt;
 use std::net::Ipv6Addr;

@@ -90,8 +90,8 @@ pub(crate) fn append(
     Ok(tx.append_audit(&self::event(now, actor, event, subject, details))?)
 }
 
-/// An event as stored, for a caller that records it itself (see
-/// `web::audit_batch`: events that are the whole of their request's write).
+/// An event as stored, for a caller that records it itself (`audit_batch`: events that are
+/// the whole of their request's write).
 pub(crate) fn event(
     now: i64,
     actor: &Actor,

@@ -10,6 +10,7 @@
 
 mod actor;
 mod audit;
+mod audit_batch;
 mod ceremony;
 mod ceremony_store;
 mod email;
@@ -44,6 +45,7 @@ use crate::store::{RecordSource, Store, StoreError};
 pub use crate::store::{GroupId, UserId, WebauthnHandle};
 pub use actor::{Actor, ActorKind};
 pub use audit::AuditEvent;
+pub use audit_batch::PendingAuditEvent;
 pub use ceremony::Passkeys;
 pub use ceremony_store::{
     CEREMONY_TTL_SECS, CeremonyOwner, MAX_CEREMONIES, MAX_CEREMONIES_PER_OWNER,
@@ -110,6 +112,15 @@ impl Idm {
     /// value returned by a mutation equals the one read back later.
     fn now(&self) -> i64 {
         self.clock.now().unix_timestamp()
+    }
+}
+
+#[cfg(test)]
+impl Idm {
+    /// An `Idm` on a database file at `path`, for tests outside `idm` that need real commits
+    /// (fsync included) without reaching into the store.
+    pub(crate) fn on_file(path: &std::path::Path, clock: Arc<dyn Clock>) -> Result<Idm, IdmError> {
+        Ok(Idm::new(Store::open(path)?, clock))
     }
 }
 

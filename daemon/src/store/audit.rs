@@ -138,7 +138,8 @@ impl WriteTx<'_> {
 
 impl Store {
     /// Appends `events` in one durable commit and returns their ids, in order. For events
-    /// that are the whole of their write, batched by the web layer (`web::audit_batch`).
+    /// that are the whole of their write, gathered from concurrent requests
+    /// (`idm::audit_batch`).
     pub fn append_audit_batch(&self, events: &[AuditRecord]) -> Result<Vec<u64>, StoreError> {
         self.write(|tx| events.iter().map(|event| tx.append_audit(event)).collect())
     }

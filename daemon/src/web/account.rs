@@ -39,7 +39,6 @@ fn notice(done: Option<&str>) -> Option<&'static str> {
              your administrator to set up email.",
         ),
         "email_verified" => Some("Your email address is confirmed."),
-        // Email (issue 6).
         "email_link" => Some(
             "You signed in with a link from your email. Add a passkey now, so you do not need \
              email next time.",

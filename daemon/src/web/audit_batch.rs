@@ -1,4 +1,5 @@
-//! Group commit for audit events that are the whole of their request's write.
+//! The waiting half of the group commit for audit events that are the whole of their
+//! request's write (`idm::audit_batch` holds the committing half).
 //!
 //! An authorization at `/authorize` writes one thing, its `oidc_authorized` event, and must
 //! not hand out the code before that event is durable. redb runs one write at a time and each
@@ -14,7 +15,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use tokio::sync::oneshot;
 
 use super::error::WebError;
-use crate::store::{AuditRecord, Store};
+use crate::idm::{Idm, PendingAuditEvent};
 
 /// The queue of events waiting for a commit. Cheap to clone.
 #[derive(Clone)]
@@ -23,7 +24,7 @@ pub struct AuditBatch {
 }
 
 struct Shared {
-    store: Store,
+    idm: Idm,
     queue: Mutex<Vec<Waiting>>,
     /// The writer turn (tokio's mutex is fair: turns go in arrival order).
     turn: tokio::sync::Mutex<()>,
@@ -33,7 +34,7 @@ struct Shared {
 }
 
 struct Waiting {
-    event: AuditRecord,
+    event: PendingAuditEvent,
     /// The event's id, or the commit's error as text (one error serves the whole batch).
     done: oneshot::Sender<Result<u64, String>>,
 }
@@ -49,10 +50,10 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl AuditBatch {
-    pub fn new(store: Store) -> AuditBatch {
+    pub fn new(idm: Idm) -> AuditBatch {
         AuditBatch {
             shared: Arc::new(Shared {
-                store,
+                idm,
                 queue: Mutex::default(),
                 turn: tokio::sync::Mutex::new(()),
                 #[cfg(test)]
@@ -63,7 +64,7 @@ impl AuditBatch {
 
     /// Appends `event` to the audit log, sharing a durable commit with events recorded at
     /// the same moment; returns its id once that commit is done.
-    pub async fn record(&self, event: AuditRecord) -> Result<u64, WebError> {
+    pub async fn record(&self, event: PendingAuditEvent) -> Result<u64, WebError> {
         let (done, outcome) = oneshot::channel();
         lock(&self.shared.queue).push(Waiting { event, done });
         {
@@ -71,7 +72,7 @@ impl AuditBatch {
             // The commit before our turn may have carried our event.
             if outcome.is_empty() {
                 let shared = Arc::clone(&self.shared);
-                tokio::task::spawn_blocking(move || commit(&shared.store, &shared.queue))
+                tokio::task::spawn_blocking(move || commit(&shared.idm, &shared.queue))
                     .await
                     .map_err(|e| {
                         tracing::error!("an audit commit task failed: {e}");
@@ -96,14 +97,14 @@ impl AuditBatch {
 }
 
 /// Commits every queued event in one transaction and tells each waiter.
-fn commit(store: &Store, queue: &Mutex<Vec<Waiting>>) {
+fn commit(idm: &Idm, queue: &Mutex<Vec<Waiting>>) {
     let batch = std::mem::take(&mut *lock(queue));
     if batch.is_empty() {
         return;
     }
-    let (events, waiting): (Vec<AuditRecord>, Vec<_>) =
+    let (events, waiting): (Vec<PendingAuditEvent>, Vec<_>) =
         batch.into_iter().map(|w| (w.event, w.done)).unzip();
-    match store.append_audit_batch(&events) {
+    match idm.commit_audit_events(events) {
         Ok(ids) => {
             for (done, id) in waiting.into_iter().zip(ids) {
                 // A waiter that went away (its client disconnected) needs no answer.
@@ -124,19 +125,27 @@ mod tests {
     use super::*;
     use std::sync::atomic::Ordering;
 
+    use latchkey_protocol::AuditQuery;
+    use time::macros::datetime;
+
+    use crate::clock::ManualClock;
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn concurrent_events_share_commits_and_each_gets_its_own_id() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("db.redb")).unwrap();
-        let batch = AuditBatch::new(store.clone());
+        let clock = ManualClock::new(datetime!(2026-03-01 09:30:00 UTC));
+        let idm = Idm::on_file(&dir.path().join("db.redb"), Arc::new(clock)).unwrap();
+        let batch = AuditBatch::new(idm.clone());
         // While one commit has the turn, 32 events arrive: they must share the next one.
         let turn = batch.shared.turn.lock().await;
         let tasks: Vec<_> = (0..32)
             .map(|i| {
                 let batch = batch.clone();
-                tokio::spawn(
-                    async move { batch.record(AuditRecord::named(&format!("e{i}"))).await },
-                )
+                tokio::spawn(async move {
+                    batch
+                        .record(PendingAuditEvent::named(&format!("e{i}")))
+                        .await
+                })
             })
             .collect();
         while lock(&batch.shared.queue).len() < 32 {
@@ -151,10 +160,20 @@ mod tests {
         assert_eq!(ids, (1..=32).collect::<Vec<u64>>());
         assert_eq!(batch.shared.commits.load(Ordering::Relaxed), 1);
         // Each event is stored under the id its request was given.
-        let stored = store.read().unwrap().audit_page(None, 100, None).unwrap();
+        let query = AuditQuery {
+            limit: 100,
+            ..AuditQuery::default()
+        };
+        let stored = idm.list_audit(&query).unwrap();
         assert_eq!(stored.len(), 32);
         // Alone, an event is committed at once.
-        assert_eq!(batch.record(AuditRecord::named("alone")).await.unwrap(), 33);
+        assert_eq!(
+            batch
+                .record(PendingAuditEvent::named("alone"))
+                .await
+                .unwrap(),
+            33
+        );
         assert_eq!(batch.shared.commits.load(Ordering::Relaxed), 2);
     }
 }

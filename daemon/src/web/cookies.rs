@@ -15,9 +15,9 @@ pub struct CookieNames {
     pub session: &'static str,
     pub csrf: &'static str,
     pub secure: bool,
-    /// Email (issue 6): binds an emailed sign-in link to the browser that asked.
+    /// Binds an emailed sign-in link to the browser that asked.
     pub email_link: &'static str,
-    /// Email (issue 6): identifies a browser for new-device notices.
+    /// Identifies a browser for new-device notices.
     pub device: &'static str,
 }
 

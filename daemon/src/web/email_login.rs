@@ -1,4 +1,4 @@
-//! Email (issue 6): "email me a sign-in link" on the alternative sign-in page.
+//! "Email me a sign-in link" on the alternative sign-in page.
 //!
 //! `POST /login/email` answers at once with the same page whether or not an
 //! account has the address: the lookup, the link and the mail happen on a

@@ -1,22 +1,13 @@
-//! The web layer's one error type and its rendering.
+//! The web layer's one error type.
 //!
-//! Handlers return [`WebError`]; it carries a status, a stable code and a message for people.
-//! [`render_errors`] (a middleware with access to the settings) turns it into a page or, under
-//! `/api/`, into JSON `{"error": code, "message": text}`. The same middleware also reshapes
-//! axum's own plain-text rejections (a malformed form or JSON body, an unknown route, a wrong
-//! method) so that every error a browser sees is a page or JSON with a 4xx status, never a 500
-//! for bad input.
+//! Handlers return [`WebError`]; it carries a status, a stable code and a message for people,
+//! and is mapped from [`IdmError`] here, once. Its response carries the error for the
+//! middleware in `error_page`, which renders it as a page or JSON.
 
-use axum::Json;
-use axum::extract::{Request, State};
-use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER};
+use axum::http::header::RETRY_AFTER;
 use axum::http::{HeaderValue, StatusCode};
-use axum::middleware::Next;
-use axum::response::{Html, IntoResponse, Response};
-use serde_json::json;
+use axum::response::{IntoResponse, Response};
 
-use super::WebState;
-use super::pages;
 use crate::idm::IdmError;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -135,12 +126,13 @@ impl From<IdmError> for WebError {
     }
 }
 
-/// Marks a response as carrying a [`WebError`] for [`render_errors`].
+/// Marks a response as carrying a [`WebError`] for the middleware that renders it
+/// (`error_page::render_errors`).
 #[derive(Debug, Clone)]
-struct Rendered(WebError);
+pub(super) struct Rendered(pub(super) WebError);
 
 impl IntoResponse for WebError {
-    /// A plain-text fallback; [`render_errors`] replaces it with the page or JSON.
+    /// A plain-text fallback; `error_page::render_errors` replaces it with the page or JSON.
     fn into_response(self) -> Response {
         let mut response = (self.status, self.message.clone()).into_response();
         if let Some(seconds) = self.retry_after {
@@ -150,71 +142,6 @@ impl IntoResponse for WebError {
         }
         response.extensions_mut().insert(Rendered(self));
         response
-    }
-}
-
-/// Middleware: renders errors as pages or JSON (under `/api/`).
-pub async fn render_errors(
-    State(state): State<WebState>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let json = request.uri().path().starts_with("/api/");
-    let response = next.run(request).await;
-    let error = match response.extensions().get::<Rendered>() {
-        Some(Rendered(error)) => error.clone(),
-        None => {
-            let status = response.status();
-            let typed = response
-                .headers()
-                .get(CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .is_some_and(|v| v.starts_with("text/html") || v.starts_with("application/json"));
-            if !(status.is_client_error() || status.is_server_error()) || typed {
-                return response;
-            }
-            from_rejection(status)
-        }
-    };
-    let (mut parts, _) = response.into_parts();
-    parts.headers.remove(CONTENT_TYPE);
-    parts.headers.remove(CONTENT_LENGTH);
-    let body = if json {
-        Json(json!({"error": error.code, "message": error.message})).into_response()
-    } else {
-        let app_name = state.app_name().await;
-        Html(pages::error_page(&app_name, &error)).into_response()
-    };
-    let (body_parts, body) = body.into_parts();
-    for (name, value) in &body_parts.headers {
-        parts.headers.insert(name, value.clone());
-    }
-    Response::from_parts(parts, body)
-}
-
-/// axum's own rejections, reworded for people.
-fn from_rejection(status: StatusCode) -> WebError {
-    match status {
-        StatusCode::NOT_FOUND => WebError::not_found("There is no page at this address."),
-        StatusCode::METHOD_NOT_ALLOWED => WebError::new(
-            status,
-            "method_not_allowed",
-            "This address does not accept that kind of request.",
-        ),
-        StatusCode::PAYLOAD_TOO_LARGE => {
-            WebError::new(status, "too_large", "The request is too large.")
-        }
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => WebError::new(
-            status,
-            "invalid_input",
-            "The request body has the wrong content type.",
-        ),
-        s if s.is_client_error() => WebError::new(
-            s,
-            "invalid_input",
-            "The request could not be understood. Check the form and try again.",
-        ),
-        _ => WebError::internal(),
     }
 }
 

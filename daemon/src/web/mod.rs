@@ -4,14 +4,18 @@
 //! Module map:
 //! - `pages` — askama templates (files in `daemon/templates/`) and the shared frame;
 //!   `assets` — the embedded CSS and JS under `/static/`;
-//! - `login` — `/`, `/login`, `/login/alternative`, `/lc`; `account` — `/account`, passkey
-//!   rename/delete, sign-out; `setup` — `/setup/{token}`; `passkey_api` — `/api/passkey/*`;
-//!   `signup` — `/signup`, `/st/{token}`, `/signup/passkey`; `email_verify` — confirming an
-//!   address (`/email/verify`, the account page's "send a confirmation link");
+//! - `login` — `/`, `/login`, `/login/alternative`, `/lc`; `email_login` — sign-in links by
+//!   email (`/login/email`); `account` — `/account`, passkey rename/delete, sign-out; `setup` —
+//!   `/setup/{token}`; `passkey_api` — `/api/passkey/*`; `signup` — `/signup`, `/st/{token}`,
+//!   `/signup/passkey`; `email_verify` — confirming an address (`/email/verify`, the account
+//!   page's "send a confirmation link"); `health` — `/healthz`; `oidc` — the OpenID Connect
+//!   endpoints;
 //! - cross-cutting: `csrf` (double-submit cookie + Origin, a middleware in front of every
-//!   route), `cookies`, `auth` (the signed-in user), `rate_limit`, `client_ip`, `redirect`
-//!   (the `next` parameter), `headers` (CSP and friends), `error` (one error type, rendered as
-//!   a page or JSON).
+//!   route), `cookies`, `auth` (the signed-in user), `device` (the known-browser cookie),
+//!   `rate_limit`, `client_ip`, `redirect` (the `next` parameter), `headers` (CSP and friends),
+//!   `body` (bodies read whole, in time), `error` (one error type) and `error_page` (every
+//!   error rendered as a page or JSON), `audit_batch` (audit events committed together),
+//!   `serve` (the accept loop and its timeouts).
 //!
 //! An idm call that writes blocks (redb commits fsync), so handlers run it through
 //! [`blocking`]. The hot paths' pure reads (the session lookup, `/authorize`, a token request
@@ -29,6 +33,7 @@ mod device;
 mod email_login;
 mod email_verify;
 pub mod error;
+mod error_page;
 mod headers;
 mod health;
 mod login;
@@ -111,7 +116,7 @@ impl WebState {
     ) -> WebState {
         let limiter = RateLimiter::new(Arc::clone(idm.clock()));
         WebState(Arc::new(WebShared {
-            audit: audit_batch::AuditBatch::new(idm.store().clone()),
+            audit: audit_batch::AuditBatch::new(idm.clone()),
             idm,
             info,
             passkeys,
@@ -203,7 +208,7 @@ pub fn router(state: WebState) -> Router {
         .route("/login/alternative", get(login::alternative_get))
         .route("/lc", get(login::lc_get).post(login::lc_post))
         .route("/lc/{code}", get(login::lc_code_get))
-        // Email (issue 6).
+        // Signing in by email, and confirming addresses.
         .route("/login/email", post(email_login::request_post))
         .route("/login/email/verify", post(email_login::verify_post))
         .route("/login/email/{token}", get(email_login::link_get))
@@ -258,7 +263,7 @@ pub fn router(state: WebState) -> Router {
             "/setup/{token}",
             get(setup::setup_get).post(setup::setup_post),
         )
-        // Self-service signup (issue 5).
+        // Self-service signup.
         .route("/signup", get(signup::open_get).post(signup::open_post))
         .route("/signup/passkey", get(signup::passkey_get))
         .route(
@@ -280,7 +285,7 @@ pub fn router(state: WebState) -> Router {
         // every response gets the security headers.
         .layer(from_fn_with_state(state.clone(), csrf::verify))
         .layer(from_fn_with_state(state.clone(), body::read_whole))
-        .layer(from_fn_with_state(state.clone(), error::render_errors))
+        .layer(from_fn_with_state(state.clone(), error_page::render_errors))
         .layer(from_fn_with_state(state.clone(), headers::security_headers))
         .with_state(state)
 }

@@ -9,7 +9,6 @@ use time::macros::format_description;
 
 use super::assets;
 use super::csrf::CsrfToken;
-use super::error::WebError;
 
 /// What every page's frame shows: the app name (setting `app.name`), the CSRF token for
 /// `<meta name="csrf-token">` and hidden inputs, and the asset paths.
@@ -66,11 +65,11 @@ pub struct AlternativePage {
     pub chrome: Chrome,
     pub next: String,
     pub login_href: String,
-    /// Email (issue 6): offer "email me a sign-in link" (`email.one_time_access`).
+    /// Offer "email me a sign-in link" (`email.one_time_access`).
     pub email_link: bool,
 }
 
-/// Email (issue 6): the one answer to "email me a sign-in link", with the code form.
+/// The one answer to "email me a sign-in link", with the code form.
 #[derive(Template, Debug)]
 #[template(path = "email_sent.html")]
 pub struct EmailSentPage {
@@ -79,7 +78,7 @@ pub struct EmailSentPage {
     pub error: Option<String>,
 }
 
-/// Email (issue 6): the page the mailed link opens (a Continue button).
+/// The page the mailed link opens (a Continue button).
 #[derive(Template, Debug)]
 #[template(path = "email_link.html")]
 pub struct EmailLinkPage {
@@ -169,7 +168,7 @@ pub struct SetupPage {
     pub error: Option<String>,
 }
 
-/// `/signup` and `/st/{token}` (issue 5): the form with a message under each field it refuses.
+/// `/signup` and `/st/{token}`: the form with a message under each field it refuses.
 #[derive(Template, Debug)]
 #[template(path = "signup.html")]
 pub struct SignupPage {
@@ -196,14 +195,6 @@ pub struct SignupPasskeyPage {
     pub username: String,
 }
 
-#[derive(Template, Debug)]
-#[template(path = "error.html")]
-pub struct ErrorPage {
-    pub chrome: Chrome,
-    pub title: &'static str,
-    pub message: String,
-}
-
 /// Renders a page with a status. A template that fails to render (it should not: they are
 /// checked at compile time) is logged and answered with a bare 500.
 pub fn render(status: StatusCode, page: &impl Template) -> Response {
@@ -214,28 +205,6 @@ pub fn render(status: StatusCode, page: &impl Template) -> Response {
             (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
         }
     }
-}
-
-/// The HTML of an error page (used by the error middleware).
-pub fn error_page(app_name: &str, error: &WebError) -> String {
-    let title = match error.status {
-        StatusCode::FORBIDDEN => "Request refused",
-        StatusCode::NOT_FOUND => "Not found",
-        StatusCode::GONE => "Link no longer valid",
-        StatusCode::UNAUTHORIZED => "Sign-in failed",
-        StatusCode::TOO_MANY_REQUESTS => "Too many attempts",
-        s if s.is_server_error() => "Something went wrong",
-        _ => "That did not work",
-    };
-    let page = ErrorPage {
-        chrome: Chrome::bare(app_name),
-        title,
-        message: error.message.clone(),
-    };
-    page.render().unwrap_or_else(|e| {
-        tracing::error!("cannot render the error page: {e}");
-        String::from("error")
-    })
 }
 
 /// `2026-11-23 08:00 UTC`

@@ -32,5 +32,6 @@ mod passkey_notice;
 mod passkeys;
 mod secrets_at_rest;
 mod security_headers;
+mod session_end;
 mod signup;
 mod web_pages;

@@ -20,7 +20,7 @@ const DAY: time::Duration = time::Duration::days(1);
 
 /// An authorization with `offline_access` in `b` (signing in as alice if it has no session):
 /// the token response.
-async fn offline_tokens(t: &TestDaemon, b: &Client, rp: &Rp) -> Value {
+pub(crate) async fn offline_tokens(t: &TestDaemon, b: &Client, rp: &Rp) -> Value {
     let url = authorize_url(t, rp, &[("scope", "openid profile offline_access")]);
     let back = authorize(t, b, &url).await;
     let code = param(&back, "code").unwrap_or_else(|| panic!("no code in {back}"));
@@ -30,14 +30,14 @@ async fn offline_tokens(t: &TestDaemon, b: &Client, rp: &Rp) -> Value {
     tokens
 }
 
-fn text<'a>(tokens: &'a Value, name: &str) -> &'a str {
+pub(crate) fn text<'a>(tokens: &'a Value, name: &str) -> &'a str {
     tokens[name]
         .as_str()
         .unwrap_or_else(|| panic!("no {name} in {tokens}"))
 }
 
 /// Refreshes and expects success; the new token response.
-async fn refreshed(t: &TestDaemon, rp: &Rp, tokens: &Value) -> Value {
+pub(crate) async fn refreshed(t: &TestDaemon, rp: &Rp, tokens: &Value) -> Value {
     let (status, next) = token_refresh(t, rp, text(tokens, "refresh_token")).await;
     assert_eq!(status, 200, "{next}");
     next

@@ -940,3 +940,34 @@ async fn passkeys_are_renamed_and_deleted_from_the_account_page() {
     let (visitor, done) = sign_in(&t, &mut auth).await;
     assert_sign_in_failed(&visitor, &done, "unknown_credential").await;
 }
+
+/// `passkeys.user_verification` over a whole sign-in. Decision (the setting's registry warning,
+/// `daemon/src/idm/ceremony.rs`): `preferred` changes what browsers are asked, and nothing
+/// else; an assertion whose authenticator did not verify the user is refused under either
+/// value, since a passkey is the account's only factor.
+#[tokio::test]
+async fn a_sign_in_without_user_verification_is_refused_under_required_and_preferred() {
+    let t = TestDaemon::start().await;
+    let (auth, _) = alice_with_a_passkey(&t).await;
+    let mut unverified = auth.with_user_verification(false);
+    for setting in ["preferred", "required"] {
+        let out = t
+            .cli(&["config", "set", "passkeys.user_verification", setting])
+            .await;
+        assert_eq!(out.code, 0, "{out:?}");
+        let (b, ceremony, options) = sign_in_start(&t).await;
+        assert_eq!(options["publicKey"]["userVerification"], setting);
+        let assertion = unverified.sign_in(&t.base_url, &options).unwrap();
+        let done = sign_in_finish(&b, &ceremony, &assertion).await;
+        assert_sign_in_failed(&b, &done, "bad_assertion").await;
+    }
+    // The same passkey verifying the user signs in under `preferred`.
+    let out = t
+        .cli(&["config", "set", "passkeys.user_verification", "preferred"])
+        .await;
+    assert_eq!(out.code, 0, "{out:?}");
+    let mut verified = unverified.with_user_verification(true);
+    let (b, done) = sign_in(&t, &mut verified).await;
+    assert_signed_in(&b, &done, "alice").await;
+    assert_eq!(count_events(&t, "passkey_sign_in").await, 1);
+}

@@ -37,6 +37,21 @@ fn authorization_not_found(client_id: &str) -> IdmError {
 }
 
 impl Oidc {
+    /// The consent screen's list: what each scope lets the client see.
+    pub fn describe_scopes(scopes: &[String]) -> Vec<&'static str> {
+        scopes
+            .iter()
+            .filter_map(|s| match s.as_str() {
+                "openid" => Some("Know who you are (your account id)"),
+                "profile" => Some("Your name and username"),
+                "email" => Some("Your email address"),
+                "groups" => Some("The groups you belong to"),
+                "offline_access" => Some("Stay connected when you are not signed in"),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// The scopes `user` has granted `client_id` when asked, if any (an implied record is
     /// not an answer).
     pub fn consent(&self, user: UserId, client_id: &str) -> Result<Option<Vec<String>>, IdmError> {

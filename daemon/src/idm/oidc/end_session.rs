@@ -10,15 +10,19 @@
 //! is signed out, and that client's grants made in the hint's session are revoked (refresh
 //! tokens removed, access tokens listed under `s:<sid>:<client>`), then the browser goes to
 //! `post_logout_redirect_uri` when it is registered for the hint's client. Without a hint the
-//! web layer asks for confirmation first.
+//! web layer asks for confirmation first, and so it does for a valid hint about another user
+//! than the browser's: that is not the browser's user asking to sign out, and the hint's user
+//! keeps their sessions and grants. A `client_id` other than the hint's audience, or a
+//! `post_logout_redirect_uri` registered only for another client, is refused with an error
+//! page and ends nothing.
 
 use serde_json::Value;
 
 use super::Oidc;
-use super::authorize::str_claim;
-use super::clients::{ACCESS_TOKEN_SECS_RANGE, Client};
+use super::clients::Client;
 use super::grants::{session_client_selector, session_selector};
-use super::jwt;
+use super::jwt::{self, str_claim};
+use super::lifetimes::ACCESS_TOKEN_SECS_RANGE;
 use crate::idm::{IdmError, UserId};
 
 /// What a valid `id_token_hint` says.

@@ -125,6 +125,11 @@ pub fn split(token: &str) -> Result<Parts<'_>, JwtError> {
     })
 }
 
+/// A JSON value's string, for claims.
+pub(crate) fn str_claim<'a>(claims: &'a Value, name: &str) -> Option<&'a str> {
+    claims.get(name).and_then(Value::as_str)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,15 +6,40 @@
 //! ID token lifetime of any client plus [`KEY_RETIRE_MARGIN_SECS`], so every
 //! token it signed expires first. The periodic sweep then deletes it.
 
+use time::OffsetDateTime;
+
 use super::Oidc;
-use super::clients::DEFAULT_ACCESS_TOKEN_SECS;
-use super::keys::{
-    Alg, KEY_RETIRE_MARGIN_SECS, KeySet, SigningKeyInfo, crypto, generate, key_info, kid_of,
-};
+use super::key_set::KeySet;
+use super::keys::{Alg, crypto, generate, kid_of};
+use super::lifetimes::DEFAULT_ACCESS_TOKEN_SECS;
 use crate::idm::audit::{self, Subject, detail};
-use crate::idm::{Actor, Idm, IdmError, sealed};
+use crate::idm::{Actor, Idm, IdmError, sealed, to_time};
 use crate::sealing::Sealer;
 use crate::store::{KeyState, SigningKeyRecord};
+
+/// How long after the longest token lifetime a previous key stays published.
+pub const KEY_RETIRE_MARGIN_SECS: i64 = 10 * 60;
+
+/// A signing key as the console lists it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SigningKeyInfo {
+    pub kid: String,
+    pub alg: Alg,
+    /// `true` for the key that signs new tokens.
+    pub active: bool,
+    pub created_at: OffsetDateTime,
+    pub retire_at: Option<OffsetDateTime>,
+}
+
+fn key_info(record: &SigningKeyRecord) -> Result<SigningKeyInfo, IdmError> {
+    Ok(SigningKeyInfo {
+        kid: record.kid.clone(),
+        alg: Alg::from_stored(record.alg),
+        active: record.state == KeyState::Active,
+        created_at: to_time(record.created_at)?,
+        retire_at: record.retire_at.map(to_time).transpose()?,
+    })
+}
 
 /// A new record for a freshly generated key, its private part sealed.
 fn new_record(alg: Alg, now: i64, sealer: &Sealer) -> Result<SigningKeyRecord, IdmError> {

@@ -1,19 +1,11 @@
-//! Signing keys: RS256 (RSA-2048, PKCS#1 v1.5 with SHA-256), ES256 (P-256,
-//! JWS `r||s` signatures) and EdDSA (Ed25519), with OpenSSL.
+//! The signing-key primitives, with OpenSSL: RS256 (RSA-2048, PKCS#1 v1.5 with SHA-256), ES256
+//! (P-256, JWS `r||s` signatures) and EdDSA (Ed25519): making a key, parsing a stored one,
+//! signing, verifying, and a key's public JWK and `kid`. The published set of keys is
+//! `key_set`; making, rotating and retiring them is `key_store`.
 //!
 //! Why OpenSSL (the `openssl` crate): an RSA-2048 signature costs ≈ 0.28 ms
 //! with it against ≈ 0.6 ms with ring, and the token endpoint must sign
 //! thousands of RS256 tokens a second on two cores.
-//!
-//! Keys live in redb (`SIGNING_KEYS`, PKCS#8 DER sealed with the key kept
-//! outside the database, `idm::sealed`) and are opened and parsed once, at
-//! start and after each rotation, into a [`KeySet`] snapshot that requests
-//! share through an `Arc` (a read lock held only long enough to clone it):
-//! no key is ever parsed on the request path. The JWKS document is rendered
-//! into bytes at the same time. Making, rotating and retiring keys is
-//! `key_store`.
-
-use std::sync::{Arc, RwLock};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -27,15 +19,9 @@ use openssl::rsa::{Padding, Rsa};
 use openssl::sign::{Signer, Verifier};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use time::OffsetDateTime;
 
-use super::jwt::{self, HeaderOut, JwtError};
-use crate::idm::{IdmError, sealed, secrets, to_time};
-use crate::sealing::Sealer;
-use crate::store::{KeyAlg, KeyState, SigningKeyRecord};
-
-/// How long after the longest token lifetime a previous key stays published.
-pub const KEY_RETIRE_MARGIN_SECS: i64 = 10 * 60;
+use crate::idm::{IdmError, secrets};
+use crate::store::KeyAlg;
 
 /// A JWS signing algorithm Latchkey supports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -109,7 +95,7 @@ pub(crate) fn generate(alg: Alg) -> Result<PKey<Private>, IdmError> {
 }
 
 /// Parses a stored PKCS#8 key and checks it is a key for `alg`.
-fn load(alg: Alg, der: &[u8]) -> Result<PKey<Private>, IdmError> {
+pub(super) fn load(alg: Alg, der: &[u8]) -> Result<PKey<Private>, IdmError> {
     let pkey = PKey::private_key_from_pkcs8(der).map_err(crypto("loading a signing key"))?;
     let fits = match alg {
         Alg::RS256 => pkey.id() == Id::RSA && pkey.bits() >= 2048,
@@ -189,6 +175,18 @@ pub(crate) fn kid_of(alg: Alg, pkey: &PKey<Private>) -> Result<String, IdmError>
     Ok(thumbprint(&public_members(alg, pkey)?))
 }
 
+/// The public JWK of `pkey`, published as `kid`.
+pub(super) fn public_jwk(alg: Alg, pkey: &PKey<Private>, kid: &str) -> Result<Value, IdmError> {
+    let mut jwk = serde_json::Map::new();
+    for (name, value) in public_members(alg, pkey)? {
+        jwk.insert(name.to_owned(), Value::String(value));
+    }
+    jwk.insert("kid".to_owned(), Value::String(kid.to_owned()));
+    jwk.insert("alg".to_owned(), Value::String(alg.as_str().to_owned()));
+    jwk.insert("use".to_owned(), Value::String("sig".to_owned()));
+    Ok(Value::Object(jwk))
+}
+
 /// The DER `DigestInfo` prefix of a SHA-256 hash (RFC 8017 §9.2, note 1): what PKCS#1 v1.5
 /// signs, followed by the 32-byte digest.
 const SHA256_DIGEST_INFO: [u8; 19] = [
@@ -200,14 +198,14 @@ const SHA256_DIGEST_INFO: [u8; 19] = [
 /// looks its algorithms up in the provider tables on every call: under load that took 17%
 /// of the time spent signing (profiled with `perf` at the token endpoint), so RSA and ECDSA
 /// sign a SHA-256 digest with the key's own operations. Ed25519 has only the EVP path.
-enum SigningKey {
+pub(super) enum SigningKey {
     Rsa(Rsa<Private>),
     Ec(EcKey<Private>),
     Ed(PKey<Private>),
 }
 
 impl SigningKey {
-    fn new(alg: Alg, pkey: &PKey<Private>) -> Result<SigningKey, IdmError> {
+    pub(super) fn new(alg: Alg, pkey: &PKey<Private>) -> Result<SigningKey, IdmError> {
         let err = crypto("preparing a signing key");
         Ok(match alg {
             Alg::RS256 => SigningKey::Rsa(pkey.rsa().map_err(err)?),
@@ -217,7 +215,7 @@ impl SigningKey {
     }
 
     /// A signature over `input` as JWS wants it.
-    fn sign(&self, input: &[u8]) -> Result<Vec<u8>, IdmError> {
+    pub(super) fn sign(&self, input: &[u8]) -> Result<Vec<u8>, IdmError> {
         let err = crypto("signing a token");
         match self {
             SigningKey::Rsa(rsa) => {
@@ -253,7 +251,7 @@ impl SigningKey {
 }
 
 /// Whether `signature` is a valid JWS signature over `input`.
-fn verify(alg: Alg, pkey: &PKey<Private>, input: &[u8], signature: &[u8]) -> bool {
+pub(super) fn verify(alg: Alg, pkey: &PKey<Private>, input: &[u8], signature: &[u8]) -> bool {
     let result = match alg {
         Alg::RS256 => Verifier::new(MessageDigest::sha256(), pkey)
             .and_then(|mut v| v.verify_oneshot(signature, input)),
@@ -278,252 +276,4 @@ fn verify(alg: Alg, pkey: &PKey<Private>, input: &[u8], signature: &[u8]) -> boo
         }
     };
     result.unwrap_or(false)
-}
-
-/// One parsed key.
-struct LoadedKey {
-    kid: String,
-    alg: Alg,
-    pkey: PKey<Private>,
-    signer: SigningKey,
-}
-
-impl std::fmt::Debug for LoadedKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LoadedKey")
-            .field("kid", &self.kid)
-            .field("alg", &self.alg)
-            .field("pkey", &"<redacted>")
-            .finish()
-    }
-}
-
-/// The published keys at one moment; replaced whole on rotation.
-#[derive(Debug)]
-struct Snapshot {
-    /// Index 0 is the active key; the rest are previous keys, newest first.
-    keys: Vec<LoadedKey>,
-    jwks: Arc<[u8]>,
-}
-
-impl Snapshot {
-    fn active(&self) -> Result<&LoadedKey, IdmError> {
-        self.keys
-            .first()
-            .ok_or_else(|| IdmError::Crypto("there is no active signing key".to_owned()))
-    }
-}
-
-/// The signing keys in memory: sign with the active one, verify with any
-/// published one, and the pre-rendered JWKS.
-pub struct KeySet {
-    current: RwLock<Arc<Snapshot>>,
-}
-
-impl std::fmt::Debug for KeySet {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let snapshot = self.snapshot();
-        f.debug_struct("KeySet")
-            .field(
-                "keys",
-                &snapshot
-                    .keys
-                    .iter()
-                    .map(|k| (k.kid.as_str(), k.alg))
-                    .collect::<Vec<_>>(),
-            )
-            .finish()
-    }
-}
-
-impl KeySet {
-    /// Opens and parses the stored keys (any state) that are still published at `now`.
-    pub(crate) fn from_records(
-        records: &[SigningKeyRecord],
-        now: i64,
-        sealer: &Sealer,
-    ) -> Result<KeySet, IdmError> {
-        Ok(KeySet {
-            current: RwLock::new(Arc::new(build_snapshot(records, now, sealer)?)),
-        })
-    }
-
-    /// Replaces the keys (after a rotation or sweep).
-    pub(crate) fn reload(
-        &self,
-        records: &[SigningKeyRecord],
-        now: i64,
-        sealer: &Sealer,
-    ) -> Result<(), IdmError> {
-        let snapshot = Arc::new(build_snapshot(records, now, sealer)?);
-        *self
-            .current
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = snapshot;
-        Ok(())
-    }
-
-    fn snapshot(&self) -> Arc<Snapshot> {
-        Arc::clone(
-            &self
-                .current
-                .read()
-                .unwrap_or_else(std::sync::PoisonError::into_inner),
-        )
-    }
-
-    /// Signs `claims` with the active key: header `alg`, `kid` and, when
-    /// given, `typ` (`"at+jwt"` for RFC 9068 access tokens, `"JWT"` …).
-    pub fn sign_jwt(&self, header_typ: Option<&str>, claims: &Value) -> Result<String, IdmError> {
-        let snapshot = self.snapshot();
-        let key = snapshot.active()?;
-        let header = HeaderOut {
-            alg: key.alg.as_str(),
-            kid: &key.kid,
-            typ: header_typ,
-        };
-        let input = jwt::signing_input(&header, claims)
-            .map_err(|e| IdmError::Crypto(format!("encoding a token: {e}")))?;
-        let signature = key.signer.sign(input.as_bytes())?;
-        Ok(jwt::finish(input, &signature))
-    }
-
-    /// Verifies a token signed by any published key and returns its claims.
-    /// The header's `alg` must be the algorithm of the key its `kid` names
-    /// (without a `kid`, every published key of that alg is tried). Does not
-    /// check `exp`, `aud` or any other claim: the caller does.
-    pub fn verify_jwt(&self, token: &str) -> Result<Value, JwtError> {
-        let parts = jwt::split(token)?;
-        let snapshot = self.snapshot();
-        let input = parts.signing_input.as_bytes();
-        let verified = match parts.header.kid.as_deref() {
-            Some(kid) => {
-                let key = snapshot
-                    .keys
-                    .iter()
-                    .find(|k| k.kid == kid)
-                    .ok_or(JwtError::UnknownKey)?;
-                if key.alg.as_str() != parts.header.alg {
-                    return Err(JwtError::AlgMismatch);
-                }
-                verify(key.alg, &key.pkey, input, &parts.signature)
-            }
-            None => {
-                let mut candidates = snapshot
-                    .keys
-                    .iter()
-                    .filter(|k| k.alg.as_str() == parts.header.alg)
-                    .peekable();
-                if candidates.peek().is_none() {
-                    return Err(JwtError::UnknownKey);
-                }
-                candidates.any(|k| verify(k.alg, &k.pkey, input, &parts.signature))
-            }
-        };
-        if !verified {
-            return Err(JwtError::BadSignature);
-        }
-        parts.claims()
-    }
-
-    /// `{"keys":[…]}`, rendered when the keys were loaded.
-    pub fn jwks_json(&self) -> Arc<[u8]> {
-        Arc::clone(&self.snapshot().jwks)
-    }
-
-    /// The algorithm new tokens are signed with.
-    pub fn active_alg(&self) -> Alg {
-        self.snapshot()
-            .keys
-            .first()
-            .map_or(Alg::RS256, |key| key.alg)
-    }
-
-    /// The algorithms of every published key, the active one first, without
-    /// repeats.
-    pub fn published_algs(&self) -> Vec<Alg> {
-        let mut out: Vec<Alg> = Vec::with_capacity(3);
-        for key in &self.snapshot().keys {
-            if !out.contains(&key.alg) {
-                out.push(key.alg);
-            }
-        }
-        out
-    }
-
-    /// The active key's id.
-    pub fn active_kid(&self) -> Option<String> {
-        self.snapshot().keys.first().map(|k| k.kid.clone())
-    }
-}
-
-fn build_snapshot(
-    records: &[SigningKeyRecord],
-    now: i64,
-    sealer: &Sealer,
-) -> Result<Snapshot, IdmError> {
-    let mut live: Vec<&SigningKeyRecord> = records
-        .iter()
-        .filter(|r| r.state == KeyState::Active || r.retire_at.is_none_or(|at| at > now))
-        .collect();
-    // Active first, then newest first.
-    live.sort_by(|a, b| {
-        (b.state == KeyState::Active)
-            .cmp(&(a.state == KeyState::Active))
-            .then(b.created_at.cmp(&a.created_at))
-            .then(a.kid.cmp(&b.kid))
-    });
-    if live.first().is_none_or(|k| k.state != KeyState::Active) {
-        return Err(IdmError::Crypto(
-            "there is no active signing key".to_owned(),
-        ));
-    }
-    let mut keys = Vec::with_capacity(live.len());
-    let mut jwks = Vec::with_capacity(live.len());
-    for record in live {
-        let alg = Alg::from_stored(record.alg);
-        let der = sealed::open_private_key(sealer, &record.kid, &record.private_key)?;
-        let pkey = load(alg, &der)?;
-        let mut jwk = serde_json::Map::new();
-        for (name, value) in public_members(alg, &pkey)? {
-            jwk.insert(name.to_owned(), Value::String(value));
-        }
-        jwk.insert("kid".to_owned(), Value::String(record.kid.clone()));
-        jwk.insert("alg".to_owned(), Value::String(alg.as_str().to_owned()));
-        jwk.insert("use".to_owned(), Value::String("sig".to_owned()));
-        jwks.push(Value::Object(jwk));
-        keys.push(LoadedKey {
-            kid: record.kid.clone(),
-            alg,
-            signer: SigningKey::new(alg, &pkey)?,
-            pkey,
-        });
-    }
-    let jwks = serde_json::to_vec(&serde_json::json!({ "keys": jwks }))
-        .map_err(|e| IdmError::Crypto(format!("rendering the JWKS: {e}")))?;
-    Ok(Snapshot {
-        keys,
-        jwks: Arc::from(jwks),
-    })
-}
-
-/// A signing key as the console lists it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SigningKeyInfo {
-    pub kid: String,
-    pub alg: Alg,
-    /// `true` for the key that signs new tokens.
-    pub active: bool,
-    pub created_at: OffsetDateTime,
-    pub retire_at: Option<OffsetDateTime>,
-}
-
-pub(super) fn key_info(record: &SigningKeyRecord) -> Result<SigningKeyInfo, IdmError> {
-    Ok(SigningKeyInfo {
-        kid: record.kid.clone(),
-        alg: Alg::from_stored(record.alg),
-        active: record.state == KeyState::Active,
-        created_at: to_time(record.created_at)?,
-        retire_at: record.retire_at.map(to_time).transpose()?,
-    })
 }

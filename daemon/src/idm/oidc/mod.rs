@@ -1,7 +1,10 @@
-//! OpenID Connect: the [`Oidc`] service over [`Idm`]. This part holds the
-//! administration side and the foundation the protocol flows build on:
-//! clients (`clients`, `redirect_uris`), signing keys and JWTs (`keys`,
-//! `jwt`), custom claims (`claims`) and consent (`consent`).
+//! OpenID Connect: the [`Oidc`] service over [`Idm`]. The administration side:
+//! clients (`clients`, `lifetimes`, `redirect_uris`), signing keys and JWTs
+//! (`keys`, `key_set`, `key_store`, `jwt`), custom claims (`claims`) and
+//! consent (`consent`); and the protocol flows: the authorization endpoint
+//! (`authorize`), codes (`grants`), the token endpoint (`token`, `issue`,
+//! `refresh`), userinfo, introspection, revocation and RP-initiated logout
+//! (`end_session`), with the checks a grant passes at every use (`liveness`).
 //!
 //! Like `Idm`, every mutation writes its audit event in the same store
 //! transaction, and the store blocks: call from blocking code.
@@ -11,17 +14,19 @@ mod claims;
 mod clients;
 mod consent;
 pub mod jwt;
+mod key_set;
 mod key_store;
 mod keys;
+mod lifetimes;
 pub mod redirect_uris;
 
-// The protocol flows (oidc-flows).
 pub mod authorize;
 pub mod discovery;
 pub mod end_session;
 pub mod error;
 pub mod grants;
 pub mod introspect;
+mod issue;
 mod liveness;
 mod refresh;
 pub mod revoke;
@@ -32,14 +37,17 @@ pub mod userinfo;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 pub use claims::{MAX_CLAIMS, RESERVED_CLAIMS};
-pub use clients::{
-    ACCESS_TOKEN_SECS_RANGE, CODE_SECS_RANGE, Client, DEFAULT_ACCESS_TOKEN_SECS, DEFAULT_CODE_SECS,
+pub use clients::Client;
+pub use consent::Authorization;
+pub use jwt::JwtError;
+pub use key_set::KeySet;
+pub use key_store::{KEY_RETIRE_MARGIN_SECS, SigningKeyInfo};
+pub use keys::Alg;
+pub use lifetimes::{
+    ACCESS_TOKEN_SECS_RANGE, CODE_SECS_RANGE, DEFAULT_ACCESS_TOKEN_SECS, DEFAULT_CODE_SECS,
     DEFAULT_REFRESH_MAX_SECS, DEFAULT_REFRESH_TOKEN_SECS, REFRESH_MAX_SECS_RANGE,
     REFRESH_TOKEN_SECS_RANGE, describe_secs,
 };
-pub use consent::Authorization;
-pub use jwt::JwtError;
-pub use keys::{Alg, KEY_RETIRE_MARGIN_SECS, KeySet, SigningKeyInfo};
 pub use liveness::Refusal;
 pub(crate) use session_end::{end_session_families, end_user_families};
 

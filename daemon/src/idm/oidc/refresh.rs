@@ -16,10 +16,9 @@ use super::authorize::known_scopes;
 use super::clients::Client;
 use super::error::OAuthError;
 use super::grants::{Grant, grant_id_text};
+use super::issue::{TokenResponse, refresh_record, secs};
 use super::liveness::{GrantRef, Refusal, grant_refusal};
-use super::token::{
-    TokenRequest, TokenResponse, refresh_record, refused_grant, revoke_grant_family, secs,
-};
+use super::token::{TokenRequest, refused_grant, revoke_grant_family};
 use crate::idm::audit::{self, Subject, detail};
 use crate::idm::{Actor, IdmError, secrets};
 use crate::store::{Access, RefreshTokenRecord, Tables};

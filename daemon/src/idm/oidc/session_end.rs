@@ -11,8 +11,8 @@
 //! it ends commit together, with an `oidc_refresh_tokens_revoked` audit event when any
 //! family ended.
 
-use super::clients::ACCESS_TOKEN_SECS_RANGE;
 use super::grants::session_selector;
+use super::lifetimes::ACCESS_TOKEN_SECS_RANGE;
 use crate::idm::audit::{self, Subject, detail};
 use crate::idm::{Actor, IdmError, UserId};
 use crate::store::WriteTx;

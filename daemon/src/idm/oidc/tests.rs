@@ -1,4 +1,5 @@
-//! The OIDC foundation against an in-memory store and a manual clock.
+//! The OIDC administration side (keys, clients, consent, claims) against an in-memory store
+//! and a manual clock.
 
 use std::sync::Arc;
 

@@ -10,9 +10,8 @@
 use serde_json::{Map, Value};
 
 use super::Oidc;
-use super::authorize::str_claim;
 use super::error::{OAuthError, OAuthErrorCode};
-use super::jwt;
+use super::jwt::{self, str_claim};
 use super::liveness::{GrantRef, Refusal, grant_refusal};
 use crate::idm::{IdmError, UserId};
 

@@ -1,0 +1,127 @@
+//! What the authorization endpoint does next for a validated request: sign the user in, refuse
+//! them (the client is restricted to groups they are not in), ask for consent, or issue a code.
+
+use super::super::Oidc;
+use super::super::clients::Client;
+use super::super::error::{OAuthError, OAuthErrorCode};
+use super::request::AuthorizeRequest;
+use crate::idm::audit::{self, Subject, detail};
+use crate::idm::{Actor, IdmError, User};
+
+/// What the authorization endpoint does next.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Decision {
+    /// Send the user to sign in (again), then back.
+    SignIn,
+    /// The client is restricted to groups the user is in none of.
+    Denied,
+    /// Ask the user to allow the client these scopes.
+    Consent,
+    /// Issue a code.
+    Issue,
+}
+
+/// The next step for `request`, given the browser's sign-in time (`None`: not signed in),
+/// whether the user may use the client, and the scopes they consented to. With
+/// `prompt=none` every step that needs the user is an error for the client instead.
+pub fn decide(
+    request: &AuthorizeRequest,
+    now: i64,
+    auth_time: Option<i64>,
+    allowed: bool,
+    consented: Option<&[String]>,
+) -> Result<Decision, OAuthError> {
+    let prompt = request.prompt;
+    let too_old = match (auth_time, request.max_age) {
+        (Some(at), Some(max_age)) => now.saturating_sub(at) > max_age,
+        _ => false,
+    };
+    if auth_time.is_none() || prompt.login || prompt.select_account || too_old {
+        if prompt.none {
+            return Err(OAuthError::new(
+                OAuthErrorCode::LoginRequired,
+                "the user must sign in",
+            ));
+        }
+        return Ok(Decision::SignIn);
+    }
+    if !allowed {
+        if prompt.none {
+            return Err(OAuthError::new(
+                OAuthErrorCode::AccessDenied,
+                "the user may not use this application",
+            ));
+        }
+        return Ok(Decision::Denied);
+    }
+    let covered = consented.is_some_and(|granted| {
+        request
+            .scopes
+            .iter()
+            .all(|s| granted.iter().any(|g| g == s))
+    });
+    let needs_consent = !request.client.skip_consent && (prompt.consent || !covered);
+    if needs_consent {
+        if prompt.none {
+            return Err(OAuthError::new(
+                OAuthErrorCode::ConsentRequired,
+                "the user must allow this application",
+            ));
+        }
+        return Ok(Decision::Consent);
+    }
+    Ok(Decision::Issue)
+}
+
+/// The request's parameters to come back to after signing in: `prompt=login` /
+/// `select_account` and `max_age` are dropped (they were just satisfied), so the user does
+/// not loop. `auth_time` in the ID token still tells the client when they signed in.
+pub fn params_after_sign_in(params: &[(String, String)]) -> Vec<(String, String)> {
+    params
+        .iter()
+        .filter(|(k, _)| k != "max_age")
+        .filter_map(|(k, v)| {
+            if k != "prompt" {
+                return Some((k.clone(), v.clone()));
+            }
+            let kept: Vec<&str> = v
+                .split(' ')
+                .filter(|w| !w.is_empty() && *w != "login" && *w != "select_account")
+                .collect();
+            (!kept.is_empty()).then(|| (k.clone(), kept.join(" ")))
+        })
+        .collect()
+}
+
+impl Oidc {
+    /// Whether `user` may use `client`: always, unless the client is restricted to groups.
+    pub fn user_allowed(&self, client: &Client, user: &User) -> Result<bool, IdmError> {
+        if client.allowed_groups.is_empty() {
+            return Ok(true);
+        }
+        let groups = self.idm.get_user(&user.id.to_string())?.groups;
+        Ok(client
+            .allowed_groups
+            .iter()
+            .any(|allowed| groups.iter().any(|g| g.eq_ignore_ascii_case(allowed))))
+    }
+
+    /// Records a refused sign-in to a group-restricted client (`oidc_access_denied`).
+    pub fn record_access_denied(
+        &self,
+        actor: &Actor,
+        client: &Client,
+        user: &User,
+    ) -> Result<(), IdmError> {
+        let now = self.idm.now();
+        self.idm.store().write(|tx| {
+            let details = vec![
+                detail("client_id", client.client_id.as_str()),
+                detail("client", client.name.as_str()),
+            ];
+            let subject = Subject::linked(&user.username, user.id);
+            audit::append(tx, now, actor, "oidc_access_denied", Some(subject), details)?;
+            Ok(())
+        })
+    }
+}
