@@ -29,7 +29,7 @@ pub struct ConnectionContext {
     pub info: Arc<DaemonInfo>,
     pub events: broadcast::Sender<Event>,
     /// Runs LDAP syncs and keeps the last result (issue 7).
-    pub ldap: crate::ldap::LdapSync,
+    pub ldap: crate::jobs::LdapSync,
     /// Email (issue 6): sends the test message, wakes the delivery worker.
     pub mail: crate::mail::MailService,
 }

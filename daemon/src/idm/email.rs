@@ -30,6 +30,7 @@ use super::settings::{self, value_of};
 use super::users::User;
 use super::{Actor, Idm, IdmError, SignInFailure, UserId, secrets, to_time};
 use crate::mail::templates::{self, RenderedMail};
+use crate::mail::{SmtpSettings, SmtpTls};
 use crate::sealing::Sealer;
 use crate::store::{Access, EmailLinkRecord, OutboxRecord, SettingValue, Tables, WriteTx};
 
@@ -49,43 +50,6 @@ pub const GIVE_UP_AFTER_SECS: i64 = 24 * 3600;
 const KEEP_FAILED_SECS: i64 = 7 * 24 * 3600;
 /// Longest SMTP error kept (they can be long; the status screen shows them).
 const ERROR_MAX: usize = 500;
-
-/// `smtp.tls`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SmtpTls {
-    /// Plain text (local relays only).
-    None,
-    /// Connect in plain text, then upgrade with STARTTLS (required).
-    StartTls,
-    /// TLS from the first byte (SMTPS, usually port 465).
-    Tls,
-}
-
-/// The SMTP settings, once a host and a sender are set. `Debug` hides the password.
-#[derive(Clone, PartialEq, Eq)]
-pub struct SmtpSettings {
-    pub host: String,
-    pub port: u16,
-    pub username: Option<String>,
-    pub password: Option<String>,
-    pub from: String,
-    pub tls: SmtpTls,
-    pub skip_cert_verify: bool,
-}
-
-impl std::fmt::Debug for SmtpSettings {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SmtpSettings")
-            .field("host", &self.host)
-            .field("port", &self.port)
-            .field("username", &self.username)
-            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
-            .field("from", &self.from)
-            .field("tls", &self.tls)
-            .field("skip_cert_verify", &self.skip_cert_verify)
-            .finish()
-    }
-}
 
 /// The `email.*` switches.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -850,16 +814,6 @@ mod tests {
 
     #[test]
     fn debug_hides_secrets() {
-        let smtp = SmtpSettings {
-            host: "h".into(),
-            port: 1,
-            username: None,
-            password: Some("hunter2".into()),
-            from: "f".into(),
-            tls: SmtpTls::None,
-            skip_cert_verify: false,
-        };
-        assert!(!format!("{smtp:?}").contains("hunter2"));
         let binding = EmailBinding::generate().unwrap();
         assert!(!format!("{binding:?}").contains(binding.as_str()));
         assert!(!format!("{:?}", EmailProof::Code("ABCD".into())).contains("ABCD"));

@@ -1,9 +1,10 @@
-//! The `ldap.*` application settings, typed: what a sync connects with and
-//! how it maps directory attributes. The keys are registered in `settings`.
+//! The `ldap.*` application settings: their keys (registered in `settings`)
+//! and reading them into the adapter's [`LdapSettings`].
 
 use super::sealed;
 use super::settings::value_of;
 use super::{Idm, IdmError};
+use crate::ldap::{AttributeMap, LdapSettings, OnRemoved};
 use crate::sealing::Sealer;
 use crate::store::{Access, SettingValue, Tables};
 
@@ -28,69 +29,6 @@ pub const ATTR_GROUP_UNIQUE_ID: &str = "ldap.attr.group_unique_id";
 pub const ATTR_GROUP_NAME: &str = "ldap.attr.group_name";
 pub const ADMIN_GROUP: &str = "ldap.admin_group";
 pub const ON_REMOVED: &str = "ldap.on_removed";
-
-/// What happens to a user who left the directory.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum OnRemoved {
-    Disable,
-    Delete,
-}
-
-/// Which directory attribute holds what.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct AttributeMap {
-    pub unique_id: String,
-    pub username: String,
-    pub email: String,
-    pub first_name: String,
-    pub last_name: String,
-    pub display_name: String,
-    pub group_member: String,
-    pub group_unique_id: String,
-    pub group_name: String,
-}
-
-/// Every `ldap.*` setting with defaults applied. `Debug` hides the password.
-#[derive(Clone, PartialEq, Eq)]
-pub struct LdapSettings {
-    pub enabled: bool,
-    pub url: Option<String>,
-    pub start_tls: bool,
-    pub bind_dn: Option<String>,
-    pub bind_password: Option<String>,
-    pub base_dn: Option<String>,
-    pub user_filter: String,
-    pub group_filter: String,
-    pub skip_cert_verify: bool,
-    pub sync_interval_minutes: u32,
-    pub attrs: AttributeMap,
-    /// Lowercased as group names are stored.
-    pub admin_group: Option<String>,
-    pub on_removed: OnRemoved,
-}
-
-impl std::fmt::Debug for LdapSettings {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LdapSettings")
-            .field("enabled", &self.enabled)
-            .field("url", &self.url)
-            .field("start_tls", &self.start_tls)
-            .field("bind_dn", &self.bind_dn)
-            .field(
-                "bind_password",
-                &self.bind_password.as_ref().map(|_| "<redacted>"),
-            )
-            .field("base_dn", &self.base_dn)
-            .field("user_filter", &self.user_filter)
-            .field("group_filter", &self.group_filter)
-            .field("skip_cert_verify", &self.skip_cert_verify)
-            .field("sync_interval_minutes", &self.sync_interval_minutes)
-            .field("attrs", &self.attrs)
-            .field("admin_group", &self.admin_group)
-            .field("on_removed", &self.on_removed)
-            .finish()
-    }
-}
 
 fn text<A: Access>(tx: &Tables<A>, key: &str) -> Result<Option<String>, IdmError> {
     Ok(match value_of(tx, key)? {

@@ -21,46 +21,13 @@ use latchkey_protocol::{LdapSyncReport, SkippedEntry};
 
 use super::audit::{self, Subject, detail};
 use super::email_verification::trust_admin_addresses;
-use super::ldap_settings::OnRemoved;
 use super::secrets;
 use super::validate::{self, DISPLAY_NAME_MAX, FIRST_NAME_MAX, LAST_NAME_MAX};
 use super::{Actor, GroupId, Idm, IdmError, UserId, WebauthnHandle};
+use crate::ldap::{DirectoryGroup, DirectorySnapshot, DirectoryUser, OnRemoved};
 use crate::store::{
     Access, GroupRecord, ReadTx, RecordSource, StoreError, Tables, UserRecord, WriteTx,
 };
-
-/// One user entry as the directory has it, attributes already mapped.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct DirectoryUser {
-    pub dn: String,
-    /// The stable unique id as text (an entryUUID, or an objectGUID turned
-    /// into its UUID spelling).
-    pub unique_id: String,
-    pub username: String,
-    pub email: Option<String>,
-    pub first_name: String,
-    pub last_name: String,
-    pub display_name: String,
-}
-
-/// One group entry. `members` are the member attribute's values: DNs
-/// (`member`, `uniqueMember`) or bare usernames (`memberUid`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct DirectoryGroup {
-    pub dn: String,
-    pub unique_id: String,
-    pub name: String,
-    pub members: Vec<String>,
-}
-
-/// Everything one sync read from the directory.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct DirectorySnapshot {
-    pub users: Vec<DirectoryUser>,
-    pub groups: Vec<DirectoryGroup>,
-    /// Entries the reader could not use (no unique id, no username).
-    pub skipped: Vec<SkippedEntry>,
-}
 
 /// How a snapshot is applied.
 #[derive(Clone, Debug)]

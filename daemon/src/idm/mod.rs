@@ -16,8 +16,7 @@ mod email;
 mod email_verification;
 mod error;
 mod groups;
-// LDAP sync (issue 7).
-pub mod ldap_settings;
+mod ldap_settings;
 pub mod ldap_sync;
 mod login_codes;
 pub mod oidc;
@@ -50,7 +49,7 @@ pub use ceremony_store::{
 };
 pub use email::{
     DeviceToken, EMAIL_LINK_MINUTES, EmailBinding, EmailProof, EmailSettings, MailStatus,
-    QueuedMail, SmtpSettings, SmtpTls, normalize_address, retry_delay,
+    QueuedMail, normalize_address, retry_delay,
 };
 pub use email_verification::{
     EMAIL_VERIFICATION_HOURS, EmailVerification, VERIFICATION_MAILS_PER_HOUR, VerificationMail,
