@@ -358,20 +358,4 @@ impl Idm {
             Ok(())
         })
     }
-
-    /// Removes sessions and login codes past their expiry; returns how many.
-    /// The daemon calls this every few minutes; lookups ignore expired
-    /// records anyway, so this only reclaims space.
-    pub fn sweep_expired(&self) -> Result<u64, IdmError> {
-        let now = self.now();
-        self.store.write(|tx| {
-            let sessions = tx.remove_expired_sessions(now)?;
-            let codes = tx.remove_expired_login_codes(now)?;
-            let signup_tokens = super::signup::sweep_signup_tokens(tx, now)?;
-            // Email (issue 6): sign-in links asked for by email.
-            let links = tx.remove_expired_email_links(now)?;
-            let verifications = tx.remove_expired_email_verifications(now)?;
-            Ok(sessions + codes + signup_tokens + links + verifications)
-        })
-    }
 }

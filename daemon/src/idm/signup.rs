@@ -22,7 +22,9 @@ use time::OffsetDateTime;
 use super::audit::{self, Subject, detail};
 use super::email_verification::{AddressFrom, queue_verification};
 use super::sessions::{Session, SessionToken, open_session};
-use super::settings::{self, SIGNUPS_DEFAULT_GROUPS, SIGNUPS_MODE, SIGNUPS_REQUIRE_EMAIL};
+use super::groups::group_ids;
+use super::setting_registry::{SIGNUPS_DEFAULT_GROUPS, SIGNUPS_MODE, SIGNUPS_REQUIRE_EMAIL};
+use super::setting_values::value_of;
 use super::users::{User, insert_user, new_record};
 use super::{Actor, GroupId, Idm, IdmError, secrets, to_time};
 use crate::store::{Access, SettingValue, SignupTokenRecord, StoreError, Tables, WriteTx};
@@ -161,12 +163,12 @@ fn mode_of(value: Option<SettingValue>) -> SignupMode {
 
 /// The `signups.*` settings from one snapshot.
 pub(crate) fn read_signup_settings<A: Access>(tx: &Tables<A>) -> Result<SignupSettings, IdmError> {
-    let mode = mode_of(settings::value_of(tx, SIGNUPS_MODE)?);
+    let mode = mode_of(value_of(tx, SIGNUPS_MODE)?);
     let require_email = !matches!(
-        settings::value_of(tx, SIGNUPS_REQUIRE_EMAIL)?,
+        value_of(tx, SIGNUPS_REQUIRE_EMAIL)?,
         Some(SettingValue::Bool(false))
     );
-    let default_groups = match settings::value_of(tx, SIGNUPS_DEFAULT_GROUPS)? {
+    let default_groups = match value_of(tx, SIGNUPS_DEFAULT_GROUPS)? {
         Some(SettingValue::List(names)) => names,
         _ => Vec::new(),
     };
@@ -175,45 +177,6 @@ pub(crate) fn read_signup_settings<A: Access>(tx: &Tables<A>) -> Result<SignupSe
         require_email,
         default_groups,
     })
-}
-
-/// The ids of groups named (case-insensitively), each of which must exist;
-/// `field` names the input in the error.
-fn group_ids<A: Access>(
-    tx: &Tables<A>,
-    field: &'static str,
-    names: &[String],
-) -> Result<Vec<(GroupId, String)>, IdmError> {
-    let mut out: Vec<(GroupId, String)> = Vec::new();
-    for name in names {
-        let key = name.trim().to_ascii_lowercase();
-        if key.is_empty() {
-            continue;
-        }
-        let Some(id) = tx.group_id_by_name(&key)? else {
-            return Err(IdmError::invalid(
-                field,
-                format!("there is no group {:?}; create it first", name.trim()),
-            ));
-        };
-        if !out.iter().any(|(existing, _)| *existing == id) {
-            out.push((id, key));
-        }
-    }
-    Ok(out)
-}
-
-/// `signups.default_groups` as it will be stored: existing group names,
-/// lowercase, without repeats.
-pub(super) fn existing_groups<A: Access>(
-    tx: &Tables<A>,
-    field: &'static str,
-    names: &[String],
-) -> Result<Vec<String>, IdmError> {
-    Ok(group_ids(tx, field, names)?
-        .into_iter()
-        .map(|(_, name)| name)
-        .collect())
 }
 
 /// Names of the groups that still exist, in the token's order.

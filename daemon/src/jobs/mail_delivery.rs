@@ -1,4 +1,4 @@
-//! Mail delivery: drains the outbox (`idm`), one message at a
+//! Mail delivery: drains the outbox (`idm::mail_queue`), one message at a
 //! time, through the `mail::Mailer`.
 //!
 //! It wakes when mail is queued (the store tells it after the commit), when
@@ -6,7 +6,7 @@
 //! message is due by the daemon's `Clock`, at least every
 //! [`MAX_IDLE`] (so a clock that jumps is noticed). A failed attempt is
 //! retried after 30 s, doubling to an hour; a message still undelivered a
-//! day after it was queued is given up on (`idm`). While SMTP is not
+//! day after it was queued is given up on (`idm::mail_queue`). While SMTP is not
 //! configured nothing is attempted. On shutdown the worker stops between
 //! messages, or abandons a conversation in flight: that message stays
 //! queued and is sent after the restart (at least once, never lost).

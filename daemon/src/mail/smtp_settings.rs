@@ -1,5 +1,5 @@
 //! What the mailer connects with: the `smtp.*` settings, typed. idm reads
-//! them from the database; this adapter only uses them.
+//! them from the database (`idm::mail_settings`); this adapter only uses them.
 
 /// `smtp.tls`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
