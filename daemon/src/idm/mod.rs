@@ -28,6 +28,7 @@ mod mail_compose;
 mod mail_queue;
 mod mail_settings;
 pub mod oidc;
+mod passkey_names;
 mod passkey_notice;
 mod passkeys;
 mod sealed;
