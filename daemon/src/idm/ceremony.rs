@@ -44,6 +44,7 @@ use webauthn_rs_proto::{
 
 use super::audit::detail;
 use super::ceremony_store::{Ceremonies, CeremonyOwner};
+use super::device_notice::DeviceToken;
 use super::passkey_names::{aaguid_of, default_name};
 use super::passkeys::{PasskeyInfo, validate_name};
 use super::sessions::{PasskeyProof, Session, SessionToken, open_passkey_session};
@@ -217,6 +218,7 @@ impl Passkeys {
         actor: &Actor,
         ceremony: &str,
         credential: Value,
+        device: Option<&DeviceToken>,
     ) -> Result<(User, SessionToken, Session), IdmError> {
         let fail = |subject: Option<&str>, reason| self.idm.sign_in_failed(actor, subject, reason);
         let taken = self.ceremonies().take(self.now(), ceremony);
@@ -296,7 +298,8 @@ impl Passkeys {
                 synced: result.backup_eligible(),
                 user_verified: result.user_verified(),
             };
-            let (token, session) = open_passkey_session(tx, now, actor, &user, proof, details)?;
+            let (token, session) =
+                open_passkey_session(tx, now, actor, &user, proof, device, details)?;
             Ok::<_, IdmError>(Ok((user, token, session)))
         })?;
         outcome.map_err(|reason| fail(Some(&user.username), reason))

@@ -12,6 +12,7 @@ use subtle::ConstantTimeEq;
 
 use super::audit::{self, Subject, detail};
 use super::codes;
+use super::device_notice::DeviceToken;
 use super::email_verification::prove_address;
 use super::mail_compose::{app_name, rendered};
 use super::mail_queue::queue;
@@ -152,6 +153,7 @@ impl Idm {
         actor: &Actor,
         binding: Option<&EmailBinding>,
         proof: &EmailProof,
+        device: Option<&DeviceToken>,
     ) -> Result<(User, SessionToken, Session), IdmError> {
         let now = self.now();
         let Some(binding) = binding else {
@@ -236,6 +238,7 @@ impl Idm {
                 actor,
                 &user,
                 SignInMethod::EmailLink,
+                device,
                 vec![detail("via", via)],
             )?;
             Ok::<_, IdmError>(Ok((user, token, session)))

@@ -18,6 +18,7 @@ use time::OffsetDateTime;
 
 use super::audit::{self, Subject, detail};
 use super::codes;
+use super::device_notice::DeviceToken;
 use super::email_verification::prove_address;
 use super::sessions::{Session, SessionToken, open_session};
 use super::users::{User, resolve_user};
@@ -201,6 +202,7 @@ impl Idm {
         &self,
         actor: &Actor,
         code: &str,
+        device: Option<&DeviceToken>,
     ) -> Result<(User, SessionToken, Session), IdmError> {
         let now = self.now();
         let Some(normalized) = normalize_login_code(code) else {
@@ -242,8 +244,8 @@ impl Idm {
                 vec![detail("id", record.id.clone())],
             )?;
             let details = vec![detail("code", record.id)];
-            let (token, session) =
-                open_session(tx, now, actor, &user, SignInMethod::LoginCode, details)?;
+            let method = SignInMethod::LoginCode;
+            let (token, session) = open_session(tx, now, actor, &user, method, device, details)?;
             Ok::<_, IdmError>(Ok((user, token, session)))
         })?;
         match outcome {

@@ -20,6 +20,7 @@ use latchkey_protocol::{MAX_EXPIRY, NewSignupToken, NewUser, SignInMethod};
 use time::OffsetDateTime;
 
 use super::audit::{self, Subject, detail};
+use super::device_notice::DeviceToken;
 use super::email_verification::{AddressFrom, queue_verification};
 use super::sessions::{Session, SessionToken, open_session};
 use super::groups::group_ids;
@@ -448,6 +449,7 @@ impl Idm {
         via: SignupVia<'_>,
         form: &SignupForm,
         public_url: &str,
+        device: Option<&DeviceToken>,
     ) -> Result<SignupOutcome, IdmError> {
         let now = self.now();
         self.store.write(|tx| {
@@ -521,8 +523,8 @@ impl Idm {
             audit::append(tx, now, &as_user, "user_signed_up", Some(subject), details)?;
             queue_verification(tx, now, &as_user, &record, public_url)?;
             let user = User::from_record(record)?;
-            let (token, session) =
-                open_session(tx, now, actor, &user, SignInMethod::Signup, Vec::new())?;
+            let method = SignInMethod::Signup;
+            let (token, session) = open_session(tx, now, actor, &user, method, device, Vec::new())?;
             Ok(SignupOutcome::Created {
                 user: Box::new(user),
                 token,

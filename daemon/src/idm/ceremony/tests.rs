@@ -89,7 +89,7 @@ fn garbage_responses_are_clean_errors_and_use_up_the_ceremony() {
     let (id, _) = passkeys.start_sign_in(here()).unwrap();
     for junk in [json!(null), json!("x"), json!({"id": 1})] {
         let (id, _) = passkeys.start_sign_in(here()).unwrap();
-        let err = passkeys.finish_sign_in(&visitor(), &id, junk).unwrap_err();
+        let err = passkeys.finish_sign_in(&visitor(), &id, junk, None).unwrap_err();
         assert!(
             matches!(
                 err,
@@ -102,11 +102,11 @@ fn garbage_responses_are_clean_errors_and_use_up_the_ceremony() {
         );
     }
     let err = passkeys
-        .finish_sign_in(&visitor(), &id, json!({}))
+        .finish_sign_in(&visitor(), &id, json!({}), None)
         .unwrap_err();
     assert!(matches!(err, IdmError::Invalid { .. }));
     // Single use: the same id is gone now.
-    let again = passkeys.finish_sign_in(&visitor(), &id, json!({}));
+    let again = passkeys.finish_sign_in(&visitor(), &id, json!({}), None);
     assert!(matches!(again, Err(IdmError::CeremonyExpired)));
 
     let (id, _) = passkeys.start_registration(alice.id, here()).unwrap();
@@ -141,7 +141,7 @@ fn garbage_responses_are_clean_errors_and_use_up_the_ceremony() {
         "response": {"authenticatorData": "AAAA", "clientDataJSON": "AAAA",
                      "signature": "AAAA", "userHandle": "AAAAAAAAAAAAAAAAAAAAAA"}
     });
-    let err = passkeys.finish_sign_in(&visitor(), &id, bogus).unwrap_err();
+    let err = passkeys.finish_sign_in(&visitor(), &id, bogus, None).unwrap_err();
     assert!(matches!(
         err,
         IdmError::SignInFailed {
@@ -161,7 +161,7 @@ fn ceremonies_expire_after_five_minutes_and_belong_to_one_user() {
     let (passkeys, clock, alice) = setup();
     let (id, _) = passkeys.start_sign_in(here()).unwrap();
     clock.advance(Duration::minutes(5));
-    let late = passkeys.finish_sign_in(&visitor(), &id, json!({}));
+    let late = passkeys.finish_sign_in(&visitor(), &id, json!({}), None);
     assert!(matches!(late, Err(IdmError::CeremonyExpired)));
     let events = passkeys
         .idm
@@ -178,9 +178,9 @@ fn ceremonies_expire_after_five_minutes_and_belong_to_one_user() {
     let wrong = passkeys.finish_registration(&actor, other, &id, json!({}), None, LC);
     assert!(matches!(wrong, Err(IdmError::CeremonyExpired)));
     let (id, _) = passkeys.start_registration(alice.id, here()).unwrap();
-    let wrong = passkeys.finish_sign_in(&visitor(), &id, json!({}));
+    let wrong = passkeys.finish_sign_in(&visitor(), &id, json!({}), None);
     assert!(matches!(wrong, Err(IdmError::CeremonyExpired)));
-    let unknown = passkeys.finish_sign_in(&visitor(), "nonsense", json!({}));
+    let unknown = passkeys.finish_sign_in(&visitor(), "nonsense", json!({}), None);
     assert!(matches!(unknown, Err(IdmError::CeremonyExpired)));
 }
 
