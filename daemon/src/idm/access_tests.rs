@@ -240,7 +240,10 @@ fn disabling_or_deleting_a_user_ends_their_sessions_and_codes() {
     let (_, code) = idm.create_login_code(&admin(), "bob", HOUR).unwrap();
     idm.delete_user(&admin(), "bob").unwrap();
     assert!(idm.session_user(&token).unwrap().is_none());
-    assert!(idm.sign_in_with_login_code(&visitor(), &code.code, None).is_err());
+    assert!(
+        idm.sign_in_with_login_code(&visitor(), &code.code, None)
+            .is_err()
+    );
     // Nothing is left behind in the tables.
     assert_eq!(idm.sweep_expired().unwrap(), 0);
 }
@@ -315,7 +318,9 @@ fn a_login_code_signs_in_once() {
 
     // Typed sloppily: lowercase, spaces instead of hyphens.
     let typed = issued.code.to_lowercase().replace('-', " ");
-    let (user, token, session) = idm.sign_in_with_login_code(&visitor(), &typed, None).unwrap();
+    let (user, token, session) = idm
+        .sign_in_with_login_code(&visitor(), &typed, None)
+        .unwrap();
     assert_eq!(user.username, "alice");
     assert_eq!(session.method, SignInMethod::LoginCode);
     assert!(idm.session_user(&token).unwrap().is_some());

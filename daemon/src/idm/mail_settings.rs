@@ -74,5 +74,4 @@ impl Idm {
     pub fn smtp_settings(&self) -> Result<Option<SmtpSettings>, IdmError> {
         read_smtp(&self.store.read()?, self.sealer())
     }
-
 }

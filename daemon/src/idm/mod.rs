@@ -1,5 +1,6 @@
 //! Business rules for users, groups, the audit log, settings, sessions,
-//! login codes and passkeys, on top of `store`.
+//! login codes, passkeys, mail, LDAP sync and OpenID Connect, on top of
+//! `store`, with the `mail` and `ldap` adapters below it for their types.
 //! Handlers (web, admin socket, jobs) call these functions and map the
 //! results; nothing here knows about HTTP, sockets or redb.
 //!

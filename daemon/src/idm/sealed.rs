@@ -1,6 +1,6 @@
 //! Which stored values are secret, and sealing them with the key kept outside the database
 //! (`crate::sealing`): the private part of every signing key, and every write-only setting
-//! (`Kind::Secret` in the settings registry: `smtp.password`, `ldap.bind_password`). Each is
+//! (`Kind::Secret` in `setting_registry`: `smtp.password`, `ldap.bind_password`). Each is
 //! sealed under a label naming it (`setting smtp.password`, `signing key <kid>`), so a
 //! ciphertext copied into another field does not open. The store only ever sees the sealed
 //! bytes.

@@ -2,6 +2,8 @@
 //! (base64url); the store keeps only their SHA-256. A session lasts
 //! `session.minutes` from sign-in — absolute, not sliding, so its end is
 //! predictable and a stolen cookie cannot be kept alive by use.
+//! Every sign-in method opens its session here ([`open_session`]), which
+//! also records the browser it came from (`device_notice`).
 
 use latchkey_protocol::SignInMethod;
 use time::OffsetDateTime;

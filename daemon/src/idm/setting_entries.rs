@@ -8,7 +8,9 @@ use serde_json::{Value, json};
 use super::audit::{self, detail};
 use super::groups::existing_groups;
 use super::sealed;
-use super::setting_registry::{self, Definition, SIGNUPS_DEFAULT_GROUPS, definition, parse, to_audit_text};
+use super::setting_registry::{
+    self, Definition, SIGNUPS_DEFAULT_GROUPS, definition, parse, to_audit_text,
+};
 use super::setting_values::effective;
 use super::{Actor, Idm, IdmError};
 use crate::store::{Access, SettingRecord, SettingValue, Tables};
@@ -82,9 +84,9 @@ impl Idm {
         let now = self.now();
         self.store.write(|tx| {
             let parsed = match (def.key, parsed) {
-                (SIGNUPS_DEFAULT_GROUPS, Some(SettingValue::List(names))) => Some(
-                    SettingValue::List(existing_groups(tx, def.key, &names)?),
-                ),
+                (SIGNUPS_DEFAULT_GROUPS, Some(SettingValue::List(names))) => {
+                    Some(SettingValue::List(existing_groups(tx, def.key, &names)?))
+                }
                 (_, parsed) => parsed,
             };
             let before = effective(tx, def)?;

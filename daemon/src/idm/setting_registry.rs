@@ -231,11 +231,7 @@ const REGISTRY: &[Definition] = &[
         "entryUUID",
         "Attribute holding a user's stable unique id (entryUUID, objectGUID, …); it must never change",
     ),
-    ldap_attr(
-        LDAP_ATTR_USERNAME,
-        "uid",
-        "Attribute holding the username",
-    ),
+    ldap_attr(LDAP_ATTR_USERNAME, "uid", "Attribute holding the username"),
     ldap_attr(
         LDAP_ATTR_EMAIL,
         "mail",
@@ -246,11 +242,7 @@ const REGISTRY: &[Definition] = &[
         "givenName",
         "Attribute holding the first name",
     ),
-    ldap_attr(
-        LDAP_ATTR_LAST_NAME,
-        "sn",
-        "Attribute holding the last name",
-    ),
+    ldap_attr(LDAP_ATTR_LAST_NAME, "sn", "Attribute holding the last name"),
     ldap_attr(
         LDAP_ATTR_DISPLAY_NAME,
         "cn",
@@ -423,7 +415,6 @@ pub(super) fn definition(key: &str) -> Result<&'static Definition, IdmError> {
         )
     })
 }
-
 
 /// Every registered setting, in the order the console lists them.
 pub(super) fn all() -> &'static [Definition] {

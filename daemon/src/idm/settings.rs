@@ -39,11 +39,10 @@ pub(crate) fn read_settings<A: Access>(tx: &Tables<A>) -> Result<Settings, IdmEr
         Some(SettingValue::Integer(n)) => u32::try_from(n).unwrap_or(60),
         _ => 60,
     };
-    let user_verification =
-        match text_of(value_of(tx, USER_VERIFICATION)?, "required").as_str() {
-            "preferred" => UserVerification::Preferred,
-            _ => UserVerification::Required,
-        };
+    let user_verification = match text_of(value_of(tx, USER_VERIFICATION)?, "required").as_str() {
+        "preferred" => UserVerification::Preferred,
+        _ => UserVerification::Required,
+    };
     Ok(Settings {
         app_name,
         session_minutes,

@@ -21,10 +21,10 @@ use serde::Deserialize;
 use super::auth::session_cookie;
 use super::client_ip::Client;
 use super::csrf::CsrfToken;
+use super::device::BrowserDevice;
 use super::error::WebError;
 use super::pages::{self, Chrome, EmailLinkPage, EmailSentPage};
 use super::rate_limit::{Action, Key};
-use super::device::BrowserDevice;
 use super::{WebState, blocking, blocking_raw, cookies};
 use crate::idm::{
     Actor, EMAIL_LINK_MINUTES, EmailBinding, EmailProof, IdmError, normalize_address,

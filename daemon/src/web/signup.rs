@@ -11,8 +11,8 @@
 
 use axum::Form;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
 use axum::http::header::SET_COOKIE;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
@@ -290,7 +290,15 @@ pub async fn token_post(
     Form(fields): Form<SignupFields>,
 ) -> Result<Response, WebError> {
     let device = BrowserDevice::of(&state, &headers);
-    submit(state, csrf, client, device, Via::Token(clip(&token)), fields).await
+    submit(
+        state,
+        csrf,
+        client,
+        device,
+        Via::Token(clip(&token)),
+        fields,
+    )
+    .await
 }
 
 /// `GET /signup/passkey`: add the first passkey, or skip to the account page.

@@ -89,7 +89,9 @@ fn garbage_responses_are_clean_errors_and_use_up_the_ceremony() {
     let (id, _) = passkeys.start_sign_in(here()).unwrap();
     for junk in [json!(null), json!("x"), json!({"id": 1})] {
         let (id, _) = passkeys.start_sign_in(here()).unwrap();
-        let err = passkeys.finish_sign_in(&visitor(), &id, junk, None).unwrap_err();
+        let err = passkeys
+            .finish_sign_in(&visitor(), &id, junk, None)
+            .unwrap_err();
         assert!(
             matches!(
                 err,
@@ -141,7 +143,9 @@ fn garbage_responses_are_clean_errors_and_use_up_the_ceremony() {
         "response": {"authenticatorData": "AAAA", "clientDataJSON": "AAAA",
                      "signature": "AAAA", "userHandle": "AAAAAAAAAAAAAAAAAAAAAA"}
     });
-    let err = passkeys.finish_sign_in(&visitor(), &id, bogus, None).unwrap_err();
+    let err = passkeys
+        .finish_sign_in(&visitor(), &id, bogus, None)
+        .unwrap_err();
     assert!(matches!(
         err,
         IdmError::SignInFailed {

@@ -68,7 +68,6 @@ pub(super) enum GroupOp {
     },
 }
 
-
 /// The plan for one snapshot, computed on a read snapshot of the store.
 #[derive(Debug, Default)]
 pub(super) struct Plan {

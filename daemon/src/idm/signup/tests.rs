@@ -144,7 +144,9 @@ fn a_token_makes_at_most_its_limit_and_failures_do_not_use_it() {
     let issued = token(&idm, 2, &[]);
     let via = SignupVia::Token(&issued.token);
     // Taken username (any case) and taken email: refused, token untouched.
-    let SignupOutcome::Invalid(errors) = idm.sign_up(&visitor(), via, &form("taken"), URL, None).unwrap()
+    let SignupOutcome::Invalid(errors) = idm
+        .sign_up(&visitor(), via, &form("taken"), URL, None)
+        .unwrap()
     else {
         panic!("expected field errors");
     };
@@ -169,10 +171,19 @@ fn a_token_makes_at_most_its_limit_and_failures_do_not_use_it() {
     assert_eq!(errors[0].field, "email");
     assert_eq!(idm.list_signup_tokens().unwrap()[0].uses, 0);
 
-    created(idm.sign_up(&visitor(), via, &form("one"), URL, None).unwrap());
-    created(idm.sign_up(&visitor(), via, &form("two"), URL, None).unwrap());
+    created(
+        idm.sign_up(&visitor(), via, &form("one"), URL, None)
+            .unwrap(),
+    );
+    created(
+        idm.sign_up(&visitor(), via, &form("two"), URL, None)
+            .unwrap(),
+    );
     assert_eq!(
-        refused(idm.sign_up(&visitor(), via, &form("three"), URL, None).unwrap()),
+        refused(
+            idm.sign_up(&visitor(), via, &form("three"), URL, None)
+                .unwrap()
+        ),
         SignupRefusal::UsedUp
     );
     assert!(idm.list_signup_tokens().unwrap().is_empty());
@@ -193,8 +204,9 @@ fn concurrent_signups_never_overshoot_the_limit() {
                         &visitor(),
                         SignupVia::Token(&secret),
                         &form(&format!("u{i}")),
-                        URL
-                    , None)
+                        URL,
+                        None
+                    )
                     .unwrap(),
                     SignupOutcome::Created { .. }
                 )
@@ -242,7 +254,10 @@ fn expired_revoked_unknown_and_wrong_mode_are_told_apart() {
     clock.advance(time::Duration::days(1));
     assert_eq!(idm.check_signup(via).unwrap(), Err(SignupRefusal::Expired));
     assert_eq!(
-        refused(idm.sign_up(&visitor(), via, &form("late"), URL, None).unwrap()),
+        refused(
+            idm.sign_up(&visitor(), via, &form("late"), URL, None)
+                .unwrap()
+        ),
         SignupRefusal::Expired
     );
 
@@ -346,8 +361,9 @@ fn bad_fields_are_each_reported() {
         first_name: "x".repeat(101),
         last_name: String::new(),
     };
-    let SignupOutcome::Invalid(errors) =
-        idm.sign_up(&visitor(), SignupVia::Open, &bad, URL, None).unwrap()
+    let SignupOutcome::Invalid(errors) = idm
+        .sign_up(&visitor(), SignupVia::Open, &bad, URL, None)
+        .unwrap()
     else {
         panic!("expected field errors");
     };
