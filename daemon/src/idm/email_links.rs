@@ -18,6 +18,7 @@ use super::mail_compose::{app_name, rendered};
 use super::mail_queue::queue;
 use super::mail_settings::read_email_settings;
 use super::sessions::{Session, SessionToken, open_session};
+use super::sign_in_failures::audit_sign_in_failure;
 use super::users::User;
 use super::{Actor, Idm, IdmError, SignInFailure, secrets};
 use crate::mail::templates;
@@ -169,17 +170,8 @@ impl Idm {
         let outcome = self.store.write(|tx| {
             let Some(mut record) = tx.email_link(&key)? else {
                 let reason = SignInFailure::UnknownCode;
-                audit::append(
-                    tx,
-                    now,
-                    actor,
-                    "sign_in_failed",
-                    None,
-                    vec![
-                        detail("reason", reason.as_str()),
-                        detail("method", "email_link"),
-                    ],
-                )?;
+                let method = vec![detail("method", "email_link")];
+                audit_sign_in_failure(tx, now, actor, None, reason, method)?;
                 return Ok(Err(reason));
             };
             let user = tx.user(record.user_id)?;
@@ -209,18 +201,8 @@ impl Idm {
             };
             let (Some(user), None) = (user.clone(), refused) else {
                 let reason = refused.unwrap_or(SignInFailure::UserDisabled);
-                let subject = user.as_ref().map(|u| Subject::linked(&u.username, u.id));
-                audit::append(
-                    tx,
-                    now,
-                    actor,
-                    "sign_in_failed",
-                    subject,
-                    vec![
-                        detail("reason", reason.as_str()),
-                        detail("method", "email_link"),
-                    ],
-                )?;
+                let method = vec![detail("method", "email_link")];
+                audit_sign_in_failure(tx, now, actor, user.as_ref(), reason, method)?;
                 return Ok(Err(reason));
             };
             tx.remove_email_link(&key)?;

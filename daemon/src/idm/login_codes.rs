@@ -21,6 +21,7 @@ use super::codes;
 use super::device_notice::DeviceToken;
 use super::email_verification::prove_address;
 use super::sessions::{Session, SessionToken, open_session};
+use super::sign_in_failures::audit_sign_in_failure;
 use super::users::{User, resolve_user};
 use super::{Actor, Idm, IdmError, SignInFailure, secrets, to_time};
 use crate::store::LoginCodeRecord;
@@ -226,7 +227,7 @@ impl Idm {
             };
             let (Some(mut user), None) = (user.clone(), refused) else {
                 let reason = refused.unwrap_or(SignInFailure::UserDisabled);
-                audit_failure(tx, now, actor, user.as_ref(), reason)?;
+                audit_sign_in_failure(tx, now, actor, user.as_ref(), reason, Vec::new())?;
                 return Ok(Err(reason));
             };
             // A code that travelled by mail proves the address it went to.
@@ -258,45 +259,6 @@ impl Idm {
             Err(reason) => Err(IdmError::SignInFailed { reason }),
         }
     }
-
-    /// Records `sign_in_failed` (its own transaction) and returns the error
-    /// to give the caller. A failure to record is logged, not returned: the
-    /// caller must still see a refused sign-in.
-    pub(crate) fn sign_in_failed(
-        &self,
-        actor: &Actor,
-        subject: Option<&str>,
-        reason: SignInFailure,
-    ) -> IdmError {
-        if let Err(e) = self.record_audit(
-            actor,
-            "sign_in_failed",
-            subject,
-            vec![detail("reason", reason.as_str())],
-        ) {
-            tracing::error!("could not record a failed sign-in ({reason}): {e}");
-        }
-        IdmError::SignInFailed { reason }
-    }
-}
-
-fn audit_failure(
-    tx: &mut crate::store::WriteTx<'_>,
-    now: i64,
-    actor: &Actor,
-    user: Option<&crate::store::UserRecord>,
-    reason: SignInFailure,
-) -> Result<(), IdmError> {
-    let subject = user.map(|u| Subject::linked(&u.username, u.id));
-    audit::append(
-        tx,
-        now,
-        actor,
-        "sign_in_failed",
-        subject,
-        vec![detail("reason", reason.as_str())],
-    )?;
-    Ok(())
 }
 
 #[cfg(test)]

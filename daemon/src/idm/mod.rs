@@ -40,6 +40,7 @@ mod setting_registry;
 mod setting_values;
 mod settings;
 mod setup;
+mod sign_in_failures;
 mod signup;
 mod test_mail;
 mod users;
