@@ -6,6 +6,7 @@ pub mod clock;
 pub mod config;
 pub mod idm;
 pub mod info;
+pub mod jobs;
 pub mod ldap;
 pub mod mail;
 pub mod private_files;
@@ -70,6 +71,7 @@ pub struct RunningDaemon {
     tracker: TaskTracker,
     http: JoinHandle<std::io::Result<()>>,
     mail: mail::MailService,
+    ldap: jobs::LdapSync,
 }
 
 impl RunningDaemon {
@@ -100,6 +102,12 @@ impl RunningDaemon {
     /// this after moving the clock past a retry time).
     pub fn wake_mail(&self) {
         self.mail.wake();
+    }
+
+    /// Makes the LDAP sync schedule look at the clock now (tests call this
+    /// after moving the clock past `ldap.sync_interval_minutes`).
+    pub fn wake_ldap_sync(&self) {
+        self.ldap.wake();
     }
 
     /// Stops accepting work, lets in-flight requests finish, removes the
@@ -235,31 +243,37 @@ async fn serve(
     .with_oidc(oidc.clone())
     .with_tasks(tracker.clone())
     .with_body_timeout(config.http.body_timeout);
-    // Rate-limit keys whose budget has refilled are dropped every minute.
-    tracker.spawn(web::rate_limit::sweep(
-        web_state.limiter.clone(),
-        shutdown.clone(),
-    ));
+    let limiter = web_state.limiter.clone();
     let http = tokio::spawn(web::serve::serve(
         listener,
         web::router(web_state),
         config.http,
         shutdown.clone(),
     ));
-    // LDAP sync (issue 7): on demand over the socket, and on a schedule.
-    let ldap = ldap::LdapSync::new(idm.clone(), Arc::new(ldap::LdapDirectory), events.clone());
+
+    // The jobs (`jobs/mod.rs` says what runs when).
+    tracker.spawn(jobs::rate_limit_sweep::run(
+        move || limiter.retain_recent(),
+        shutdown.clone(),
+    ));
+    let ldap = jobs::LdapSync::new(idm.clone(), Arc::new(ldap::LdapDirectory), events.clone());
     tracker.spawn(ldap.clone().schedule(shutdown.clone()));
-    // Email (issue 6): the delivery worker, woken whenever mail is queued.
     let mail = mail::MailService::new(Arc::new(mail::SmtpMailer));
     idm.store().set_mail_observer({
         let mail = mail.clone();
         Arc::new(move || mail.wake())
     });
-    tracker.spawn(mail::run_worker(
+    tracker.spawn(jobs::mail_delivery::run(
         idm.clone(),
         mail.clone(),
         shutdown.clone(),
     ));
+    tracker.spawn(jobs::expiry_sweep::run(
+        idm.clone(),
+        oidc.clone(),
+        shutdown.clone(),
+    ));
+
     let admin = AdminServer::new(
         socket,
         ConnectionContext {
@@ -267,12 +281,11 @@ async fn serve(
             oidc: oidc.clone(),
             info,
             events,
-            ldap,
+            ldap: ldap.clone(),
             mail: mail.clone(),
         },
     );
     tracker.spawn(admin.run(shutdown.clone(), tracker.clone()));
-    tracker.spawn(sweep_expired(idm.clone(), oidc.clone(), shutdown.clone()));
 
     info!(
         "latchkeyd {VERSION} listening on http://{http_addr} (public URL {}), data in {}, admin socket {}",
@@ -302,54 +315,6 @@ async fn serve(
         tracker,
         http,
         mail,
+        ldap,
     })
-}
-
-/// How often expired sessions and login codes are removed. Lookups ignore
-/// expired records anyway; this only reclaims their space.
-const SWEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5 * 60);
-
-/// Removes expired sessions and login codes, retired signing keys, audit
-/// events past their retention and expired OIDC token entries, every
-/// [`SWEEP_INTERVAL`] until `shutdown`. The store blocks, so each
-/// sweep runs on the blocking pool.
-async fn sweep_expired(idm: Idm, oidc: Oidc, shutdown: CancellationToken) {
-    let mut ticks = tokio::time::interval(SWEEP_INTERVAL);
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            () = shutdown.cancelled() => break,
-            _ = ticks.tick() => {}
-        }
-        let sessions = idm.clone();
-        match tokio::task::spawn_blocking(move || sessions.sweep_expired()).await {
-            Ok(Ok(0)) => {}
-            Ok(Ok(removed)) => {
-                tracing::debug!("removed {removed} expired sessions and login codes")
-            }
-            Ok(Err(e)) => warn!("sweeping expired sessions and login codes failed: {e}"),
-            Err(e) => warn!("the expiry sweep stopped unexpectedly: {e}"),
-        }
-        let keys = oidc.clone();
-        match tokio::task::spawn_blocking(move || keys.sweep_signing_keys()).await {
-            Ok(Ok(0)) => {}
-            Ok(Ok(removed)) => info!("retired {removed} previous signing keys"),
-            Ok(Err(e)) => warn!("retiring previous signing keys failed: {e}"),
-            Err(e) => warn!("the signing key sweep stopped unexpectedly: {e}"),
-        }
-        let audit = idm.clone();
-        match tokio::task::spawn_blocking(move || audit.sweep_audit_log()).await {
-            Ok(Ok(0)) => {}
-            Ok(Ok(removed)) => info!("deleted {removed} audit events past audit.retention_days"),
-            Ok(Err(e)) => warn!("deleting old audit events failed: {e}"),
-            Err(e) => warn!("the audit retention sweep stopped unexpectedly: {e}"),
-        }
-        let tokens = oidc.clone();
-        match tokio::task::spawn_blocking(move || tokens.sweep_tokens()).await {
-            Ok(Ok(0)) => {}
-            Ok(Ok(removed)) => tracing::debug!("pruned {removed} expired OIDC token entries"),
-            Ok(Err(e)) => warn!("pruning expired OIDC tokens failed: {e}"),
-            Err(e) => warn!("the OIDC token sweep stopped unexpectedly: {e}"),
-        }
-    }
 }

@@ -18,7 +18,7 @@ pub struct ConnectionContext {
     pub info: Arc<DaemonInfo>,
     pub events: broadcast::Sender<Event>,
     /// Runs LDAP syncs and keeps the last result.
-    pub ldap: crate::ldap::LdapSync,
+    pub ldap: crate::jobs::LdapSync,
     /// Sends the test message, wakes the delivery worker.
     pub mail: crate::mail::MailService,
 }

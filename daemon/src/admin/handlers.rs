@@ -352,8 +352,9 @@ pub(super) async fn ldap_sync(
 }
 
 /// A sync's failure on the socket: the directory's exact words.
-fn ldap_error(err: crate::ldap::SyncError) -> ApiError {
-    use crate::ldap::{DirectoryError, SyncError};
+fn ldap_error(err: crate::jobs::SyncError) -> ApiError {
+    use crate::jobs::SyncError;
+    use crate::ldap::DirectoryError;
     match err {
         SyncError::Disabled => {
             ApiError::new(ErrorCode::InvalidInput, err.to_string()).with_field("ldap.enabled")

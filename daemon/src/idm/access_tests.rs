@@ -229,7 +229,7 @@ fn disabling_or_deleting_a_user_ends_their_sessions_and_codes() {
     assert!(idm.list_login_codes("alice").unwrap().is_empty());
     idm.set_user_disabled(&admin(), "alice", false).unwrap();
     let err = idm
-        .sign_in_with_login_code(&visitor(), &code.code)
+        .sign_in_with_login_code(&visitor(), &code.code, None)
         .unwrap_err();
     assert!(matches!(err, IdmError::SignInFailed { .. }));
 
@@ -240,7 +240,10 @@ fn disabling_or_deleting_a_user_ends_their_sessions_and_codes() {
     let (_, code) = idm.create_login_code(&admin(), "bob", HOUR).unwrap();
     idm.delete_user(&admin(), "bob").unwrap();
     assert!(idm.session_user(&token).unwrap().is_none());
-    assert!(idm.sign_in_with_login_code(&visitor(), &code.code).is_err());
+    assert!(
+        idm.sign_in_with_login_code(&visitor(), &code.code, None)
+            .is_err()
+    );
     // Nothing is left behind in the tables.
     assert_eq!(idm.sweep_expired().unwrap(), 0);
 }
@@ -315,7 +318,9 @@ fn a_login_code_signs_in_once() {
 
     // Typed sloppily: lowercase, spaces instead of hyphens.
     let typed = issued.code.to_lowercase().replace('-', " ");
-    let (user, token, session) = idm.sign_in_with_login_code(&visitor(), &typed).unwrap();
+    let (user, token, session) = idm
+        .sign_in_with_login_code(&visitor(), &typed, None)
+        .unwrap();
     assert_eq!(user.username, "alice");
     assert_eq!(session.method, SignInMethod::LoginCode);
     assert!(idm.session_user(&token).unwrap().is_some());
@@ -325,7 +330,7 @@ fn a_login_code_signs_in_once() {
     assert!(idm.list_login_codes("alice").unwrap().is_empty());
 
     let err = idm
-        .sign_in_with_login_code(&visitor(), &issued.code)
+        .sign_in_with_login_code(&visitor(), &issued.code, None)
         .unwrap_err();
     assert!(matches!(
         err,
@@ -348,7 +353,7 @@ fn an_expired_login_code_fails() {
     let (_, issued) = idm.create_login_code(&admin(), "alice", HOUR).unwrap();
     clock.advance(Duration::minutes(60));
     let err = idm
-        .sign_in_with_login_code(&visitor(), &issued.code)
+        .sign_in_with_login_code(&visitor(), &issued.code, None)
         .unwrap_err();
     assert!(matches!(
         err,
@@ -361,7 +366,7 @@ fn an_expired_login_code_fails() {
     assert_eq!(failed.subject.as_deref(), Some("alice"));
     // It is gone, so a retry is simply unknown.
     assert!(matches!(
-        idm.sign_in_with_login_code(&visitor(), &issued.code),
+        idm.sign_in_with_login_code(&visitor(), &issued.code, None),
         Err(IdmError::SignInFailed {
             reason: SignInFailure::UnknownCode
         })
@@ -381,7 +386,7 @@ fn a_disabled_users_code_fails_and_none_can_be_made() {
         })
         .unwrap();
     assert!(matches!(
-        idm.sign_in_with_login_code(&visitor(), &issued.code),
+        idm.sign_in_with_login_code(&visitor(), &issued.code, None),
         Err(IdmError::SignInFailed {
             reason: SignInFailure::UserDisabled
         })
@@ -438,7 +443,7 @@ fn login_code_expiry_is_bounded_and_codes_are_revocable() {
     assert_eq!(last_event(&idm).event, "login_code_revoked");
     assert_eq!(idm.list_login_codes("alice").unwrap().len(), 1);
     assert!(
-        idm.sign_in_with_login_code(&visitor(), &issued.code)
+        idm.sign_in_with_login_code(&visitor(), &issued.code, None)
             .is_err()
     );
 }
@@ -448,7 +453,7 @@ fn garbage_codes_fail_cleanly() {
     let (idm, _) = idm();
     for junk in ["", "x", "🔑🔑🔑🔑", &"A".repeat(10_000)] {
         assert!(matches!(
-            idm.sign_in_with_login_code(&visitor(), junk),
+            idm.sign_in_with_login_code(&visitor(), junk, None),
             Err(IdmError::SignInFailed {
                 reason: SignInFailure::UnknownCode
             })

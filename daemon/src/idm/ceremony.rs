@@ -44,6 +44,8 @@ use webauthn_rs_proto::{
 
 use super::audit::detail;
 use super::ceremony_store::{Ceremonies, CeremonyOwner};
+use super::device_notice::DeviceToken;
+use super::passkey_names::{aaguid_of, default_name};
 use super::passkeys::{PasskeyInfo, validate_name};
 use super::sessions::{PasskeyProof, Session, SessionToken, open_passkey_session};
 use super::settings::{UserVerification, read_settings};
@@ -101,78 +103,6 @@ fn registration_error(e: &WebauthnError) -> IdmError {
         other => format!("the passkey could not be registered: {other}"),
     };
     IdmError::Passkey(message)
-}
-
-/// Reads the AAGUID from a registration's attestation object (CBOR) without
-/// a CBOR library: find the `authData` byte string, then the attested
-/// credential data. Only a naming hint, so anything odd gives `None`.
-fn aaguid_of(attestation_object: &[u8]) -> Option<[u8; 16]> {
-    const KEY: &[u8] = b"\x68authData";
-    let at = attestation_object
-        .windows(KEY.len())
-        .position(|w| w == KEY)?
-        .checked_add(KEY.len())?;
-    let head = *attestation_object.get(at)?;
-    let (len, start) = match head {
-        0x40..=0x57 => (usize::from(head & 0x1f), at + 1),
-        0x58 => (usize::from(*attestation_object.get(at + 1)?), at + 2),
-        0x59 => {
-            let b = attestation_object.get(at + 1..at + 3)?;
-            (
-                usize::from(u16::from_be_bytes([*b.first()?, *b.get(1)?])),
-                at + 3,
-            )
-        }
-        _ => return None,
-    };
-    let auth_data = attestation_object.get(start..start.checked_add(len)?)?;
-    // rpIdHash (32) | flags (1) | signCount (4) | aaguid (16) …
-    let flags = *auth_data.get(32)?;
-    if flags & 0x40 == 0 {
-        return None;
-    }
-    auth_data.get(37..53)?.try_into().ok()
-}
-
-/// Authenticator names by AAGUID, for a passkey's default name.
-const KNOWN_AUTHENTICATORS: &[(&str, &str)] = &[
-    ("fbfc3007-154e-4ecc-8c0b-6e020557d7bd", "iCloud Keychain"),
-    (
-        "ea9b8d66-4d01-1d21-3ce4-b6b48cb575d4",
-        "Google Password Manager",
-    ),
-    ("08987058-cadc-4b81-b6e1-30de50dcbe96", "Windows Hello"),
-    ("9ddd1817-af5a-4672-a2b9-3e3dd95000a9", "Windows Hello"),
-    ("6028b017-b1d4-4c02-b4b3-afcdafc96bb2", "Windows Hello"),
-    ("bada5566-a7aa-401f-bd96-45619a55120d", "1Password"),
-    ("d548826e-79b4-db40-a3d8-11116f7e8349", "Bitwarden"),
-    ("cb69481e-8ff7-4039-93ec-0a2729a154a8", "YubiKey 5"),
-    ("ee882879-721c-4913-9775-3dfcce97072a", "YubiKey 5"),
-    ("fa2b99dc-9e39-4257-8f92-4a30d23c4118", "YubiKey 5"),
-    ("2fc0579f-8113-47ea-b116-bb5a8db9202a", "YubiKey 5"),
-    ("adce0002-35bc-c60a-648b-0b25f1f05503", "Chrome on Mac"),
-];
-
-/// "iCloud Keychain", … or "Passkey"; with " 2", " 3", … if the user
-/// already has one by that name.
-fn default_name(aaguid: Option<[u8; 16]>, taken: &[String]) -> String {
-    let base = aaguid
-        .map(|a| Uuid::from_bytes(a).hyphenated().to_string())
-        .and_then(|a| {
-            KNOWN_AUTHENTICATORS
-                .iter()
-                .find(|(known, _)| *known == a)
-                .map(|(_, name)| *name)
-        })
-        .unwrap_or("Passkey");
-    let free = |name: &str| !taken.iter().any(|t| t.eq_ignore_ascii_case(name));
-    if free(base) {
-        return base.to_owned();
-    }
-    (2u32..)
-        .map(|n| format!("{base} {n}"))
-        .find(|name| free(name))
-        .unwrap_or_else(|| base.to_owned())
 }
 
 /// `cred.backup_eligible` / `cred.backup_state` of a webauthn-rs
@@ -288,6 +218,7 @@ impl Passkeys {
         actor: &Actor,
         ceremony: &str,
         credential: Value,
+        device: Option<&DeviceToken>,
     ) -> Result<(User, SessionToken, Session), IdmError> {
         let fail = |subject: Option<&str>, reason| self.idm.sign_in_failed(actor, subject, reason);
         let taken = self.ceremonies().take(self.now(), ceremony);
@@ -367,7 +298,8 @@ impl Passkeys {
                 synced: result.backup_eligible(),
                 user_verified: result.user_verified(),
             };
-            let (token, session) = open_passkey_session(tx, now, actor, &user, proof, details)?;
+            let (token, session) =
+                open_passkey_session(tx, now, actor, &user, proof, device, details)?;
             Ok::<_, IdmError>(Ok((user, token, session)))
         })?;
         outcome.map_err(|reason| fail(Some(&user.username), reason))
@@ -511,245 +443,4 @@ fn uv_policy(setting: UserVerification) -> UserVerificationPolicy {
 }
 
 #[cfg(test)]
-mod tests {
-    use std::sync::Arc;
-
-    use latchkey_protocol::NewUser;
-    use serde_json::json;
-    use time::Duration;
-    use time::macros::datetime;
-
-    use super::*;
-    use crate::clock::ManualClock;
-    use crate::store::Store;
-
-    /// The enrolling session's sign-in method.
-    const LC: SignInMethod = SignInMethod::LoginCode;
-
-    fn setup() -> (Passkeys, ManualClock, User) {
-        let clock = ManualClock::new(datetime!(2026-03-01 09:30:00 UTC));
-        let idm = Idm::new(Store::memory().unwrap(), Arc::new(clock.clone()));
-        let input = NewUser {
-            username: "alice".into(),
-            ..NewUser::default()
-        };
-        let user = idm
-            .create_user(&Actor::admin_socket(0), input)
-            .unwrap()
-            .user;
-        let passkeys = Passkeys::new(idm, "http://localhost:1411/").unwrap();
-        (passkeys, clock, user)
-    }
-
-    fn here() -> CeremonyOwner {
-        CeremonyOwner::new(std::net::IpAddr::from([192, 0, 2, 9]))
-    }
-
-    fn visitor() -> Actor {
-        Actor::anonymous(Some("192.0.2.9".into()), None)
-    }
-
-    #[test]
-    fn registration_asks_for_a_discoverable_credential_and_uv_per_setting() {
-        let (passkeys, _, alice) = setup();
-        let (id, options) = passkeys.start_registration(alice.id, here()).unwrap();
-        assert_eq!(id.len(), 22, "128 bits of base64url");
-        let selection = &options["publicKey"]["authenticatorSelection"];
-        assert_eq!(selection["residentKey"], json!("required"));
-        assert_eq!(selection["requireResidentKey"], json!(true));
-        assert_eq!(selection["userVerification"], json!("required"));
-        assert_eq!(options["publicKey"]["rp"]["id"], json!("localhost"));
-        assert_eq!(options["publicKey"]["rp"]["name"], json!("Latchkey"));
-        // The user handle is the random handle, not the user id.
-        let handle = secrets::b64url(alice.webauthn_handle.as_bytes());
-        assert_eq!(options["publicKey"]["user"]["id"], json!(handle));
-
-        passkeys
-            .idm
-            .set_setting(
-                &Actor::admin_socket(0),
-                "passkeys.user_verification",
-                "preferred",
-            )
-            .unwrap();
-        passkeys
-            .idm
-            .set_setting(&Actor::admin_socket(0), "app.name", "Acme")
-            .unwrap();
-        let (_, options) = passkeys.start_registration(alice.id, here()).unwrap();
-        let selection = &options["publicKey"]["authenticatorSelection"];
-        assert_eq!(selection["residentKey"], json!("required"));
-        assert_eq!(selection["userVerification"], json!("preferred"));
-        assert_eq!(options["publicKey"]["rp"]["name"], json!("Acme"));
-        let (_, sign_in) = passkeys.start_sign_in(here()).unwrap();
-        assert_eq!(sign_in["publicKey"]["userVerification"], json!("preferred"));
-    }
-
-    #[test]
-    fn sign_in_options_are_usernameless() {
-        let (passkeys, _, _) = setup();
-        let (id, options) = passkeys.start_sign_in(here()).unwrap();
-        assert_eq!(id.len(), 22);
-        assert_eq!(options["publicKey"]["rpId"], json!("localhost"));
-        assert_eq!(options["publicKey"]["userVerification"], json!("required"));
-        let allow = &options["publicKey"]["allowCredentials"];
-        assert!(allow.is_null() || allow == &json!([]), "{allow}");
-        assert_eq!(options["mediation"], json!("conditional"));
-    }
-
-    #[test]
-    fn garbage_responses_are_clean_errors_and_use_up_the_ceremony() {
-        let (passkeys, _, alice) = setup();
-        let (id, _) = passkeys.start_sign_in(here()).unwrap();
-        for junk in [json!(null), json!("x"), json!({"id": 1})] {
-            let (id, _) = passkeys.start_sign_in(here()).unwrap();
-            let err = passkeys.finish_sign_in(&visitor(), &id, junk).unwrap_err();
-            assert!(
-                matches!(
-                    err,
-                    IdmError::Invalid {
-                        field: "credential",
-                        ..
-                    }
-                ),
-                "{err}"
-            );
-        }
-        let err = passkeys
-            .finish_sign_in(&visitor(), &id, json!({}))
-            .unwrap_err();
-        assert!(matches!(err, IdmError::Invalid { .. }));
-        // Single use: the same id is gone now.
-        let again = passkeys.finish_sign_in(&visitor(), &id, json!({}));
-        assert!(matches!(again, Err(IdmError::CeremonyExpired)));
-
-        let (id, _) = passkeys.start_registration(alice.id, here()).unwrap();
-        let actor = Actor::user(alice.id, "alice");
-        let err = passkeys
-            .finish_registration(&actor, alice.id, &id, json!({"rawId": "!!"}), None, LC)
-            .unwrap_err();
-        assert!(matches!(
-            err,
-            IdmError::Invalid {
-                field: "credential",
-                ..
-            }
-        ));
-        let again = passkeys.finish_registration(&actor, alice.id, &id, json!({}), None, LC);
-        assert!(matches!(again, Err(IdmError::CeremonyExpired)));
-
-        // Well-formed but bogus: refused by webauthn-rs, not a panic.
-        let (id, _) = passkeys.start_registration(alice.id, here()).unwrap();
-        let bogus = json!({
-            "id": "AAAA", "rawId": "AAAA", "type": "public-key",
-            "response": {"attestationObject": "AAAA", "clientDataJSON": "AAAA"}
-        });
-        let err = passkeys
-            .finish_registration(&actor, alice.id, &id, bogus, None, LC)
-            .unwrap_err();
-        assert!(matches!(err, IdmError::Passkey(_)), "{err}");
-
-        let (id, _) = passkeys.start_sign_in(here()).unwrap();
-        let bogus = json!({
-            "id": "AAAA", "rawId": "AAAA", "type": "public-key",
-            "response": {"authenticatorData": "AAAA", "clientDataJSON": "AAAA",
-                         "signature": "AAAA", "userHandle": "AAAAAAAAAAAAAAAAAAAAAA"}
-        });
-        let err = passkeys.finish_sign_in(&visitor(), &id, bogus).unwrap_err();
-        assert!(matches!(
-            err,
-            IdmError::SignInFailed {
-                reason: SignInFailure::UnknownCredential
-            }
-        ));
-        let events = passkeys
-            .idm
-            .list_audit(&latchkey_protocol::AuditQuery::default())
-            .unwrap();
-        assert_eq!(events[0].event, "sign_in_failed");
-        assert_eq!(events[0].ip.as_deref(), Some("192.0.2.9"));
-    }
-
-    #[test]
-    fn ceremonies_expire_after_five_minutes_and_belong_to_one_user() {
-        let (passkeys, clock, alice) = setup();
-        let (id, _) = passkeys.start_sign_in(here()).unwrap();
-        clock.advance(Duration::minutes(5));
-        let late = passkeys.finish_sign_in(&visitor(), &id, json!({}));
-        assert!(matches!(late, Err(IdmError::CeremonyExpired)));
-        let events = passkeys
-            .idm
-            .list_audit(&latchkey_protocol::AuditQuery::default())
-            .unwrap();
-        assert_eq!(events[0].event, "sign_in_failed");
-        let reason = ("reason".to_owned(), "expired_ceremony".to_owned());
-        assert_eq!(events[0].details, vec![reason]);
-
-        let (id, _) = passkeys.start_registration(alice.id, here()).unwrap();
-        let actor = Actor::user(alice.id, "alice");
-        // A registration ceremony is not a sign-in one, nor someone else's.
-        let other = UserId::random();
-        let wrong = passkeys.finish_registration(&actor, other, &id, json!({}), None, LC);
-        assert!(matches!(wrong, Err(IdmError::CeremonyExpired)));
-        let (id, _) = passkeys.start_registration(alice.id, here()).unwrap();
-        let wrong = passkeys.finish_sign_in(&visitor(), &id, json!({}));
-        assert!(matches!(wrong, Err(IdmError::CeremonyExpired)));
-        let unknown = passkeys.finish_sign_in(&visitor(), "nonsense", json!({}));
-        assert!(matches!(unknown, Err(IdmError::CeremonyExpired)));
-    }
-
-    #[test]
-    fn a_sign_in_names_its_account_before_it_is_verified() {
-        let (passkeys, _, alice) = setup();
-        let handle = secrets::b64url(alice.webauthn_handle.as_bytes());
-        let named = json!({"response": {"userHandle": handle}});
-        assert_eq!(passkeys.sign_in_account(&named).unwrap(), Some(alice.id));
-        let unknown = json!({"response": {"userHandle": secrets::b64url(&[7; 16])}});
-        assert_eq!(passkeys.sign_in_account(&unknown).unwrap(), None);
-        for junk in [
-            json!(null),
-            json!({"response": {"userHandle": "!!"}}),
-            json!({}),
-        ] {
-            assert_eq!(passkeys.sign_in_account(&junk).unwrap(), None);
-        }
-    }
-
-    #[test]
-    fn an_ip_address_public_url_is_refused_with_advice() {
-        let clock = ManualClock::new(datetime!(2026-03-01 09:30:00 UTC));
-        let idm = Idm::new(Store::memory().unwrap(), Arc::new(clock));
-        let err = Passkeys::new(idm.clone(), "http://127.0.0.1:1411").unwrap_err();
-        assert!(err.to_string().contains("localhost"), "{err}");
-        let ok = Passkeys::new(idm, "https://id.example.com/auth").unwrap();
-        assert_eq!(ok.origin.as_str(), "https://id.example.com/");
-        assert_eq!(ok.rp_id, "id.example.com");
-    }
-
-    #[test]
-    fn aaguids_are_read_and_named() {
-        let mut auth_data = vec![0u8; 32];
-        auth_data.push(0x45); // UP | UV | AT
-        auth_data.extend([0, 0, 0, 1]);
-        let icloud = Uuid::parse_str("fbfc3007-154e-4ecc-8c0b-6e020557d7bd").unwrap();
-        auth_data.extend(icloud.as_bytes());
-        auth_data.extend([0, 2, 9, 9]);
-        let mut object = vec![0xa3, 0x63];
-        object.extend(b"fmt");
-        object.extend([0x64]);
-        object.extend(b"none");
-        object.extend(b"\x68authData");
-        object.push(0x58);
-        object.push(u8::try_from(auth_data.len()).unwrap());
-        object.extend(&auth_data);
-        let aaguid = aaguid_of(&object);
-        assert_eq!(aaguid, Some(*icloud.as_bytes()));
-        assert_eq!(default_name(aaguid, &[]), "iCloud Keychain");
-        let taken = vec!["iCloud Keychain".to_owned(), "iCloud Keychain 2".to_owned()];
-        assert_eq!(default_name(aaguid, &taken), "iCloud Keychain 3");
-        assert_eq!(default_name(Some([0; 16]), &[]), "Passkey");
-        assert_eq!(default_name(None, &["passkey".to_owned()]), "Passkey 2");
-        assert_eq!(aaguid_of(b"junk"), None);
-        assert_eq!(aaguid_of(b"\x68authData\x58"), None);
-    }
-}
+mod tests;

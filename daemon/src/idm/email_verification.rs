@@ -25,8 +25,11 @@
 //! a button, since mail scanners fetch links.
 
 use super::audit::{self, Subject, detail};
-use super::email::{app_name, flag, format_when, queue, rendered, smtp_configured};
-use super::settings::EMAIL_TRUST_ADMIN_ADDRESSES;
+use super::mail_compose::{app_name, format_when, rendered};
+use super::mail_queue::queue;
+use super::mail_settings::smtp_configured;
+use super::setting_registry::EMAIL_TRUST_ADMIN_ADDRESSES;
+use super::setting_values::flag;
 use super::{Actor, Idm, IdmError, UserId, secrets};
 use crate::mail::templates::{self, VerifyEmailMail};
 use crate::store::{Access, EmailVerificationRecord, Tables, UserRecord, WriteTx};

@@ -77,6 +77,45 @@ fn require_local(record: &GroupRecord) -> Result<(), IdmError> {
     }
 }
 
+/// The ids of groups named (case-insensitively), each of which must exist;
+/// `field` names the input in the error.
+pub(crate) fn group_ids<A: Access>(
+    tx: &Tables<A>,
+    field: &'static str,
+    names: &[String],
+) -> Result<Vec<(GroupId, String)>, IdmError> {
+    let mut out: Vec<(GroupId, String)> = Vec::new();
+    for name in names {
+        let key = name.trim().to_ascii_lowercase();
+        if key.is_empty() {
+            continue;
+        }
+        let Some(id) = tx.group_id_by_name(&key)? else {
+            return Err(IdmError::invalid(
+                field,
+                format!("there is no group {:?}; create it first", name.trim()),
+            ));
+        };
+        if !out.iter().any(|(existing, _)| *existing == id) {
+            out.push((id, key));
+        }
+    }
+    Ok(out)
+}
+
+/// `signups.default_groups` as it will be stored: existing group names,
+/// lowercase, without repeats.
+pub(crate) fn existing_groups<A: Access>(
+    tx: &Tables<A>,
+    field: &'static str,
+    names: &[String],
+) -> Result<Vec<String>, IdmError> {
+    Ok(group_ids(tx, field, names)?
+        .into_iter()
+        .map(|(_, name)| name)
+        .collect())
+}
+
 impl Idm {
     pub fn create_group(&self, actor: &Actor, input: NewGroup) -> Result<GroupEntry, IdmError> {
         let now = self.now();

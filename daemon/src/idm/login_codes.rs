@@ -17,17 +17,17 @@ use latchkey_protocol::{MAX_EXPIRY, SignInMethod};
 use time::OffsetDateTime;
 
 use super::audit::{self, Subject, detail};
+use super::codes;
+use super::device_notice::DeviceToken;
 use super::email_verification::prove_address;
 use super::sessions::{Session, SessionToken, open_session};
+use super::sign_in_failures::audit_sign_in_failure;
 use super::users::{User, resolve_user};
 use super::{Actor, Idm, IdmError, SignInFailure, secrets, to_time};
 use crate::store::LoginCodeRecord;
 
-/// Crockford's base32 alphabet: digits and letters without I, L, O, U.
-pub const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 /// Characters in a code (5 bits each: 80 bits).
 pub const CODE_LEN: usize = 16;
-const GROUP: usize = 4;
 
 /// A code just made: the only time the code itself exists outside the
 /// user's hands. `Debug` hides it.
@@ -69,50 +69,10 @@ impl LoginCodeInfo {
     }
 }
 
-/// The canonical form of what someone typed: uppercase, without spaces or
-/// hyphens, with O→0, I/L→1, U→V. `None` when it cannot be a code.
+/// The canonical form of what someone typed (see `codes`); `None` when it
+/// cannot be a login code.
 pub fn normalize_login_code(input: &str) -> Option<String> {
-    let mut out = String::with_capacity(CODE_LEN);
-    for c in input.chars() {
-        let c = match c.to_ascii_uppercase() {
-            ' ' | '-' | '\t' => continue,
-            'O' => '0',
-            'I' | 'L' => '1',
-            'U' => 'V',
-            c => c,
-        };
-        if !c.is_ascii() || !ALPHABET.contains(&(c as u8)) || out.len() >= CODE_LEN {
-            return None;
-        }
-        out.push(c);
-    }
-    (out.len() == CODE_LEN).then_some(out)
-}
-
-/// `XXXX-XXXX-XXXX-XXXX` from a normalised code.
-fn grouped(code: &str) -> String {
-    let mut out = String::with_capacity(CODE_LEN + CODE_LEN / GROUP);
-    for (i, c) in code.chars().enumerate() {
-        if i > 0 && i % GROUP == 0 {
-            out.push('-');
-        }
-        out.push(c);
-    }
-    out
-}
-
-/// A fresh normalised code. 256 is a multiple of 32, so taking each byte
-/// modulo 32 is unbiased.
-fn generate() -> Result<String, IdmError> {
-    let bytes = secrets::random_bytes::<CODE_LEN>()?;
-    Ok(bytes
-        .iter()
-        .map(|b| {
-            ALPHABET
-                .get(usize::from(b % 32))
-                .map_or('0', |&c| char::from(c))
-        })
-        .collect())
+    codes::normalize(input, CODE_LEN)
 }
 
 impl Idm {
@@ -151,7 +111,7 @@ impl Idm {
         let seconds = i64::try_from(expires_in.as_secs())
             .map_err(|_| IdmError::invalid("expires", "must be at most 31 days"))?
             .max(1);
-        let code = generate()?;
+        let code = codes::generate::<CODE_LEN>()?;
         let now = self.now();
         self.store.write(|tx| {
             let user = resolve_user(tx, user_ref)?;
@@ -180,7 +140,7 @@ impl Idm {
             let user = User::from_record(user)?;
             let issued = LoginCodeIssued {
                 id: record.id.clone(),
-                code: grouped(&code),
+                code: codes::grouped(&code),
                 expires_at: to_time(record.expires_at)?,
             };
             if let Some(address) = also(tx, &user, &issued)? {
@@ -243,6 +203,7 @@ impl Idm {
         &self,
         actor: &Actor,
         code: &str,
+        device: Option<&DeviceToken>,
     ) -> Result<(User, SessionToken, Session), IdmError> {
         let now = self.now();
         let Some(normalized) = normalize_login_code(code) else {
@@ -266,7 +227,7 @@ impl Idm {
             };
             let (Some(mut user), None) = (user.clone(), refused) else {
                 let reason = refused.unwrap_or(SignInFailure::UserDisabled);
-                audit_failure(tx, now, actor, user.as_ref(), reason)?;
+                audit_sign_in_failure(tx, now, actor, user.as_ref(), reason, Vec::new())?;
                 return Ok(Err(reason));
             };
             // A code that travelled by mail proves the address it went to.
@@ -284,8 +245,8 @@ impl Idm {
                 vec![detail("id", record.id.clone())],
             )?;
             let details = vec![detail("code", record.id)];
-            let (token, session) =
-                open_session(tx, now, actor, &user, SignInMethod::LoginCode, details)?;
+            let method = SignInMethod::LoginCode;
+            let (token, session) = open_session(tx, now, actor, &user, method, device, details)?;
             Ok::<_, IdmError>(Ok((user, token, session)))
         })?;
         match outcome {
@@ -298,45 +259,6 @@ impl Idm {
             Err(reason) => Err(IdmError::SignInFailed { reason }),
         }
     }
-
-    /// Records `sign_in_failed` (its own transaction) and returns the error
-    /// to give the caller. A failure to record is logged, not returned: the
-    /// caller must still see a refused sign-in.
-    pub(crate) fn sign_in_failed(
-        &self,
-        actor: &Actor,
-        subject: Option<&str>,
-        reason: SignInFailure,
-    ) -> IdmError {
-        if let Err(e) = self.record_audit(
-            actor,
-            "sign_in_failed",
-            subject,
-            vec![detail("reason", reason.as_str())],
-        ) {
-            tracing::error!("could not record a failed sign-in ({reason}): {e}");
-        }
-        IdmError::SignInFailed { reason }
-    }
-}
-
-fn audit_failure(
-    tx: &mut crate::store::WriteTx<'_>,
-    now: i64,
-    actor: &Actor,
-    user: Option<&crate::store::UserRecord>,
-    reason: SignInFailure,
-) -> Result<(), IdmError> {
-    let subject = user.map(|u| Subject::linked(&u.username, u.id));
-    audit::append(
-        tx,
-        now,
-        actor,
-        "sign_in_failed",
-        subject,
-        vec![detail("reason", reason.as_str())],
-    )?;
-    Ok(())
 }
 
 #[cfg(test)]
@@ -345,24 +267,22 @@ mod tests {
 
     #[test]
     fn codes_are_sixteen_unambiguous_characters_grouped_by_four() {
-        let code = generate().unwrap();
+        let code = codes::generate::<CODE_LEN>().unwrap();
         assert_eq!(code.len(), CODE_LEN);
-        assert!(code.bytes().all(|b| ALPHABET.contains(&b)));
-        let shown = grouped(&code);
+        assert!(code.bytes().all(|b| codes::ALPHABET.contains(&b)));
+        let shown = codes::grouped(&code);
         assert_eq!(shown.len(), 19);
         assert_eq!(shown.matches('-').count(), 3);
         assert_eq!(normalize_login_code(&shown).as_deref(), Some(code.as_str()));
-        // 32 symbols × 16 positions = 80 bits; no ambiguous letters.
-        assert_eq!(ALPHABET.len(), 32);
-        assert!(!ALPHABET.iter().any(|c| b"ILOU".contains(c)));
-        assert_ne!(generate().unwrap(), code);
+        // 32 symbols × 16 positions = 80 bits.
+        assert_ne!(codes::generate::<CODE_LEN>().unwrap(), code);
     }
 
     #[test]
     fn generated_codes_use_the_whole_alphabet() {
         let mut seen = std::collections::HashSet::new();
         for _ in 0..64 {
-            seen.extend(generate().unwrap().into_bytes());
+            seen.extend(codes::generate::<CODE_LEN>().unwrap().into_bytes());
         }
         assert_eq!(seen.len(), 32);
     }

@@ -1,5 +1,6 @@
 //! Business rules for users, groups, the audit log, settings, sessions,
-//! login codes and passkeys, on top of `store`.
+//! login codes, passkeys, mail, LDAP sync and OpenID Connect, on top of
+//! `store`, with the `mail` and `ldap` adapters below it for their types.
 //! Handlers (web, admin socket, jobs) call these functions and map the
 //! results; nothing here knows about HTTP, sockets or redb.
 //!
@@ -11,25 +12,38 @@
 mod actor;
 mod audit;
 mod audit_batch;
+mod audit_log;
 mod ceremony;
 mod ceremony_store;
-mod email;
+mod codes;
+mod device_notice;
+mod email_links;
 mod email_verification;
 mod error;
+mod expiry;
 mod groups;
-// LDAP sync (issue 7).
-pub mod ldap_settings;
+mod ldap_settings;
 pub mod ldap_sync;
+mod login_code_mail;
 mod login_codes;
+mod mail_compose;
+mod mail_queue;
+mod mail_settings;
 pub mod oidc;
+mod passkey_names;
 mod passkey_notice;
 mod passkeys;
 mod sealed;
 mod secrets;
 mod sessions;
+mod setting_entries;
+mod setting_registry;
+mod setting_values;
 mod settings;
 mod setup;
+mod sign_in_failures;
 mod signup;
+mod test_mail;
 mod users;
 mod validate;
 
@@ -44,26 +58,27 @@ use crate::store::{RecordSource, Store, StoreError};
 
 pub use crate::store::{GroupId, UserId, WebauthnHandle};
 pub use actor::{Actor, ActorKind};
-pub use audit::AuditEvent;
 pub use audit_batch::PendingAuditEvent;
+pub use audit_log::AuditEvent;
 pub use ceremony::Passkeys;
 pub use ceremony_store::{
     CEREMONY_TTL_SECS, CeremonyOwner, MAX_CEREMONIES, MAX_CEREMONIES_PER_OWNER,
 };
-pub use email::{
-    DeviceToken, EMAIL_LINK_MINUTES, EmailBinding, EmailProof, EmailSettings, MailStatus,
-    QueuedMail, SmtpSettings, SmtpTls, normalize_address, retry_delay,
-};
+pub use device_notice::DeviceToken;
+pub use email_links::{EMAIL_LINK_MINUTES, EmailBinding, EmailProof, normalize_address};
 pub use email_verification::{
     EMAIL_VERIFICATION_HOURS, EmailVerification, VERIFICATION_MAILS_PER_HOUR, VerificationMail,
 };
 pub use error::{IdmError, SignInFailure};
 pub use groups::{Group, GroupEntry, GroupSummaryEntry};
 pub use login_codes::{LoginCodeInfo, LoginCodeIssued, normalize_login_code};
+pub use mail_queue::{MailStatus, QueuedMail, retry_delay};
+pub use mail_settings::EmailSettings;
 pub use oidc::Oidc;
 pub use passkeys::{PASSKEY_NAME_MAX, PasskeyInfo};
 pub use sessions::{PasskeyProof, Session, SessionPeek, SessionToken};
-pub use settings::{SettingEntry, Settings, UserVerification};
+pub use setting_entries::SettingEntry;
+pub use settings::{Settings, UserVerification};
 pub use setup::SetupGate;
 pub use signup::{
     FieldError, MAX_USAGE_LIMIT, SignupForm, SignupMode, SignupOutcome, SignupRefusal,

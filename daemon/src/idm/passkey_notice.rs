@@ -11,7 +11,9 @@
 use latchkey_protocol::SignInMethod;
 
 use super::audit::{self, Subject, detail};
-use super::email::{app_name, clip, format_when, queue, rendered, smtp_configured};
+use super::mail_compose::{app_name, format_when, origin, rendered};
+use super::mail_queue::queue;
+use super::mail_settings::smtp_configured;
 use super::sessions::method_name;
 use super::{Actor, IdmError, secrets};
 use crate::mail::templates::{self, PasskeyAddedMail};
@@ -50,11 +52,7 @@ pub(crate) fn passkey_added(
     {
         let app = app_name(tx)?;
         let when = format_when(now);
-        let ip = actor.ip.clone().unwrap_or_else(|| "unknown".to_owned());
-        let browser = actor
-            .user_agent
-            .as_deref()
-            .map_or_else(|| "unknown".to_owned(), |ua| clip(ua, 200));
+        let (ip, browser) = origin(actor);
         let mail = rendered(templates::passkey_added(PasskeyAddedMail {
             app_name: &app,
             name: &user.display_name,

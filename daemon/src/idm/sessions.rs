@@ -2,11 +2,14 @@
 //! (base64url); the store keeps only their SHA-256. A session lasts
 //! `session.minutes` from sign-in — absolute, not sliding, so its end is
 //! predictable and a stolen cookie cannot be kept alive by use.
+//! Every sign-in method opens its session here ([`open_session`]), which
+//! also records the browser it came from (`device_notice`).
 
 use latchkey_protocol::SignInMethod;
 use time::OffsetDateTime;
 
 use super::audit::{self, Subject, detail};
+use super::device_notice::{DeviceToken, note_device};
 use super::settings::read_settings;
 use super::users::{User, resolve_user};
 use super::{Actor, Idm, IdmError, UserId, oidc, secrets, to_time};
@@ -123,18 +126,25 @@ fn clip(value: Option<&String>, max: usize) -> Option<String> {
     value.map(|v| v.chars().take(max).collect())
 }
 
-/// Creates a session for `user_id` inside the caller's transaction, with
-/// the `<method>_sign_in` audit event. `actor` supplies IP and user agent;
-/// the event is recorded as the user.
+/// Creates a session for `user` inside the caller's transaction, with the
+/// `<method>_sign_in` audit event, and records the browser holding `device`
+/// (`device_notice`), queueing a new-device notice when it is new for them.
+/// `actor` supplies IP and user agent; the event is recorded as the user.
+/// `device` is `None` only where no browser signs in (tests, tools).
 pub(crate) fn open_session(
     tx: &mut WriteTx<'_>,
     now: i64,
     actor: &Actor,
     user: &User,
     method: SignInMethod,
+    device: Option<&DeviceToken>,
     details: Vec<(String, String)>,
 ) -> Result<(SessionToken, Session), IdmError> {
-    open_session_with(tx, now, actor, user, method, None, details)
+    let how = SignedInWith {
+        method,
+        passkey: None,
+    };
+    open_session_with(tx, now, actor, user, how, device, details)
 }
 
 /// [`open_session`] for a passkey sign-in, recording what the assertion proved.
@@ -144,14 +154,24 @@ pub(crate) fn open_passkey_session(
     actor: &Actor,
     user: &User,
     proof: PasskeyProof,
+    device: Option<&DeviceToken>,
     details: Vec<(String, String)>,
 ) -> Result<(SessionToken, Session), IdmError> {
     let passkey = PasskeyUse {
         backup_eligible: proof.synced,
         user_verified: proof.user_verified,
     };
-    let method = SignInMethod::Passkey;
-    open_session_with(tx, now, actor, user, method, Some(passkey), details)
+    let how = SignedInWith {
+        method: SignInMethod::Passkey,
+        passkey: Some(passkey),
+    };
+    open_session_with(tx, now, actor, user, how, device, details)
+}
+
+/// How a session was signed in: the method, and what a passkey proved.
+struct SignedInWith {
+    method: SignInMethod,
+    passkey: Option<PasskeyUse>,
 }
 
 fn open_session_with(
@@ -159,10 +179,11 @@ fn open_session_with(
     now: i64,
     actor: &Actor,
     user: &User,
-    method: SignInMethod,
-    passkey: Option<PasskeyUse>,
+    how: SignedInWith,
+    device: Option<&DeviceToken>,
     mut details: Vec<(String, String)>,
 ) -> Result<(SessionToken, Session), IdmError> {
+    let SignedInWith { method, passkey } = how;
     let minutes = i64::from(read_settings(tx)?.session_minutes);
     let token = SessionToken::generate()?;
     let record = SessionRecord {
@@ -182,6 +203,9 @@ fn open_session_with(
     let subject = Subject::linked(&user.username, user.id);
     let event = format!("{}_sign_in", method_name(method));
     audit::append(tx, now, &as_user, &event, Some(subject), details)?;
+    if let Some(device) = device {
+        note_device(tx, now, actor, user, method_name(method), device)?;
+    }
     Ok((token, Session::from_record(record)?))
 }
 
@@ -252,8 +276,9 @@ impl Idm {
             .map(|user| (record, user)))
     }
 
-    /// Starts a session without any other check (the caller has
-    /// authenticated the user: setup, signup). Refuses a disabled user.
+    /// Starts a session without any other check and without a browser (the
+    /// caller has authenticated the user; tests use it). Refuses a disabled
+    /// user.
     pub fn start_session(
         &self,
         actor: &Actor,
@@ -269,7 +294,7 @@ impl Idm {
                 return Err(IdmError::invalid("user", "this account is disabled"));
             }
             let user = User::from_record(record)?;
-            open_session(tx, now, actor, &user, method, Vec::new())
+            open_session(tx, now, actor, &user, method, None, Vec::new())
         })
     }
 
@@ -356,22 +381,6 @@ impl Idm {
                 oidc::end_session_families(tx, now, actor, owner, sid, "session_revoked")?;
             }
             Ok(())
-        })
-    }
-
-    /// Removes sessions and login codes past their expiry; returns how many.
-    /// The daemon calls this every few minutes; lookups ignore expired
-    /// records anyway, so this only reclaims space.
-    pub fn sweep_expired(&self) -> Result<u64, IdmError> {
-        let now = self.now();
-        self.store.write(|tx| {
-            let sessions = tx.remove_expired_sessions(now)?;
-            let codes = tx.remove_expired_login_codes(now)?;
-            let signup_tokens = super::signup::sweep_signup_tokens(tx, now)?;
-            // Email (issue 6): sign-in links asked for by email.
-            let links = tx.remove_expired_email_links(now)?;
-            let verifications = tx.remove_expired_email_verifications(now)?;
-            Ok(sessions + codes + signup_tokens + links + verifications)
         })
     }
 }

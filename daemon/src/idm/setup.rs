@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use latchkey_protocol::{NewUser, SignInMethod};
 
+use super::device_notice::DeviceToken;
 use super::email_verification::AddressFrom;
 use super::sessions::{Session, SessionToken, open_session};
 use super::users::{User, insert_user, new_record};
@@ -78,6 +79,7 @@ impl SetupGate {
         actor: &Actor,
         token: &str,
         user: NewUser,
+        device: Option<&DeviceToken>,
     ) -> Result<(User, SessionToken, Session), IdmError> {
         if !self.check(idm, token)? {
             return Err(IdmError::SignInFailed {
@@ -99,8 +101,8 @@ impl SetupGate {
             // The first admin's own address counts as set by an admin.
             insert_user(tx, now, actor, &mut record, AddressFrom::Admin)?;
             let user = User::from_record(record.clone())?;
-            let (token, session) =
-                open_session(tx, now, actor, &user, SignInMethod::Setup, Vec::new())?;
+            let method = SignInMethod::Setup;
+            let (token, session) = open_session(tx, now, actor, &user, method, device, Vec::new())?;
             Ok::<_, IdmError>(Some((user, token, session)))
         })?;
         self.burn();
@@ -147,12 +149,12 @@ mod tests {
         assert!(gate.check(&idm, &token).unwrap());
         assert!(!gate.check(&idm, "wrong").unwrap());
         assert!(
-            gate.create_first_admin(&idm, &visitor(), "wrong", new_user("eve"))
+            gate.create_first_admin(&idm, &visitor(), "wrong", new_user("eve"), None)
                 .is_err()
         );
 
         let (admin, session_token, session) = gate
-            .create_first_admin(&idm, &visitor(), &token, new_user("root"))
+            .create_first_admin(&idm, &visitor(), &token, new_user("root"), None)
             .unwrap();
         assert!(admin.is_admin);
         assert_eq!(session.method, SignInMethod::Setup);
@@ -167,7 +169,7 @@ mod tests {
 
         // Single use.
         assert!(!gate.check(&idm, &token).unwrap());
-        let again = gate.create_first_admin(&idm, &visitor(), &token, new_user("second"));
+        let again = gate.create_first_admin(&idm, &visitor(), &token, new_user("second"), None);
         assert!(matches!(again, Err(IdmError::SignInFailed { .. })));
         assert_eq!(idm.counts().unwrap().admins, 1);
 
@@ -188,7 +190,7 @@ mod tests {
         };
         idm.create_user(&Actor::admin_socket(0), cli_admin).unwrap();
         assert!(!gate.check(&idm, &token).unwrap());
-        let late = gate.create_first_admin(&idm, &visitor(), &token, new_user("late"));
+        let late = gate.create_first_admin(&idm, &visitor(), &token, new_user("late"), None);
         assert!(late.is_err());
         assert_eq!(idm.counts().unwrap().users, 1);
     }
@@ -199,7 +201,7 @@ mod tests {
         let (gate, token) = SetupGate::issue(&idm).unwrap();
         let token = token.unwrap();
         let err = gate
-            .create_first_admin(&idm, &visitor(), &token, new_user("bad name!"))
+            .create_first_admin(&idm, &visitor(), &token, new_user("bad name!"), None)
             .unwrap_err();
         assert!(matches!(
             err,

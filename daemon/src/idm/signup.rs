@@ -20,9 +20,12 @@ use latchkey_protocol::{MAX_EXPIRY, NewSignupToken, NewUser, SignInMethod};
 use time::OffsetDateTime;
 
 use super::audit::{self, Subject, detail};
+use super::device_notice::DeviceToken;
 use super::email_verification::{AddressFrom, queue_verification};
+use super::groups::group_ids;
 use super::sessions::{Session, SessionToken, open_session};
-use super::settings::{self, SIGNUPS_DEFAULT_GROUPS, SIGNUPS_MODE, SIGNUPS_REQUIRE_EMAIL};
+use super::setting_registry::{SIGNUPS_DEFAULT_GROUPS, SIGNUPS_MODE, SIGNUPS_REQUIRE_EMAIL};
+use super::setting_values::value_of;
 use super::users::{User, insert_user, new_record};
 use super::{Actor, GroupId, Idm, IdmError, secrets, to_time};
 use crate::store::{Access, SettingValue, SignupTokenRecord, StoreError, Tables, WriteTx};
@@ -161,12 +164,12 @@ fn mode_of(value: Option<SettingValue>) -> SignupMode {
 
 /// The `signups.*` settings from one snapshot.
 pub(crate) fn read_signup_settings<A: Access>(tx: &Tables<A>) -> Result<SignupSettings, IdmError> {
-    let mode = mode_of(settings::value_of(tx, SIGNUPS_MODE)?);
+    let mode = mode_of(value_of(tx, SIGNUPS_MODE)?);
     let require_email = !matches!(
-        settings::value_of(tx, SIGNUPS_REQUIRE_EMAIL)?,
+        value_of(tx, SIGNUPS_REQUIRE_EMAIL)?,
         Some(SettingValue::Bool(false))
     );
-    let default_groups = match settings::value_of(tx, SIGNUPS_DEFAULT_GROUPS)? {
+    let default_groups = match value_of(tx, SIGNUPS_DEFAULT_GROUPS)? {
         Some(SettingValue::List(names)) => names,
         _ => Vec::new(),
     };
@@ -175,45 +178,6 @@ pub(crate) fn read_signup_settings<A: Access>(tx: &Tables<A>) -> Result<SignupSe
         require_email,
         default_groups,
     })
-}
-
-/// The ids of groups named (case-insensitively), each of which must exist;
-/// `field` names the input in the error.
-fn group_ids<A: Access>(
-    tx: &Tables<A>,
-    field: &'static str,
-    names: &[String],
-) -> Result<Vec<(GroupId, String)>, IdmError> {
-    let mut out: Vec<(GroupId, String)> = Vec::new();
-    for name in names {
-        let key = name.trim().to_ascii_lowercase();
-        if key.is_empty() {
-            continue;
-        }
-        let Some(id) = tx.group_id_by_name(&key)? else {
-            return Err(IdmError::invalid(
-                field,
-                format!("there is no group {:?}; create it first", name.trim()),
-            ));
-        };
-        if !out.iter().any(|(existing, _)| *existing == id) {
-            out.push((id, key));
-        }
-    }
-    Ok(out)
-}
-
-/// `signups.default_groups` as it will be stored: existing group names,
-/// lowercase, without repeats.
-pub(super) fn existing_groups<A: Access>(
-    tx: &Tables<A>,
-    field: &'static str,
-    names: &[String],
-) -> Result<Vec<String>, IdmError> {
-    Ok(group_ids(tx, field, names)?
-        .into_iter()
-        .map(|(_, name)| name)
-        .collect())
 }
 
 /// Names of the groups that still exist, in the token's order.
@@ -485,6 +449,7 @@ impl Idm {
         via: SignupVia<'_>,
         form: &SignupForm,
         public_url: &str,
+        device: Option<&DeviceToken>,
     ) -> Result<SignupOutcome, IdmError> {
         let now = self.now();
         self.store.write(|tx| {
@@ -558,8 +523,8 @@ impl Idm {
             audit::append(tx, now, &as_user, "user_signed_up", Some(subject), details)?;
             queue_verification(tx, now, &as_user, &record, public_url)?;
             let user = User::from_record(record)?;
-            let (token, session) =
-                open_session(tx, now, actor, &user, SignInMethod::Signup, Vec::new())?;
+            let method = SignInMethod::Signup;
+            let (token, session) = open_session(tx, now, actor, &user, method, device, Vec::new())?;
             Ok(SignupOutcome::Created {
                 user: Box::new(user),
                 token,

@@ -8,9 +8,10 @@ use latchkey_protocol::{LdapSyncProgress, SkippedEntry};
 use ldap3::adapters::PagedResults;
 use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, LdapError, Scope, SearchEntry};
 
-use super::{DirectoryError, DirectorySource, Progress, SourceFuture};
-use crate::idm::ldap_settings::{AttributeMap, LdapSettings};
-use crate::idm::ldap_sync::{DirectoryGroup, DirectorySnapshot, DirectoryUser};
+use super::{
+    AttributeMap, DirectoryError, DirectoryGroup, DirectorySnapshot, DirectorySource,
+    DirectoryUser, LdapSettings, Progress, SourceFuture,
+};
 
 /// Entries per page of the Simple Paged Results control (RFC 2696): what
 /// keeps a 100,000-entry directory within servers' size limits per request.
@@ -381,7 +382,7 @@ mod tests {
 
     #[test]
     fn urls_and_base_are_checked_before_connecting() {
-        let mut settings = crate::idm::ldap_settings::LdapSettings {
+        let mut settings = LdapSettings {
             enabled: true,
             url: Some("http://example.org".into()),
             start_tls: false,
@@ -404,7 +405,7 @@ mod tests {
                 group_name: String::new(),
             },
             admin_group: None,
-            on_removed: crate::idm::ldap_settings::OnRemoved::Disable,
+            on_removed: crate::ldap::OnRemoved::Disable,
         };
         let err = target(&settings).err().unwrap().to_string();
         assert_eq!(

@@ -1,25 +1,24 @@
-//! LDAP sync: reading a directory (`directory`, the only code that imports
-//! ldap3) and running syncs (`service`: one at a time, progress pushed as
-//! events, the last result kept, a schedule). What a sync changes is decided
-//! in `idm::ldap_sync`.
+//! Reading an LDAP directory: the adapter below `idm` and the only code that
+//! imports ldap3 (`directory`). It takes typed [`LdapSettings`] and returns a
+//! [`DirectorySnapshot`]; what a sync changes is decided in `idm::ldap_sync`,
+//! and when syncs run in `jobs::ldap_sync`.
 //!
 //! [`DirectorySource`] is the boundary between the daemon and the network:
 //! the composition root passes [`LdapDirectory`]. Tests run the real one
 //! against a real slapd.
 
 mod directory;
-mod service;
+mod settings;
+mod snapshot;
 
 use std::future::Future;
 use std::pin::Pin;
 
 use latchkey_protocol::LdapSyncProgress;
 
-use crate::idm::ldap_settings::LdapSettings;
-use crate::idm::ldap_sync::DirectorySnapshot;
-
 pub use directory::LdapDirectory;
-pub use service::{LdapSync, SyncError};
+pub use settings::{AttributeMap, LdapSettings, OnRemoved};
+pub use snapshot::{DirectoryGroup, DirectorySnapshot, DirectoryUser};
 
 /// Told how far reading has got.
 pub type Progress<'a> = &'a (dyn Fn(LdapSyncProgress) + Send + Sync);

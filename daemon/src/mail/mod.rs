@@ -2,15 +2,16 @@
 //!
 //! - `templates` — the messages, askama templates compiled into the binary;
 //! - [`Mailer`] — the boundary to the SMTP server (a trait, so the delivery
-//!   logic can be driven without one), [`SmtpMailer`] the real one;
-//! - `worker` — the delivery task that drains the outbox (`idm::email`).
+//!   logic can be driven without one), [`SmtpMailer`] the real one, which
+//!   sends with the typed [`SmtpSettings`] idm reads from the database.
 //!
-//! Mail the daemon sends on its own is queued in the outbox and delivered by
-//! the worker; only the admin's test message is sent directly, so that the
-//! admin sees the SMTP server's own answer.
+//! Mail the daemon sends on its own is queued in the outbox (`idm`) and
+//! delivered by `jobs::mail_delivery`; only the admin's test message is sent
+//! directly, so that the admin sees the SMTP server's own answer. Nothing
+//! here knows about idm.
 
+mod smtp_settings;
 pub mod templates;
-pub mod worker;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -24,9 +25,7 @@ use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::{AsyncTransport, Message, Tokio1Executor};
 use tokio::sync::Notify;
 
-use crate::idm::{SmtpSettings, SmtpTls};
-
-pub use worker::run as run_worker;
+pub use smtp_settings::{SmtpSettings, SmtpTls};
 
 /// How long one SMTP conversation may take before it counts as failed.
 pub const SMTP_TIMEOUT: Duration = Duration::from_secs(20);

@@ -1,4 +1,4 @@
-//! Email (issue 6): the outbox, the delivery state, emailed sign-in links
+//! Mail: the outbox, the delivery state, emailed sign-in links
 //! and the browsers each user has signed in from.
 
 use redb::ReadableTable;

@@ -284,7 +284,7 @@ pub(crate) enum StoredPasskey {
 }
 
 /// A setting's value as stored; which variant a key uses is up to the
-/// registry in `idm::settings`.
+/// registry in `idm::setting_registry`.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub enum SettingValue {
     Text(String),
@@ -357,7 +357,7 @@ pub(crate) enum StoredSignupToken {
     V1(SignupTokenV1),
 }
 
-// --- Email (issue 6) ---
+// --- Email ---
 
 /// A message in the outbox, current version. Rendered when queued, so a
 /// restart or a settings change does not alter what was promised.

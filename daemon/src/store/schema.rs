@@ -151,7 +151,7 @@ pub const REVOKED_GRANTS: TableDefinition<&str, i64> = TableDefinition::new("rev
 pub const GRANT_EPOCHS: TableDefinition<(IdBytes, &str), u64> =
     TableDefinition::new("grant_epochs_v1");
 // ---- end OIDC tokens ----------------------------------------------------------------------
-// ---- Signup tokens (issue 5) ----
+// ---- Signup tokens ----
 
 /// `SIGNUP_TOKENS`: SHA-256 of the signup token → `StoredSignupToken`. Kept
 /// after revocation, expiry or its last use (so the page can say which), until
@@ -163,7 +163,7 @@ pub const SIGNUP_TOKENS: TableDefinition<TokenHash, &[u8]> =
 /// revoke by id.
 pub const SIGNUP_TOKEN_IDS: TableDefinition<&str, TokenHash> =
     TableDefinition::new("signup_token_ids_v1");
-// --- LDAP sync (issue 7) ---------------------------------------------------
+// --- LDAP sync ---------------------------------------------------
 
 /// `LDAP_ID_TO_USER_ID`: the directory's stable unique id of a user (its
 /// `ldap.attr.unique_id`, e.g. an entryUUID or objectGUID as text) → user id.
@@ -175,7 +175,7 @@ pub const LDAP_ID_TO_USER_ID: TableDefinition<&str, IdBytes> =
 /// group id.
 pub const LDAP_ID_TO_GROUP_ID: TableDefinition<&str, IdBytes> =
     TableDefinition::new("ldap_id_to_group_id_v1");
-// --- Email (issue 6) ---
+// --- Email ---
 
 /// `OUTBOX`: message number (from 1, increasing) → `StoredOutboxMessage`: mail
 /// waiting for delivery or given up on. Delivered messages are removed.

@@ -154,8 +154,10 @@ macro_rules! tables {
 
         impl<'t> Open<Write<'t>> {
             $(
-                // Some tables are only written in pairs (see `memberships_mut`).
-                #[allow(dead_code)]
+                #[allow(
+                    dead_code,
+                    reason = "the membership tables are only written in pairs, through `memberships_mut`"
+                )]
                 pub(super) fn $field_mut(
                     &mut self,
                 ) -> Result<&mut redb::Table<'t, $k, $v>, StoreError> {

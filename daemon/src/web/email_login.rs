@@ -16,16 +16,16 @@ use axum::extract::{Path, State};
 use axum::http::header::{RETRY_AFTER, SET_COOKIE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use latchkey_protocol::SignInMethod;
 use serde::Deserialize;
 
 use super::auth::session_cookie;
 use super::client_ip::Client;
 use super::csrf::CsrfToken;
+use super::device::BrowserDevice;
 use super::error::WebError;
 use super::pages::{self, Chrome, EmailLinkPage, EmailSentPage};
 use super::rate_limit::{Action, Key};
-use super::{WebState, blocking, blocking_raw, cookies, device};
+use super::{WebState, blocking, blocking_raw, cookies};
 use crate::idm::{
     Actor, EMAIL_LINK_MINUTES, EmailBinding, EmailProof, IdmError, normalize_address,
 };
@@ -185,10 +185,14 @@ pub async fn verify_post(
         cookies::get(&headers, state.cookies.email_link).and_then(EmailBinding::from_cookie);
     let actor = Actor::anonymous(Some(client.ip.to_string()), client.user_agent.clone());
     let idm = state.idm.clone();
-    let result =
-        blocking_raw(move || idm.sign_in_with_email_link(&actor, binding.as_ref(), &proof)).await?;
+    let device = BrowserDevice::of(&state, &headers);
+    let token = device.token();
+    let result = blocking_raw(move || {
+        idm.sign_in_with_email_link(&actor, binding.as_ref(), &proof, token.as_ref())
+    })
+    .await?;
     match result {
-        Ok((user, token, session)) => {
+        Ok((_user, token, session)) => {
             attempt.succeeded();
             let mut response = Redirect::to("/account?done=email_link").into_response();
             if let Some(cookie) = session_cookie(&state, &token, &session) {
@@ -197,15 +201,7 @@ pub async fn verify_post(
             if let Some(clear) = state.cookies.clear_email_link() {
                 response.headers_mut().append(SET_COOKIE, clear);
             }
-            device::remember(
-                &state,
-                &headers,
-                &client,
-                &user,
-                SignInMethod::EmailLink,
-                &mut response,
-            )
-            .await;
+            device.set_cookie(&state, &mut response);
             Ok(response)
         }
         Err(IdmError::SignInFailed { .. }) => Ok(sent_page(

@@ -17,6 +17,7 @@ use serde::Deserialize;
 use super::auth::{current, session_cookie};
 use super::client_ip::Client;
 use super::csrf::CsrfToken;
+use super::device::BrowserDevice;
 use super::error::WebError;
 use super::pages::{self, AlternativePage, Chrome, LoginCodePage, LoginPage};
 use super::rate_limit::{Action, Key};
@@ -137,17 +138,18 @@ pub async fn lc_post(
     let actor = Actor::anonymous(Some(client.ip.to_string()), client.user_agent.clone());
     let idm = state.idm.clone();
     let submitted = form.code.clone();
-    let result = blocking_raw(move || idm.sign_in_with_login_code(&actor, &submitted)).await;
+    let device = BrowserDevice::of(&state, &headers);
+    let token = device.token();
+    let result =
+        blocking_raw(move || idm.sign_in_with_login_code(&actor, &submitted, token.as_ref())).await;
     match result {
-        Ok(Ok((user, token, session))) => {
+        Ok(Ok((_user, token, session))) => {
             attempt.succeeded();
             let mut response = Redirect::to(&after_sign_in(Some(&next))).into_response();
             if let Some(cookie) = session_cookie(&state, &token, &session) {
                 response.headers_mut().append(SET_COOKIE, cookie);
             }
-            // Email (issue 6): new-device notice.
-            let method = latchkey_protocol::SignInMethod::LoginCode;
-            super::device::remember(&state, &headers, &client, &user, method, &mut response).await;
+            device.set_cookie(&state, &mut response);
             response
         }
         // Every other outcome keeps the attempt's cell spent.

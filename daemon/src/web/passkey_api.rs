@@ -23,11 +23,12 @@ use serde_json::{Value, json};
 
 use super::auth::{SignedIn, session_cookie};
 use super::client_ip::Client;
+use super::device::BrowserDevice;
 use super::error::WebError;
 use super::rate_limit::{Action, Attempt, Key, RateLimiter};
 use super::redirect::after_sign_in;
 use super::{WebState, blocking, blocking_raw};
-use crate::idm::{Actor, CeremonyOwner, IdmError, Passkeys, SignInFailure};
+use crate::idm::{Actor, CeremonyOwner, DeviceToken, IdmError, Passkeys, SignInFailure};
 
 /// Whose ceremonies these are: the client's network, as the rate limits count it.
 fn owner(client: &Client) -> CeremonyOwner {
@@ -77,21 +78,26 @@ pub async fn login_finish(
         next,
     } = body;
     let limiter = state.limiter.clone();
+    let device = BrowserDevice::of(&state, &headers);
+    let browser = device.token();
     let outcome = blocking_raw(move || {
         Ok(finish_sign_in(
-            &passkeys, &limiter, &actor, &ceremony, credential,
+            &passkeys,
+            &limiter,
+            &actor,
+            &ceremony,
+            credential,
+            browser.as_ref(),
         ))
     })
     .await?;
-    let (user, token, session) = outcome.map_err(WebError::from)??;
+    let (_user, token, session) = outcome.map_err(WebError::from)??;
     attempt.succeeded();
     let mut response = Json(json!({"redirect": after_sign_in(next.as_deref())})).into_response();
     if let Some(cookie) = session_cookie(&state, &token, &session) {
         response.headers_mut().append(SET_COOKIE, cookie);
     }
-    // Email (issue 6): new-device notice.
-    let method = latchkey_protocol::SignInMethod::Passkey;
-    super::device::remember(&state, &headers, &client, &user, method, &mut response).await;
+    device.set_cookie(&state, &mut response);
     Ok(response)
 }
 
@@ -103,6 +109,7 @@ fn finish_sign_in(
     actor: &Actor,
     ceremony: &str,
     credential: Value,
+    device: Option<&DeviceToken>,
 ) -> Result<
     (
         crate::idm::User,
@@ -119,7 +126,7 @@ fn finish_sign_in(
         ),
         None => None,
     };
-    let result = passkeys.finish_sign_in(actor, ceremony, credential);
+    let result = passkeys.finish_sign_in(actor, ceremony, credential, device);
     if let Some(account) = account {
         match &result {
             // The account's key refused this response: the account's concern.

@@ -172,18 +172,6 @@ impl RateLimiter {
     }
 }
 
-/// Runs [`RateLimiter::retain_recent`] every minute until `shutdown`.
-pub async fn sweep(limiter: RateLimiter, shutdown: tokio_util::sync::CancellationToken) {
-    let mut ticks = tokio::time::interval(Duration::from_secs(60));
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            () = shutdown.cancelled() => break,
-            _ = ticks.tick() => limiter.retain_recent(),
-        }
-    }
-}
-
 /// One reserved cell. Dropping it (or [`Attempt::failed`]) keeps the cell spent: an attempt
 /// that ends any other way than [`Attempt::succeeded`] counts, so an early return or an error
 /// never gives free tries.

@@ -4,8 +4,8 @@
 
 use axum::Form;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use axum::http::header::SET_COOKIE;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use latchkey_protocol::NewUser;
 use serde::Deserialize;
@@ -13,6 +13,7 @@ use serde::Deserialize;
 use super::auth::session_cookie;
 use super::client_ip::Client;
 use super::csrf::CsrfToken;
+use super::device::BrowserDevice;
 use super::error::WebError;
 use super::pages::{self, Chrome, SetupPage};
 use super::rate_limit::{Action, Key};
@@ -65,6 +66,7 @@ pub async fn setup_post(
     State(state): State<WebState>,
     csrf: CsrfToken,
     client: Client,
+    headers: HeaderMap,
     Path(token): Path<String>,
     Form(form): Form<SetupForm>,
 ) -> Result<Response, WebError> {
@@ -84,8 +86,12 @@ pub async fn setup_post(
     };
     let actor = Actor::anonymous(Some(client.ip.to_string()), client.user_agent.clone());
     let (idm, gate, attempt) = (state.idm.clone(), state.setup.clone(), token.clone());
-    let result =
-        blocking_raw(move || gate.create_first_admin(&idm, &actor, &attempt, new_user)).await?;
+    let device = BrowserDevice::of(&state, &headers);
+    let browser = device.token();
+    let result = blocking_raw(move || {
+        gate.create_first_admin(&idm, &actor, &attempt, new_user, browser.as_ref())
+    })
+    .await?;
     match result {
         Ok((_user, session_token, session)) => {
             counted.succeeded();
@@ -93,6 +99,7 @@ pub async fn setup_post(
             if let Some(cookie) = session_cookie(&state, &session_token, &session) {
                 response.headers_mut().append(SET_COOKIE, cookie);
             }
+            device.set_cookie(&state, &mut response);
             Ok(response)
         }
         Err(error @ (IdmError::Invalid { .. } | IdmError::Conflict { .. })) => {

@@ -11,14 +11,15 @@
 
 use axum::Form;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use axum::http::header::SET_COOKIE;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use super::auth::{SignedIn, session_cookie};
 use super::client_ip::Client;
 use super::csrf::CsrfToken;
+use super::device::BrowserDevice;
 use super::error::WebError;
 use super::pages::{self, Chrome, SignupPage, SignupPasskeyPage};
 use super::rate_limit::{Action, Key};
@@ -177,6 +178,7 @@ async fn submit(
     state: WebState,
     csrf: CsrfToken,
     client: Client,
+    device: BrowserDevice,
     via: Via,
     fields: SignupFields,
 ) -> Result<Response, WebError> {
@@ -208,8 +210,15 @@ async fn submit(
     };
     let (idm, attempt) = (state.idm.clone(), via.clone());
     let public_url = state.public_url.clone();
+    let browser = device.token();
     let outcome = blocking(move || {
-        let outcome = idm.sign_up(&actor, attempt.borrow(), &form, &public_url)?;
+        let outcome = idm.sign_up(
+            &actor,
+            attempt.borrow(),
+            &form,
+            &public_url,
+            browser.as_ref(),
+        )?;
         // The form is shown again with the settings as they are now.
         let require_email = idm.signup_settings()?.require_email;
         Ok((outcome, require_email))
@@ -226,6 +235,7 @@ async fn submit(
             if let Some(cookie) = session_cookie(&state, &token, &session) {
                 response.headers_mut().append(SET_COOKIE, cookie);
             }
+            device.set_cookie(&state, &mut response);
             Ok(response)
         }
         (SignupOutcome::Invalid(errors), require_email) => {
@@ -254,9 +264,11 @@ pub async fn open_post(
     State(state): State<WebState>,
     csrf: CsrfToken,
     client: Client,
+    headers: HeaderMap,
     Form(fields): Form<SignupFields>,
 ) -> Result<Response, WebError> {
-    submit(state, csrf, client, Via::Open, fields).await
+    let device = BrowserDevice::of(&state, &headers);
+    submit(state, csrf, client, device, Via::Open, fields).await
 }
 
 /// `GET /st/{token}`: the form; never uses the token up.
@@ -273,10 +285,20 @@ pub async fn token_post(
     State(state): State<WebState>,
     csrf: CsrfToken,
     client: Client,
+    headers: HeaderMap,
     Path(token): Path<String>,
     Form(fields): Form<SignupFields>,
 ) -> Result<Response, WebError> {
-    submit(state, csrf, client, Via::Token(clip(&token)), fields).await
+    let device = BrowserDevice::of(&state, &headers);
+    submit(
+        state,
+        csrf,
+        client,
+        device,
+        Via::Token(clip(&token)),
+        fields,
+    )
+    .await
 }
 
 /// `GET /signup/passkey`: add the first passkey, or skip to the account page.

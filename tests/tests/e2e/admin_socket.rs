@@ -179,7 +179,7 @@ async fn subscribers_hear_about_changes_and_new_audit_events() {
     let code = code["code"].as_str().unwrap().to_owned();
     t.daemon
         .idm()
-        .sign_in_with_login_code(&latchkey_daemon::idm::Actor::system(), &code)
+        .sign_in_with_login_code(&latchkey_daemon::idm::Actor::system(), &code, None)
         .unwrap();
     loop {
         let event = tokio::time::timeout(std::time::Duration::from_secs(5), events.recv())

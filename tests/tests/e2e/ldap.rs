@@ -11,6 +11,8 @@ use latchkey_tests::slapd::{ADMIN_DN, ADMIN_PASSWORD, BASE_DN, Slapd};
 use latchkey_tui::console::Driver;
 use serde_json::{Value, json};
 
+use crate::http::audit_detail;
+
 async fn set(t: &TestDaemon, key: &str, value: &str) {
     let out = t.cli(&["config", "set", key, value]).await;
     assert_eq!(out.code, 0, "config set {key} {value}: {out:?}");
@@ -586,4 +588,65 @@ async fn the_console_ldap_screen_syncs_now_and_shows_the_last_result() {
         driver.app.screen(),
         &latchkey_tui::console::app::Screen::Settings
     );
+}
+
+/// The sync status, once no sync is running and one has finished.
+async fn finished_status(t: &TestDaemon) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let out = t.cli(&["ldap", "status", "--json"]).await;
+        assert_eq!(out.code, 0, "ldap status: {out:?}");
+        let status = out.json();
+        if status["running"] == false && status["last_sync_at"].is_string() {
+            return status;
+        }
+        assert!(Instant::now() < deadline, "no sync finished: {status}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The `ldap_sync` audit events, oldest first, as `(trigger, created)`.
+async fn sync_events(t: &TestDaemon) -> Vec<(String, String)> {
+    let mut events: Vec<(String, String)> = audit_events(t)
+        .await
+        .iter()
+        .filter(|e| e["event"] == "ldap_sync")
+        .map(|e| {
+            let detail = |key| audit_detail(e, key).unwrap().to_owned();
+            (detail("trigger"), detail("created"))
+        })
+        .collect();
+    events.reverse();
+    events
+}
+
+#[tokio::test]
+async fn syncs_at_start_up_and_then_on_the_schedule_by_the_daemons_clock() {
+    let (t, slapd) = started().await;
+    set(&t, "ldap.sync_interval_minutes", "30").await;
+    // With LDAP on, a start syncs at once.
+    let t = TestDaemon::start_in(t.stop().await).await;
+    finished_status(&t).await;
+    assert_eq!(sync_events(&t).await, [("start-up".into(), "3".into())]);
+
+    // The directory changes; the schedule picks it up once the interval has
+    // passed on the daemon's clock (no waiting for it in real time).
+    slapd
+        .add_user("dave", "Dave", "Bowman", "dave@example.org")
+        .await;
+    t.clock.advance(time::Duration::minutes(30));
+    t.daemon.wake_ldap_sync();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while sync_events(&t).await.len() < 2 {
+        assert!(Instant::now() < deadline, "no scheduled sync");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        sync_events(&t).await,
+        [
+            ("start-up".into(), "3".into()),
+            ("schedule".into(), "1".into())
+        ]
+    );
+    assert_eq!(user(&t, "dave").await["source"], "ldap");
 }

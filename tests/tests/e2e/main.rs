@@ -20,6 +20,7 @@ mod email;
 mod email_verified;
 mod http;
 mod http_limits;
+mod known_devices;
 mod ldap;
 mod lifecycle;
 mod limits;

@@ -45,7 +45,7 @@ fn signup(idm: &Idm, username: &str) -> UserId {
         last_name: "Ple".into(),
     };
     match idm
-        .sign_up(&visitor(), SignupVia::Open, &form, URL)
+        .sign_up(&visitor(), SignupVia::Open, &form, URL, None)
         .unwrap()
     {
         SignupOutcome::Created { user, .. } => user.id,
@@ -244,7 +244,7 @@ fn an_emailed_sign_in_link_proves_the_address_it_went_to() {
         .unwrap();
     let token = token_in(&idm, "email_link", "/login/email/");
     let (user, _, _) = idm
-        .sign_in_with_email_link(&visitor(), Some(&binding), &EmailProof::Link(token))
+        .sign_in_with_email_link(&visitor(), Some(&binding), &EmailProof::Link(token), None)
         .unwrap();
     assert!(user.email_verified);
     assert!(verified(&idm, "sam"));
@@ -264,7 +264,7 @@ fn only_a_login_code_sent_to_the_current_address_proves_it() {
     let hour = Duration::from_secs(3600);
     // Handed over, not mailed: proves nothing.
     let (_, plain) = idm.create_login_code(&admin(), "sam", hour).unwrap();
-    idm.sign_in_with_login_code(&visitor(), &plain.code)
+    idm.sign_in_with_login_code(&visitor(), &plain.code, None)
         .unwrap();
     assert!(!verified(&idm, "sam"));
     // Mailed, but the address changed since (trust off, so it stays unverified).
@@ -277,7 +277,7 @@ fn only_a_login_code_sent_to_the_current_address_proves_it() {
         ..UserPatch::default()
     };
     idm.update_user(&admin(), "sam", patch).unwrap();
-    idm.sign_in_with_login_code(&visitor(), &stale.code)
+    idm.sign_in_with_login_code(&visitor(), &stale.code, None)
         .unwrap();
     assert!(!verified(&idm, "sam"));
     // Mailed to the current address: proven.
@@ -285,7 +285,7 @@ fn only_a_login_code_sent_to_the_current_address_proves_it() {
         .create_login_code_emailed(&admin(), "sam", hour, URL)
         .unwrap();
     let (user, _, _) = idm
-        .sign_in_with_login_code(&visitor(), &mailed.code)
+        .sign_in_with_login_code(&visitor(), &mailed.code, None)
         .unwrap();
     assert!(user.email_verified);
     let proven = events(&idm, "email_verified");

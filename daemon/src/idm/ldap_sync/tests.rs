@@ -8,6 +8,7 @@ use time::macros::datetime;
 
 use super::*;
 use crate::clock::ManualClock;
+use crate::ldap::{DirectoryGroup, DirectoryUser, OnRemoved};
 use crate::store::Store;
 
 fn idm() -> Idm {

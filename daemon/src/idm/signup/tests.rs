@@ -144,7 +144,9 @@ fn a_token_makes_at_most_its_limit_and_failures_do_not_use_it() {
     let issued = token(&idm, 2, &[]);
     let via = SignupVia::Token(&issued.token);
     // Taken username (any case) and taken email: refused, token untouched.
-    let SignupOutcome::Invalid(errors) = idm.sign_up(&visitor(), via, &form("taken"), URL).unwrap()
+    let SignupOutcome::Invalid(errors) = idm
+        .sign_up(&visitor(), via, &form("taken"), URL, None)
+        .unwrap()
     else {
         panic!("expected field errors");
     };
@@ -160,6 +162,7 @@ fn a_token_makes_at_most_its_limit_and_failures_do_not_use_it() {
                 ..form("fresh")
             },
             URL,
+            None,
         )
         .unwrap()
     else {
@@ -168,10 +171,19 @@ fn a_token_makes_at_most_its_limit_and_failures_do_not_use_it() {
     assert_eq!(errors[0].field, "email");
     assert_eq!(idm.list_signup_tokens().unwrap()[0].uses, 0);
 
-    created(idm.sign_up(&visitor(), via, &form("one"), URL).unwrap());
-    created(idm.sign_up(&visitor(), via, &form("two"), URL).unwrap());
+    created(
+        idm.sign_up(&visitor(), via, &form("one"), URL, None)
+            .unwrap(),
+    );
+    created(
+        idm.sign_up(&visitor(), via, &form("two"), URL, None)
+            .unwrap(),
+    );
     assert_eq!(
-        refused(idm.sign_up(&visitor(), via, &form("three"), URL).unwrap()),
+        refused(
+            idm.sign_up(&visitor(), via, &form("three"), URL, None)
+                .unwrap()
+        ),
         SignupRefusal::UsedUp
     );
     assert!(idm.list_signup_tokens().unwrap().is_empty());
@@ -192,7 +204,8 @@ fn concurrent_signups_never_overshoot_the_limit() {
                         &visitor(),
                         SignupVia::Token(&secret),
                         &form(&format!("u{i}")),
-                        URL
+                        URL,
+                        None
                     )
                     .unwrap(),
                     SignupOutcome::Created { .. }
@@ -241,7 +254,10 @@ fn expired_revoked_unknown_and_wrong_mode_are_told_apart() {
     clock.advance(time::Duration::days(1));
     assert_eq!(idm.check_signup(via).unwrap(), Err(SignupRefusal::Expired));
     assert_eq!(
-        refused(idm.sign_up(&visitor(), via, &form("late"), URL).unwrap()),
+        refused(
+            idm.sign_up(&visitor(), via, &form("late"), URL, None)
+                .unwrap()
+        ),
         SignupRefusal::Expired
     );
 
@@ -284,7 +300,7 @@ fn open_signup_joins_the_default_groups_and_may_skip_email() {
         ..form("noemail")
     };
     let SignupOutcome::Invalid(errors) = idm
-        .sign_up(&visitor(), SignupVia::Open, &no_email, URL)
+        .sign_up(&visitor(), SignupVia::Open, &no_email, URL, None)
         .unwrap()
     else {
         panic!("email is required by default");
@@ -292,7 +308,7 @@ fn open_signup_joins_the_default_groups_and_may_skip_email() {
     assert_eq!(errors[0].field, "email");
     set(&idm, SIGNUPS_REQUIRE_EMAIL, "false");
     let user = created(
-        idm.sign_up(&visitor(), SignupVia::Open, &no_email, URL)
+        idm.sign_up(&visitor(), SignupVia::Open, &no_email, URL, None)
             .unwrap(),
     );
     assert_eq!(user.email, None);
@@ -308,6 +324,7 @@ fn open_signup_joins_the_default_groups_and_may_skip_email() {
             SignupVia::Token(&issued.token),
             &form("tokened"),
             URL,
+            None,
         )
         .unwrap(),
     );
@@ -344,8 +361,9 @@ fn bad_fields_are_each_reported() {
         first_name: "x".repeat(101),
         last_name: String::new(),
     };
-    let SignupOutcome::Invalid(errors) =
-        idm.sign_up(&visitor(), SignupVia::Open, &bad, URL).unwrap()
+    let SignupOutcome::Invalid(errors) = idm
+        .sign_up(&visitor(), SignupVia::Open, &bad, URL, None)
+        .unwrap()
     else {
         panic!("expected field errors");
     };

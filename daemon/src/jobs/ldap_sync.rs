@@ -1,21 +1,22 @@
-//! Running syncs: one at a time (a second request waits for the first and
-//! then runs), progress broadcast as `Event::LdapSyncProgress`, the last
-//! result kept for `LdapStatus`, and the schedule (at start-up when enabled,
-//! then every `ldap.sync_interval_minutes` after the last sync).
+//! Running LDAP syncs: one at a time (a second request waits for the first
+//! and then runs), progress broadcast as `Event::LdapSyncProgress`, the last
+//! result kept for `LdapStatus`, and the schedule: at start-up when enabled,
+//! then whenever the last sync is `ldap.sync_interval_minutes` old by the
+//! daemon's `Clock`. The directory is read through `ldap::DirectorySource`;
+//! what a snapshot changes is `idm::ldap_sync`.
 
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use latchkey_protocol::{Event, LdapStatusView, LdapSyncProgress, LdapSyncReport};
 use time::OffsetDateTime;
-use tokio::sync::broadcast;
-use tokio::time::Instant;
+use tokio::sync::{Notify, broadcast};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use super::{DirectoryError, DirectorySource};
 use crate::idm::ldap_sync::ApplyOptions;
 use crate::idm::{Idm, IdmError};
+use crate::ldap::{DirectoryError, DirectorySource, LdapSettings};
 
 /// Why a sync did not happen or did not finish.
 #[derive(Debug, thiserror::Error)]
@@ -37,8 +38,9 @@ struct State {
     last_sync_at: Option<OffsetDateTime>,
     last_report: Option<LdapSyncReport>,
     last_error: Option<String>,
-    /// When the last sync (of any trigger) ended, for the schedule.
-    last_finished: Option<Instant>,
+    /// When the last sync (of any trigger) ended, by the daemon's clock, for
+    /// the schedule.
+    last_finished: Option<OffsetDateTime>,
 }
 
 #[derive(Debug)]
@@ -49,6 +51,8 @@ struct Inner {
     /// Held for a whole sync: syncs never overlap.
     gate: tokio::sync::Mutex<()>,
     state: Mutex<State>,
+    /// Makes the schedule look at the clock and the settings now.
+    wake: Notify,
 }
 
 /// The sync runner; cheap to clone.
@@ -57,8 +61,9 @@ pub struct LdapSync {
     inner: Arc<Inner>,
 }
 
-/// How often the schedule looks at the settings (so enabling LDAP or
-/// changing the interval takes effect without a restart).
+/// How often the schedule looks at the settings and the clock (so enabling
+/// LDAP or changing the interval takes effect without a restart, and a clock
+/// that jumps is noticed).
 const SCHEDULE_CHECK: Duration = Duration::from_secs(30);
 
 impl LdapSync {
@@ -74,6 +79,7 @@ impl LdapSync {
                 events,
                 gate: tokio::sync::Mutex::new(()),
                 state: Mutex::new(State::default()),
+                wake: Notify::new(),
             }),
         }
     }
@@ -125,7 +131,7 @@ impl LdapSync {
             let mut state = self.state();
             state.running = false;
             state.last_sync_at = Some(now);
-            state.last_finished = Some(Instant::now());
+            state.last_finished = Some(now);
             match &result {
                 Ok(report) => {
                     state.last_report = Some(report.clone());
@@ -151,7 +157,7 @@ impl LdapSync {
 
     async fn run_locked(
         &self,
-        settings: &crate::idm::ldap_settings::LdapSettings,
+        settings: &LdapSettings,
         trigger: &str,
     ) -> Result<LdapSyncReport, SyncError> {
         let events = self.inner.events.clone();
@@ -208,20 +214,26 @@ impl LdapSync {
         Ok(report)
     }
 
+    /// Makes the schedule look now (tests call this after moving the clock).
+    pub fn wake(&self) {
+        self.inner.wake.notify_one();
+    }
+
     /// Syncs at start-up when enabled, then whenever the last sync is
-    /// `ldap.sync_interval_minutes` old, until `shutdown`.
+    /// `ldap.sync_interval_minutes` old, until `shutdown`. It looks every
+    /// [`SCHEDULE_CHECK`] and whenever [`LdapSync::wake`] is called; time is
+    /// the daemon's `Clock`.
     pub async fn schedule(self, shutdown: CancellationToken) {
-        let started = Instant::now();
+        let started = self.inner.idm.clock().now();
         let mut first = true;
         loop {
             let idm = self.inner.idm.clone();
             match blocking(move || idm.ldap_settings()).await {
                 Ok(Ok(settings)) if settings.enabled => {
-                    let interval =
-                        Duration::from_secs(u64::from(settings.sync_interval_minutes) * 60);
-                    let last = self.state().last_finished.unwrap_or(started);
-                    if first || last.elapsed() >= interval {
-                        let trigger = if first { "start-up" } else { "schedule" };
+                    let now = self.inner.idm.clock().now();
+                    let last = self.state().last_finished;
+                    let interval = settings.sync_interval_minutes;
+                    if let Some(trigger) = due(first, last.unwrap_or(started), now, interval) {
                         // Errors are logged and kept for the status screen.
                         // Shutdown does not wait for a slow directory; a
                         // write transaction in flight still commits whole.
@@ -238,9 +250,28 @@ impl LdapSync {
             first = false;
             tokio::select! {
                 () = shutdown.cancelled() => break,
+                () = self.inner.wake.notified() => {}
                 () = tokio::time::sleep(SCHEDULE_CHECK) => {}
             }
         }
+    }
+}
+
+/// Whether the schedule syncs now, and as what: at its first look
+/// (`start-up`), or once `interval_minutes` have passed since `last` (the end
+/// of the last sync, or the start of the schedule when none ran).
+fn due(
+    first: bool,
+    last: OffsetDateTime,
+    now: OffsetDateTime,
+    interval_minutes: u32,
+) -> Option<&'static str> {
+    if first {
+        Some("start-up")
+    } else if now - last >= time::Duration::minutes(i64::from(interval_minutes)) {
+        Some("schedule")
+    } else {
+        None
     }
 }
 
@@ -251,4 +282,25 @@ async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| SyncError::Internal(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use time::macros::datetime;
+
+    use super::*;
+
+    #[test]
+    fn the_schedule_syncs_at_start_up_then_once_the_interval_has_passed() {
+        let last = datetime!(2026-01-01 10:00 UTC);
+        assert_eq!(due(true, last, last, 60), Some("start-up"));
+        assert_eq!(due(false, last, last, 60), None);
+        let early = last + time::Duration::minutes(59);
+        assert_eq!(due(false, last, early, 60), None);
+        let on_time = last + time::Duration::minutes(60);
+        assert_eq!(due(false, last, on_time, 60), Some("schedule"));
+        // A clock set back does not sync over and over.
+        let earlier = last - time::Duration::hours(5);
+        assert_eq!(due(false, last, earlier, 60), None);
+    }
 }

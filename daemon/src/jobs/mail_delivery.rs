@@ -1,11 +1,12 @@
-//! The delivery worker: drains the outbox, one message at a time.
+//! Mail delivery: drains the outbox (`idm::mail_queue`), one message at a
+//! time, through the `mail::Mailer`.
 //!
 //! It wakes when mail is queued (the store tells it after the commit), when
-//! [`super::MailService::wake`] is called, and on a timer: until the next
+//! [`MailService::wake`] is called, and on a timer: until the next
 //! message is due by the daemon's `Clock`, at least every
 //! [`MAX_IDLE`] (so a clock that jumps is noticed). A failed attempt is
 //! retried after 30 s, doubling to an hour; a message still undelivered a
-//! day after it was queued is given up on (`idm::email`). While SMTP is not
+//! day after it was queued is given up on (`idm::mail_queue`). While SMTP is not
 //! configured nothing is attempted. On shutdown the worker stops between
 //! messages, or abandons a conversation in flight: that message stays
 //! queued and is sent after the restart (at least once, never lost).
@@ -16,8 +17,8 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
-use super::{MailService, OutgoingMail};
 use crate::idm::{Idm, IdmError};
+use crate::mail::{MailService, OutgoingMail};
 
 /// The longest the worker sleeps without looking at the outbox.
 pub const MAX_IDLE: Duration = Duration::from_secs(60);
