@@ -7,60 +7,15 @@
 use std::time::{Duration, Instant};
 
 use latchkey_daemon::idm::Actor;
-use latchkey_protocol::{Request, Response};
 use latchkey_tests::TestDaemon;
 use latchkey_tests::smtp::{SmtpOptions, SmtpServer, SmtpTlsMode, free_port};
 use reqwest::{Client, StatusCode};
 
-use crate::http::{
-    audit_detail, audit_events, browser, create_user, csrf_of, get, location, login_code,
-    post_code, sets_session, split,
+use latchkey_tests::audit::{audit_detail, audit_events};
+use latchkey_tests::http::{
+    browser, create_user, csrf_of, get, location, login_code, post_code, sets_session, split,
 };
-
-pub(crate) async fn set(t: &TestDaemon, key: &str, value: &str) {
-    let out = t.cli(&["config", "set", key, value]).await;
-    assert_eq!(out.code, 0, "config set {key}: {out:?}");
-}
-
-/// Points the daemon at a plain SMTP server on `port` on loopback.
-pub(crate) async fn use_smtp(t: &TestDaemon, port: u16) {
-    set(t, "smtp.host", "127.0.0.1").await;
-    set(t, "smtp.port", &port.to_string()).await;
-    set(t, "smtp.from", "Latchkey <id@example.com>").await;
-    set(t, "smtp.tls", "none").await;
-}
-
-async fn mail_status(t: &TestDaemon) -> latchkey_protocol::MailStatusView {
-    match t.client().await.call(Request::MailStatus).await.unwrap() {
-        Response::MailStatus { status } => status,
-        other => panic!("unexpected {other:?}"),
-    }
-}
-
-/// Polls the mail status (bounded) until `done` holds.
-async fn wait_status(
-    t: &TestDaemon,
-    done: impl Fn(&latchkey_protocol::MailStatusView) -> bool,
-) -> latchkey_protocol::MailStatusView {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        let status = mail_status(t).await;
-        if done(&status) {
-            return status;
-        }
-        assert!(Instant::now() < deadline, "mail status stuck at {status:?}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-/// The first `http://…` line of a mail's text that contains `marker`.
-pub(crate) fn link_in(text: &str, marker: &str) -> String {
-    text.lines()
-        .map(str::trim)
-        .find(|l| l.starts_with("http") && l.contains(marker))
-        .unwrap_or_else(|| panic!("no {marker} link in:\n{text}"))
-        .to_owned()
-}
+use latchkey_tests::mail::{link_in, mail_status, use_smtp, wait_status};
 
 /// The short code after "Or enter this code on the page where you asked: ".
 fn code_in(text: &str) -> String {
@@ -110,7 +65,7 @@ async fn verify(
 
 async fn email_links_on(t: &TestDaemon, smtp: &SmtpServer) {
     use_smtp(t, smtp.port).await;
-    set(t, "email.one_time_access", "true").await;
+    t.config_set("email.one_time_access", "true").await;
 }
 
 #[tokio::test]
@@ -123,7 +78,7 @@ async fn the_test_email_arrives_as_html_and_text_with_the_app_name() {
     assert!(out.stderr.contains("smtp.host"), "{out:?}");
 
     use_smtp(&t, smtp.port).await;
-    set(&t, "app.name", "Acme ID").await;
+    t.config_set("app.name", "Acme ID").await;
     let out = t.cli(&["email", "test", "--to", "admin@example.com"]).await;
     assert_eq!(out.code, 0, "{out:?}");
     let mail = smtp.wait_for(1).await.remove(0);
@@ -155,8 +110,8 @@ async fn the_test_email_reports_the_servers_exact_error() {
 
     // Implicit TLS against a plain server: a TLS mismatch.
     let plain = SmtpServer::start();
-    set(&t, "smtp.port", &plain.port.to_string()).await;
-    set(&t, "smtp.tls", "tls").await;
+    t.config_set("smtp.port", &plain.port.to_string()).await;
+    t.config_set("smtp.tls", "tls").await;
     let out = t.cli(&["email", "test", "--to", "admin@example.com"]).await;
     assert_eq!(out.code, 1, "{out:?}");
     eprintln!("TLS mismatch: {}", out.stderr.trim());
@@ -169,24 +124,24 @@ async fn the_test_email_reports_the_servers_exact_error() {
         auth: Some(("mailer".into(), "right horse".into())),
         port: None,
     });
-    set(&t, "smtp.port", &secure.port.to_string()).await;
-    set(&t, "smtp.tls", "starttls").await;
-    set(&t, "smtp.username", "mailer").await;
-    set(&t, "smtp.password", "wrong battery").await;
+    t.config_set("smtp.port", &secure.port.to_string()).await;
+    t.config_set("smtp.tls", "starttls").await;
+    t.config_set("smtp.username", "mailer").await;
+    t.config_set("smtp.password", "wrong battery").await;
     let out = t.cli(&["email", "test", "--to", "admin@example.com"]).await;
     assert_eq!(out.code, 1, "{out:?}");
     eprintln!("untrusted certificate: {}", out.stderr.trim());
     assert!(out.stderr.to_lowercase().contains("certificate"), "{out:?}");
 
     // Bad credentials: the server's 535 in its own words.
-    set(&t, "smtp.skip_cert_verify", "true").await;
+    t.config_set("smtp.skip_cert_verify", "true").await;
     let out = t.cli(&["email", "test", "--to", "admin@example.com"]).await;
     assert_eq!(out.code, 1, "{out:?}");
     eprintln!("bad credentials: {}", out.stderr.trim());
     assert!(out.stderr.contains("535"), "{out:?}");
     assert!(!out.stderr.contains("wrong battery"), "never the password");
 
-    set(&t, "smtp.password", "right horse").await;
+    t.config_set("smtp.password", "right horse").await;
     let out = t.cli(&["email", "test", "--to", "admin@example.com"]).await;
     assert_eq!(out.code, 0, "{out:?}");
     assert_eq!(secure.wait_for(1).await.len(), 1);
@@ -323,7 +278,7 @@ async fn known_and_unknown_addresses_get_the_same_answer_at_the_same_speed() {
                 .await
                 .unwrap();
             let status = res.status();
-            let cookies = crate::http::set_cookies(res.headers());
+            let cookies = latchkey_tests::http::set_cookies(res.headers());
             let body = res.text().await.unwrap();
             let elapsed = started.elapsed();
             assert_eq!(status, StatusCode::OK);
@@ -414,7 +369,7 @@ async fn admins_can_email_login_codes_when_allowed() {
     assert_eq!(out.code, 1, "{out:?}");
     assert!(out.stderr.contains("email.admin_login_codes"), "{out:?}");
 
-    set(&t, "email.admin_login_codes", "true").await;
+    t.config_set("email.admin_login_codes", "true").await;
     let out = t.cli(&["login-code", "create", "alice", "--email"]).await;
     assert_eq!(out.code, 1, "{out:?}");
     assert!(out.stderr.contains("SMTP is not configured"), "{out:?}");
@@ -446,7 +401,7 @@ async fn admins_can_email_login_codes_when_allowed() {
             &Actor::system(),
             latchkey_protocol::NewUser {
                 email: None,
-                ..crate::http::new_user("bob")
+                ..latchkey_tests::http::new_user("bob")
             },
         )
         .unwrap();
@@ -463,7 +418,7 @@ async fn a_sign_in_from_a_new_browser_is_announced_when_asked_for() {
     let t = TestDaemon::start().await;
     create_user(t.daemon.idm(), "alice");
     use_smtp(&t, smtp.port).await;
-    set(&t, "email.new_device_notice", "true").await;
+    t.config_set("email.new_device_notice", "true").await;
 
     // The first browser is the baseline; signing in again from it is quiet.
     let first = browser();
@@ -490,7 +445,7 @@ async fn queued_mail_is_retried_until_the_server_is_back() {
     let t = TestDaemon::start().await;
     create_user(t.daemon.idm(), "alice");
     use_smtp(&t, port).await;
-    set(&t, "email.admin_login_codes", "true").await;
+    t.config_set("email.admin_login_codes", "true").await;
 
     // Queued at once; the first attempt fails: connection refused.
     let started = Instant::now();
@@ -538,7 +493,7 @@ async fn queued_mail_survives_a_restart() {
     let t = TestDaemon::start().await;
     create_user(t.daemon.idm(), "alice");
     use_smtp(&t, port).await;
-    set(&t, "email.admin_login_codes", "true").await;
+    t.config_set("email.admin_login_codes", "true").await;
     let out = t.cli(&["login-code", "create", "alice", "--email"]).await;
     assert_eq!(out.code, 0, "{out:?}");
     wait_status(&t, |s| s.retrying == 1).await;
@@ -567,7 +522,7 @@ async fn a_link_asked_for_just_before_shutdown_is_still_queued() {
     let t = TestDaemon::start().await;
     create_user(t.daemon.idm(), "alice");
     use_smtp(&t, port).await;
-    set(&t, "email.one_time_access", "true").await;
+    t.config_set("email.one_time_access", "true").await;
     let (status, _) = ask_for_link(&t, &browser(), "alice@example.com").await;
     assert_eq!(status, StatusCode::OK);
     // The lookup runs in the background after the answer; a clean stop
@@ -583,7 +538,7 @@ async fn undeliverable_mail_is_given_up_after_a_day() {
     let t = TestDaemon::start().await;
     create_user(t.daemon.idm(), "alice");
     use_smtp(&t, free_port()).await;
-    set(&t, "email.admin_login_codes", "true").await;
+    t.config_set("email.admin_login_codes", "true").await;
     let out = t.cli(&["login-code", "create", "alice", "--email"]).await;
     assert_eq!(out.code, 0, "{out:?}");
     wait_status(&t, |s| s.retrying == 1).await;

@@ -11,19 +11,14 @@ use latchkey_tests::slapd::{ADMIN_DN, ADMIN_PASSWORD, BASE_DN, Slapd};
 use latchkey_tui::console::Driver;
 use serde_json::{Value, json};
 
-async fn set(t: &TestDaemon, key: &str, value: &str) {
-    let out = t.cli(&["config", "set", key, value]).await;
-    assert_eq!(out.code, 0, "config set {key} {value}: {out:?}");
-}
-
 /// Points the daemon at `slapd` and turns LDAP on.
 async fn configure(t: &TestDaemon, slapd: &Slapd) {
-    set(t, "ldap.url", &slapd.url()).await;
-    set(t, "ldap.bind_dn", ADMIN_DN).await;
-    set(t, "ldap.bind_password", ADMIN_PASSWORD).await;
-    set(t, "ldap.base_dn", BASE_DN).await;
-    set(t, "ldap.admin_group", "admins").await;
-    set(t, "ldap.enabled", "true").await;
+    t.config_set("ldap.url", &slapd.url()).await;
+    t.config_set("ldap.bind_dn", ADMIN_DN).await;
+    t.config_set("ldap.bind_password", ADMIN_PASSWORD).await;
+    t.config_set("ldap.base_dn", BASE_DN).await;
+    t.config_set("ldap.admin_group", "admins").await;
+    t.config_set("ldap.enabled", "true").await;
 }
 
 /// alice (admin), bob and carol; `admins` = {alice}, `staff` = {alice, bob}.
@@ -207,8 +202,7 @@ async fn a_removed_user_is_disabled_and_the_same_user_back_is_enabled() {
     let (t, slapd) = started().await;
     // Only members of staff are imported: leaving staff is leaving the
     // directory as Latchkey sees it, and coming back keeps the entryUUID.
-    set(
-        &t,
+    t.config_set(
         "ldap.user_filter",
         "(&(objectClass=inetOrgPerson)(memberOf=cn=staff,ou=groups,dc=example,dc=org))",
     )
@@ -252,7 +246,7 @@ async fn a_removed_user_is_disabled_and_the_same_user_back_is_enabled() {
 #[tokio::test]
 async fn with_on_removed_delete_a_removed_user_is_deleted() {
     let (t, slapd) = started().await;
-    set(&t, "ldap.on_removed", "delete").await;
+    t.config_set("ldap.on_removed", "delete").await;
     sync(&t).await;
     slapd.delete(&Slapd::user_dn("carol")).await;
     let report = sync(&t).await;
@@ -389,7 +383,7 @@ async fn a_wrong_bind_password_reports_the_exact_error_and_changes_nothing() {
     let (t, _slapd) = started().await;
     sync(&t).await;
     let before = everything(&t).await;
-    set(&t, "ldap.bind_password", "not-the-password").await;
+    t.config_set("ldap.bind_password", "not-the-password").await;
     let out = t.cli(&["ldap", "sync"]).await;
     assert_eq!(out.code, 1, "{out:?}");
     assert_eq!(
@@ -405,8 +399,9 @@ async fn member_uid_groups_resolve_bare_usernames() {
     slapd
         .add_posix_group("developers", 5000, &["bob", "carol", "nobody"])
         .await;
-    set(&t, "ldap.group_filter", "(objectClass=posixGroup)").await;
-    set(&t, "ldap.attr.group_member", "memberUid").await;
+    t.config_set("ldap.group_filter", "(objectClass=posixGroup)")
+        .await;
+    t.config_set("ldap.attr.group_member", "memberUid").await;
     let report = sync(&t).await;
     assert_eq!(counts(&report), [3, 0, 0, 0, 0, 1, 0, 0], "{report}");
     assert_eq!(members(&t, "developers").await, vec!["bob", "carol"]);
@@ -514,7 +509,7 @@ async fn sync_refuses_while_ldap_is_disabled() {
         "latchkey: ldap.enabled: LDAP sync is disabled; turn it on with `latchkey config set ldap.enabled true`\n"
     );
     // The password never shows.
-    set(&t, "ldap.bind_password", "hunter2").await;
+    t.config_set("ldap.bind_password", "hunter2").await;
     let shown = t.cli(&["config", "show", "--json"]).await;
     assert!(!shown.stdout.contains("hunter2"), "{}", shown.stdout);
     assert_eq!(shown.json()["ldap"]["bind_password"], "set");

@@ -9,7 +9,7 @@ use reqwest::header::{HeaderMap, HeaderValue};
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
 
-use super::http::{create_user, csrf_of, get, login_code, post_code, split};
+use latchkey_tests::http::{create_user, csrf_of, get, login_code, post_code, split};
 
 /// A daemon behind a reverse proxy on loopback, trusted as a network.
 async fn behind_proxy() -> TestDaemon {
@@ -32,7 +32,7 @@ fn browser_at(client: &str) -> Client {
 }
 
 fn plain_browser() -> Client {
-    super::http::browser()
+    latchkey_tests::http::browser()
 }
 
 async fn colleagues_redeem_their_codes(t: &TestDaemon, browser: impl Fn() -> Client) {

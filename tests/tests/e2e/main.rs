@@ -17,7 +17,6 @@ mod console_access;
 mod crash;
 mod email;
 mod email_verified;
-mod http;
 mod http_limits;
 mod ldap;
 mod lifecycle;

@@ -10,8 +10,9 @@ use reqwest::header::WWW_AUTHENTICATE;
 use reqwest::{Client, StatusCode};
 use serde_json::Value;
 
-use super::http::{audit_detail, audit_events, browser, create_user, csrf_of};
-use super::oidc_flows::{
+use latchkey_tests::audit::{audit_detail, audit_events};
+use latchkey_tests::http::{browser, create_user, csrf_of};
+use latchkey_tests::oidc::{
     Rp, authorize, authorize_url, claims, create_client, exchange, param, sign_in, token_refresh,
     userinfo,
 };

@@ -6,9 +6,9 @@ use latchkey_tests::TestDaemon;
 use latchkey_tests::authenticator::SoftAuthenticator;
 use latchkey_tests::smtp::SmtpServer;
 
-use super::email::use_smtp;
-use super::http::{audit_detail, audit_events, wait_for_audit};
-use super::passkeys::{create_user, register, signed_in_with_code};
+use latchkey_tests::audit::{audit_detail, audit_events, wait_for_audit};
+use latchkey_tests::mail::use_smtp;
+use latchkey_tests::passkeys::{create_user, register, signed_in_with_code};
 
 #[tokio::test]
 async fn a_passkey_added_after_a_login_code_is_mailed_to_its_owner_with_the_method() {

@@ -6,9 +6,10 @@ use latchkey_daemon::idm::Actor;
 use latchkey_tests::TestDaemon;
 use reqwest::{Client, StatusCode};
 
-use super::http::{
-    audit_detail, audit_events, browser, create_user, csrf_of, get, location, login_code,
-    post_code, set_cookies, sets_session, split,
+use latchkey_tests::audit::{audit_detail, audit_events};
+use latchkey_tests::http::{
+    browser, create_user, csrf_of, get, location, login_code, post_code, set_cookies, sets_session,
+    split,
 };
 
 #[tokio::test]
