@@ -274,3 +274,29 @@ async fn a_ceremony_flood_from_one_network_keeps_everyone_elses_ceremonies() {
     let (status, body) = alice.finish(&ceremony, &assertion).await;
     assert_eq!(status, StatusCode::OK, "{body}");
 }
+
+#[tokio::test]
+async fn passkey_sign_in_finishes_are_rate_limited() {
+    let t = TestDaemon::start().await;
+    let client = plain_browser();
+    let (_, _, page) = get(&client, &format!("{}/login", t.base_url)).await;
+    let token = csrf_of(&page);
+    let finish = || {
+        client
+            .post(format!("{}/api/passkey/login/finish", t.base_url))
+            .header("x-csrf-token", token.as_str())
+            .json(&serde_json::json!({"ceremony": "x", "credential": {}}))
+            .send()
+    };
+    for _ in 0..30 {
+        assert_ne!(
+            finish().await.unwrap().status(),
+            StatusCode::TOO_MANY_REQUESTS
+        );
+    }
+    let res = finish().await.unwrap();
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(res.headers().contains_key("retry-after"));
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["error"], "rate_limited");
+}

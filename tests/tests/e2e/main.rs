@@ -9,18 +9,22 @@
     clippy::indexing_slicing
 )]
 
+mod account_notices;
 mod admin_socket;
-mod cli_more;
+mod browser_sessions;
+mod cli_output;
 mod cli_users;
 mod console;
-mod console_access;
 mod crash;
-mod email;
+mod email_links;
 mod email_verified;
+mod first_admin_setup;
 mod http_limits;
 mod ldap;
 mod lifecycle;
 mod limits;
+mod login_codes;
+mod mail_delivery;
 mod oidc_admin;
 mod oidc_authorize;
 mod oidc_code_flow;
@@ -29,9 +33,10 @@ mod oidc_grant_end;
 mod oidc_keys_and_claims;
 mod oidc_logout;
 mod oidc_tokens;
-mod passkey_notice;
+mod passkey_refusals;
 mod passkeys;
 mod secrets_at_rest;
 mod security_headers;
+mod settings;
 mod signup;
 mod web_pages;

@@ -1,10 +1,15 @@
-//! A passkey added to an account: the owner is mailed a notice (real SMTP) saying which
-//! passkey, when, from where and how the session was signed in, and `passkey_added` records
-//! that sign-in method. Without SMTP nothing is queued and enrolment works as before.
+//! Mail that tells users about their account (real SMTP): a sign-in from a new browser, when
+//! asked for; and a passkey added, saying which passkey, when, from where and how the session
+//! was signed in (`passkey_added` records that method). Without SMTP nothing is queued and
+//! enrolment works as before.
+
+use std::time::Duration;
 
 use latchkey_tests::TestDaemon;
 use latchkey_tests::authenticator::SoftAuthenticator;
+use latchkey_tests::http::{self, browser, login_code, post_code};
 use latchkey_tests::smtp::SmtpServer;
+use reqwest::StatusCode;
 
 use latchkey_tests::audit::{audit_detail, audit_events, wait_for_audit};
 use latchkey_tests::mail::use_smtp;
@@ -74,4 +79,31 @@ async fn without_smtp_a_passkey_is_added_quietly_and_still_audited_with_the_meth
         (status["queued"].as_u64(), status["retrying"].as_u64()),
         (Some(0), Some(0))
     );
+}
+
+#[tokio::test]
+async fn a_sign_in_from_a_new_browser_is_announced_when_asked_for() {
+    let smtp = SmtpServer::start();
+    let t = TestDaemon::start().await;
+    http::create_user(t.daemon.idm(), "alice");
+    use_smtp(&t, smtp.port).await;
+    t.config_set("email.new_device_notice", "true").await;
+
+    // The first browser is the baseline; signing in again from it is quiet.
+    let first = browser();
+    for _ in 0..2 {
+        let code = login_code(t.daemon.idm(), "alice");
+        let (status, _, _) = post_code(&t, &first, &code, None).await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+    }
+    // A second browser is news.
+    let second = browser();
+    let code = login_code(t.daemon.idm(), "alice");
+    let (status, _, _) = post_code(&t, &second, &code, None).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let mails = smtp.wait_for(1).await;
+    assert_eq!(mails[0].subject, "New sign-in to Latchkey");
+    assert!(mails[0].text.as_deref().unwrap().contains("login_code"));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(smtp.messages().len(), 1);
 }
