@@ -3,8 +3,6 @@
 //! was signed in (`passkey_added` records that method). Without SMTP nothing is queued and
 //! enrolment works as before.
 
-use std::time::Duration;
-
 use latchkey_tests::TestDaemon;
 use latchkey_tests::authenticator::SoftAuthenticator;
 use latchkey_tests::http::{self, browser, login_code, post_code};
@@ -12,7 +10,7 @@ use latchkey_tests::smtp::SmtpServer;
 use reqwest::StatusCode;
 
 use latchkey_tests::audit::{audit_detail, audit_events, wait_for_audit};
-use latchkey_tests::mail::use_smtp;
+use latchkey_tests::mail::{use_smtp, wait_status};
 use latchkey_tests::passkeys::{create_user, register, signed_in_with_code};
 
 #[tokio::test]
@@ -104,6 +102,20 @@ async fn a_sign_in_from_a_new_browser_is_announced_when_asked_for() {
     let mails = smtp.wait_for(1).await;
     assert_eq!(mails[0].subject, "New sign-in to Latchkey");
     assert!(mails[0].text.as_deref().unwrap().contains("login_code"));
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(smtp.messages().len(), 1);
+    // Notices are queued in the sign-in's own transaction, before its answer: all three are
+    // answered, so once the outbox is empty every notice they caused has gone out.
+    let status = wait_status(&t, |s| s.queued == 0 && s.retrying == 0).await;
+    assert_eq!(status.failed, 0, "{status:?}");
+    assert_eq!(
+        smtp.messages().len(),
+        1,
+        "the first browser is the baseline"
+    );
+    let sent: Vec<_> = audit_events(&t)
+        .await
+        .into_iter()
+        .filter(|e| e["event"] == "mail_sent")
+        .collect();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(audit_detail(&sent[0], "kind"), Some("new_device"));
 }

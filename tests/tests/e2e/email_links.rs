@@ -7,8 +7,10 @@ use std::time::{Duration, Instant};
 
 use latchkey_tests::TestDaemon;
 use latchkey_tests::audit::{audit_detail, audit_events};
-use latchkey_tests::http::{browser, create_user, csrf_of, get, location, sets_session, split};
-use latchkey_tests::mail::{link_in, mail_status, use_smtp};
+use latchkey_tests::http::{
+    browser, create_user, csrf_of, get, location, set_cookies, sets_session, split,
+};
+use latchkey_tests::mail::{link_in, mail_status, use_smtp, wait_status};
 use latchkey_tests::smtp::{SmtpServer, free_port};
 use reqwest::{Client, StatusCode};
 
@@ -153,21 +155,144 @@ async fn an_emailed_link_signs_in_only_the_browser_that_asked_and_asks_for_a_pas
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
 
+/// One `POST /login/email` from a fresh browser: the page without its CSRF token and the cookies
+/// it set without their values (what legitimately differs per browser), and how long the answer
+/// took.
+async fn ask_from_a_new_browser(t: &TestDaemon, address: &str) -> (String, Vec<String>, Duration) {
+    let client = browser();
+    let (_, _, page) = get(&client, &format!("{}/login/alternative", t.base_url)).await;
+    let token = csrf_of(&page);
+    let started = Instant::now();
+    let res = client
+        .post(format!("{}/login/email", t.base_url))
+        .form(&[("_csrf", token.as_str()), ("email", address)])
+        .send()
+        .await
+        .unwrap();
+    let (status, headers, body) = split(res).await;
+    let elapsed = started.elapsed();
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let cookies = set_cookies(&headers)
+        .iter()
+        .map(|cookie| {
+            let (pair, attributes) = cookie.split_once(';').unwrap_or((cookie, ""));
+            let name = pair.split_once('=').map_or(pair, |(name, _)| name);
+            format!("{name}=<value>;{attributes}")
+        })
+        .collect();
+    (without_csrf(&body), cookies, elapsed)
+}
+
+/// The `email_link_requested` events (what each background lookup found), newest first.
+async fn lookups(t: &TestDaemon) -> Vec<serde_json::Value> {
+    audit_events(t)
+        .await
+        .into_iter()
+        .filter(|e| e["event"] == "email_link_requested")
+        .collect()
+}
+
+/// Waits until the background lookup of the request just answered has recorded what it found
+/// (the lookup runs after the answer), and returns its event.
+async fn next_lookup(t: &TestDaemon, seen: usize) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let found = lookups(t).await;
+        if found.len() > seen {
+            assert_eq!(found.len(), seen + 1, "one lookup per request: {found:?}");
+            return found[0].clone();
+        }
+        assert!(Instant::now() < deadline, "no lookup recorded: {found:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 #[tokio::test]
-async fn known_and_unknown_addresses_get_the_same_answer_at_the_same_speed() {
+async fn known_and_unknown_addresses_get_the_same_answer_and_the_same_work() {
     let smtp = SmtpServer::start();
     let t = TestDaemon::start().await;
     create_user(t.daemon.idm(), "alice");
     email_links_on(&t, &smtp).await;
 
-    let rounds = 12;
-    let mut known = Vec::new();
-    let mut unknown = Vec::new();
-    let mut pages = Vec::new();
+    let rounds = 3;
+    let mut answers = Vec::new();
     for round in 0..rounds {
         // Past both rate-limit windows.
         t.clock.advance(time::Duration::minutes(61));
         // Alternate which goes first, so neither always follows the other's work.
+        let mut order = ["alice@example.com", "nobody@example.com"];
+        if round % 2 == 1 {
+            order.reverse();
+        }
+        for address in order {
+            let seen = lookups(&t).await.len();
+            let (page, cookies, _) = ask_from_a_new_browser(&t, address).await;
+            answers.push((page, cookies));
+            // Both answers start the same background lookup; only what it finds differs.
+            let lookup = next_lookup(&t, seen).await;
+            if address == "alice@example.com" {
+                assert_eq!(lookup["subject"], "alice", "{lookup}");
+                assert_eq!(audit_detail(&lookup, "account"), Some("found"), "{lookup}");
+                assert!(
+                    audit_detail(&lookup, "mail").is_some(),
+                    "one mail: {lookup}"
+                );
+            } else {
+                assert!(lookup["subject"].is_null(), "{lookup}");
+                assert_eq!(audit_detail(&lookup, "account"), Some("none"), "{lookup}");
+                assert_eq!(audit_detail(&lookup, "mail"), None, "no mail: {lookup}");
+            }
+            assert!(!lookup.to_string().contains(address), "never the address");
+        }
+    }
+    assert!(
+        answers.windows(2).all(|w| w[0] == w[1]),
+        "one answer, the same cookies, for all: {:?}",
+        answers
+            .iter()
+            .map(|(_, cookies)| cookies)
+            .collect::<Vec<_>>()
+    );
+    assert!(
+        answers[0]
+            .1
+            .iter()
+            .any(|c| c.starts_with("latchkey_email_link=")),
+        "{:?}",
+        answers[0].1
+    );
+    // Every lookup above has committed what it queued, so once the outbox is empty every mail
+    // there will ever be for these requests has gone out: one per request for alice, none for
+    // the unknown address.
+    let status = wait_status(&t, |s| s.queued == 0 && s.retrying == 0).await;
+    assert_eq!(status.failed, 0, "{status:?}");
+    let mails = smtp.messages();
+    assert_eq!(mails.len(), rounds, "{mails:?}");
+    assert!(mails.iter().all(|m| m.rcpt == vec!["alice@example.com"]));
+    let sent = audit_events(&t)
+        .await
+        .into_iter()
+        .filter(|e| e["event"] == "mail_sent")
+        .count();
+    assert_eq!(sent, rounds);
+}
+
+/// How long `POST /login/email` takes to answer for a known and an unknown address: the same
+/// answer must not take measurably longer for one of them (the lookup, the link and the mail
+/// run after it). A measurement, not a test (timing on a shared machine is no assertion):
+/// `cargo test -p latchkey-tests --test e2e -- --ignored --nocapture bench_email_link_answer_times`
+#[tokio::test]
+#[ignore = "a measurement, not a test"]
+async fn bench_email_link_answer_times() {
+    let smtp = SmtpServer::start();
+    let t = TestDaemon::start().await;
+    create_user(t.daemon.idm(), "alice");
+    email_links_on(&t, &smtp).await;
+    let rounds = 40;
+    let mut known = Vec::new();
+    let mut unknown = Vec::new();
+    for round in 0..rounds {
+        t.clock.advance(time::Duration::minutes(61));
         let mut order = [
             ("alice@example.com", &mut known),
             ("nobody@example.com", &mut unknown),
@@ -176,64 +301,23 @@ async fn known_and_unknown_addresses_get_the_same_answer_at_the_same_speed() {
             order.reverse();
         }
         for (address, times) in order {
-            let client = browser();
-            let (_, _, page) = get(&client, &format!("{}/login/alternative", t.base_url)).await;
-            let token = csrf_of(&page);
-            let started = Instant::now();
-            let res = client
-                .post(format!("{}/login/email", t.base_url))
-                .form(&[("_csrf", token.as_str()), ("email", address)])
-                .send()
-                .await
-                .unwrap();
-            let status = res.status();
-            let cookies = latchkey_tests::http::set_cookies(res.headers());
-            let body = res.text().await.unwrap();
-            let elapsed = started.elapsed();
-            assert_eq!(status, StatusCode::OK);
-            assert!(
-                cookies
-                    .iter()
-                    .any(|c| c.starts_with("latchkey_email_link="))
-            );
+            let (_, _, elapsed) = ask_from_a_new_browser(&t, address).await;
+            // The first round warms up connections and caches.
             if round > 0 {
                 times.push(elapsed);
             }
-            pages.push(without_csrf(&body));
         }
     }
-    assert!(pages.windows(2).all(|w| w[0] == w[1]), "one answer for all");
-    // Only the known address got mail.
-    let mails = smtp.wait_for(rounds).await;
-    assert!(mails.iter().all(|m| m.rcpt == vec!["alice@example.com"]));
-
-    known.sort();
-    unknown.sort();
-    let median = |v: &[Duration]| v[v.len() / 2];
-    let (k, u) = (median(&known), median(&unknown));
-    eprintln!(
-        "answer times over {} requests each: known median {k:?} (min {:?}, max {:?}), \
-         unknown median {u:?} (min {:?}, max {:?})",
-        known.len(),
-        known[0],
-        known[known.len() - 1],
-        unknown[0],
-        unknown[unknown.len() - 1]
-    );
-    // Generous: this machine is shared; the point is no systematic gap such
-    // as an SMTP conversation or a database write on one path only.
-    let gap = k.abs_diff(u);
-    assert!(
-        gap < Duration::from_millis(50) || gap < k.max(u) / 2,
-        "known {k:?} vs unknown {u:?}"
-    );
-    std::mem::drop(smtp.messages());
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    assert_eq!(
-        smtp.messages().len(),
-        rounds,
-        "no mail for the unknown address"
-    );
+    for (name, times) in [("known", &mut known), ("unknown", &mut unknown)] {
+        times.sort();
+        eprintln!(
+            "{name} address: median {:?}, min {:?}, max {:?} over {} requests",
+            times[times.len() / 2],
+            times[0],
+            times[times.len() - 1],
+            times.len()
+        );
+    }
 }
 
 #[tokio::test]

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use latchkey_tests::TestDaemon;
 use latchkey_tests::smtp::{SmtpOptions, SmtpServer, SmtpTlsMode, free_port};
 
-use latchkey_tests::audit::{audit_detail, audit_events};
+use latchkey_tests::audit::{audit_detail, audit_events, wait_for_audit};
 use latchkey_tests::http::create_user;
 use latchkey_tests::mail::{mail_status, use_smtp, wait_status};
 
@@ -123,25 +123,36 @@ async fn queued_mail_is_retried_until_the_server_is_back() {
     assert_eq!(audit_detail(failed, "kind"), Some("login_code"));
     assert!(!failed.to_string().contains("alice@example.com"));
 
-    // The server comes back; nothing is sent before the retry time…
+    // The server comes back; nothing is sent before the retry time. A code for bob, queued
+    // then, is due at once: the worker delivers the outbox oldest first, so by the time bob's
+    // mail is recorded as sent, alice's would have gone before it had it been taken for due.
     let smtp = SmtpServer::start_with(SmtpOptions {
         port: Some(port),
         ..SmtpOptions::default()
     });
     t.clock.advance(time::Duration::seconds(10));
-    t.daemon.wake_mail();
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(smtp.messages().is_empty());
-    // …and it goes out once the retry is due.
+    create_user(t.daemon.idm(), "bob");
+    let out = t.cli(&["login-code", "create", "bob", "--email"]).await;
+    assert_eq!(out.code, 0, "{out:?}");
+    wait_for_audit(&t, |e| e["event"] == "mail_sent" && e["subject"] == "bob").await;
+    let mails = smtp.messages();
+    assert_eq!(mails.len(), 1, "{mails:?}");
+    assert_eq!(mails[0].rcpt, vec!["bob@example.com"]);
+    assert_eq!(mail_status(&t).await.retrying, 1, "alice's still waits");
+    // …and alice's goes out once its retry is due.
     t.clock.advance(time::Duration::seconds(25));
     t.daemon.wake_mail();
-    let mails = smtp.wait_for(1).await;
-    assert_eq!(mails[0].subject, "Your login code for Latchkey");
+    let mails = smtp.wait_for(2).await;
+    assert_eq!(mails[1].rcpt, vec!["alice@example.com"]);
+    assert_eq!(mails[1].subject, "Your login code for Latchkey");
     let status = wait_status(&t, |s| s.retrying == 0 && s.queued == 0).await;
     assert!(status.last_sent_at.is_some());
     assert_eq!(status.last_error, None);
     let events = audit_events(&t).await;
-    let sent = events.iter().find(|e| e["event"] == "mail_sent").unwrap();
+    let sent = events
+        .iter()
+        .find(|e| e["event"] == "mail_sent" && e["subject"] == "alice")
+        .unwrap();
     assert_eq!(audit_detail(sent, "attempts"), Some("2"));
 }
 
