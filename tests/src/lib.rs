@@ -73,6 +73,25 @@ impl CliOutput {
     }
 }
 
+/// Runs `latchkey --socket <socket> <args…>` in-process (the real CLI code, `run_cli`).
+pub async fn cli_at(socket: &Path, args: &[&str]) -> CliOutput {
+    let mut argv = vec![
+        "latchkey".to_owned(),
+        "--socket".to_owned(),
+        socket.display().to_string(),
+    ];
+    argv.extend(args.iter().map(|a| (*a).to_owned()));
+    let mut stdout = Vec::new();
+    let mut stderr = Vec::new();
+    let argv = argv.into_iter().map(std::ffi::OsString::from);
+    let code = latchkey_tui::run_cli(argv, &mut stdout, &mut stderr).await;
+    CliOutput {
+        code,
+        stdout: String::from_utf8_lossy(&stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&stderr).into_owned(),
+    }
+}
+
 /// The configuration a test daemon runs with in `data_dir`.
 pub fn test_config(data_dir: &Path, port: u16) -> Config {
     let cli = <Cli as clap::Parser>::parse_from([
@@ -136,21 +155,7 @@ impl TestDaemon {
 
     /// Runs `latchkey --socket <this daemon's socket> <args…>` in-process.
     pub async fn cli(&self, args: &[&str]) -> CliOutput {
-        let mut argv = vec![
-            "latchkey".to_owned(),
-            "--socket".to_owned(),
-            self.socket().display().to_string(),
-        ];
-        argv.extend(args.iter().map(|a| (*a).to_owned()));
-        let mut stdout = Vec::new();
-        let mut stderr = Vec::new();
-        let argv = argv.into_iter().map(std::ffi::OsString::from);
-        let code = latchkey_tui::run_cli(argv, &mut stdout, &mut stderr).await;
-        CliOutput {
-            code,
-            stdout: String::from_utf8_lossy(&stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&stderr).into_owned(),
-        }
+        cli_at(&self.socket(), args).await
     }
 
     /// `latchkey config set KEY VALUE`, which must succeed.

@@ -16,6 +16,7 @@ mod cli_output;
 mod cli_users;
 mod console;
 mod crash;
+mod daemon_process;
 mod email_links;
 mod email_verified;
 mod first_admin_setup;
