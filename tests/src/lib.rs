@@ -13,6 +13,8 @@
 /// The audit log as the tests read it.
 pub mod audit;
 pub mod authenticator;
+/// A self-signed certificate for the test servers' TLS.
+pub mod certificate;
 /// A small browser for the OpenID Connect tests: forms, redirects, consent.
 pub mod html;
 /// Acting as a browser over HTTP: cookies, CSRF tokens, login codes.

@@ -1,6 +1,7 @@
 //! LDAP sync against a real OpenLDAP: `latchkey_tests::slapd` starts
 //! Debian's slapd on a loopback port, the daemon syncs from it over the
-//! network with ldap3, and the results are read back through the CLI.
+//! network with ldap3 (plain, ldaps:// and StartTLS), and the results are read back through the
+//! CLI.
 
 use std::time::{Duration, Instant};
 
@@ -581,4 +582,80 @@ async fn the_console_ldap_screen_syncs_now_and_shows_the_last_result() {
         driver.app.screen(),
         &latchkey_tui::console::app::Screen::Settings
     );
+}
+
+/// A directory over TLS with a certificate nothing trusts: seeded, and a daemon pointed at it
+/// by `url` (`start_tls` for StartTLS on ldap://), LDAP on.
+async fn started_over_tls(url: impl Fn(&Slapd) -> String, start_tls: bool) -> (TestDaemon, Slapd) {
+    let slapd = Slapd::start_with_tls().await;
+    seed(&slapd).await;
+    let t = TestDaemon::start().await;
+    configure(&t, &slapd).await;
+    t.config_set("ldap.url", &url(&slapd)).await;
+    t.config_set("ldap.start_tls", &start_tls.to_string()).await;
+    (t, slapd)
+}
+
+#[tokio::test]
+async fn sync_over_ldaps_and_over_starttls_works_when_told_to_skip_verification() {
+    for (what, start_tls) in [("ldaps", false), ("StartTLS", true)] {
+        let (t, _slapd) = started_over_tls(
+            |s| if start_tls { s.url() } else { s.ldaps_url() },
+            start_tls,
+        )
+        .await;
+        // The certificate is self-signed: verification must be skipped, as an admin would.
+        t.config_set("ldap.skip_cert_verify", "true").await;
+        let report = sync(&t).await;
+        assert_eq!(
+            counts(&report),
+            [3, 0, 0, 0, 0, 2, 0, 0],
+            "{what}: {report}"
+        );
+        assert_eq!(members(&t, "staff").await, ["alice", "bob"], "{what}");
+    }
+}
+
+#[tokio::test]
+async fn an_untrusted_certificate_fails_the_sync_with_a_certificate_error() {
+    for (what, start_tls) in [("ldaps", false), ("StartTLS", true)] {
+        let (t, slapd) = started_over_tls(
+            |s| if start_tls { s.url() } else { s.ldaps_url() },
+            start_tls,
+        )
+        .await;
+        let url = if start_tls {
+            slapd.url()
+        } else {
+            slapd.ldaps_url()
+        };
+        let before = everything(&t).await;
+        let out = t.cli(&["ldap", "sync", "--json"]).await;
+        assert_eq!(out.code, 1, "{what}: {out:?}");
+        let error: Value = serde_json::from_str(&out.stderr).unwrap();
+        let message = error["error"]["message"].as_str().unwrap().to_owned();
+        eprintln!("{what}: {message}");
+        assert!(
+            message.starts_with(&format!("cannot connect to {url}: ")),
+            "{what}: {message}"
+        );
+        // The TLS library's own words: an untrusted issuer, not a connection or bind failure.
+        assert!(
+            message.contains("invalid peer certificate: UnknownIssuer"),
+            "{what}: {message}"
+        );
+        // Recorded as it was said, and nothing changed.
+        let events = audit_events(&t).await;
+        assert_eq!(events[0]["event"], "ldap_sync_failed", "{what}");
+        let recorded = events[0]["details"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|pair| pair[0] == "error")
+            .map(|pair| pair[1].clone());
+        assert_eq!(recorded, Some(Value::from(message.as_str())), "{what}");
+        assert_eq!(everything(&t).await, before, "{what}");
+        let status = t.cli(&["ldap", "status", "--json"]).await.json();
+        assert_eq!(status["last_error"], message.as_str(), "{what}");
+    }
 }
