@@ -363,6 +363,7 @@ mod old {
 
     #[derive(Serialize)]
     pub enum KeyAlg {
+        // Never written here, but it holds index 0, so Es256 encodes as postcard's 1.
         #[allow(dead_code)]
         Rs256,
         Es256,

@@ -352,9 +352,8 @@ fn signed_without_kid(oidc: &Oidc, kid: &str, header: &str, claims: &str) -> Str
     let idm = oidc.idm();
     let records = idm.store().read().unwrap().signing_keys().unwrap();
     let record = records.iter().find(|r| r.kid == kid).unwrap();
-    let der =
-        crate::idm::sealed::open_private_key(idm.sealer(), &record.kid, &record.private_key)
-            .unwrap();
+    let der = crate::idm::sealed::open_private_key(idm.sealer(), &record.kid, &record.private_key)
+        .unwrap();
     let pkey = PKey::private_key_from_pkcs8(&der).unwrap();
     let input = format!(
         "{}.{}",
