@@ -44,6 +44,13 @@ impl DaemonProcess {
         data_dir: &Path,
         env: &[(&str, &str)],
     ) -> DaemonProcess {
+        let mut daemon = DaemonProcess::spawn(bin, data_dir, env);
+        daemon.wait_until_serving().await;
+        daemon
+    }
+
+    /// Starts `bin` as [`DaemonProcess::start_with_env`] does, without waiting for anything.
+    pub fn spawn(bin: &Path, data_dir: &Path, env: &[(&str, &str)]) -> DaemonProcess {
         let port = free_port();
         let log = data_dir
             .parent()
@@ -62,14 +69,12 @@ impl DaemonProcess {
             .stderr(err)
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
-        let mut daemon = DaemonProcess {
+        DaemonProcess {
             child,
             data_dir: data_dir.to_path_buf(),
             port,
             log,
-        };
-        daemon.wait_until_serving().await;
-        daemon
+        }
     }
 
     pub fn socket(&self) -> PathBuf {

@@ -165,6 +165,33 @@ async fn sigint_finishes_the_request_in_flight_and_removes_the_socket() {
     a_signal_lets_the_request_in_flight_finish("INT").await;
 }
 
+/// A stop asked for the moment the daemon's socket appears, before it even answers (a service
+/// manager's stop during start-up): still a clean stop, with the socket removed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signal_during_start_up_is_a_clean_stop() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let daemon = DaemonProcess::spawn(BIN.as_ref(), &data, &[]);
+    let socket = daemon.socket();
+    let deadline = Instant::now() + PATIENCE;
+    while !socket.exists() {
+        assert!(Instant::now() < deadline, "no socket:\n{}", daemon.output());
+        std::thread::yield_now();
+    }
+    daemon.signal("TERM");
+    let log = daemon.log.clone();
+    let status = tokio::task::spawn_blocking(move || daemon.wait())
+        .await
+        .unwrap();
+    let output = std::fs::read_to_string(log).unwrap();
+    assert!(status.success(), "{status}\n{output}");
+    assert!(
+        output.contains("SIGTERM received, shutting down"),
+        "{output}"
+    );
+    assert!(!socket.exists(), "the socket is removed");
+}
+
 #[tokio::test]
 async fn a_bad_environment_value_exits_2_naming_the_variable() {
     let dir = tempfile::tempdir().unwrap();
