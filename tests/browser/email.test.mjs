@@ -1,4 +1,4 @@
-// Email (issue 6) in the browser, on the real pages of the real daemon, with a
+// Email in the browser, on the real pages of the real daemon, with a
 // real SMTP server (aiosmtpd, tests/smtp/server.py from tests/.venv): "email
 // me a sign-in link" on the alternative page, the mail arrives, its link
 // signs in only in the browser that asked, and the account page then adds a

@@ -29,13 +29,16 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, test } from 'node:test';
 
-import { addVirtualAuthenticator, launchBrowser, screenshotOnFailure, startDaemon } from './lib/harness.mjs';
+import {
+  addVirtualAuthenticator,
+  launchBrowser,
+  pressPasskeyButtonThenAllowPresence,
+  screenshotOnFailure,
+  startDaemon,
+} from './lib/harness.mjs';
 
 const PHONE = { width: 412, height: 915 };
 const DESKTOP = { width: 1280, height: 800 };
-
-/** How long a pending autofill request is left before presence simulation is back on. */
-const AUTOFILL_SETTLE_MS = 400;
 
 /** The AAGUID of CDP's virtual authenticator. */
 const VIRTUAL_AAGUID = '01020304-0506-0708-0102-030405060708';
@@ -192,10 +195,10 @@ async function passkeyRows(page) {
 
 /**
  * Signs out and leaves /login's autofill request pending: with presence
- * simulation off while the request reaches the virtual authenticator, it
- * waits (and keeps waiting once simulation is back on), so the page stays on
- * /login until the user presses the button. Simulation is turned back on only
- * after the request has waited a while, so that it cannot race the request.
+ * simulation off the virtual authenticator cannot answer it, as a real one
+ * waits for the user to pick a passkey. Simulation stays off until
+ * `signInWithTheButton` has the page abort that request. Returns a getter of
+ * the autofill request's record.
  */
 async function signOutWithAutofillPending(env) {
   const { page } = env;
@@ -204,10 +207,23 @@ async function signOutWithAutofillPending(env) {
   await signOut(page);
   const autofill = () => env.webauthnCalls().slice(before).find((c) => c.url === '/login' && c.mediation === 'conditional');
   await until(autofill, 'the autofill request on /login');
-  await page.waitForTimeout(AUTOFILL_SETTLE_MS);
   assert.equal(autofill().outcome, 'pending', 'the autofill request waits while no passkey is picked');
-  await env.presence(true);
+  return autofill;
+}
+
+/**
+ * The passkey button on /login, with the autofill request left pending by
+ * `signOutWithAutofillPending`: the page cancels that request (it never
+ * resolved: nothing signed in while it waited) and asks for a passkey, which
+ * signs in.
+ */
+async function signInWithTheButton(env, autofill) {
+  const { page } = env;
   assert.equal(new URL(page.url()).pathname, '/login', 'nothing signed in while the autofill request waits');
+  await pressPasskeyButtonThenAllowPresence(page, env.presence);
+  await waitForPath(page, '/account');
+  assert.equal(autofill().outcome, 'rejected', 'the button cancelled the autofill request');
+  assert.equal(autofill().error, 'AbortError');
 }
 
 const NO_PASSKEY_BANNER = /Add a passkey to this account/;
@@ -257,7 +273,7 @@ test('a login-code link leads to the account page, which asks for a passkey; the
 
   // Sign out with the autofill request left pending, as a real one waits
   // for the user to pick a passkey.
-  await signOutWithAutofillPending(env);
+  const autofill = await signOutWithAutofillPending(env);
   await assertText(page.getByRole('status').first(), /You have signed out\./);
   await shot(page, 'phone-login-signed-out');
   // What real browsers need before they offer passkeys in the field's
@@ -265,8 +281,7 @@ test('a login-code link leads to the account page, which asks for a passkey; the
   assert.equal(await page.getByLabel('Username').getAttribute('autocomplete'), 'username webauthn');
 
   // The button: the page cancels its autofill request and asks for a passkey.
-  await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
-  await waitForPath(page, '/account');
+  await signInWithTheButton(env, autofill);
   const onLogin = env.webauthnCalls().filter((c) => c.url === '/login');
   assert.deepEqual(
     onLogin.map((c) => [c.method, c.mediation, c.outcome, c.error ?? c.credentialId]),
@@ -401,9 +416,7 @@ test('first admin: the setup link the daemon prints creates an admin, who adds a
   const [credential] = await authenticator.credentials();
   assert.equal(credential.userName, 'admin');
 
-  await signOutWithAutofillPending(env);
-  await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
-  await waitForPath(page, '/account');
+  await signInWithTheButton(env, await signOutWithAutofillPending(env));
   await assertText(page.getByRole('heading', { level: 1 }), /^Ada Admin$/);
 
   const { json: admin } = await daemon.cli(['user', 'show', 'admin']);

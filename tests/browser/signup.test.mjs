@@ -8,10 +8,14 @@
 import assert from 'node:assert/strict';
 import { afterEach, test } from 'node:test';
 
-import { addVirtualAuthenticator, launchBrowser, screenshotOnFailure, startDaemon } from './lib/harness.mjs';
+import {
+  addVirtualAuthenticator,
+  launchBrowser,
+  pressPasskeyButtonThenAllowPresence,
+  screenshotOnFailure,
+  startDaemon,
+} from './lib/harness.mjs';
 
-/** How long a pending autofill request is left before presence simulation is back on. */
-const AUTOFILL_SETTLE_MS = 400;
 
 let current = null;
 
@@ -135,10 +139,10 @@ test('a signup link leads to the form, a first passkey, the account page, and si
   await page.getByRole('button', { name: 'Sign out', exact: true }).click();
   await waitForPath(page, '/login', '?done=signed_out');
   await until(() => env.calls.some((c) => c.url === '/login' && c.mediation === 'conditional'), 'the autofill request');
-  await page.waitForTimeout(AUTOFILL_SETTLE_MS);
-  await env.presence(true);
+  // With presence off nothing can answer the autofill request: still on /login. The button
+  // cancels it and asks for a passkey, with presence back on only once it has.
   assert.equal(new URL(page.url()).pathname, '/login');
-  await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
+  await pressPasskeyButtonThenAllowPresence(page, env.presence);
   await waitForPath(page, '/account');
   await assertText(page.getByRole('heading', { level: 1 }), /^Frida Kahlo$/);
 

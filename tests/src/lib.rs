@@ -1,16 +1,38 @@
 //! Test fixtures shared by the end-to-end tests: a real daemon, started
 //! in-process on a loopback port in a temp dir, with a manual clock.
 
-// Fixtures fail loudly: a broken fixture is a failed test, not an error to handle.
-#![allow(clippy::expect_used, clippy::panic)]
+// Fixtures and helpers fail loudly, like the tests they serve: a broken fixture is a failed
+// test, not an error to handle.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
+/// The audit log as the tests read it.
+pub mod audit;
 pub mod authenticator;
+/// A self-signed certificate for the test servers' TLS.
+pub mod certificate;
+/// A small browser for the OpenID Connect tests: forms, redirects, consent.
+pub mod html;
+/// Acting as a browser over HTTP: cookies, CSRF tokens, login codes.
+pub mod http;
+/// The daemon's mail: SMTP settings, links in received mail, the outbox.
+pub mod mail;
+/// The OpenID Connect endpoints reached by hand, over raw HTTP.
+pub mod oidc;
+/// Passkey ceremonies over HTTP with the software authenticator.
+pub mod passkeys;
 /// The real `latchkeyd` as a separate process.
 pub mod process;
 pub mod redact;
-/// A real OpenLDAP server for the LDAP sync tests (issue 7).
+/// A stock relying party (`openidconnect`) for the OpenID Connect tests.
+pub mod rp;
+/// A real OpenLDAP server for the LDAP sync tests.
 pub mod slapd;
-/// Email (issue 6): a real SMTP server (aiosmtpd) for the tests.
+/// A real SMTP server (aiosmtpd) for the email tests.
 pub mod smtp;
 
 use std::net::TcpListener;
@@ -51,6 +73,25 @@ impl CliOutput {
                 self.code, self.stdout, self.stderr
             )
         })
+    }
+}
+
+/// Runs `latchkey --socket <socket> <args…>` in-process (the real CLI code, `run_cli`).
+pub async fn cli_at(socket: &Path, args: &[&str]) -> CliOutput {
+    let mut argv = vec![
+        "latchkey".to_owned(),
+        "--socket".to_owned(),
+        socket.display().to_string(),
+    ];
+    argv.extend(args.iter().map(|a| (*a).to_owned()));
+    let mut stdout = Vec::new();
+    let mut stderr = Vec::new();
+    let argv = argv.into_iter().map(std::ffi::OsString::from);
+    let code = latchkey_tui::run_cli(argv, &mut stdout, &mut stderr).await;
+    CliOutput {
+        code,
+        stdout: String::from_utf8_lossy(&stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&stderr).into_owned(),
     }
 }
 
@@ -117,21 +158,13 @@ impl TestDaemon {
 
     /// Runs `latchkey --socket <this daemon's socket> <args…>` in-process.
     pub async fn cli(&self, args: &[&str]) -> CliOutput {
-        let mut argv = vec![
-            "latchkey".to_owned(),
-            "--socket".to_owned(),
-            self.socket().display().to_string(),
-        ];
-        argv.extend(args.iter().map(|a| (*a).to_owned()));
-        let mut stdout = Vec::new();
-        let mut stderr = Vec::new();
-        let argv = argv.into_iter().map(std::ffi::OsString::from);
-        let code = latchkey_tui::run_cli(argv, &mut stdout, &mut stderr).await;
-        CliOutput {
-            code,
-            stdout: String::from_utf8_lossy(&stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&stderr).into_owned(),
-        }
+        cli_at(&self.socket(), args).await
+    }
+
+    /// `latchkey config set KEY VALUE`, which must succeed.
+    pub async fn config_set(&self, key: &str, value: &str) {
+        let out = self.cli(&["config", "set", key, value]).await;
+        assert_eq!(out.code, 0, "config set {key} {value}: {out:?}");
     }
 
     /// Stops the daemon cleanly and hands back its data directory.

@@ -1,6 +1,7 @@
-//! The real `latchkeyd` as a separate process: its own multi-thread runtime, its command line,
-//! its signals. Tests that kill it, or reach it as another Unix user, need a process, not the
-//! in-process daemon.
+//! The real `latchkeyd` as a separate process: its own multi-thread runtime, its configuration
+//! from `LATCHKEY_*` environment variables (as a service manager or a container gives it), its
+//! signals. Tests that signal or kill it, or reach it as another Unix user, need a process, not
+//! the in-process daemon.
 //!
 //! The binary path comes from the caller (`env!("CARGO_BIN_EXE_latchkeyd-under-test")`: Cargo
 //! tells integration tests where their package's binaries are, and only them).
@@ -9,10 +10,12 @@ use std::fs::File;
 use std::net::TcpListener;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use latchkey_protocol::Client;
+
+use crate::CliOutput;
 
 /// How long a starting daemon may take before the test gives up (a debug build on a busy
 /// two-core machine opens its database and binds in well under a second).
@@ -31,6 +34,23 @@ impl DaemonProcess {
     /// Starts `bin` on `data_dir` (made if missing) and returns once the admin socket answers
     /// a handshake. Its output goes to `<data_dir>/../latchkeyd-<port>.log`.
     pub async fn start(bin: &Path, data_dir: &Path) -> DaemonProcess {
+        DaemonProcess::start_with_env(bin, data_dir, &[]).await
+    }
+
+    /// [`DaemonProcess::start`] with more `LATCHKEY_*` variables. The listen address, public URL,
+    /// data directory and log level come from the environment too, never from flags.
+    pub async fn start_with_env(
+        bin: &Path,
+        data_dir: &Path,
+        env: &[(&str, &str)],
+    ) -> DaemonProcess {
+        let mut daemon = DaemonProcess::spawn(bin, data_dir, env);
+        daemon.wait_until_serving().await;
+        daemon
+    }
+
+    /// Starts `bin` as [`DaemonProcess::start_with_env`] does, without waiting for anything.
+    pub fn spawn(bin: &Path, data_dir: &Path, env: &[(&str, &str)]) -> DaemonProcess {
         let port = free_port();
         let log = data_dir
             .parent()
@@ -38,30 +58,23 @@ impl DaemonProcess {
             .join(format!("latchkeyd-{port}.log"));
         let out = File::create(&log).expect("create the daemon's log file");
         let err = out.try_clone().expect("clone the log file handle");
-        let child = Command::new(bin)
-            .arg("--listen")
-            .arg(format!("127.0.0.1:{port}"))
-            .arg("--public-url")
-            .arg(format!("http://localhost:{port}"))
-            .arg("--data-dir")
-            .arg(data_dir)
-            // The tests' own environment must not configure the daemon under test.
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        let child = command(bin)
+            .env("LATCHKEY_LISTEN", format!("127.0.0.1:{port}"))
+            .env("LATCHKEY_PUBLIC_URL", format!("http://localhost:{port}"))
+            .env("LATCHKEY_DATA_DIR", data_dir)
             .env("LATCHKEY_LOG", "info")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err)
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
-        let mut daemon = DaemonProcess {
+        DaemonProcess {
             child,
             data_dir: data_dir.to_path_buf(),
             port,
             log,
-        };
-        daemon.wait_until_serving().await;
-        daemon
+        }
     }
 
     pub fn socket(&self) -> PathBuf {
@@ -83,6 +96,11 @@ impl DaemonProcess {
                     self.output()
                 )
             })
+    }
+
+    /// Runs `latchkey --socket <this daemon's socket> <args…>` in-process.
+    pub async fn cli(&self, args: &[&str]) -> CliOutput {
+        crate::cli_at(&self.socket(), args).await
     }
 
     /// What the daemon has printed so far.
@@ -122,14 +140,45 @@ impl DaemonProcess {
 
     /// SIGTERM, then waits for the process to end; returns whether it exited successfully.
     pub fn terminate(mut self) -> bool {
-        let status = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.child.id().to_string())
-            .status()
-            .expect("run kill -TERM");
-        assert!(status.success(), "kill -TERM failed");
+        self.signal("TERM");
         self.child.wait().expect("reap the daemon").success()
     }
+
+    /// Sends the signal `name` (`TERM`, `INT`, …) and returns at once.
+    pub fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -{name} failed");
+    }
+
+    /// Waits (blocking) for the process to end and returns how it ended.
+    pub fn wait(mut self) -> ExitStatus {
+        self.child.wait().expect("reap the daemon")
+    }
+}
+
+/// `bin` with an environment of only `PATH`: the tests' own environment must not configure the
+/// daemon under test.
+fn command(bin: &Path) -> Command {
+    let mut command = Command::new(bin);
+    command
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default());
+    command
+}
+
+/// Runs `bin` with `args` and only the `env` given (and `PATH`) to its end: for a run that is
+/// meant to stop at once, such as a refused configuration or `--check-config`.
+pub fn run(bin: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    command(bin)
+        .args(args)
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", bin.display()))
 }
 
 impl Drop for DaemonProcess {

@@ -1,6 +1,8 @@
 //! A real OpenLDAP server for the LDAP sync tests: Debian's `slapd`, started
 //! from a generated `slapd.conf` in a temp dir (back_mdb, the memberof
-//! overlay) on a free loopback port, loaded with ldap3, killed on drop.
+//! overlay) on a free loopback port, loaded with ldap3, killed on drop. With
+//! TLS it also serves ldaps:// on a second port and StartTLS on the first,
+//! with a self-signed certificate made at start ([`crate::certificate`]).
 //! `scripts/install-test-deps` installs `slapd` and `ldap-utils`.
 
 use std::collections::HashSet;
@@ -29,14 +31,31 @@ const READY_WITHIN: Duration = Duration::from_secs(15);
 #[derive(Debug)]
 pub struct Slapd {
     pub dir: TempDir,
+    /// ldap:// (and StartTLS, with TLS).
     pub port: u16,
+    /// ldaps://, when started with TLS.
+    pub tls_port: Option<u16>,
     child: Child,
 }
 
-fn config(dir: &Path) -> String {
+/// The certificate and key slapd serves TLS with.
+struct TlsFiles {
+    cert: PathBuf,
+    key: PathBuf,
+}
+
+fn config(dir: &Path, tls: Option<&TlsFiles>) -> String {
     let db = dir.join("db");
+    let tls = tls.map_or_else(String::new, |tls| {
+        format!(
+            "TLSCertificateFile {}\nTLSCertificateKeyFile {}\n",
+            tls.cert.display(),
+            tls.key.display()
+        )
+    });
     format!(
-        "include {SCHEMAS}/core.schema\n\
+        "{tls}\
+         include {SCHEMAS}/core.schema\n\
          include {SCHEMAS}/cosine.schema\n\
          include {SCHEMAS}/inetorgperson.schema\n\
          include {SCHEMAS}/nis.schema\n\
@@ -80,25 +99,44 @@ impl Slapd {
     /// Starts slapd and loads the base entries. Panics (the test fails) if
     /// slapd is missing or does not come up.
     pub async fn start() -> Slapd {
+        Slapd::start_with(false).await
+    }
+
+    /// [`Slapd::start`], also serving ldaps:// and StartTLS with a self-signed
+    /// certificate for 127.0.0.1 that nothing trusts.
+    pub async fn start_with_tls() -> Slapd {
+        Slapd::start_with(true).await
+    }
+
+    async fn start_with(tls: bool) -> Slapd {
         assert!(
             Slapd::installed(),
             "{SLAPD} is missing: run scripts/install-test-deps (Debian packages slapd, ldap-utils)"
         );
         let mut dir = tempfile::tempdir().expect("temp dir");
         std::fs::create_dir(dir.path().join("db")).expect("db dir");
+        let tls = tls.then(|| {
+            let (cert, key) = crate::certificate::self_signed(dir.path());
+            TlsFiles { cert, key }
+        });
         let conf = dir.path().join("slapd.conf");
-        std::fs::write(&conf, config(dir.path())).expect("write slapd.conf");
+        std::fs::write(&conf, config(dir.path(), tls.as_ref())).expect("write slapd.conf");
         // The port is free when chosen; another process may take it before
         // slapd binds, so a slapd that exits early is retried on a new one.
         let mut last_log = String::new();
         for _ in 0..5 {
             let port = free_port();
+            let tls_port = tls.is_some().then(free_port);
+            let mut urls = format!("ldap://127.0.0.1:{port}/");
+            if let Some(tls_port) = tls_port {
+                urls.push_str(&format!(" ldaps://127.0.0.1:{tls_port}/"));
+            }
             let log = std::fs::File::create(dir.path().join("slapd.log")).expect("log file");
             let child = Command::new(SLAPD)
                 .arg("-f")
                 .arg(&conf)
                 .arg("-h")
-                .arg(format!("ldap://127.0.0.1:{port}/"))
+                .arg(urls)
                 .arg("-d")
                 .arg("0")
                 .stdin(Stdio::null())
@@ -106,7 +144,12 @@ impl Slapd {
                 .stderr(log)
                 .spawn()
                 .expect("start slapd");
-            let mut slapd = Slapd { dir, port, child };
+            let mut slapd = Slapd {
+                dir,
+                port,
+                tls_port,
+                child,
+            };
             if slapd.wait_ready().await {
                 slapd.load_base().await;
                 return slapd;
@@ -148,6 +191,12 @@ impl Slapd {
 
     pub fn url(&self) -> String {
         format!("ldap://127.0.0.1:{}", self.port)
+    }
+
+    /// The ldaps:// URL (started with TLS only).
+    pub fn ldaps_url(&self) -> String {
+        let port = self.tls_port.expect("slapd was started with TLS");
+        format!("ldaps://127.0.0.1:{port}")
     }
 
     pub fn user_dn(uid: &str) -> String {

@@ -1,7 +1,7 @@
 //! A real SMTP server for the tests: Python's aiosmtpd (`tests/smtp/server.py`)
 //! on a loopback port, writing each message it accepts as JSON into a temp
 //! dir. Plain, STARTTLS or implicit TLS (a self-signed certificate made with
-//! the openssl CLI), optionally requiring a user name and password. Killed on
+//! the openssl CLI, [`crate::certificate`]), optionally requiring a user name and password. Killed on
 //! drop. `scripts/install-test-deps` installs aiosmtpd into `tests/.venv`.
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -72,28 +72,6 @@ fn script() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("smtp/server.py")
 }
 
-/// A self-signed certificate for `localhost` and 127.0.0.1: (cert, key).
-fn self_signed(dir: &Path) -> (PathBuf, PathBuf) {
-    let cert = dir.join("cert.pem");
-    let key = dir.join("key.pem");
-    let status = Command::new("openssl")
-        .args([
-            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-        ])
-        .args(["-subj", "/CN=localhost"])
-        .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .expect("run openssl (apt-get install openssl)");
-    assert!(status.success(), "openssl could not make a certificate");
-    (cert, key)
-}
-
 impl SmtpServer {
     /// A plain server without authentication on a free port.
     pub fn start() -> SmtpServer {
@@ -114,7 +92,7 @@ impl SmtpServer {
             .arg(&mail_dir);
         let tls = options.tls.unwrap_or(SmtpTlsMode::None);
         if tls != SmtpTlsMode::None {
-            let (cert, key) = self_signed(dir.path());
+            let (cert, key) = crate::certificate::self_signed(dir.path());
             let mode = if tls == SmtpTlsMode::Tls {
                 "tls"
             } else {

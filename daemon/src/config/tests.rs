@@ -92,14 +92,19 @@ fn the_key_file_follows_data_dir_and_cannot_be_combined_with_an_env_key() {
 
 #[test]
 fn load_reads_the_real_environment_shape() {
-    // `load` with an empty environment and (most likely) no ./latchkey.toml next to the crate.
-    let cwd_has_file = Path::new(DEFAULT_CONFIG_FILE).exists();
-    if !cwd_has_file {
-        assert_eq!(
-            Config::load(&Cli::default(), Vec::new()).unwrap(),
-            Config::default()
-        );
-    }
+    // `load` with an environment shaped as `process_env` gives it. The file is named by
+    // LATCHKEY_CONFIG, so whatever the working directory holds (a ./latchkey.toml or not) plays
+    // no part, and the result is the file's setting over the defaults.
+    let (_dir, file) = dir_with_file("log = \"debug\"\n");
+    let environment = env(&[("LATCHKEY_CONFIG", file.to_str().unwrap())]);
+    let config = Config::load(&Cli::default(), environment).unwrap();
+    assert_eq!(
+        config,
+        Config {
+            log: "debug".to_owned(),
+            ..Config::default()
+        }
+    );
     // `process_env` never panics, whatever the environment holds.
     let _ = process_env();
 }

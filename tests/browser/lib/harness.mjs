@@ -292,6 +292,39 @@ export async function addVirtualAuthenticator(page, options = {}) {
   };
 }
 
+/**
+ * On /login, with the page's autofill (conditional) passkey request waiting and the virtual
+ * authenticator's presence simulation off: presses "Sign in with a passkey" and turns presence
+ * back on for the request the button makes. The button first aborts the autofill request, then
+ * starts a new ceremony; that start is held until presence is back on. So the waiting autofill
+ * request can never be answered, and the button's request cannot reach the authenticator
+ * before the authenticator may answer it: every step waits for an event, none for time.
+ * `setPresence(enabled)` switches the simulation.
+ */
+export async function pressPasskeyButtonThenAllowPresence(page, setPresence) {
+  let started;
+  const startSeen = new Promise((resolve) => {
+    started = resolve;
+  });
+  let release;
+  const released = new Promise((resolve) => {
+    release = resolve;
+  });
+  await page.route(
+    '**/api/passkey/login/start',
+    async (route) => {
+      started();
+      await released;
+      await route.continue();
+    },
+    { times: 1 },
+  );
+  await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
+  await startSeen;
+  await setPresence(true);
+  release();
+}
+
 /** Standard (padded) base64, as CDP speaks it, to unpadded base64url. */
 export function toB64url(b64) {
   return Buffer.from(b64, 'base64').toString('base64url');

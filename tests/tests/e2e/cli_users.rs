@@ -1,4 +1,4 @@
-//! The scriptable `latchkey user|group|audit` commands against a live daemon.
+//! The scriptable `latchkey user|group|audit|passkey|session` commands against a live daemon.
 
 use latchkey_tests::TestDaemon;
 
@@ -215,25 +215,21 @@ async fn groups_and_members() {
 }
 
 #[tokio::test]
-async fn an_unreachable_daemon_is_a_clear_error() {
-    let dir = tempfile::tempdir().unwrap();
-    let socket = dir.path().join("nobody.sock");
-    let mut out = Vec::new();
-    let mut err = Vec::new();
-    let code = latchkey_tui::run_cli(
-        [
-            "latchkey",
-            "--socket",
-            socket.to_str().unwrap(),
-            "user",
-            "list",
-        ]
-        .map(std::ffi::OsString::from),
-        &mut out,
-        &mut err,
-    )
-    .await;
-    assert_eq!(code, 3);
-    let err = String::from_utf8(err).unwrap();
-    assert!(err.contains(socket.to_str().unwrap()), "{err}");
+async fn passkeys_and_sessions_of_a_new_user_are_empty() {
+    let t = TestDaemon::start().await;
+    t.cli(&["user", "create", "--username", "linus"]).await;
+    for noun in ["passkey", "session"] {
+        let out = t.cli(&[noun, "list", "linus", "--json"]).await;
+        assert_eq!(out.code, 0, "{out:?}");
+        let key = format!("{noun}s");
+        assert_eq!(out.json()[key.as_str()], serde_json::json!([]));
+        let human = t.cli(&[noun, "list", "linus"]).await;
+        assert_eq!(human.code, 0, "{human:?}");
+        let missing = t
+            .cli(&[noun, "revoke", "linus", "no-such-id", "--json"])
+            .await;
+        assert_eq!(missing.code, 1, "{missing:?}");
+        let err: serde_json::Value = serde_json::from_str(&missing.stderr).unwrap();
+        assert_eq!(err["error"]["code"], "not_found");
+    }
 }

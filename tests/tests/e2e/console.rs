@@ -263,6 +263,17 @@ async fn the_audit_screen_follows_changes_made_elsewhere() {
         );
         driver.wait_for_events(Duration::from_millis(200)).await;
     }
+    // So does a login code made from the command line.
+    let out = t.cli(&["login-code", "create", "hedy"]).await;
+    assert_eq!(out.code, 0, "{out:?}");
+    while first(&driver) != Some(("login_code_created".into(), Some("hedy".into()))) {
+        assert!(
+            Instant::now() < deadline,
+            "no live update:\n{}",
+            driver.screen()
+        );
+        driver.wait_for_events(Duration::from_millis(200)).await;
+    }
 
     // One user's events only.
     driver.key(KeyCode::Char('/')).await;

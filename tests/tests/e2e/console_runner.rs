@@ -19,7 +19,7 @@ use ratatui::layout::{Position, Size};
 use tokio::sync::{mpsc, watch};
 
 use super::console::{redacted, seed};
-use super::http::{browser, post_code};
+use latchkey_tests::http::{browser, post_code};
 
 /// How long anything may take to reach the screen before the test fails.
 const WAIT: Duration = Duration::from_secs(10);

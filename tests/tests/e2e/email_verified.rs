@@ -14,11 +14,9 @@ use reqwest::{Client, StatusCode};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::email::{link_in, set, use_smtp};
-use super::http::{
-    audit_detail, audit_events, browser, csrf_of, get, location, post_code, sets_session, split,
-    wait_for_audit,
-};
+use latchkey_tests::audit::{audit_detail, audit_events, wait_for_audit};
+use latchkey_tests::http::{browser, csrf_of, get, location, post_code, sets_session, split};
+use latchkey_tests::mail::{link_in, use_smtp};
 
 const CB: &str = "http://localhost:9/cb";
 const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
@@ -164,7 +162,7 @@ async fn confirm(t: &TestDaemon, b: &Client, link: &str) -> (StatusCode, String)
 
 async fn with_open_signup(smtp: Option<&SmtpServer>) -> TestDaemon {
     let t = TestDaemon::start().await;
-    set(&t, "signups.mode", "open").await;
+    t.config_set("signups.mode", "open").await;
     if let Some(smtp) = smtp {
         use_smtp(&t, smtp.port).await;
     }
@@ -244,7 +242,7 @@ async fn a_link_for_an_address_the_account_no_longer_has_is_refused() {
     let mail = smtp.wait_for(1).await.remove(0);
     let link = link_in(mail.text.as_deref().unwrap(), "/email/verify/");
 
-    set(&t, "email.trust_admin_addresses", "false").await;
+    t.config_set("email.trust_admin_addresses", "false").await;
     let out = t
         .cli(&["user", "update", "sam", "--email", "sam@elsewhere.example"])
         .await;
@@ -286,7 +284,7 @@ async fn admin_addresses_are_verified_unless_the_trust_setting_is_off() {
     assert_eq!(status, StatusCode::SEE_OTHER);
     assert_claims(&t, &app, &ada, "ada@example.com", true).await;
 
-    set(&t, "email.trust_admin_addresses", "false").await;
+    t.config_set("email.trust_admin_addresses", "false").await;
     create("bea").await;
     assert_eq!(shown_verified(&t, "bea").await, false);
     let bea = browser();
@@ -301,7 +299,7 @@ async fn admin_addresses_are_verified_unless_the_trust_setting_is_off() {
     assert_eq!(shown_verified(&t, "ada").await, false);
     assert_claims(&t, &app, &ada, "ada2@example.com", false).await;
     // …and an admin's change counts as verified when it is on.
-    set(&t, "email.trust_admin_addresses", "true").await;
+    t.config_set("email.trust_admin_addresses", "true").await;
     let out = t
         .cli(&["user", "update", "bea", "--email", "bea2@example.com"])
         .await;
@@ -330,7 +328,7 @@ async fn an_emailed_sign_in_link_proves_the_address_it_was_sent_to() {
 
     let smtp = SmtpServer::start();
     use_smtp(&t, smtp.port).await;
-    set(&t, "email.one_time_access", "true").await;
+    t.config_set("email.one_time_access", "true").await;
     let b = browser();
     let (_, _, page) = get(&b, &format!("{}/login/alternative", t.base_url)).await;
     let res = b

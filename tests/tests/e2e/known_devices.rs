@@ -9,13 +9,13 @@ use latchkey_tests::TestDaemon;
 use latchkey_tests::smtp::{ReceivedMail, SmtpServer};
 use reqwest::{Client, StatusCode};
 
-use crate::email::{set, use_smtp};
-use crate::http::{browser, csrf_of, get, login_code, post_code, set_cookies, split};
+use latchkey_tests::http::{browser, csrf_of, get, login_code, post_code, set_cookies, split};
+use latchkey_tests::mail::use_smtp;
 
 /// SMTP on, notices on.
 async fn notices_on(t: &TestDaemon, smtp: &SmtpServer) {
     use_smtp(t, smtp.port).await;
-    set(t, "email.new_device_notice", "true").await;
+    t.config_set("email.new_device_notice", "true").await;
 }
 
 /// Signs `username` in with a fresh login code from `client`.
@@ -66,7 +66,7 @@ async fn a_signup_remembers_its_browser() {
     let smtp = SmtpServer::start();
     let t = TestDaemon::start().await;
     notices_on(&t, &smtp).await;
-    set(&t, "signups.mode", "open").await;
+    t.config_set("signups.mode", "open").await;
 
     let signup_browser = browser();
     let form = [

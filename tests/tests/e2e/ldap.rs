@@ -1,6 +1,7 @@
 //! LDAP sync against a real OpenLDAP: `latchkey_tests::slapd` starts
 //! Debian's slapd on a loopback port, the daemon syncs from it over the
-//! network with ldap3, and the results are read back through the CLI.
+//! network with ldap3 (plain, ldaps:// and StartTLS), and the results are read back through the
+//! CLI.
 
 use std::time::{Duration, Instant};
 
@@ -11,21 +12,16 @@ use latchkey_tests::slapd::{ADMIN_DN, ADMIN_PASSWORD, BASE_DN, Slapd};
 use latchkey_tui::console::Driver;
 use serde_json::{Value, json};
 
-use crate::http::audit_detail;
-
-async fn set(t: &TestDaemon, key: &str, value: &str) {
-    let out = t.cli(&["config", "set", key, value]).await;
-    assert_eq!(out.code, 0, "config set {key} {value}: {out:?}");
-}
+use latchkey_tests::audit::audit_detail;
 
 /// Points the daemon at `slapd` and turns LDAP on.
 async fn configure(t: &TestDaemon, slapd: &Slapd) {
-    set(t, "ldap.url", &slapd.url()).await;
-    set(t, "ldap.bind_dn", ADMIN_DN).await;
-    set(t, "ldap.bind_password", ADMIN_PASSWORD).await;
-    set(t, "ldap.base_dn", BASE_DN).await;
-    set(t, "ldap.admin_group", "admins").await;
-    set(t, "ldap.enabled", "true").await;
+    t.config_set("ldap.url", &slapd.url()).await;
+    t.config_set("ldap.bind_dn", ADMIN_DN).await;
+    t.config_set("ldap.bind_password", ADMIN_PASSWORD).await;
+    t.config_set("ldap.base_dn", BASE_DN).await;
+    t.config_set("ldap.admin_group", "admins").await;
+    t.config_set("ldap.enabled", "true").await;
 }
 
 /// alice (admin), bob and carol; `admins` = {alice}, `staff` = {alice, bob}.
@@ -209,8 +205,7 @@ async fn a_removed_user_is_disabled_and_the_same_user_back_is_enabled() {
     let (t, slapd) = started().await;
     // Only members of staff are imported: leaving staff is leaving the
     // directory as Latchkey sees it, and coming back keeps the entryUUID.
-    set(
-        &t,
+    t.config_set(
         "ldap.user_filter",
         "(&(objectClass=inetOrgPerson)(memberOf=cn=staff,ou=groups,dc=example,dc=org))",
     )
@@ -254,7 +249,7 @@ async fn a_removed_user_is_disabled_and_the_same_user_back_is_enabled() {
 #[tokio::test]
 async fn with_on_removed_delete_a_removed_user_is_deleted() {
     let (t, slapd) = started().await;
-    set(&t, "ldap.on_removed", "delete").await;
+    t.config_set("ldap.on_removed", "delete").await;
     sync(&t).await;
     slapd.delete(&Slapd::user_dn("carol")).await;
     let report = sync(&t).await;
@@ -391,7 +386,7 @@ async fn a_wrong_bind_password_reports_the_exact_error_and_changes_nothing() {
     let (t, _slapd) = started().await;
     sync(&t).await;
     let before = everything(&t).await;
-    set(&t, "ldap.bind_password", "not-the-password").await;
+    t.config_set("ldap.bind_password", "not-the-password").await;
     let out = t.cli(&["ldap", "sync"]).await;
     assert_eq!(out.code, 1, "{out:?}");
     assert_eq!(
@@ -407,8 +402,9 @@ async fn member_uid_groups_resolve_bare_usernames() {
     slapd
         .add_posix_group("developers", 5000, &["bob", "carol", "nobody"])
         .await;
-    set(&t, "ldap.group_filter", "(objectClass=posixGroup)").await;
-    set(&t, "ldap.attr.group_member", "memberUid").await;
+    t.config_set("ldap.group_filter", "(objectClass=posixGroup)")
+        .await;
+    t.config_set("ldap.attr.group_member", "memberUid").await;
     let report = sync(&t).await;
     assert_eq!(counts(&report), [3, 0, 0, 0, 0, 1, 0, 0], "{report}");
     assert_eq!(members(&t, "developers").await, vec!["bob", "carol"]);
@@ -516,7 +512,7 @@ async fn sync_refuses_while_ldap_is_disabled() {
         "latchkey: ldap.enabled: LDAP sync is disabled; turn it on with `latchkey config set ldap.enabled true`\n"
     );
     // The password never shows.
-    set(&t, "ldap.bind_password", "hunter2").await;
+    t.config_set("ldap.bind_password", "hunter2").await;
     let shown = t.cli(&["config", "show", "--json"]).await;
     assert!(!shown.stdout.contains("hunter2"), "{}", shown.stdout);
     assert_eq!(shown.json()["ldap"]["bind_password"], "set");
@@ -623,7 +619,7 @@ async fn sync_events(t: &TestDaemon) -> Vec<(String, String)> {
 #[tokio::test]
 async fn syncs_at_start_up_and_then_on_the_schedule_by_the_daemons_clock() {
     let (t, slapd) = started().await;
-    set(&t, "ldap.sync_interval_minutes", "30").await;
+    t.config_set("ldap.sync_interval_minutes", "30").await;
     // With LDAP on, a start syncs at once.
     let t = TestDaemon::start_in(t.stop().await).await;
     finished_status(&t).await;
@@ -649,4 +645,80 @@ async fn syncs_at_start_up_and_then_on_the_schedule_by_the_daemons_clock() {
         ]
     );
     assert_eq!(user(&t, "dave").await["source"], "ldap");
+}
+
+/// A directory over TLS with a certificate nothing trusts: seeded, and a daemon pointed at it
+/// by `url` (`start_tls` for StartTLS on ldap://), LDAP on.
+async fn started_over_tls(url: impl Fn(&Slapd) -> String, start_tls: bool) -> (TestDaemon, Slapd) {
+    let slapd = Slapd::start_with_tls().await;
+    seed(&slapd).await;
+    let t = TestDaemon::start().await;
+    configure(&t, &slapd).await;
+    t.config_set("ldap.url", &url(&slapd)).await;
+    t.config_set("ldap.start_tls", &start_tls.to_string()).await;
+    (t, slapd)
+}
+
+#[tokio::test]
+async fn sync_over_ldaps_and_over_starttls_works_when_told_to_skip_verification() {
+    for (what, start_tls) in [("ldaps", false), ("StartTLS", true)] {
+        let (t, _slapd) = started_over_tls(
+            |s| if start_tls { s.url() } else { s.ldaps_url() },
+            start_tls,
+        )
+        .await;
+        // The certificate is self-signed: verification must be skipped, as an admin would.
+        t.config_set("ldap.skip_cert_verify", "true").await;
+        let report = sync(&t).await;
+        assert_eq!(
+            counts(&report),
+            [3, 0, 0, 0, 0, 2, 0, 0],
+            "{what}: {report}"
+        );
+        assert_eq!(members(&t, "staff").await, ["alice", "bob"], "{what}");
+    }
+}
+
+#[tokio::test]
+async fn an_untrusted_certificate_fails_the_sync_with_a_certificate_error() {
+    for (what, start_tls) in [("ldaps", false), ("StartTLS", true)] {
+        let (t, slapd) = started_over_tls(
+            |s| if start_tls { s.url() } else { s.ldaps_url() },
+            start_tls,
+        )
+        .await;
+        let url = if start_tls {
+            slapd.url()
+        } else {
+            slapd.ldaps_url()
+        };
+        let before = everything(&t).await;
+        let out = t.cli(&["ldap", "sync", "--json"]).await;
+        assert_eq!(out.code, 1, "{what}: {out:?}");
+        let error: Value = serde_json::from_str(&out.stderr).unwrap();
+        let message = error["error"]["message"].as_str().unwrap().to_owned();
+        eprintln!("{what}: {message}");
+        assert!(
+            message.starts_with(&format!("cannot connect to {url}: ")),
+            "{what}: {message}"
+        );
+        // The TLS library's own words: an untrusted issuer, not a connection or bind failure.
+        assert!(
+            message.contains("invalid peer certificate: UnknownIssuer"),
+            "{what}: {message}"
+        );
+        // Recorded as it was said, and nothing changed.
+        let events = audit_events(&t).await;
+        assert_eq!(events[0]["event"], "ldap_sync_failed", "{what}");
+        let recorded = events[0]["details"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|pair| pair[0] == "error")
+            .map(|pair| pair[1].clone());
+        assert_eq!(recorded, Some(Value::from(message.as_str())), "{what}");
+        assert_eq!(everything(&t).await, before, "{what}");
+        let status = t.cli(&["ldap", "status", "--json"]).await.json();
+        assert_eq!(status["last_error"], message.as_str(), "{what}");
+    }
 }

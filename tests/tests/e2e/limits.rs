@@ -9,7 +9,7 @@ use reqwest::header::{HeaderMap, HeaderValue};
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
 
-use super::http::{create_user, csrf_of, get, login_code, post_code, split};
+use latchkey_tests::http::{create_user, csrf_of, get, login_code, post_code, split};
 
 /// A daemon behind a reverse proxy on loopback, trusted as a network.
 async fn behind_proxy() -> TestDaemon {
@@ -32,7 +32,7 @@ fn browser_at(client: &str) -> Client {
 }
 
 fn plain_browser() -> Client {
-    super::http::browser()
+    latchkey_tests::http::browser()
 }
 
 async fn colleagues_redeem_their_codes(t: &TestDaemon, browser: impl Fn() -> Client) {
@@ -273,4 +273,30 @@ async fn a_ceremony_flood_from_one_network_keeps_everyone_elses_ceremonies() {
     let assertion = auth.sign_in(&t.base_url, &options).unwrap();
     let (status, body) = alice.finish(&ceremony, &assertion).await;
     assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+#[tokio::test]
+async fn passkey_sign_in_finishes_are_rate_limited() {
+    let t = TestDaemon::start().await;
+    let client = plain_browser();
+    let (_, _, page) = get(&client, &format!("{}/login", t.base_url)).await;
+    let token = csrf_of(&page);
+    let finish = || {
+        client
+            .post(format!("{}/api/passkey/login/finish", t.base_url))
+            .header("x-csrf-token", token.as_str())
+            .json(&serde_json::json!({"ceremony": "x", "credential": {}}))
+            .send()
+    };
+    for _ in 0..30 {
+        assert_ne!(
+            finish().await.unwrap().status(),
+            StatusCode::TOO_MANY_REQUESTS
+        );
+    }
+    let res = finish().await.unwrap();
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(res.headers().contains_key("retry-after"));
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["error"], "rate_limited");
 }

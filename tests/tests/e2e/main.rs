@@ -9,30 +9,38 @@
     clippy::indexing_slicing
 )]
 
+mod account_notices;
 mod admin_socket;
-mod cli_more;
+mod browser_sessions;
+mod cli_output;
 mod cli_users;
 mod console;
-mod console_access;
 mod console_runner;
 mod crash;
-mod email;
+mod daemon_process;
+mod email_links;
 mod email_verified;
-mod http;
+mod first_admin_setup;
 mod http_limits;
 mod known_devices;
 mod ldap;
 mod lifecycle;
 mod limits;
+mod login_codes;
+mod mail_delivery;
 mod oidc_admin;
+mod oidc_authorize;
+mod oidc_code_flow;
 mod oidc_conformance;
-mod oidc_flows;
 mod oidc_grant_end;
-mod oidc_rp;
-mod passkey_notice;
+mod oidc_keys_and_claims;
+mod oidc_logout;
+mod oidc_tokens;
+mod passkey_refusals;
 mod passkeys;
 mod secrets_at_rest;
 mod security_headers;
 mod session_end;
+mod settings;
 mod signup;
 mod web_pages;

@@ -11,8 +11,9 @@ use reqwest::header::LOCATION;
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
 
-use super::http::{audit_events, browser, create_user, csrf_of, login_code, post_code};
-use super::oidc_flows::{
+use latchkey_tests::audit::audit_events;
+use latchkey_tests::http::{browser, create_user, csrf_of, login_code, post_code};
+use latchkey_tests::oidc::{
     BYE, CB, Rp, authorize, authorize_url, claims, create_client, exchange, param, setup, sign_in,
     userinfo,
 };
@@ -45,7 +46,7 @@ async fn pkce_accepts_only_s256_and_discovery_says_so() {
     let public = create_client(&t, &["--public", "--skip-consent"]).await;
     let b = browser();
     sign_in(&t, &b, "alice", "/account").await;
-    let challenge = super::oidc_flows::VERIFIER;
+    let challenge = latchkey_tests::oidc::VERIFIER;
     for (method, expect) in [("plain", "plain is not supported"), ("", "is required")] {
         let url = authorize_url(
             &t,
@@ -275,7 +276,7 @@ async fn audit_events_past_retention_are_swept_in_batches_newer_ones_kept() {
     let shown = t.cli(&["config", "show", "--json"]).await.json();
     assert_eq!(shown["audit"]["retention_days"], 365, "a year by default");
     // More old events than one batch deletes.
-    let users = (0..2_500).map(|i| super::http::new_user(&format!("old{i}")));
+    let users = (0..2_500).map(|i| latchkey_tests::http::new_user(&format!("old{i}")));
     idm.create_users_bulk(&Actor::system(), users, 500).unwrap();
     let out = t
         .cli(&["config", "set", "audit.retention_days", "30"])

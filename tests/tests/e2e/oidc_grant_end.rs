@@ -2,18 +2,25 @@
 //! client's state are checked at every refresh, userinfo and introspection; signing out (one
 //! session, everywhere, or by an admin) and disabling a user end the refresh-token families
 //! issued in those sessions; skip-consent apps are listed and revocable like the others; and a
-//! refresh-token chain has an absolute limit however often it is rotated.
+//! refresh-token chain has an absolute limit however often it is rotated. A disabled user's and a
+//! deleted client's tokens stop working, and revoking an app on the account page ends its tokens.
 
 use latchkey_daemon::clock::Clock;
+use latchkey_daemon::idm::Actor;
+use latchkey_protocol::oidc::NewClient;
+use latchkey_protocol::{Request, Response};
 use latchkey_tests::TestDaemon;
+use latchkey_tests::rp::{Fixture, client, oauth_error};
+use openidconnect::TokenIntrospectionResponse;
 use reqwest::header::WWW_AUTHENTICATE;
 use reqwest::{Client, StatusCode};
 use serde_json::Value;
 
-use super::http::{audit_detail, audit_events, browser, create_user, csrf_of};
-use super::oidc_flows::{
-    Rp, authorize, authorize_url, claims, create_client, exchange, param, sign_in, token_refresh,
-    userinfo,
+use latchkey_tests::audit::{audit_detail, audit_events};
+use latchkey_tests::http::{browser, create_user, csrf_of};
+use latchkey_tests::oidc::{
+    Rp, authorize, authorize_url, claims, create_client, exchange, location, param, setup, sign_in,
+    token_refresh, userinfo,
 };
 
 const DAY: time::Duration = time::Duration::days(1);
@@ -389,4 +396,139 @@ async fn an_ldap_sync_that_drops_the_user_from_the_group_ends_refresh() {
     refused(&t, &rp, &tokens).await;
     userinfo_refused(&t, &tokens).await;
     assert_eq!(refusal_reasons(&t).await, ["not_in_allowed_group"]);
+}
+
+#[tokio::test]
+async fn a_disabled_user_s_tokens_stop_working() {
+    let f = Fixture::start().await;
+    f.user("alice");
+    let app = f
+        .app(NewClient {
+            skip_consent: true,
+            ..client("Wiki")
+        })
+        .await;
+    let browser = f.signed_in("alice").await;
+    let tokens = f.login(&app, &browser, &["offline_access"]).await;
+    f.idm()
+        .set_user_disabled(&Actor::system(), "alice", true)
+        .unwrap();
+
+    let res = f
+        .http
+        .get(app.rp.user_info_url().unwrap().as_str())
+        .bearer_auth(tokens.access().secret())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    let intro = app
+        .rp
+        .introspect(tokens.access())
+        .request_async(&f.http)
+        .await
+        .unwrap();
+    assert!(!intro.active());
+    let err = app
+        .rp
+        .exchange_refresh_token(tokens.refresh())
+        .unwrap()
+        .request_async(&f.http)
+        .await
+        .unwrap_err();
+    assert_eq!(oauth_error(&err), "invalid_grant");
+
+    // Userinfo without any token: 401 and a Bearer challenge.
+    let res = f
+        .http
+        .get(app.rp.user_info_url().unwrap().as_str())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    assert!(
+        res.headers()[WWW_AUTHENTICATE]
+            .to_str()
+            .unwrap()
+            .starts_with("Bearer")
+    );
+}
+
+#[tokio::test]
+async fn deleting_a_client_ends_its_tokens() {
+    let f = Fixture::start().await;
+    f.user("alice");
+    let app = f.confidential("Wiki").await;
+    let browser = f.signed_in("alice").await;
+    let tokens = f.login(&app, &browser, &["offline_access"]).await;
+    let Response::Done = f
+        .admin(Request::DeleteClient {
+            client_id: app.id.clone(),
+        })
+        .await
+    else {
+        panic!("DeleteClient")
+    };
+    let res = f
+        .http
+        .get(app.rp.user_info_url().unwrap().as_str())
+        .bearer_auth(tokens.access().secret())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    let err = app
+        .rp
+        .exchange_refresh_token(tokens.refresh())
+        .unwrap()
+        .request_async(&f.http)
+        .await
+        .unwrap_err();
+    assert_eq!(oauth_error(&err), "invalid_client");
+    // Its consents went with it: the user is no longer listed as having authorized it.
+    let Response::Authorizations { authorizations } = f
+        .admin(Request::ListAuthorizations {
+            user: "alice".into(),
+        })
+        .await
+    else {
+        panic!("ListAuthorizations")
+    };
+    assert!(authorizations.is_empty(), "{authorizations:?}");
+}
+
+#[tokio::test]
+async fn the_account_page_lists_authorized_apps_and_revoking_ends_their_tokens() {
+    let (t, rp) = setup().await;
+    let b = browser();
+    let back = authorize(&t, &b, &authorize_url(&t, &rp, &[])).await;
+    let (_, tokens) = exchange(&t, &rp, &param(&back, "code").unwrap()).await;
+    let html = b
+        .get(format!("{}/account", t.base_url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("Authorized apps") && html.contains("Grafana"),
+        "{html}"
+    );
+    let res = b
+        .post(format!("{}/account/apps/{}/revoke", t.base_url, rp.id))
+        .form(&[("_csrf", csrf_of(&html).as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(location(&res), "/account?done=app_revoked");
+    assert_eq!(
+        userinfo(&t, tokens["access_token"].as_str().unwrap())
+            .await
+            .status(),
+        401
+    );
+    // The next authorization asks again.
+    let res = b.get(authorize_url(&t, &rp, &[])).send().await.unwrap();
+    assert_eq!(res.status(), 200);
 }

@@ -82,18 +82,13 @@ async fn try_start(
     }
 }
 
-async fn set(t: &TestDaemon, key: &str, value: &str) {
-    let out = t.cli(&["config", "set", key, value]).await;
-    assert_eq!(out.code, 0, "config set {key}: {out:?}");
-}
-
 async fn use_smtp(t: &TestDaemon, smtp: &SmtpServer) {
-    set(t, "smtp.host", "127.0.0.1").await;
-    set(t, "smtp.port", &smtp.port.to_string()).await;
-    set(t, "smtp.from", "Latchkey <id@example.com>").await;
-    set(t, "smtp.tls", "starttls").await;
-    set(t, "smtp.skip_cert_verify", "true").await;
-    set(t, "smtp.username", "mailer").await;
+    t.config_set("smtp.host", "127.0.0.1").await;
+    t.config_set("smtp.port", &smtp.port.to_string()).await;
+    t.config_set("smtp.from", "Latchkey <id@example.com>").await;
+    t.config_set("smtp.tls", "starttls").await;
+    t.config_set("smtp.skip_cert_verify", "true").await;
+    t.config_set("smtp.username", "mailer").await;
 }
 
 fn smtp_with_auth() -> SmtpServer {
@@ -254,8 +249,8 @@ async fn secrets_are_not_in_the_database_file_and_a_restart_with_the_key_uses_th
     let out = t.cli(&["key", "rotate", "--alg", "es256"]).await;
     assert_eq!(out.code, 0, "{out:?}");
     use_smtp(&t, &smtp).await;
-    set(&t, "smtp.password", SMTP_PASSWORD).await;
-    set(&t, "ldap.bind_password", LDAP_PASSWORD).await;
+    t.config_set("smtp.password", SMTP_PASSWORD).await;
+    t.config_set("ldap.bind_password", LDAP_PASSWORD).await;
     send_test_mail(&t).await;
     assert_eq!(smtp.wait_for(1).await.len(), 1);
     let rp = create_client(&t).await;
@@ -299,7 +294,7 @@ async fn secrets_are_not_in_the_database_file_and_a_restart_with_the_key_uses_th
 #[tokio::test]
 async fn a_wrong_or_missing_key_stops_the_start_with_what_to_do() {
     let t = TestDaemon::start().await;
-    set(&t, "ldap.bind_password", LDAP_PASSWORD).await;
+    t.config_set("ldap.bind_password", LDAP_PASSWORD).await;
     let key_file = t.config.encryption_key_file.clone();
     let dir = t.stop().await;
     let right = STANDARD.encode(std::fs::read(&key_file).unwrap());
@@ -368,6 +363,7 @@ mod old {
 
     #[derive(Serialize)]
     pub enum KeyAlg {
+        // Never written here, but it holds index 0, so Es256 encodes as postcard's 1.
         #[allow(dead_code)]
         Rs256,
         Es256,

@@ -4,7 +4,7 @@
 
 use latchkey_tests::TestDaemon;
 
-use super::http::{browser, get};
+use latchkey_tests::http::{browser, get};
 
 fn header<'a>(headers: &'a reqwest::header::HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).map(|v| v.to_str().unwrap())

@@ -13,11 +13,12 @@ use p256::ecdsa::{Signature, SigningKey};
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
 
-use super::http::{audit_events, browser, create_user, location};
-use super::oidc_flows::{
+use super::oidc_grant_end::{offline_tokens, refreshed, text};
+use latchkey_tests::audit::audit_events;
+use latchkey_tests::http::{browser, create_user, csrf_of, location};
+use latchkey_tests::oidc::{
     BYE, CB, authorize_url, claims, consent, create_client, exchange, param, sign_in, token_refresh,
 };
-use super::oidc_grant_end::{offline_tokens, refreshed, text};
 
 /// `GET /end-session` with these parameters, from `b`.
 async fn end_session(t: &TestDaemon, b: &Client, query: &[(&str, &str)]) -> reqwest::Response {
@@ -226,7 +227,7 @@ async fn a_hint_about_another_user_asks_first_and_ends_nothing_of_theirs() {
     let res = bobs
         .post(format!("{}/end-session/confirm", t.base_url))
         .form(&[
-            ("_csrf", super::http::csrf_of(&page).as_str()),
+            ("_csrf", csrf_of(&page).as_str()),
             ("client_id", rp.id.as_str()),
             ("post_logout_redirect_uri", BYE),
         ])

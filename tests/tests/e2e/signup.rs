@@ -13,9 +13,8 @@ use reqwest::{Client, StatusCode};
 use serde_json::Value;
 
 use super::console::redacted;
-use super::http::{
-    audit_detail, audit_events, browser, create_user, csrf_of, get, location, sets_session, split,
-};
+use latchkey_tests::audit::{audit_detail, audit_events};
+use latchkey_tests::http::{browser, create_user, csrf_of, get, location, sets_session, split};
 
 fn set(idm: &Idm, key: &str, value: &str) {
     idm.set_setting(&Actor::system(), key, value).unwrap();

@@ -303,15 +303,37 @@ fn tampered_and_forged_tokens_are_refused() {
     let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"RS256","kid":"nope"}"#);
     let token = format!("{header}.{claims}.{s}");
     assert_eq!(oidc.keys().verify_jwt(&token), Err(JwtError::UnknownKey));
-    // Without a kid, the published keys of that alg are tried.
-    let original = format!("{h}.{}", rest);
-    let parts = jwt::split(&original).unwrap();
+    // Without a kid, the published keys of that alg are tried: a kid-less token signed by the
+    // active key verifies…
+    let rs_kid = kid;
+    let no_kid = signed_without_kid(&oidc, &rs_kid, r#"{"alg":"RS256"}"#, r#"{"sub":"a"}"#);
+    assert_eq!(oidc.keys().verify_jwt(&no_kid), Ok(json!({"sub": "a"})));
+    // …one whose signature no published key made does not…
     let no_kid_header = URL_SAFE_NO_PAD.encode(br#"{"alg":"RS256"}"#);
-    let _ = parts;
     let token = format!("{no_kid_header}.{claims}.{s}");
     assert_eq!(oidc.keys().verify_jwt(&token), Err(JwtError::BadSignature));
-    // A short or long ES256 signature is refused, not a panic.
+    // …and one whose alg no published key has is refused, however it was signed.
+    let wrong_alg = signed_without_kid(&oidc, &rs_kid, r#"{"alg":"ES256"}"#, r#"{"sub":"a"}"#);
+    assert_eq!(
+        oidc.keys().verify_jwt(&wrong_alg),
+        Err(JwtError::UnknownKey)
+    );
+    // After a rotation to ES256 both algs are published: each kid-less token is checked
+    // against the keys of its own alg, the previous RS256 key included.
     oidc.rotate_signing_key(&admin(), Some(Alg::ES256)).unwrap();
+    let es_kid = oidc.keys().active_kid().unwrap();
+    assert_ne!(es_kid, rs_kid);
+    assert_eq!(oidc.keys().verify_jwt(&no_kid), Ok(json!({"sub": "a"})));
+    let es_no_kid = signed_without_kid(&oidc, &es_kid, r#"{"alg":"ES256"}"#, r#"{"sub":"b"}"#);
+    assert_eq!(oidc.keys().verify_jwt(&es_no_kid), Ok(json!({"sub": "b"})));
+    let es_as_rs = signed_without_kid(&oidc, &es_kid, r#"{"alg":"RS256"}"#, r#"{"sub":"b"}"#);
+    assert_eq!(
+        oidc.keys().verify_jwt(&es_as_rs),
+        Err(JwtError::BadSignature)
+    );
+    let eddsa = signed_without_kid(&oidc, &es_kid, r#"{"alg":"EdDSA"}"#, r#"{"sub":"b"}"#);
+    assert_eq!(oidc.keys().verify_jwt(&eddsa), Err(JwtError::UnknownKey));
+    // A short or long ES256 signature is refused, not a panic.
     let es = oidc.keys().sign_jwt(None, &json!({"sub": "a"})).unwrap();
     let (input, _) = es.rsplit_once('.').unwrap();
     for len in [0, 31, 63, 65, 128] {
@@ -322,6 +344,38 @@ fn tampered_and_forged_tokens_are_refused() {
             "{len}"
         );
     }
+}
+
+/// A compact JWS of `header` (which names no kid) and `claims`, signed by the private key of the
+/// published key `kid` as that key's algorithm signs: what another implementation of this
+/// issuer's keys might send.
+fn signed_without_kid(oidc: &Oidc, kid: &str, header: &str, claims: &str) -> String {
+    let idm = oidc.idm();
+    let records = idm.store().read().unwrap().signing_keys().unwrap();
+    let record = records.iter().find(|r| r.kid == kid).unwrap();
+    let der = crate::idm::sealed::open_private_key(idm.sealer(), &record.kid, &record.private_key)
+        .unwrap();
+    let pkey = PKey::private_key_from_pkcs8(&der).unwrap();
+    let input = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(header),
+        URL_SAFE_NO_PAD.encode(claims)
+    );
+    let signature = match pkey.id() {
+        Id::RSA => openssl::sign::Signer::new(MessageDigest::sha256(), &pkey)
+            .unwrap()
+            .sign_oneshot_to_vec(input.as_bytes())
+            .unwrap(),
+        Id::EC => {
+            let digest = openssl::sha::sha256(input.as_bytes());
+            let sig = EcdsaSig::sign(&digest, &pkey.ec_key().unwrap()).unwrap();
+            let mut raw = sig.r().to_vec_padded(32).unwrap();
+            raw.extend(sig.s().to_vec_padded(32).unwrap());
+            raw
+        }
+        other => panic!("no signer here for {other:?}"),
+    };
+    format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature))
 }
 
 #[test]
