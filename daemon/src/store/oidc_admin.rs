@@ -264,7 +264,7 @@ fn remove_key(
     Ok(())
 }
 
-// --- Hooks that oidc-flows fills in: token revocation -------------------
+// --- Token revocation when a client or a consent goes --------------------
 //
 // The refresh-token and revocation tables belong to the token flows. These
 // run inside the same write transaction as the client deletion or consent

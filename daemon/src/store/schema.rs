@@ -115,7 +115,7 @@ pub const CONSENTS: TableDefinition<(IdBytes, &str), &[u8]> = TableDefinition::n
 /// `CLAIMS`: (owner kind: 0 = user, 1 = group, owner id) → `StoredClaims`
 /// (custom claim names with their JSON values as text).
 pub const CLAIMS: TableDefinition<(u8, IdBytes), &[u8]> = TableDefinition::new("claims_v1");
-// ---- OIDC tokens (oidc-flows) -------------------------------------------------------------
+// ---- OIDC tokens --------------------------------------------------------------------------
 // Authorization codes and access tokens are not stored (codes live in memory; access tokens
 // are self-contained JWTs). What is stored is what must survive a restart: refresh tokens and
 // the revocation lists, each pruned once what it refers to has expired.
