@@ -2,7 +2,7 @@
 //! run-time settings. Sessions and codes are keyed by the SHA-256 of their
 //! secret and indexed per user, in the same transaction as the record.
 
-use redb::{ReadableTable, Table};
+use super::kv::{KvTable as Table, ReadableTable};
 
 use super::StoreError;
 use super::error::db;

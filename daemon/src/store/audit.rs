@@ -1,6 +1,6 @@
 //! The append-only audit log and its per-user index.
 
-use redb::ReadableTable;
+use super::kv::ReadableTable;
 
 use super::error::db;
 use super::records::{AuditRecord, UserId, decode, encode};

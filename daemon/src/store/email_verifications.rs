@@ -2,7 +2,7 @@
 //! SHA-256 of its token) and the per-user index that counts a user's
 //! outstanding links and removes them with the user.
 
-use redb::ReadableTable;
+use super::kv::ReadableTable;
 
 use super::StoreError;
 use super::access::{expired_hashes, user_hashes};

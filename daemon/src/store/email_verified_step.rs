@@ -16,16 +16,14 @@
 //!
 //! Idempotent: only V1 records are touched, and a rewritten user is V2.
 
-use redb::{ReadableTable, WriteTransaction};
-
 use super::StoreError;
 use super::error::db;
+use super::kv::ReadableTable;
 use super::records::{AuditRecord, RecordSource, UserId, UserV1, decode, encode};
 use super::tx::WriteTx;
 use super::user_records::{StoredUser, UserV2};
 
-pub(super) fn apply(txn: &WriteTransaction) -> Result<(), StoreError> {
-    let mut tx = WriteTx::new(txn);
+pub(super) fn apply(tx: &mut WriteTx<'_>) -> Result<(), StoreError> {
     let mut old: Vec<UserV1> = Vec::new();
     for entry in tx.t.users()?.iter().map_err(db("reading users"))? {
         let (_, bytes) = entry.map_err(db("reading users"))?;
@@ -37,7 +35,7 @@ pub(super) fn apply(txn: &WriteTransaction) -> Result<(), StoreError> {
     let (mut verified, mut unverified) = (0u64, 0u64);
     for user in old {
         let proven = user.email.is_some()
-            && (user.source == RecordSource::Ldap || set_by_admin(&tx, user.id)?);
+            && (user.source == RecordSource::Ldap || set_by_admin(tx, user.id)?);
         let record = UserV2::from_v1(user, proven);
         if record.email_verified {
             verified += 1;
@@ -96,11 +94,9 @@ fn changed_email(event: &AuditRecord) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use redb::{Database, ReadableDatabase};
-
     use super::*;
+    use crate::store::Store;
     use crate::store::records::{AuditV1, WebauthnHandle};
-    use crate::store::schema::USERS;
 
     fn v1(name: &str, email: Option<&str>, source: RecordSource) -> UserV1 {
         UserV1 {
@@ -132,14 +128,9 @@ mod tests {
     }
 
     /// Writes V1 users (raw, as an older release did) with their events.
-    fn old_file(users: &[(&UserV1, Vec<AuditRecord>)]) -> Database {
-        let db = redb::Builder::new()
-            .create_with_backend(redb::backends::InMemoryBackend::new())
-            .unwrap();
-        super::super::migrations::run(&db).unwrap();
-        let txn = db.begin_write().unwrap();
-        {
-            let mut tx = WriteTx::new(&txn);
+    fn old_file(users: &[(&UserV1, Vec<AuditRecord>)]) -> Store {
+        let db = Store::memory().unwrap();
+        db.write(|tx| {
             for (user, events) in users {
                 for e in events {
                     tx.append_audit(e).unwrap();
@@ -150,14 +141,15 @@ mod tests {
                     .insert(user.id.to_bytes(), bytes.as_slice())
                     .unwrap();
             }
-        }
-        txn.commit().unwrap();
+            Ok::<_, StoreError>(())
+        })
+        .unwrap();
         db
     }
 
-    fn read(db: &Database, user: &UserV1) -> (u8, UserV2) {
-        let txn = db.begin_read().unwrap();
-        let table = txn.open_table(USERS).unwrap();
+    fn read(db: &Store, user: &UserV1) -> (u8, UserV2) {
+        let tx = db.read().unwrap();
+        let table = tx.t.users().unwrap();
         let bytes = table.get(user.id.to_bytes()).unwrap().unwrap();
         (bytes.value()[0], decode(bytes.value()).unwrap())
     }
@@ -201,9 +193,7 @@ mod tests {
             (&unknown, Vec::new()),
             (&none, vec![event("user_created", &none, &[])]),
         ]);
-        let txn = db.begin_write().unwrap();
-        apply(&txn).unwrap();
-        txn.commit().unwrap();
+        db.write(apply).unwrap();
         for (user, expected) in [
             (&admin_made, true),
             (&signed_up, false),
@@ -219,9 +209,7 @@ mod tests {
             assert_eq!(record.email, user.email);
         }
         // A verified V2 user stays as it is when the step runs again.
-        let txn = db.begin_write().unwrap();
-        apply(&txn).unwrap();
-        txn.commit().unwrap();
+        db.write(apply).unwrap();
         assert!(read(&db, &admin_made).1.email_verified);
         assert!(!read(&db, &signed_up).1.email_verified);
     }

@@ -40,9 +40,9 @@ pub enum StoreError {
     Corrupt(String),
 
     #[error("database error while {context}: {source}")]
-    Redb {
+    Backend {
         context: &'static str,
-        source: redb::Error,
+        source: super::kv::KvError,
     },
 
     /// A unique index already maps this key to another record.
@@ -53,10 +53,12 @@ pub enum StoreError {
     NotFound,
 }
 
-/// Short form for the many redb calls that can only fail with I/O or
-/// corruption: `table.get(k).map_err(db("reading a user"))?`.
-pub(crate) fn db<E: Into<redb::Error>>(context: &'static str) -> impl FnOnce(E) -> StoreError {
-    move |e| StoreError::Redb {
+/// Short form for the many table calls that can only fail with I/O, an unreachable
+/// database or corruption: `table.get(k).map_err(db("reading a user"))?`.
+pub(crate) fn db<E: Into<super::kv::KvError>>(
+    context: &'static str,
+) -> impl FnOnce(E) -> StoreError {
+    move |e| StoreError::Backend {
         context,
         source: e.into(),
     }

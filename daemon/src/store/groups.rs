@@ -1,6 +1,6 @@
 //! Groups, their name index and memberships (kept in both directions).
 
-use redb::{ReadableTable, ReadableTableMetadata};
+use super::kv::ReadableTable;
 
 use super::StoreError;
 use super::error::db;

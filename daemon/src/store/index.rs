@@ -3,7 +3,7 @@
 
 use std::borrow::Borrow;
 
-use redb::{Key, ReadableTable, Table};
+use super::kv::{KvTable as Table, OrderedKey as Key, ReadableTable};
 
 use super::StoreError;
 use super::error::db;

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use redb::ReadableTable;
+use super::kv::ReadableTable;
 
 use super::StoreError;
 use super::error::db;

@@ -1,7 +1,7 @@
 //! Mail: the outbox, the delivery state, emailed sign-in links
 //! and the browsers each user has signed in from.
 
-use redb::ReadableTable;
+use super::kv::ReadableTable;
 
 use super::StoreError;
 use super::error::db;

@@ -2,7 +2,7 @@
 //! database's secrets (see `crate::sealing`), so a start with another key, or without the key
 //! file, is recognised before anything is read or written.
 
-use redb::ReadableTable;
+use super::kv::ReadableTable;
 
 use super::StoreError;
 use super::error::db;

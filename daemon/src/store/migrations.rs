@@ -2,12 +2,10 @@
 //! Each step is idempotent and runs in its own write transaction together
 //! with the version bump, so a crash between steps resumes cleanly.
 
-use redb::{Database, ReadableDatabase, TableError, WriteTransaction};
-
-use super::StoreError;
 use super::error::db;
-use super::schema::META;
+use super::kv::ReadableTable;
 use super::tx::WriteTx;
+use super::{Store, StoreError};
 
 /// The newest schema this binary understands.
 pub const SCHEMA_VERSION: u64 = 6;
@@ -15,10 +13,10 @@ pub const SCHEMA_VERSION: u64 = 6;
 const VERSION_KEY: &str = "schema_version";
 
 struct Migration {
-    /// The schema version the file has after this step.
+    /// The schema version the database has after this step.
     version: u64,
     name: &'static str,
-    apply: fn(&WriteTransaction) -> Result<(), StoreError>,
+    apply: fn(&mut WriteTx<'_>) -> Result<(), StoreError>,
 }
 
 const MIGRATIONS: &[Migration] = &[
@@ -27,7 +25,7 @@ const MIGRATIONS: &[Migration] = &[
         name: "create_tables",
         apply: create_tables,
     },
-    // Opening every table creates the ones an older file lacks; existing
+    // Creating every table creates the ones an older file lacks; existing
     // tables are untouched.
     Migration {
         version: 2,
@@ -63,51 +61,45 @@ const MIGRATIONS: &[Migration] = &[
     },
 ];
 
-/// Refuses a newer file, then applies every step the file has not had yet.
-pub(super) fn run(database: &Database) -> Result<(), StoreError> {
-    let found = stored_version(database)?;
-    if found > SCHEMA_VERSION {
-        return Err(StoreError::NewerSchema {
-            found,
-            supported: SCHEMA_VERSION,
-        });
+/// Creates the tables a database lacks (tables added since it was made need no version
+/// step), refuses a newer database, then applies every step it has not had yet. Each step
+/// reads the version inside its own write transaction, so replicas of one PostgreSQL
+/// database starting together apply each step once.
+pub(super) fn run(store: &Store) -> Result<(), StoreError> {
+    store.write(|tx| tx.t.create_all())?;
+    for step in MIGRATIONS {
+        let applied = store.write(|tx| {
+            let found = stored_version(tx)?;
+            if found > SCHEMA_VERSION {
+                return Err(StoreError::NewerSchema {
+                    found,
+                    supported: SCHEMA_VERSION,
+                });
+            }
+            if found >= step.version {
+                return Ok(false);
+            }
+            (step.apply)(tx)?;
+            set_version(tx, step.version)?;
+            Ok(true)
+        })?;
+        if applied {
+            tracing::info!(
+                step = step.name,
+                version = step.version,
+                "migrated the database"
+            );
+        }
     }
-    for step in MIGRATIONS.iter().filter(|m| m.version > found) {
-        let txn = database.begin_write().map_err(db("starting a migration"))?;
-        (step.apply)(&txn)?;
-        set_version(&txn, step.version)?;
-        txn.commit().map_err(db("committing a migration"))?;
-        tracing::info!(
-            step = step.name,
-            version = step.version,
-            "migrated the database"
-        );
-    }
-    ensure_tables(database)
-}
-
-/// Creates tables added since a file was made (opening creates them), so a
-/// feature that only adds tables needs no version step.
-fn ensure_tables(database: &Database) -> Result<(), StoreError> {
-    let txn = database.begin_write().map_err(db("creating new tables"))?;
-    WriteTx::new(&txn).t.open_all()?;
-    txn.commit().map_err(db("creating new tables"))?;
     Ok(())
 }
 
-/// 0 for a brand-new file.
-fn stored_version(database: &Database) -> Result<u64, StoreError> {
-    let txn = database
-        .begin_read()
-        .map_err(db("reading the schema version"))?;
-    let meta = match txn.open_table(META) {
-        Ok(meta) => meta,
-        Err(TableError::TableDoesNotExist(_)) => return Ok(0),
-        Err(e) => return Err(db("reading the schema version")(e)),
-    };
-    let Some(bytes) = meta
-        .get(VERSION_KEY)
-        .map_err(db("reading the schema version"))?
+/// 0 for a brand-new database.
+fn stored_version(tx: &WriteTx<'_>) -> Result<u64, StoreError> {
+    let Some(bytes) =
+        tx.t.meta()?
+            .get(VERSION_KEY)
+            .map_err(db("reading the schema version"))?
     else {
         return Ok(0);
     };
@@ -117,63 +109,50 @@ fn stored_version(database: &Database) -> Result<u64, StoreError> {
     Ok(u64::from_le_bytes(bytes))
 }
 
-pub(super) fn set_version(txn: &WriteTransaction, version: u64) -> Result<(), StoreError> {
-    let mut meta = txn
-        .open_table(META)
-        .map_err(db("writing the schema version"))?;
-    meta.insert(VERSION_KEY, version.to_le_bytes().as_slice())
+pub(super) fn set_version(tx: &mut WriteTx<'_>, version: u64) -> Result<(), StoreError> {
+    tx.t.meta_mut()?
+        .insert(VERSION_KEY, version.to_le_bytes().as_slice())
         .map_err(db("writing the schema version"))?;
     Ok(())
 }
 
-/// Version 1: every table of the first schema (opening creates them).
-/// Versions 2 (OpenID Connect) and 3 (LDAP id indexes) reuse it: opening
-/// every table creates the new ones and leaves existing tables alone.
-fn create_tables(txn: &WriteTransaction) -> Result<(), StoreError> {
-    txn.open_table(META).map_err(db("creating tables"))?;
-    WriteTx::new(txn).t.open_all()?;
-    Ok(())
+/// Version 1: every table of the first schema. Versions 2 (OpenID Connect) and 3 (LDAP id
+/// indexes) and later reuse it: creating every table leaves existing tables alone.
+fn create_tables(tx: &mut WriteTx<'_>) -> Result<(), StoreError> {
+    tx.t.create_all()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn memory_db() -> Database {
-        redb::Builder::new()
-            .create_with_backend(redb::backends::InMemoryBackend::new())
-            .unwrap()
+    fn version(store: &Store) -> u64 {
+        store.write(|tx| stored_version(tx)).unwrap()
     }
 
     #[test]
-    fn a_new_file_is_brought_to_the_current_version() {
-        let db = memory_db();
-        assert_eq!(stored_version(&db).unwrap(), 0);
-        run(&db).unwrap();
-        assert_eq!(stored_version(&db).unwrap(), SCHEMA_VERSION);
+    fn a_new_database_is_brought_to_the_current_version() {
+        let store = Store::memory().unwrap();
+        assert_eq!(version(&store), SCHEMA_VERSION);
     }
 
     #[test]
     fn running_twice_and_reapplying_steps_changes_nothing() {
-        let db = memory_db();
-        run(&db).unwrap();
-        run(&db).unwrap();
+        let store = Store::memory().unwrap();
+        run(&store).unwrap();
         for step in MIGRATIONS {
-            let txn = db.begin_write().unwrap();
-            (step.apply)(&txn).unwrap();
-            txn.commit().unwrap();
+            store.write(|tx| (step.apply)(tx)).unwrap();
         }
-        assert_eq!(stored_version(&db).unwrap(), SCHEMA_VERSION);
+        assert_eq!(version(&store), SCHEMA_VERSION);
     }
 
     #[test]
-    fn a_newer_file_is_refused_with_advice() {
-        let db = memory_db();
-        run(&db).unwrap();
-        let txn = db.begin_write().unwrap();
-        set_version(&txn, SCHEMA_VERSION + 1).unwrap();
-        txn.commit().unwrap();
-        let err = run(&db).unwrap_err();
+    fn a_newer_database_is_refused_with_advice() {
+        let store = Store::memory().unwrap();
+        store
+            .write(|tx| set_version(tx, SCHEMA_VERSION + 1))
+            .unwrap();
+        let err = run(&store).unwrap_err();
         assert!(matches!(err, StoreError::NewerSchema { found, supported }
             if found == SCHEMA_VERSION + 1 && supported == SCHEMA_VERSION));
         assert!(err.to_string().contains("upgrade latchkeyd"));

@@ -1,10 +1,11 @@
-//! The redb-backed store: opening the file, transactions, and the typed
-//! operations on users, groups, the audit log, sessions, login codes,
-//! passkeys and settings. The only module that
-//! imports redb.
+//! The store: opening the database (the embedded redb file, or PostgreSQL for
+//! replicas that share one), transactions, and the typed operations on users,
+//! groups, the audit log, sessions, login codes, passkeys and settings. The only
+//! module that imports redb or the PostgreSQL client; the typed operations are
+//! written once, over the ordered key-value tables of `kv`.
 //!
-//! Callers work inside [`Store::write`] (one redb write transaction, committed
-//! only if the closure returns `Ok`) or on a [`Store::read`] snapshot.
+//! Callers work inside [`Store::write`] (one write transaction, committed only if
+//! the closure returns `Ok`) or on a [`Store::read`] snapshot.
 
 mod access;
 mod address_records;
@@ -14,6 +15,7 @@ mod email_verified_step;
 mod error;
 mod groups;
 mod index;
+mod kv;
 mod ldap;
 mod mail;
 mod meta;
@@ -30,11 +32,12 @@ mod user_records;
 mod users;
 
 use std::path::Path;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use redb::{DatabaseError, StorageError};
 
 pub use error::StoreError;
+pub use kv::PgError;
 pub use migrations::SCHEMA_VERSION;
 pub use oidc_admin::ClaimsOwner;
 pub use records::RefreshTokenRecord;
@@ -52,6 +55,7 @@ pub use users::UserListing;
 
 use crate::private_files;
 use error::db;
+use kv::{PgDatabase, ReadTxn, WriteTxn};
 
 /// Told about every audit event once its transaction has committed (live
 /// audit views in the console).
@@ -68,10 +72,21 @@ pub type MailObserver = Arc<dyn Fn() + Send + Sync>;
 /// away: filtering 100,000 users took the same time as with 16 MiB (docs/ARCHITECTURE.md).
 const CACHE_BYTES: usize = 4 * 1024 * 1024;
 
+/// Connections each replica keeps to PostgreSQL at most. Writes run one at a time across
+/// the deployment and reads are short, so a few serve many requests; what waits longer
+/// than ten seconds for one fails with a clear error instead of queueing for ever.
+const PG_CONNECTIONS: usize = 16;
+
+/// Where the data lives.
+enum Backend {
+    Redb(redb::Database),
+    Postgres(PgDatabase),
+}
+
 /// A handle on the database; cheap to clone.
 #[derive(Clone)]
 pub struct Store {
-    db: Arc<redb::Database>,
+    backend: Arc<Backend>,
     audit_observer: Arc<RwLock<Option<AuditObserver>>>,
     mail_observer: Arc<RwLock<Option<MailObserver>>>,
 }
@@ -96,7 +111,19 @@ impl Store {
             .set_cache_size(CACHE_BYTES)
             .create_with_backend(backend)
             .map_err(|e| open_error(path, e))?;
-        Store::init(db)
+        Store::init(Backend::Redb(db))
+    }
+
+    /// Connects to the PostgreSQL database at `url` and brings its schema up to date
+    /// (replicas starting together take turns: each step runs under the write lock).
+    pub fn open_postgres(url: &str) -> Result<Store, StoreError> {
+        let database = PgDatabase::connect(url, PG_CONNECTIONS).map_err(db("connecting"))?;
+        Store::init(Backend::Postgres(database))
+    }
+
+    /// Whether this store lives in PostgreSQL (shared by replicas) rather than a file.
+    pub fn is_shared(&self) -> bool {
+        matches!(*self.backend, Backend::Postgres(_))
     }
 
     /// Rewrites the file so that no page an earlier transaction freed still holds old bytes:
@@ -104,11 +131,14 @@ impl Store {
     /// plaintext stays in the file until each page happens to be reused. Compaction moves the
     /// live pages down over the free ones and cuts the file after them. Needs the only handle
     /// on the database: `false` (nothing done) while any clone of this `Store` exists.
+    /// PostgreSQL needs none of it (a rewritten row's old version is vacuumed away).
     pub fn compact(&mut self) -> Result<bool, StoreError> {
-        let Some(database) = Arc::get_mut(&mut self.db) else {
+        let Some(backend) = Arc::get_mut(&mut self.backend) else {
             return Ok(false);
         };
-        while database.compact().map_err(db("compacting the database"))? {}
+        if let Backend::Redb(database) = backend {
+            while database.compact().map_err(db("compacting the database"))? {}
+        }
         Ok(true)
     }
 
@@ -122,15 +152,31 @@ impl Store {
         let db = redb::Builder::new()
             .create_with_backend(redb::backends::InMemoryBackend::new())
             .map_err(db("creating an in-memory database"))?;
-        Store::init(db)
+        Store::init(Backend::Redb(db))
     }
 
-    fn init(db: redb::Database) -> Result<Store, StoreError> {
-        migrations::run(&db)?;
-        Ok(Store {
-            db: Arc::new(db),
+    fn init(backend: Backend) -> Result<Store, StoreError> {
+        let store = Store {
+            backend: Arc::new(backend),
             audit_observer: Arc::default(),
             mail_observer: Arc::default(),
+        };
+        migrations::run(&store)?;
+        Ok(store)
+    }
+
+    fn begin_write(&self) -> Result<WriteTxn, StoreError> {
+        Ok(match &*self.backend {
+            Backend::Redb(database) => WriteTxn::Redb(
+                database
+                    .begin_write()
+                    .map_err(db("starting a write transaction"))?,
+            ),
+            Backend::Postgres(database) => WriteTxn::Pg(Arc::new(Mutex::new(
+                database
+                    .begin_write()
+                    .map_err(db("starting a write transaction"))?,
+            ))),
         })
     }
 
@@ -151,10 +197,7 @@ impl Store {
         &self,
         f: impl FnOnce(&mut WriteTx<'_>) -> Result<T, E>,
     ) -> Result<T, E> {
-        let txn = self
-            .db
-            .begin_write()
-            .map_err(db("starting a write transaction"))?;
+        let txn = self.begin_write()?;
         let (result, appended, mail_queued) = {
             let mut tables = WriteTx::new(&txn);
             let result = f(&mut tables);
@@ -221,10 +264,18 @@ impl Store {
 
     pub fn read(&self) -> Result<ReadTx, StoreError> {
         use redb::ReadableDatabase;
-        let txn = self
-            .db
-            .begin_read()
-            .map_err(db("starting a read transaction"))?;
+        let txn = match &*self.backend {
+            Backend::Redb(database) => ReadTxn::Redb(
+                database
+                    .begin_read()
+                    .map_err(db("starting a read transaction"))?,
+            ),
+            Backend::Postgres(database) => ReadTxn::Pg(Arc::new(Mutex::new(
+                database
+                    .begin_read()
+                    .map_err(db("starting a read transaction"))?,
+            ))),
+        };
         Ok(ReadTx::new(txn))
     }
 }
@@ -243,10 +294,7 @@ fn open_error(path: &Path, e: DatabaseError) -> StoreError {
             StoreError::NotWritable { path, source }
         }
         DatabaseError::Storage(StorageError::Io(source)) => StoreError::Io { path, source },
-        other => StoreError::Redb {
-            context: "opening the database",
-            source: other.into(),
-        },
+        other => db("opening the database")(other),
     }
 }
 

@@ -3,7 +3,7 @@
 //! found by scanning `CONSENTS` (deleting a client is rare and the table
 //! holds one small row per user and app, so no second index is kept).
 
-use redb::{ReadableTable, Table};
+use super::kv::{KvTable as Table, ReadableTable};
 
 use super::StoreError;
 use super::error::db;

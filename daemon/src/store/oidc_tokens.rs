@@ -3,7 +3,7 @@
 //! (`REVOKED_TOKENS`, `REVOKED_GRANTS`, `GRANT_EPOCHS`). Everything with an expiry is pruned
 //! by [`WriteTx::prune_oidc`].
 
-use redb::{ReadableTable, ReadableTableMetadata};
+use super::kv::ReadableTable;
 
 use super::StoreError;
 use super::error::db;

@@ -3,7 +3,7 @@
 //! count lives in the record and is raised in the same write transaction
 //! that creates the account, so concurrent signups cannot overshoot it.
 
-use redb::ReadableTable;
+use super::kv::ReadableTable;
 
 use super::StoreError;
 use super::error::db;

@@ -311,13 +311,10 @@ fn a_file_keeps_its_data_and_cannot_be_opened_twice() {
 fn a_file_from_a_newer_latchkeyd_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("latchkey.redb");
-    drop(Store::open(&path).unwrap());
-    {
-        let db = redb::Database::open(&path).unwrap();
-        let txn = db.begin_write().unwrap();
-        migrations::set_version(&txn, SCHEMA_VERSION + 1).unwrap();
-        txn.commit().unwrap();
-    }
+    Store::open(&path)
+        .unwrap()
+        .write(|tx| migrations::set_version(tx, SCHEMA_VERSION + 1))
+        .unwrap();
     let err = Store::open(&path).unwrap_err();
     assert!(matches!(err, StoreError::NewerSchema { .. }), "{err}");
 }

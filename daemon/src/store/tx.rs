@@ -5,25 +5,24 @@
 use std::cell::OnceCell;
 use std::marker::PhantomData;
 
-use redb::{
-    Key, ReadTransaction, ReadableTable, TableDefinition, TableError, Value, WriteTransaction,
-};
+use redb::{TableDefinition, Value};
 
 use super::StoreError;
 use super::error::db;
+use super::kv::{KvError, KvTable, OrderedKey, ReadTxn, ReadableTable, WriteTxn};
 use super::records::AuditRecord;
 use super::schema::{self, IdBytes, TokenHash};
 
 /// Read-only or read-write access to a transaction's tables.
 pub trait Access {
-    type Table<K: Key + 'static, V: Value + 'static>: ReadableTable<K, V>;
+    type Table<K: OrderedKey, V: Value + 'static>: ReadableTable<K, V>;
     /// The transaction the tables are opened from.
     type Txn;
 
-    fn open<K: Key + 'static, V: Value + 'static>(
+    fn open<K: OrderedKey, V: Value + 'static>(
         txn: &Self::Txn,
-        table: TableDefinition<'_, K, V>,
-    ) -> Result<Self::Table<K, V>, TableError>;
+        table: TableDefinition<'static, K, V>,
+    ) -> Result<Self::Table<K, V>, KvError>;
 }
 
 /// Tables of a read snapshot.
@@ -31,14 +30,14 @@ pub trait Access {
 pub enum Read {}
 
 impl Access for Read {
-    type Table<K: Key + 'static, V: Value + 'static> = redb::ReadOnlyTable<K, V>;
-    type Txn = ReadTransaction;
+    type Table<K: OrderedKey, V: Value + 'static> = KvTable<'static, K, V>;
+    type Txn = ReadTxn;
 
-    fn open<K: Key + 'static, V: Value + 'static>(
-        txn: &ReadTransaction,
-        table: TableDefinition<'_, K, V>,
-    ) -> Result<Self::Table<K, V>, TableError> {
-        txn.open_table(table)
+    fn open<K: OrderedKey, V: Value + 'static>(
+        txn: &ReadTxn,
+        table: TableDefinition<'static, K, V>,
+    ) -> Result<Self::Table<K, V>, KvError> {
+        txn.open(table)
     }
 }
 
@@ -47,15 +46,15 @@ impl Access for Read {
 pub struct Write<'t>(PhantomData<&'t ()>);
 
 impl<'t> Access for Write<'t> {
-    type Table<K: Key + 'static, V: Value + 'static> = redb::Table<'t, K, V>;
-    type Txn = &'t WriteTransaction;
+    type Table<K: OrderedKey, V: Value + 'static> = KvTable<'t, K, V>;
+    type Txn = &'t WriteTxn;
 
-    fn open<K: Key + 'static, V: Value + 'static>(
-        txn: &&'t WriteTransaction,
-        table: TableDefinition<'_, K, V>,
-    ) -> Result<Self::Table<K, V>, TableError> {
-        let txn: &'t WriteTransaction = txn;
-        txn.open_table(table)
+    fn open<K: OrderedKey, V: Value + 'static>(
+        txn: &&'t WriteTxn,
+        table: TableDefinition<'static, K, V>,
+    ) -> Result<Self::Table<K, V>, KvError> {
+        let txn: &'t WriteTxn = txn;
+        txn.open(table)
     }
 }
 
@@ -95,7 +94,7 @@ impl<A: Access> std::fmt::Debug for Tables<A> {
 /// The first use opens a table; later uses reuse it.
 fn lazy<'a, T>(
     cell: &'a OnceCell<T>,
-    open: impl FnOnce() -> Result<T, TableError>,
+    open: impl FnOnce() -> Result<T, KvError>,
     what: &'static str,
 ) -> Result<&'a T, StoreError> {
     match cell.get() {
@@ -109,7 +108,7 @@ fn lazy<'a, T>(
 
 fn lazy_mut<'a, T>(
     cell: &'a mut OnceCell<T>,
-    open: impl FnOnce() -> Result<T, TableError>,
+    open: impl FnOnce() -> Result<T, KvError>,
     what: &'static str,
 ) -> Result<&'a mut T, StoreError> {
     if cell.get().is_none() {
@@ -139,20 +138,37 @@ macro_rules! tables {
                 }
             }
 
+            /// Opens every table (the cost of a snapshot that reads them all).
+            #[cfg(test)]
+            pub(super) fn open_all(&self) -> Result<(), StoreError> {
+                $(self.$field()?;)*
+                Ok(())
+            }
+
             $(
                 pub(super) fn $field(&self) -> Result<&A::Table<$k, $v>, StoreError> {
                     lazy(&self.$field, || A::open(&self.txn, $def), $what)
                 }
             )*
 
-            /// Opens every table, creating those a file lacks.
-            pub(super) fn open_all(&self) -> Result<(), StoreError> {
-                $(self.$field()?;)*
-                Ok(())
-            }
         }
 
         impl<'t> Open<Write<'t>> {
+            /// Creates every table a database lacks. (redb creates a table by opening it
+            /// for writing, through the cell, so that a table this transaction already
+            /// opened is not opened twice.)
+            pub(super) fn create_all(&mut self) -> Result<(), StoreError> {
+                let txn = self.txn;
+                $(
+                    if txn.creates_on_open() {
+                        lazy_mut(&mut self.$field, || txn.open($def), $what)?;
+                    } else {
+                        txn.create($def).map_err(db("creating tables"))?;
+                    }
+                )*
+                Ok(())
+            }
+
             $(
                 #[allow(
                     dead_code,
@@ -160,9 +176,9 @@ macro_rules! tables {
                 )]
                 pub(super) fn $field_mut(
                     &mut self,
-                ) -> Result<&mut redb::Table<'t, $k, $v>, StoreError> {
+                ) -> Result<&mut KvTable<'t, $k, $v>, StoreError> {
                     let txn = self.txn;
-                    lazy_mut(&mut self.$field, || txn.open_table($def), $what)
+                    lazy_mut(&mut self.$field, || txn.open($def), $what)
                 }
             )*
         }
@@ -213,10 +229,7 @@ tables! {
 }
 
 /// A table and its index, both writable at once (they change together).
-type Pair<'a, 't, K1, V1, K2, V2> = (
-    &'a mut redb::Table<'t, K1, V1>,
-    &'a mut redb::Table<'t, K2, V2>,
-);
+type Pair<'a, 't, K1, V1, K2, V2> = (&'a mut KvTable<'t, K1, V1>, &'a mut KvTable<'t, K2, V2>);
 
 /// A secret-keyed record table and its per-user index (sessions, login codes).
 type HashedPair<'a, 't> = Pair<'a, 't, TokenHash, &'static [u8], (IdBytes, TokenHash), ()>;
@@ -229,12 +242,12 @@ impl<'t> Open<Write<'t>> {
         let txn = self.txn;
         let members = lazy_mut(
             &mut self.group_members,
-            || txn.open_table(schema::GROUP_MEMBERS),
+            || txn.open(schema::GROUP_MEMBERS),
             "opening group members",
         )?;
         let user_groups = lazy_mut(
             &mut self.user_groups,
-            || txn.open_table(schema::USER_GROUPS),
+            || txn.open(schema::USER_GROUPS),
             "opening user groups",
         )?;
         Ok((members, user_groups))
@@ -245,12 +258,12 @@ impl<'t> Open<Write<'t>> {
         let txn = self.txn;
         let sessions = lazy_mut(
             &mut self.sessions,
-            || txn.open_table(schema::SESSIONS),
+            || txn.open(schema::SESSIONS),
             "opening sessions",
         )?;
         let index = lazy_mut(
             &mut self.user_sessions,
-            || txn.open_table(schema::USER_SESSIONS),
+            || txn.open(schema::USER_SESSIONS),
             "opening the user sessions index",
         )?;
         Ok((sessions, index))
@@ -261,12 +274,12 @@ impl<'t> Open<Write<'t>> {
         let txn = self.txn;
         let codes = lazy_mut(
             &mut self.login_codes,
-            || txn.open_table(schema::LOGIN_CODES),
+            || txn.open(schema::LOGIN_CODES),
             "opening login codes",
         )?;
         let index = lazy_mut(
             &mut self.user_login_codes,
-            || txn.open_table(schema::USER_LOGIN_CODES),
+            || txn.open(schema::USER_LOGIN_CODES),
             "opening the user login codes index",
         )?;
         Ok((codes, index))

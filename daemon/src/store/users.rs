@@ -1,7 +1,7 @@
 //! Users and their indexes: lookups, the paged and filtered user list, and
 //! writes that keep every index in the same transaction as the record.
 
-use redb::{ReadableTable, ReadableTableMetadata};
+use super::kv::ReadableTable;
 
 use super::StoreError;
 use super::error::db;
