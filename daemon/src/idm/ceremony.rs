@@ -47,7 +47,7 @@ use super::ceremony_store::{Ceremonies, CeremonyOwner};
 use super::device_notice::DeviceToken;
 use super::passkey_names::{aaguid_of, default_name};
 use super::passkeys::{PasskeyInfo, validate_name};
-use super::sessions::{PasskeyProof, Session, SessionToken, open_passkey_session};
+use super::sessions::{PasskeyProof, Session, SessionToken, open_session};
 use super::settings::{UserVerification, read_settings};
 use super::users::User;
 use super::{Actor, Idm, IdmError, SignInFailure, UserId, secrets};
@@ -298,8 +298,7 @@ impl Passkeys {
                 synced: result.backup_eligible(),
                 user_verified: result.user_verified(),
             };
-            let (token, session) =
-                open_passkey_session(tx, now, actor, &user, proof, device, details)?;
+            let (token, session) = open_session(tx, now, actor, &user, proof, device, details)?;
             Ok::<_, IdmError>(Ok((user, token, session)))
         })?;
         outcome.map_err(|reason| fail(Some(&user.username), reason))

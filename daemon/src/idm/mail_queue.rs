@@ -113,14 +113,8 @@ impl Idm {
                         .last_error
                         .clone()
                         .unwrap_or_else(|| "not sent: SMTP was not configured".to_owned());
-                    audit_mail(
-                        tx,
-                        now,
-                        "mail_failed",
-                        id,
-                        &message,
-                        vec![detail("error", reason), detail("gave_up", "true")],
-                    )?;
+                    let gave_up = detail("gave_up", "true");
+                    audit_failure(tx, now, id, &message, reason, gave_up)?;
                     continue;
                 }
                 if message.next_attempt_at <= now {
@@ -196,17 +190,8 @@ impl Idm {
             tx.put_mail_state(&state)?;
             if message.attempts == 1 {
                 let next = to_time(message.next_attempt_at)?.to_string();
-                audit_mail(
-                    tx,
-                    now,
-                    "mail_failed",
-                    id,
-                    &message,
-                    vec![
-                        detail("error", error.clone()),
-                        detail("next_attempt_at", next),
-                    ],
-                )?;
+                let next = detail("next_attempt_at", next);
+                audit_failure(tx, now, id, &message, error.clone(), next)?;
             }
             Ok(())
         })
@@ -244,6 +229,19 @@ impl Idm {
 
 /// `mail_sent` / `mail_failed`: the message's number and kind, the
 /// recipient's account as subject, never an address.
+/// `mail_failed`: the error, and what happens next (given up, or when the next try is).
+fn audit_failure(
+    tx: &mut WriteTx<'_>,
+    now: i64,
+    id: u64,
+    message: &OutboxRecord,
+    error: String,
+    then: (String, String),
+) -> Result<(), IdmError> {
+    let details = vec![detail("error", error), then];
+    audit_mail(tx, now, "mail_failed", id, message, details)
+}
+
 fn audit_mail(
     tx: &mut WriteTx<'_>,
     now: i64,

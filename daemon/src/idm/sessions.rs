@@ -126,9 +126,39 @@ fn clip(value: Option<&String>, max: usize) -> Option<String> {
     value.map(|v| v.chars().take(max).collect())
 }
 
+/// How a session was signed in: the method, and what a passkey proved.
+pub(crate) struct SignedInWith {
+    method: SignInMethod,
+    passkey: Option<PasskeyUse>,
+}
+
+impl From<SignInMethod> for SignedInWith {
+    fn from(method: SignInMethod) -> SignedInWith {
+        SignedInWith {
+            method,
+            passkey: None,
+        }
+    }
+}
+
+/// A passkey sign-in, with what the assertion proved.
+impl From<PasskeyProof> for SignedInWith {
+    fn from(proof: PasskeyProof) -> SignedInWith {
+        let passkey = PasskeyUse {
+            backup_eligible: proof.synced,
+            user_verified: proof.user_verified,
+        };
+        SignedInWith {
+            method: SignInMethod::Passkey,
+            passkey: Some(passkey),
+        }
+    }
+}
+
 /// Creates a session for `user` inside the caller's transaction, with the
 /// `<method>_sign_in` audit event, and records the browser holding `device`
 /// (`device_notice`), queueing a new-device notice when it is new for them.
+/// `how` is the method, or for a passkey the assertion's proof.
 /// `actor` supplies IP and user agent; the event is recorded as the user.
 /// `device` is `None` only where no browser signs in (tests, tools).
 pub(crate) fn open_session(
@@ -136,54 +166,11 @@ pub(crate) fn open_session(
     now: i64,
     actor: &Actor,
     user: &User,
-    method: SignInMethod,
-    device: Option<&DeviceToken>,
-    details: Vec<(String, String)>,
-) -> Result<(SessionToken, Session), IdmError> {
-    let how = SignedInWith {
-        method,
-        passkey: None,
-    };
-    open_session_with(tx, now, actor, user, how, device, details)
-}
-
-/// [`open_session`] for a passkey sign-in, recording what the assertion proved.
-pub(crate) fn open_passkey_session(
-    tx: &mut WriteTx<'_>,
-    now: i64,
-    actor: &Actor,
-    user: &User,
-    proof: PasskeyProof,
-    device: Option<&DeviceToken>,
-    details: Vec<(String, String)>,
-) -> Result<(SessionToken, Session), IdmError> {
-    let passkey = PasskeyUse {
-        backup_eligible: proof.synced,
-        user_verified: proof.user_verified,
-    };
-    let how = SignedInWith {
-        method: SignInMethod::Passkey,
-        passkey: Some(passkey),
-    };
-    open_session_with(tx, now, actor, user, how, device, details)
-}
-
-/// How a session was signed in: the method, and what a passkey proved.
-struct SignedInWith {
-    method: SignInMethod,
-    passkey: Option<PasskeyUse>,
-}
-
-fn open_session_with(
-    tx: &mut WriteTx<'_>,
-    now: i64,
-    actor: &Actor,
-    user: &User,
-    how: SignedInWith,
+    how: impl Into<SignedInWith>,
     device: Option<&DeviceToken>,
     mut details: Vec<(String, String)>,
 ) -> Result<(SessionToken, Session), IdmError> {
-    let SignedInWith { method, passkey } = how;
+    let SignedInWith { method, passkey } = how.into();
     let minutes = i64::from(read_settings(tx)?.session_minutes);
     let token = SessionToken::generate()?;
     let record = SessionRecord {

@@ -45,44 +45,54 @@ fn render(
     })
 }
 
-macro_rules! mail_template {
-    ($text:ident, $html:ident, $text_path:literal, $html_path:literal, { $($field:ident : $ty:ty),* $(,)? }) => {
-        #[derive(Template)]
-        #[template(path = $text_path)]
-        struct $text<'a> {
-            $($field: $ty,)*
+/// Declares what one message says: a struct of its fields, and `render`, which
+/// fills both of its templates from them. Each template wraps the fields and
+/// reaches them through `Deref`, so the templates name them plainly.
+macro_rules! mail {
+    (
+        $(#[$doc:meta])*
+        $vis:vis struct $mail:ident = $text:literal, $html:literal {
+            $($(#[$field_doc:meta])* $field:ident: $ty:ty),* $(,)?
+        }
+    ) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy)]
+        $vis struct $mail<'a> {
+            $($(#[$field_doc])* pub $field: $ty,)*
         }
 
+        impl $mail<'_> {
+            fn render(
+                self,
+                what: &'static str,
+                subject: String,
+            ) -> Result<RenderedMail, RenderError> {
+                mail!(@part Text = $text, $mail);
+                mail!(@part Html = $html, $mail);
+                render(what, subject, &Text(self), &Html(self))
+            }
+        }
+    };
+    (@part $part:ident = $path:literal, $mail:ident) => {
         #[derive(Template)]
-        #[template(path = $html_path)]
-        struct $html<'a> {
-            $($field: $ty,)*
+        #[template(path = $path)]
+        struct $part<'a>($mail<'a>);
+
+        impl<'a> std::ops::Deref for $part<'a> {
+            type Target = $mail<'a>;
+
+            fn deref(&self) -> &$mail<'a> {
+                &self.0
+            }
         }
     };
 }
 
-mail_template!(SignInLinkText, SignInLinkHtml, "mail/sign_in_link.txt", "mail/sign_in_link.html", {
-    app_name: &'a str, link: &'a str, code: &'a str, minutes: i64,
-});
-mail_template!(LoginCodeText, LoginCodeHtml, "mail/login_code.txt", "mail/login_code.html", {
-    app_name: &'a str, name: &'a str, username: &'a str, link: &'a str,
-    entry_url: &'a str, code: &'a str, expires: &'a str,
-});
-mail_template!(NewDeviceText, NewDeviceHtml, "mail/new_device.txt", "mail/new_device.html", {
-    app_name: &'a str, name: &'a str, username: &'a str, when: &'a str,
-    method: &'a str, ip: &'a str, browser: &'a str,
-});
-mail_template!(TestText, TestHtml, "mail/test.txt", "mail/test.html", {
-    app_name: &'a str, public_url: &'a str,
-});
-mail_template!(VerifyEmailText, VerifyEmailHtml, "mail/verify_email.txt", "mail/verify_email.html", {
-    app_name: &'a str, name: &'a str, username: &'a str, address: &'a str,
-    link: &'a str, expires: &'a str,
-});
-mail_template!(PasskeyAddedText, PasskeyAddedHtml, "mail/passkey_added.txt", "mail/passkey_added.html", {
-    app_name: &'a str, name: &'a str, username: &'a str, passkey: &'a str,
-    when: &'a str, method: &'a str, ip: &'a str, browser: &'a str,
-});
+mail! {
+    struct SignInLinkMail = "mail/sign_in_link.txt", "mail/sign_in_link.html" {
+        app_name: &'a str, link: &'a str, code: &'a str, minutes: i64,
+    }
+}
 
 /// The one-time sign-in link a user asked for.
 pub fn sign_in_link(
@@ -92,181 +102,87 @@ pub fn sign_in_link(
     minutes: i64,
 ) -> Result<RenderedMail, RenderError> {
     let subject = format!("Sign in to {app_name}");
-    macro_rules! fields {
-        ($t:ident) => {
-            $t {
-                app_name,
-                link,
-                code,
-                minutes,
-            }
-        };
-    }
-    render(
-        "sign-in link",
-        subject,
-        &fields!(SignInLinkText),
-        &fields!(SignInLinkHtml),
-    )
+    let m = SignInLinkMail {
+        app_name,
+        link,
+        code,
+        minutes,
+    };
+    m.render("sign-in link", subject)
 }
 
-/// What `login_code` needs to say.
-#[derive(Debug, Clone, Copy)]
-pub struct LoginCodeMail<'a> {
-    pub app_name: &'a str,
-    pub name: &'a str,
-    pub username: &'a str,
-    pub link: &'a str,
-    pub entry_url: &'a str,
-    pub code: &'a str,
-    pub expires: &'a str,
+mail! {
+    /// What `login_code` needs to say.
+    pub struct LoginCodeMail = "mail/login_code.txt", "mail/login_code.html" {
+        app_name: &'a str, name: &'a str, username: &'a str, link: &'a str,
+        entry_url: &'a str, code: &'a str, expires: &'a str,
+    }
 }
 
 /// A login code an admin chose to email.
 pub fn login_code(m: LoginCodeMail<'_>) -> Result<RenderedMail, RenderError> {
     let subject = format!("Your login code for {}", m.app_name);
-    macro_rules! fields {
-        ($t:ident) => {
-            $t {
-                app_name: m.app_name,
-                name: m.name,
-                username: m.username,
-                link: m.link,
-                entry_url: m.entry_url,
-                code: m.code,
-                expires: m.expires,
-            }
-        };
-    }
-    render(
-        "login code",
-        subject,
-        &fields!(LoginCodeText),
-        &fields!(LoginCodeHtml),
-    )
+    m.render("login code", subject)
 }
 
-/// What `new_device` needs to say.
-#[derive(Debug, Clone, Copy)]
-pub struct NewDeviceMail<'a> {
-    pub app_name: &'a str,
-    pub name: &'a str,
-    pub username: &'a str,
-    pub when: &'a str,
-    pub method: &'a str,
-    pub ip: &'a str,
-    pub browser: &'a str,
+mail! {
+    /// What `new_device` needs to say.
+    pub struct NewDeviceMail = "mail/new_device.txt", "mail/new_device.html" {
+        app_name: &'a str, name: &'a str, username: &'a str, when: &'a str,
+        method: &'a str, ip: &'a str, browser: &'a str,
+    }
 }
 
 /// A sign-in from a browser never seen for the user.
 pub fn new_device(m: NewDeviceMail<'_>) -> Result<RenderedMail, RenderError> {
     let subject = format!("New sign-in to {}", m.app_name);
-    macro_rules! fields {
-        ($t:ident) => {
-            $t {
-                app_name: m.app_name,
-                name: m.name,
-                username: m.username,
-                when: m.when,
-                method: m.method,
-                ip: m.ip,
-                browser: m.browser,
-            }
-        };
-    }
-    render(
-        "new device",
-        subject,
-        &fields!(NewDeviceText),
-        &fields!(NewDeviceHtml),
-    )
+    m.render("new device", subject)
 }
 
-/// What `verify_email` needs to say.
-#[derive(Debug, Clone, Copy)]
-pub struct VerifyEmailMail<'a> {
-    pub app_name: &'a str,
-    pub name: &'a str,
-    pub username: &'a str,
-    pub address: &'a str,
-    pub link: &'a str,
-    pub expires: &'a str,
+mail! {
+    /// What `verify_email` needs to say.
+    pub struct VerifyEmailMail = "mail/verify_email.txt", "mail/verify_email.html" {
+        app_name: &'a str, name: &'a str, username: &'a str, address: &'a str,
+        link: &'a str, expires: &'a str,
+    }
 }
 
 /// The link that proves an address belongs to the account.
 pub fn verify_email(m: VerifyEmailMail<'_>) -> Result<RenderedMail, RenderError> {
     let subject = format!("Confirm your email address for {}", m.app_name);
-    macro_rules! fields {
-        ($t:ident) => {
-            $t {
-                app_name: m.app_name,
-                name: m.name,
-                username: m.username,
-                address: m.address,
-                link: m.link,
-                expires: m.expires,
-            }
-        };
-    }
-    render(
-        "email verification",
-        subject,
-        &fields!(VerifyEmailText),
-        &fields!(VerifyEmailHtml),
-    )
+    m.render("email verification", subject)
 }
 
-/// What `passkey_added` needs to say.
-#[derive(Debug, Clone, Copy)]
-pub struct PasskeyAddedMail<'a> {
-    pub app_name: &'a str,
-    pub name: &'a str,
-    pub username: &'a str,
-    pub passkey: &'a str,
-    pub when: &'a str,
-    /// How the session that added it was signed in, in words.
-    pub method: &'a str,
-    pub ip: &'a str,
-    pub browser: &'a str,
+mail! {
+    /// What `passkey_added` needs to say.
+    pub struct PasskeyAddedMail = "mail/passkey_added.txt", "mail/passkey_added.html" {
+        app_name: &'a str, name: &'a str, username: &'a str, passkey: &'a str, when: &'a str,
+        /// How the session that added it was signed in, in words.
+        method: &'a str,
+        ip: &'a str, browser: &'a str,
+    }
 }
 
 /// A passkey was added to the account.
 pub fn passkey_added(m: PasskeyAddedMail<'_>) -> Result<RenderedMail, RenderError> {
     let subject = format!("A passkey was added to your {} account", m.app_name);
-    macro_rules! fields {
-        ($t:ident) => {
-            $t {
-                app_name: m.app_name,
-                name: m.name,
-                username: m.username,
-                passkey: m.passkey,
-                when: m.when,
-                method: m.method,
-                ip: m.ip,
-                browser: m.browser,
-            }
-        };
+    m.render("passkey added", subject)
+}
+
+mail! {
+    struct TestMail = "mail/test.txt", "mail/test.html" {
+        app_name: &'a str, public_url: &'a str,
     }
-    render(
-        "passkey added",
-        subject,
-        &fields!(PasskeyAddedText),
-        &fields!(PasskeyAddedHtml),
-    )
 }
 
 /// `latchkey email test`.
 pub fn test_message(app_name: &str, public_url: &str) -> Result<RenderedMail, RenderError> {
     let subject = format!("Test message from {app_name}");
-    macro_rules! fields {
-        ($t:ident) => {
-            $t {
-                app_name,
-                public_url,
-            }
-        };
+    TestMail {
+        app_name,
+        public_url,
     }
-    render("test", subject, &fields!(TestText), &fields!(TestHtml))
+    .render("test", subject)
 }
 
 #[cfg(test)]

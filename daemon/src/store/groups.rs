@@ -90,7 +90,11 @@ impl WriteTx<'_> {
             .remove(group.name.as_str())
             .map_err(db("deleting a group"))?;
         let (members, user_groups) = self.t.memberships_mut()?;
-        index::unlink_all(members, user_groups, bytes)?;
+        index::Links {
+            forward: members,
+            backward: user_groups,
+        }
+        .unlink_all(bytes)?;
         self.remove_group_oidc_data(id)?;
         self.t
             .groups_mut()?
@@ -103,7 +107,11 @@ impl WriteTx<'_> {
     pub fn add_group_member(&mut self, group: GroupId, user: UserId) -> Result<bool, StoreError> {
         self.require_both(group, user)?;
         let (members, user_groups) = self.t.memberships_mut()?;
-        index::link(members, user_groups, group.to_bytes(), user.to_bytes())
+        index::Links {
+            forward: members,
+            backward: user_groups,
+        }
+        .link(group.to_bytes(), user.to_bytes())
     }
 
     /// Removes a member; false if they were not one.
@@ -113,7 +121,11 @@ impl WriteTx<'_> {
         user: UserId,
     ) -> Result<bool, StoreError> {
         let (members, user_groups) = self.t.memberships_mut()?;
-        index::unlink(members, user_groups, group.to_bytes(), user.to_bytes())
+        index::Links {
+            forward: members,
+            backward: user_groups,
+        }
+        .unlink(group.to_bytes(), user.to_bytes())
     }
 
     fn require_both(&self, group: GroupId, user: UserId) -> Result<(), StoreError> {

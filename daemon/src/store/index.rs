@@ -100,49 +100,57 @@ where
     Ok(count)
 }
 
-/// Writes `a → b` and its mirror `b → a`; false if it was already there.
-pub(super) fn link(
-    forward: &mut Table<'_, (IdBytes, IdBytes), ()>,
-    backward: &mut Table<'_, (IdBytes, IdBytes), ()>,
-    a: IdBytes,
-    b: IdBytes,
-) -> Result<bool, StoreError> {
-    let existed = forward
-        .insert((a, b), ())
-        .map_err(db("writing a link"))?
-        .is_some();
-    backward.insert((b, a), ()).map_err(db("writing a link"))?;
-    Ok(!existed)
+/// A link table: `(first, second)` keys with no value.
+type LinkTable<'t> = Table<'t, (IdBytes, IdBytes), ()>;
+
+/// A link table and its mirror (`a → b` in `forward` is `b → a` in `backward`), always
+/// written together.
+pub(super) struct Links<'a, 't> {
+    pub forward: &'a mut LinkTable<'t>,
+    pub backward: &'a mut LinkTable<'t>,
 }
 
-/// Removes `a → b` and its mirror; false if it was not there.
-pub(super) fn unlink(
-    forward: &mut Table<'_, (IdBytes, IdBytes), ()>,
-    backward: &mut Table<'_, (IdBytes, IdBytes), ()>,
-    a: IdBytes,
-    b: IdBytes,
-) -> Result<bool, StoreError> {
-    let existed = forward
-        .remove((a, b))
-        .map_err(db("removing a link"))?
-        .is_some();
-    backward.remove((b, a)).map_err(db("removing a link"))?;
-    Ok(existed)
-}
-
-/// Removes every link of `a`, in both directions.
-pub(super) fn unlink_all(
-    forward: &mut Table<'_, (IdBytes, IdBytes), ()>,
-    backward: &mut Table<'_, (IdBytes, IdBytes), ()>,
-    a: IdBytes,
-) -> Result<(), StoreError> {
-    for b in linked(forward, a)? {
-        backward.remove((b, a)).map_err(db("removing a link"))?;
+impl Links<'_, '_> {
+    /// Writes `a → b` and its mirror; false if it was already there.
+    pub(super) fn link(&mut self, a: IdBytes, b: IdBytes) -> Result<bool, StoreError> {
+        let existed = self.both(a, b, "writing a link", |table, key| {
+            table.insert(key, ()).map(|old| old.is_some())
+        })?;
+        Ok(!existed)
     }
-    forward
-        .retain_in(pair_range(a), |_, _| false)
-        .map_err(db("removing links"))?;
-    Ok(())
+
+    /// Removes `a → b` and its mirror; false if it was not there.
+    pub(super) fn unlink(&mut self, a: IdBytes, b: IdBytes) -> Result<bool, StoreError> {
+        self.both(a, b, "removing a link", |table, key| {
+            table.remove(key).map(|old| old.is_some())
+        })
+    }
+
+    /// Removes every link of `a`, in both directions.
+    pub(super) fn unlink_all(&mut self, a: IdBytes) -> Result<(), StoreError> {
+        for b in linked(self.forward, a)? {
+            self.backward
+                .remove((b, a))
+                .map_err(db("removing a link"))?;
+        }
+        self.forward
+            .retain_in(pair_range(a), |_, _| false)
+            .map_err(db("removing links"))?;
+        Ok(())
+    }
+
+    /// Applies `op` to `a → b`, then to its mirror; whether `a → b` was there before.
+    fn both(
+        &mut self,
+        a: IdBytes,
+        b: IdBytes,
+        context: &'static str,
+        op: impl Fn(&mut LinkTable<'_>, (IdBytes, IdBytes)) -> Result<bool, redb::StorageError>,
+    ) -> Result<bool, StoreError> {
+        let existed = op(self.forward, (a, b)).map_err(db(context))?;
+        op(self.backward, (b, a)).map_err(db(context))?;
+        Ok(existed)
+    }
 }
 
 fn pair_range(first: IdBytes) -> std::ops::RangeInclusive<(IdBytes, IdBytes)> {

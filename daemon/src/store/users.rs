@@ -286,7 +286,11 @@ impl WriteTx<'_> {
             .remove(bytes)
             .map_err(db("deleting a user"))?;
         let (members, user_groups) = self.t.memberships_mut()?;
-        index::unlink_all(user_groups, members, bytes)?;
+        index::Links {
+            forward: user_groups,
+            backward: members,
+        }
+        .unlink_all(bytes)?;
         for credential in self.passkey_ids(id)? {
             self.t
                 .user_passkeys_mut()?

@@ -7,6 +7,7 @@
 //! limited per client network (`rate_limit`): a valid code costs nothing, and a network whose
 //! budget is spent cannot try again, not even with a valid code, until a cell refills.
 
+use askama::Template;
 use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::header::{RETRY_AFTER, SET_COOKIE};
@@ -54,20 +55,18 @@ pub async fn login_get(
     csrf: CsrfToken,
     Query(query): Query<LoginQuery>,
 ) -> Response {
-    let next = next_param(query.next.as_deref());
-    let alternative_href = page_with_next("/login/alternative", &next);
     let notice = match query.done.as_deref() {
         Some("signed_out") => Some("You have signed out."),
         Some("signed_out_all") => Some("You have signed out of all your sessions."),
         _ => None,
     };
-    let page = LoginPage {
-        chrome: Chrome::new(&state.app_name().await, &csrf),
+    let page = |chrome, next, alternative_href| LoginPage {
+        chrome,
         next,
         alternative_href,
         notice,
     };
-    (csrf, pages::render(StatusCode::OK, &page)).into_response()
+    sign_in_page(&state, csrf, &query, "/login/alternative", page).await
 }
 
 /// `GET /login/alternative`
@@ -76,18 +75,35 @@ pub async fn alternative_get(
     csrf: CsrfToken,
     Query(query): Query<LoginQuery>,
 ) -> Response {
-    let next = next_param(query.next.as_deref());
-    let login_href = page_with_next("/login", &next);
     let idm = state.idm.clone();
     let email_link = super::blocking(move || idm.email_settings())
         .await
         .is_ok_and(|email| email.one_time_access);
-    let page = AlternativePage {
-        chrome: Chrome::new(&state.app_name().await, &csrf),
+    let page = |chrome, next, login_href| AlternativePage {
+        chrome,
         next,
         login_href,
         email_link,
     };
+    sign_in_page(&state, csrf, &query, "/login", page).await
+}
+
+/// A page that signs in one way and links to the other (`other`): `page` gets the chrome,
+/// the safe `next` and the link to `other`, which keeps `next`.
+async fn sign_in_page<P: Template>(
+    state: &WebState,
+    csrf: CsrfToken,
+    query: &LoginQuery,
+    other: &str,
+    page: impl FnOnce(Chrome, String, String) -> P,
+) -> Response {
+    let next = next_param(query.next.as_deref());
+    let other_href = page_with_next(other, &next);
+    let page = page(
+        Chrome::new(&state.app_name().await, &csrf),
+        next,
+        other_href,
+    );
     (csrf, pages::render(StatusCode::OK, &page)).into_response()
 }
 
@@ -153,20 +169,11 @@ pub async fn lc_post(
             response
         }
         // Every other outcome keeps the attempt's cell spent.
-        Ok(Err(IdmError::SignInFailed { .. })) => {
-            let status = StatusCode::UNAUTHORIZED;
-            code_form(
-                &state,
-                csrf,
-                status,
-                code,
-                next,
-                Some(CODE_FAILED.to_owned()),
-            )
-            .await
-        }
-        Ok(Err(IdmError::Invalid { .. })) => {
-            let status = StatusCode::BAD_REQUEST;
+        Ok(Err(error @ (IdmError::SignInFailed { .. } | IdmError::Invalid { .. }))) => {
+            let status = match error {
+                IdmError::Invalid { .. } => StatusCode::BAD_REQUEST,
+                _ => StatusCode::UNAUTHORIZED,
+            };
             code_form(
                 &state,
                 csrf,

@@ -40,6 +40,7 @@ mod login;
 pub mod oidc;
 mod pages;
 mod passkey_api;
+mod person_form;
 pub mod rate_limit;
 pub mod redirect;
 pub mod serve;

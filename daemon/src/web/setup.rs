@@ -8,7 +8,6 @@ use axum::http::header::SET_COOKIE;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use latchkey_protocol::NewUser;
-use serde::Deserialize;
 
 use super::auth::session_cookie;
 use super::client_ip::Client;
@@ -16,6 +15,7 @@ use super::csrf::CsrfToken;
 use super::device::BrowserDevice;
 use super::error::WebError;
 use super::pages::{self, Chrome, SetupPage};
+use super::person_form::PersonForm;
 use super::rate_limit::{Action, Key};
 use super::{WebState, blocking, blocking_raw};
 use crate::idm::{Actor, IdmError};
@@ -49,18 +49,6 @@ pub async fn setup_get(
     Ok((csrf, pages::render(StatusCode::OK, &page)).into_response())
 }
 
-#[derive(Debug, Deserialize)]
-pub struct SetupForm {
-    #[serde(default)]
-    username: String,
-    #[serde(default)]
-    email: String,
-    #[serde(default)]
-    first_name: String,
-    #[serde(default)]
-    last_name: String,
-}
-
 /// `POST /setup/{token}`
 pub async fn setup_post(
     State(state): State<WebState>,
@@ -68,7 +56,7 @@ pub async fn setup_post(
     client: Client,
     headers: HeaderMap,
     Path(token): Path<String>,
-    Form(form): Form<SetupForm>,
+    Form(form): Form<PersonForm>,
 ) -> Result<Response, WebError> {
     // Wrong tokens count per client network; a form error after the right token does not.
     let counted = state

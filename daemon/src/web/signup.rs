@@ -14,7 +14,6 @@ use axum::extract::{Path, State};
 use axum::http::header::SET_COOKIE;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use serde::Deserialize;
 
 use super::auth::{SignedIn, session_cookie};
 use super::client_ip::Client;
@@ -22,6 +21,7 @@ use super::csrf::CsrfToken;
 use super::device::BrowserDevice;
 use super::error::WebError;
 use super::pages::{self, Chrome, SignupPage, SignupPasskeyPage};
+use super::person_form::PersonForm;
 use super::rate_limit::{Action, Key};
 use super::{WebState, blocking};
 use crate::idm::{Actor, FieldError, SignupForm, SignupOutcome, SignupRefusal, SignupVia};
@@ -67,18 +67,6 @@ pub fn refusal(refusal: SignupRefusal, via_token: bool) -> WebError {
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
-pub struct SignupFields {
-    #[serde(default)]
-    username: String,
-    #[serde(default)]
-    email: String,
-    #[serde(default)]
-    first_name: String,
-    #[serde(default)]
-    last_name: String,
-}
-
 fn clip(value: &str) -> String {
     value.chars().take(ECHO_MAX).collect()
 }
@@ -119,7 +107,7 @@ async fn form_page(
     csrf: CsrfToken,
     status: StatusCode,
     shown: Shown<'_>,
-    fields: &SignupFields,
+    fields: &PersonForm,
 ) -> Response {
     let Shown {
         via,
@@ -161,14 +149,7 @@ async fn show(state: WebState, csrf: CsrfToken, via: Via) -> Result<Response, We
                 errors: &[],
                 error: None,
             };
-            Ok(form_page(
-                &state,
-                csrf,
-                StatusCode::OK,
-                shown,
-                &SignupFields::default(),
-            )
-            .await)
+            Ok(form_page(&state, csrf, StatusCode::OK, shown, &PersonForm::default()).await)
         }
         Err(why) => Err(refusal(why, matches!(via, Via::Token(_)))),
     }
@@ -180,7 +161,7 @@ async fn submit(
     client: Client,
     device: BrowserDevice,
     via: Via,
-    fields: SignupFields,
+    fields: PersonForm,
 ) -> Result<Response, WebError> {
     // Open signup counts every attempt: each success makes an account, and a refused form says
     // whether a username is taken. A token signup counts refused tokens only: the token's own
@@ -265,7 +246,7 @@ pub async fn open_post(
     csrf: CsrfToken,
     client: Client,
     headers: HeaderMap,
-    Form(fields): Form<SignupFields>,
+    Form(fields): Form<PersonForm>,
 ) -> Result<Response, WebError> {
     let device = BrowserDevice::of(&state, &headers);
     submit(state, csrf, client, device, Via::Open, fields).await
@@ -287,7 +268,7 @@ pub async fn token_post(
     client: Client,
     headers: HeaderMap,
     Path(token): Path<String>,
-    Form(fields): Form<SignupFields>,
+    Form(fields): Form<PersonForm>,
 ) -> Result<Response, WebError> {
     let device = BrowserDevice::of(&state, &headers);
     submit(

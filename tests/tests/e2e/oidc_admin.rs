@@ -341,8 +341,14 @@ async fn user_authorizations_list_and_revoke() {
     let oidc = t.daemon.oidc();
     let user = t.daemon.idm().get_user("ada.lovelace").unwrap().user;
     let scopes = vec!["openid".to_owned(), "profile".to_owned()];
-    oidc.grant_consent(&latchkey_daemon::idm::Actor::system(), user.id, id, &scopes)
-        .unwrap();
+    oidc.grant_consent(
+        &latchkey_daemon::idm::Actor::system(),
+        user.id,
+        id,
+        &scopes,
+        latchkey_daemon::idm::oidc::ConsentGiven::Asked,
+    )
+    .unwrap();
 
     let list = t
         .cli(&["user", "authorizations", "ada.lovelace", "--json"])

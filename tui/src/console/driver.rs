@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use latchkey_protocol::{Client, ClientError, Event, Request};
+use latchkey_protocol::{Client, Event, Request};
 use tokio::sync::mpsc::UnboundedReceiver;
 
 use super::{App, AppEvent, Command, render_to_text};
@@ -152,15 +152,8 @@ impl Driver {
                         None => AppEvent::ConnectionLost {
                             error: "not connected".to_owned(),
                         },
-                        Some(client) => match client.call(request).await {
-                            Ok(response) => AppEvent::Reply {
-                                tag,
-                                result: Ok(response),
-                            },
-                            Err(ClientError::Api(error)) => AppEvent::Reply {
-                                tag,
-                                result: Err(error),
-                            },
+                        Some(client) => match super::reply(tag, client.call(request).await) {
+                            Ok(event) => event,
                             Err(e) => {
                                 self.client = None;
                                 AppEvent::ConnectionLost {

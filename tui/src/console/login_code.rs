@@ -5,20 +5,18 @@
 use std::time::Duration;
 
 use crossterm::event::{KeyCode, KeyEvent};
-use latchkey_protocol::{EXPIRY_PRESETS, LoginCodeCreated, UserView, parse_expiry};
+use latchkey_protocol::{EXPIRY_PRESETS, LoginCodeCreated, UserView};
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Padding, Paragraph, Wrap};
 
+use super::expiry::{self, CUSTOM};
 use super::input::{Edit, TextInput};
 use super::qr_popup::QrPopup;
 use super::theme;
 use crate::fmt::{grouped_code, timestamp};
-
-/// Rows of the picker: the presets, then a field for any other duration.
-const CUSTOM: usize = EXPIRY_PRESETS.len();
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExpiryPicker {
@@ -89,15 +87,8 @@ impl ExpiryPicker {
     }
 
     fn submit(&mut self) -> PickerKey {
-        let (text, label) = match EXPIRY_PRESETS.get(self.selected) {
-            Some((text, label)) => ((*text).to_owned(), (*label).to_owned()),
-            None => {
-                let text = self.custom.value().trim().to_owned();
-                (text.clone(), text)
-            }
-        };
-        match parse_expiry(&text) {
-            Ok(expires) => {
+        match expiry::chosen(self.selected, &self.custom) {
+            Ok((expires, label)) => {
                 self.error = None;
                 PickerKey::Submit { expires, label }
             }
@@ -155,15 +146,9 @@ pub fn render_picker(picker: &ExpiryPicker, frame: &mut Frame, area: Rect) {
         Span::raw("Also email it to the user "),
         Span::styled("m", theme::key()),
     ]));
-    lines.push(match &picker.error {
-        Some(error) => Line::styled(format!("✗ {error}"), theme::error()),
-        None => Line::raw(""),
-    });
-    lines.push(if picker.busy {
-        Line::styled("Creating…", theme::dim())
-    } else {
-        theme::key_hints(&[("↑↓", "choose"), ("Enter", "create"), ("Esc", "cancel")])
-    });
+    lines.push(theme::error_line(picker.error.as_deref()));
+    let hints = [("↑↓", "choose"), ("Enter", "create"), ("Esc", "cancel")];
+    lines.push(theme::creating_or(picker.busy, &hints));
     let inner = block.inner(popup);
     frame.render_widget(
         Paragraph::new(lines)

@@ -13,6 +13,7 @@ pub mod clients;
 pub mod confirm;
 pub mod driver;
 pub mod event;
+pub mod expiry;
 pub mod form;
 pub mod groups;
 pub mod help;
@@ -39,7 +40,7 @@ use std::time::{Duration, Instant};
 
 use crossterm::event::{Event as TermEvent, EventStream};
 use futures_util::{Stream, StreamExt};
-use latchkey_protocol::{Client, ClientError, Event, Request};
+use latchkey_protocol::{Client, ClientError, Event, Request, Response};
 use ratatui::backend::Backend;
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -275,6 +276,22 @@ async fn connect(path: PathBuf, epoch: u64, tx: mpsc::UnboundedSender<Internal>)
     }
 }
 
+/// A call's outcome as the app sees it: the daemon's answer, or its refusal, for the request
+/// with `tag`; `Err` when the connection itself failed.
+fn reply(tag: u64, outcome: Result<Response, ClientError>) -> Result<AppEvent, ClientError> {
+    match outcome {
+        Ok(response) => Ok(AppEvent::Reply {
+            tag,
+            result: Ok(response),
+        }),
+        Err(ClientError::Api(error)) => Ok(AppEvent::Reply {
+            tag,
+            result: Err(error),
+        }),
+        Err(e) => Err(e),
+    }
+}
+
 async fn call(
     client: Arc<Client>,
     epoch: u64,
@@ -282,19 +299,10 @@ async fn call(
     request: Request,
     tx: mpsc::UnboundedSender<Internal>,
 ) {
-    let event = match client.call(request).await {
-        Ok(response) => AppEvent::Reply {
-            tag,
-            result: Ok(response),
-        },
-        Err(ClientError::Api(error)) => AppEvent::Reply {
-            tag,
-            result: Err(error),
-        },
-        Err(e) => AppEvent::ConnectionLost {
+    let event =
+        reply(tag, client.call(request).await).unwrap_or_else(|e| AppEvent::ConnectionLost {
             error: e.to_string(),
-        },
-    };
+        });
     let _ = tx.send(Internal::App {
         epoch,
         event: Box::new(event),

@@ -5,15 +5,14 @@
 //! confirmation.
 
 use crossterm::event::{KeyCode, KeyEvent};
-use latchkey_protocol::{
-    EXPIRY_PRESETS, NewSignupToken, SignupTokenCreated, SignupTokenView, parse_expiry,
-};
+use latchkey_protocol::{EXPIRY_PRESETS, NewSignupToken, SignupTokenCreated, SignupTokenView};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Padding, Paragraph, Row, Table, TableState, Wrap};
 
+use super::expiry::{self, CUSTOM};
 use super::input::{Edit, TextInput};
 use super::qr_popup::QrPopup;
 use super::theme;
@@ -23,8 +22,6 @@ use crate::fmt::timestamp;
 pub const MAX_USES: u32 = 100;
 /// The preset selected when the dialog opens: 1 day.
 const DEFAULT_EXPIRY: usize = 2;
-/// Rows of the expiry list: the presets, then a field for any other duration.
-const CUSTOM: usize = EXPIRY_PRESETS.len();
 
 #[derive(Debug, Default)]
 pub struct SignupTokensView {
@@ -158,15 +155,8 @@ impl SignupTokenDialog {
     }
 
     fn submit(&mut self) -> DialogKey {
-        let (text, label) = match EXPIRY_PRESETS.get(self.expiry) {
-            Some((text, label)) => ((*text).to_owned(), (*label).to_owned()),
-            None => {
-                let text = self.custom.value().trim().to_owned();
-                (text.clone(), text)
-            }
-        };
-        let expires = match parse_expiry(&text) {
-            Ok(expires) => expires,
+        let (expires, label) = match expiry::chosen(self.expiry, &self.custom) {
+            Ok(chosen) => chosen,
             Err(e) => {
                 self.focus = Focus::Expiry;
                 self.error = Some(format!("Expires: {e}"));
@@ -347,20 +337,14 @@ pub fn render_dialog(dialog: &SignupTokenDialog, frame: &mut Frame, area: Rect) 
     });
     lines.push(Line::from(groups));
     lines.push(Line::raw(""));
-    lines.push(match &dialog.error {
-        Some(error) => Line::styled(format!("✗ {error}"), theme::error()),
-        None => Line::raw(""),
-    });
-    lines.push(if dialog.busy {
-        Line::styled("Creating…", theme::dim())
-    } else {
-        theme::key_hints(&[
-            ("Tab", "next field"),
-            ("↑↓", "expiry"),
-            ("Enter", "create"),
-            ("Esc", "cancel"),
-        ])
-    });
+    lines.push(theme::error_line(dialog.error.as_deref()));
+    let hints = [
+        ("Tab", "next field"),
+        ("↑↓", "expiry"),
+        ("Enter", "create"),
+        ("Esc", "cancel"),
+    ];
+    lines.push(theme::creating_or(dialog.busy, &hints));
     let inner = block.inner(popup);
     frame.render_widget(
         Paragraph::new(lines)

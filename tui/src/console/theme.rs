@@ -56,3 +56,20 @@ pub fn key_hints(items: &[(&'static str, &'static str)]) -> Line<'static> {
     }
     Line::from(spans)
 }
+
+/// A dialog's last line but one: its error, or blank so the layout does not jump.
+pub fn error_line(error: Option<&str>) -> Line<'static> {
+    match error {
+        Some(error) => Line::styled(format!("✗ {error}"), self::error()),
+        None => Line::raw(""),
+    }
+}
+
+/// A dialog's last line: "Creating…" while its request is out, else its key hints.
+pub fn creating_or(busy: bool, hints: &[(&'static str, &'static str)]) -> Line<'static> {
+    if busy {
+        Line::styled("Creating…", dim())
+    } else {
+        key_hints(hints)
+    }
+}

@@ -29,6 +29,15 @@ pub struct Authorization {
     pub implied: bool,
 }
 
+/// How a consent came about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConsentGiven {
+    /// The user answered the consent screen.
+    Asked,
+    /// The client skips consent: recorded so the app can be listed and revoked.
+    Implied,
+}
+
 fn authorization_not_found(client_id: &str) -> IdmError {
     IdmError::NotFound {
         what: "authorization",
@@ -76,38 +85,18 @@ impl Oidc {
         Ok(!record.is_some_and(|c| scopes.iter().all(|s| c.scopes.contains(s))))
     }
 
-    /// Records that `user` allowed `client_id` these scopes, added to any
-    /// granted before (`oidc_consent_granted`).
+    /// Records that `user` allowed `client_id` these scopes, added to any granted before
+    /// (`oidc_consent_granted`). An implied grant (a client that skips consent) is recorded
+    /// with `implied`, and only when no record covers the scopes yet.
     pub fn grant_consent(
         &self,
         actor: &Actor,
         user: UserId,
         client_id: &str,
         scopes: &[String],
+        given: ConsentGiven,
     ) -> Result<(), IdmError> {
-        self.record_consent(actor, user, client_id, scopes, false)
-    }
-
-    /// Records the grant of a client that skips consent (`oidc_consent_granted` with
-    /// `implied`), unless a record already covers the scopes.
-    pub fn grant_implied_consent(
-        &self,
-        actor: &Actor,
-        user: UserId,
-        client_id: &str,
-        scopes: &[String],
-    ) -> Result<(), IdmError> {
-        self.record_consent(actor, user, client_id, scopes, true)
-    }
-
-    fn record_consent(
-        &self,
-        actor: &Actor,
-        user: UserId,
-        client_id: &str,
-        scopes: &[String],
-        implied: bool,
-    ) -> Result<(), IdmError> {
+        let implied = given == ConsentGiven::Implied;
         let now = self.idm.now();
         self.idm.store().write(|tx| {
             let user_record = tx

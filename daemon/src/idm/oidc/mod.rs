@@ -38,7 +38,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 pub use claims::{MAX_CLAIMS, RESERVED_CLAIMS};
 pub use clients::Client;
-pub use consent::Authorization;
+pub use consent::{Authorization, ConsentGiven};
 pub use jwt::JwtError;
 pub use key_set::KeySet;
 pub use key_store::{KEY_RETIRE_MARGIN_SECS, SigningKeyInfo};

@@ -751,10 +751,22 @@ fn deleting_a_client_deletes_its_consents() {
     let (a, _) = oidc.create_client(&admin(), new_client("A")).unwrap();
     let (b, _) = oidc.create_client(&admin(), new_client("B")).unwrap();
     let scopes = vec!["openid".to_owned()];
-    oidc.grant_consent(&admin(), user.id, &a.client_id, &scopes)
-        .unwrap();
-    oidc.grant_consent(&admin(), user.id, &b.client_id, &scopes)
-        .unwrap();
+    oidc.grant_consent(
+        &admin(),
+        user.id,
+        &a.client_id,
+        &scopes,
+        ConsentGiven::Asked,
+    )
+    .unwrap();
+    oidc.grant_consent(
+        &admin(),
+        user.id,
+        &b.client_id,
+        &scopes,
+        ConsentGiven::Asked,
+    )
+    .unwrap();
     oidc.delete_client(&admin(), &a.client_id).unwrap();
     assert_eq!(oidc.client(&a.client_id).unwrap(), None);
     assert_eq!(oidc.consent(user.id, &a.client_id).unwrap(), None);
@@ -790,6 +802,7 @@ fn consent_accumulates_scopes_lists_and_revokes() {
         user.id,
         &client.client_id,
         &s(&["openid", "profile"]),
+        ConsentGiven::Asked,
     )
     .unwrap();
     oidc.grant_consent(
@@ -797,6 +810,7 @@ fn consent_accumulates_scopes_lists_and_revokes() {
         user.id,
         &client.client_id,
         &s(&["email", "openid"]),
+        ConsentGiven::Asked,
     )
     .unwrap();
     assert_eq!(
@@ -807,7 +821,13 @@ fn consent_accumulates_scopes_lists_and_revokes() {
     assert_eq!(list.len(), 1);
     assert_eq!(list[0].client_name, "Wiki");
     assert!(matches!(
-        oidc.grant_consent(&admin(), user.id, "nope", &s(&["openid"])),
+        oidc.grant_consent(
+            &admin(),
+            user.id,
+            "nope",
+            &s(&["openid"]),
+            ConsentGiven::Asked
+        ),
         Err(IdmError::NotFound { what: "client", .. })
     ));
     oidc.revoke_authorization(&admin(), "bob", &client.client_id)
@@ -824,8 +844,14 @@ fn consent_accumulates_scopes_lists_and_revokes() {
     assert!(evs.contains(&"oidc_consent_granted".to_owned()));
     assert!(evs.contains(&"oidc_consent_revoked".to_owned()));
     // A deleted user's consents go with them.
-    oidc.grant_consent(&admin(), user.id, &client.client_id, &s(&["openid"]))
-        .unwrap();
+    oidc.grant_consent(
+        &admin(),
+        user.id,
+        &client.client_id,
+        &s(&["openid"]),
+        ConsentGiven::Asked,
+    )
+    .unwrap();
     oidc.idm().delete_user(&admin(), "bob").unwrap();
     assert_eq!(oidc.consent(user.id, &client.client_id).unwrap(), None);
 }

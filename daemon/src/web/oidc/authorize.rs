@@ -10,7 +10,7 @@
 use askama::Template;
 use axum::Form;
 use axum::body::Bytes;
-use axum::extract::{RawQuery, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
@@ -23,7 +23,8 @@ use super::super::headers::FormActionOrigin;
 use super::super::pages::{self, Chrome};
 use super::super::redirect::login_with_next;
 use super::super::{WebState, blocking};
-use super::{encode_pairs, origin_of, pairs};
+use super::{OidcQuery, encode_pairs, origin_of, pairs};
+use crate::idm::oidc::ConsentGiven;
 use crate::idm::oidc::authorize::{
     AuthorizationResponse, AuthorizeError, AuthorizeRequest, Decision, PreparedCode, decide,
     params_after_sign_in, single, validate,
@@ -169,10 +170,8 @@ pub async fn authorize_get(
     csrf: CsrfToken,
     peer: Peer,
     headers: HeaderMap,
-    RawQuery(query): RawQuery,
+    OidcQuery { oidc, params }: OidcQuery,
 ) -> Result<Response, WebError> {
-    let oidc = state.oidc()?;
-    let params = pairs(query.unwrap_or_default().as_bytes());
     let signed_in = current(&headers, &state).await?;
     let found = find(&oidc, &params, signed_in, &peer)?;
     let (request, signed_in, decision) = match found {
@@ -185,19 +184,8 @@ pub async fn authorize_get(
             return hand_out(&state, &oidc, &request, prepared).await;
         }
         Found::ImpliedConsent(request, signed_in) => {
-            let actor = signed_in.actor(&peer);
-            let (oidc2, user_id, client_id, scopes) = (
-                oidc.clone(),
-                signed_in.user.id,
-                request.client.client_id.clone(),
-                request.scopes.clone(),
-            );
-            blocking(move || oidc2.grant_implied_consent(&actor, user_id, &client_id, &scopes))
-                .await?;
-            let actor = signed_in.actor(&peer);
-            let prepared =
-                oidc.prepare_code(&actor, &request, &signed_in.user, &signed_in.session)?;
-            return hand_out(&state, &oidc, &request, prepared).await;
+            let given = ConsentGiven::Implied;
+            return consent_and_hand_out(&state, &oidc, &request, &signed_in, &peer, given).await;
         }
         Found::Decided(decided) => (decided.request, decided.signed_in, decided.decision),
     };
@@ -317,19 +305,28 @@ pub async fn consent_post(
     if !oidc.user_allowed(&request.client, &signed_in.user)? {
         return denied(&state, &oidc, &request, &signed_in, &peer).await;
     }
-    let actor = signed_in.actor(&peer);
+    let given = ConsentGiven::Asked;
+    consent_and_hand_out(&state, &oidc, &request, &signed_in, &peer, given).await
+}
+
+/// Records the consent, then issues the code.
+async fn consent_and_hand_out(
+    state: &WebState,
+    oidc: &Oidc,
+    request: &AuthorizeRequest,
+    signed_in: &SignedIn,
+    peer: &Peer,
+    given: ConsentGiven,
+) -> Result<Response, WebError> {
+    let actor = signed_in.actor(peer);
     let (oidc2, user_id, client_id, scopes) = (
         oidc.clone(),
         signed_in.user.id,
         request.client.client_id.clone(),
         request.scopes.clone(),
     );
-    blocking(move || oidc2.grant_consent(&actor, user_id, &client_id, &scopes)).await?;
-    let prepared = oidc.prepare_code(
-        &signed_in.actor(&peer),
-        &request,
-        &signed_in.user,
-        &signed_in.session,
-    )?;
-    hand_out(&state, &oidc, &request, prepared).await
+    blocking(move || oidc2.grant_consent(&actor, user_id, &client_id, &scopes, given)).await?;
+    let actor = signed_in.actor(peer);
+    let prepared = oidc.prepare_code(&actor, request, &signed_in.user, &signed_in.session)?;
+    hand_out(state, oidc, request, prepared).await
 }

@@ -12,7 +12,7 @@
 use askama::Template;
 use axum::Form;
 use axum::body::Bytes;
-use axum::extract::{RawQuery, State};
+use axum::extract::State;
 use axum::http::header::SET_COOKIE;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -25,7 +25,7 @@ use super::super::error::WebError;
 use super::super::headers::FormActionOrigin;
 use super::super::pages::{self, Chrome};
 use super::super::{WebState, blocking};
-use super::{encode_pairs, origin_of, pairs};
+use super::{OidcQuery, encode_pairs, origin_of, pairs};
 use crate::idm::oidc::Client;
 use crate::idm::oidc::authorize::single;
 use crate::idm::oidc::end_session::LogoutHint;
@@ -109,10 +109,8 @@ pub async fn end_session_get(
     csrf: CsrfToken,
     peer: Peer,
     headers: HeaderMap,
-    RawQuery(query): RawQuery,
+    OidcQuery { oidc, params }: OidcQuery,
 ) -> Result<Response, WebError> {
-    let oidc = state.oidc()?;
-    let params = pairs(query.unwrap_or_default().as_bytes());
     let param = |name: &str| {
         single(&params, name)
             .map(|v| v.map(str::to_owned))

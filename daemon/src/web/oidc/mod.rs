@@ -20,7 +20,9 @@ pub mod token;
 pub mod userinfo;
 
 use axum::body::Bytes;
+use axum::extract::FromRequestParts;
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, PRAGMA, WWW_AUTHENTICATE};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
@@ -106,6 +108,25 @@ pub fn form_pairs(headers: &HeaderMap, body: &Bytes) -> Result<Vec<(String, Stri
         ));
     }
     Ok(pairs(body))
+}
+
+/// What the browser-facing endpoints start from: the provider (or the page saying it is not
+/// available) and the decoded parameters of the query.
+#[derive(Debug)]
+pub struct OidcQuery {
+    pub oidc: Oidc,
+    pub params: Vec<(String, String)>,
+}
+
+impl FromRequestParts<WebState> for OidcQuery {
+    type Rejection = WebError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &WebState) -> Result<Self, WebError> {
+        Ok(OidcQuery {
+            oidc: state.oidc()?,
+            params: pairs(parts.uri.query().unwrap_or_default().as_bytes()),
+        })
+    }
 }
 
 /// Decoded `k=v&…` pairs.
