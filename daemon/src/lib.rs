@@ -290,7 +290,7 @@ async fn serve(
     info!(
         "latchkeyd {VERSION} listening on http://{http_addr} (public URL {}), data in {}, admin socket {}",
         config.public_url.as_str(),
-        config.db_path().display(),
+        config.data_location(),
         config.socket.display(),
     );
     let setup_link =

@@ -25,6 +25,8 @@ pub mod mail;
 pub mod oidc;
 /// Passkey ceremonies over HTTP with the software authenticator.
 pub mod passkeys;
+/// A real PostgreSQL server for the PostgreSQL storage backend's tests.
+pub mod postgres;
 /// The real `latchkeyd` as a separate process.
 pub mod process;
 pub mod redact;

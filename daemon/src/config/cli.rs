@@ -11,9 +11,9 @@ use std::time::Duration;
 
 use ipnet::IpNet;
 
-use super::error::Origin;
+use super::error::{ConfigError, Origin};
 use super::layer::{Key, Layer};
-use super::{PublicUrl, value};
+use super::{PublicUrl, Secret, value};
 
 /// `latchkeyd`: the Latchkey identity provider daemon.
 ///
@@ -47,6 +47,15 @@ pub struct Cli {
     /// Directory for the database and the admin socket [env: LATCHKEY_DATA_DIR] [default: ./data]
     #[arg(long, value_name = "DIR", value_parser = value::data_dir)]
     pub data_dir: Option<PathBuf>,
+
+    /// PostgreSQL database to keep the data in, shared by several replicas, e.g.
+    /// postgres://latchkey:PASSWORD@db.example.com/latchkey; `ps` shows flags, so prefer the
+    /// environment for the password [env: LATCHKEY_DATABASE_URL] [default: the embedded database
+    /// file in data_dir]
+    // Checked by `Config::load`, not by clap: clap's message for a refused value repeats it,
+    // password and all.
+    #[arg(long, value_name = "URL", value_parser = value::secret_string)]
+    pub database_url: Option<Secret<String>>,
 
     /// File holding the key that encrypts secrets in the database; made on first start
     /// [env: LATCHKEY_ENCRYPTION_KEY_FILE] [default: <data_dir>/secret.key]
@@ -90,12 +99,24 @@ pub struct Cli {
 }
 
 impl Cli {
-    /// The settings given on the command line.
-    pub(super) fn layer(&self) -> Layer {
-        Layer {
+    /// The settings given on the command line; errs on a value clap does not check itself.
+    pub(super) fn layer(&self) -> Result<Layer, ConfigError> {
+        let database_url = self
+            .database_url
+            .as_ref()
+            .map(|raw| {
+                value::database_url(raw.expose()).map_err(|message| ConfigError::Invalid {
+                    origin: Origin::Cli(Key::DatabaseUrl.flag()),
+                    key: Key::DatabaseUrl.name(),
+                    message,
+                })
+            })
+            .transpose()?;
+        Ok(Layer {
             listen: self.listen,
             public_url: self.public_url.clone(),
             data_dir: self.data_dir.clone(),
+            database_url,
             encryption_key_file: self
                 .encryption_key_file
                 .clone()
@@ -110,7 +131,7 @@ impl Cli {
             idle_timeout: self.idle_timeout_secs,
             body_timeout: self.body_timeout_secs,
             max_connections: self.max_connections,
-        }
+        })
     }
 }
 
@@ -143,6 +164,8 @@ mod tests {
             "https://id.example.com/",
             "--data-dir",
             "/srv",
+            "--database-url",
+            "postgres://latchkey:hunter2@db/latchkey",
             "--socket",
             "/run/l.sock",
             "--log-level",
@@ -159,6 +182,7 @@ mod tests {
             "9",
         ])
         .unwrap();
+        assert!(!format!("{cli:?}").contains("hunter2"));
         assert_eq!(cli.header_timeout_secs, Some(Duration::from_secs(3)));
         assert_eq!(cli.idle_timeout_secs, Some(Duration::from_secs(30)));
         assert_eq!(cli.body_timeout_secs, Some(Duration::from_secs(7)));
@@ -168,6 +192,13 @@ mod tests {
         assert_eq!(cli.listen, Some("0.0.0.0:80".parse().unwrap()));
         assert_eq!(cli.public_url.unwrap().as_str(), "https://id.example.com");
         assert_eq!(cli.data_dir, Some(PathBuf::from("/srv")));
+        assert_eq!(
+            cli.database_url
+                .as_ref()
+                .map(Secret::expose)
+                .map(String::as_str),
+            Some("postgres://latchkey:hunter2@db/latchkey")
+        );
         assert_eq!(cli.socket, Some(PathBuf::from("/run/l.sock")));
         assert_eq!(cli.log.as_deref(), Some("debug"));
         assert_eq!(cli.trusted_proxies.unwrap().len(), 2);

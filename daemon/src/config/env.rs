@@ -51,10 +51,15 @@ pub fn read(
         if let Some(key) = Key::from_env(&name) {
             if raw.contains(char::REPLACEMENT_CHARACTER) {
                 // `process_env` converts non-UTF-8 values lossily; never act on a mangled path.
+                let message = if key.is_secret() {
+                    "the value is not valid UTF-8".to_owned()
+                } else {
+                    format!("{raw:?} is not valid UTF-8")
+                };
                 return Err(ConfigError::Invalid {
                     origin: Origin::Env(key.env()),
                     key: key.name(),
-                    message: format!("{raw:?} is not valid UTF-8"),
+                    message,
                 });
             }
             result.layer.set_str(key, &raw, Origin::Env(key.env()))?;

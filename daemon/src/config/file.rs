@@ -70,7 +70,12 @@ pub fn parse(path: &Path, text: &str) -> Result<Layer, ConfigError> {
             message: format!(
                 "expected {}, got {}",
                 key.example(),
-                describe(value, text, span)
+                if key.is_secret() {
+                    // The text may hold the password: its type is enough.
+                    value.type_str().to_owned()
+                } else {
+                    describe(value, text, span)
+                }
             ),
         };
         match (key, entry.get_ref()) {
@@ -185,14 +190,15 @@ max_connections = 64
         assert_eq!(
             parse_err("listen = \"127.0.0.1:1\"\nlisen = \"x\"\n"),
             "/etc/latchkey.toml line 2: unknown key \"lisen\", did you mean \"listen\"? (known keys: \
-             listen, public_url, data_dir, encryption_key_file, socket, log, trusted_proxies, \
-             header_timeout_secs, idle_timeout_secs, body_timeout_secs, max_connections)"
+             listen, public_url, data_dir, database_url, encryption_key_file, socket, log, \
+             trusted_proxies, header_timeout_secs, idle_timeout_secs, body_timeout_secs, \
+             max_connections)"
         );
         assert_eq!(
             parse_err("[server]\nport = 1\n"),
             "/etc/latchkey.toml line 1: unknown key \"server\" (known keys: listen, public_url, \
-             data_dir, encryption_key_file, socket, log, trusted_proxies, header_timeout_secs, \
-             idle_timeout_secs, body_timeout_secs, max_connections)"
+             data_dir, database_url, encryption_key_file, socket, log, trusted_proxies, \
+             header_timeout_secs, idle_timeout_secs, body_timeout_secs, max_connections)"
         );
     }
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 use ipnet::IpNet;
 
 use super::error::{ConfigError, Origin};
-use super::{PublicUrl, value};
+use super::{DatabaseUrl, PublicUrl, value};
 
 /// One process-level setting. The TOML key, environment variable and flag are derived from it,
 /// so the three layers cannot drift apart.
@@ -19,6 +19,8 @@ pub enum Key {
     PublicUrl,
     /// `data_dir`
     DataDir,
+    /// `database_url`
+    DatabaseUrl,
     /// `encryption_key_file`
     EncryptionKeyFile,
     /// `socket`
@@ -39,10 +41,11 @@ pub enum Key {
 
 impl Key {
     /// Every setting, in the order they are documented and printed.
-    pub const ALL: [Key; 11] = [
+    pub const ALL: [Key; 12] = [
         Key::Listen,
         Key::PublicUrl,
         Key::DataDir,
+        Key::DatabaseUrl,
         Key::EncryptionKeyFile,
         Key::Socket,
         Key::Log,
@@ -61,12 +64,18 @@ impl Key {
         )
     }
 
+    /// Whether a value may hold a secret (a password), so that no message repeats it.
+    pub const fn is_secret(self) -> bool {
+        matches!(self, Key::DatabaseUrl)
+    }
+
     /// The TOML key.
     pub const fn name(self) -> &'static str {
         match self {
             Key::Listen => "listen",
             Key::PublicUrl => "public_url",
             Key::DataDir => "data_dir",
+            Key::DatabaseUrl => "database_url",
             Key::EncryptionKeyFile => "encryption_key_file",
             Key::Socket => "socket",
             Key::Log => "log",
@@ -84,6 +93,7 @@ impl Key {
             Key::Listen => "LATCHKEY_LISTEN",
             Key::PublicUrl => "LATCHKEY_PUBLIC_URL",
             Key::DataDir => "LATCHKEY_DATA_DIR",
+            Key::DatabaseUrl => "LATCHKEY_DATABASE_URL",
             Key::EncryptionKeyFile => "LATCHKEY_ENCRYPTION_KEY_FILE",
             Key::Socket => "LATCHKEY_SOCKET",
             Key::Log => "LATCHKEY_LOG",
@@ -101,6 +111,7 @@ impl Key {
             Key::Listen => "--listen",
             Key::PublicUrl => "--public-url",
             Key::DataDir => "--data-dir",
+            Key::DatabaseUrl => "--database-url",
             Key::EncryptionKeyFile => "--encryption-key-file",
             Key::Socket => "--socket",
             Key::Log => "--log",
@@ -118,6 +129,9 @@ impl Key {
             Key::Listen => "a string like \"127.0.0.1:1411\"",
             Key::PublicUrl => "a string like \"https://id.example.com\"",
             Key::DataDir => "a string like \"/var/lib/latchkey\"",
+            Key::DatabaseUrl => {
+                "a string like \"postgres://latchkey:PASSWORD@db.example.com:5432/latchkey\""
+            }
             Key::EncryptionKeyFile => "a string like \"/etc/latchkey/secret.key\"",
             Key::Socket => "a string like \"/run/latchkey/latchkey.sock\"",
             Key::Log => "a string like \"info\"",
@@ -148,6 +162,7 @@ pub struct Layer {
     pub listen: Option<SocketAddr>,
     pub public_url: Option<PublicUrl>,
     pub data_dir: Option<PathBuf>,
+    pub database_url: Option<DatabaseUrl>,
     /// With its origin, because it conflicts with `LATCHKEY_ENCRYPTION_KEY` (checked after
     /// merging).
     pub encryption_key_file: Option<(PathBuf, Origin)>,
@@ -173,6 +188,9 @@ impl Layer {
             Key::Listen => self.listen = Some(value::listen(raw).map_err(invalid)?),
             Key::PublicUrl => self.public_url = Some(value::public_url(raw).map_err(invalid)?),
             Key::DataDir => self.data_dir = Some(value::data_dir(raw).map_err(invalid)?),
+            Key::DatabaseUrl => {
+                self.database_url = Some(value::database_url(raw).map_err(invalid)?);
+            }
             Key::EncryptionKeyFile => {
                 let path = value::key_file(raw).map_err(invalid)?;
                 self.encryption_key_file = Some((path, origin));
@@ -201,6 +219,7 @@ impl Layer {
             listen: later.listen.or(self.listen),
             public_url: later.public_url.or(self.public_url),
             data_dir: later.data_dir.or(self.data_dir),
+            database_url: later.database_url.or(self.database_url),
             encryption_key_file: later.encryption_key_file.or(self.encryption_key_file),
             socket: later.socket.or(self.socket),
             log: later.log.or(self.log),

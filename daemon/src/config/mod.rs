@@ -8,6 +8,7 @@
 //! `config.example.toml` at the repository root documents every setting; a test loads it.
 
 mod cli;
+mod database_url;
 mod env;
 mod error;
 mod file;
@@ -23,6 +24,7 @@ use std::time::Duration;
 pub use ipnet::IpNet;
 
 pub use cli::Cli;
+pub use database_url::{DatabaseUrl, DatabaseUrlError, PASSWORD_MASK};
 pub use error::{ConfigError, FileChoice, Origin};
 pub use layer::Key;
 pub use public_url::PublicUrl;
@@ -53,6 +55,11 @@ pub struct Config {
     /// Holds the database and, by default, the admin socket. Default `./data`;
     /// `LATCHKEY_DATA_DIR`; TOML `data_dir`.
     pub data_dir: PathBuf,
+    /// The PostgreSQL database to keep the data in, which several replicas can share. `None`
+    /// (the default): the embedded database file in `data_dir` ([`Config::db_path`]).
+    /// `LATCHKEY_DATABASE_URL`; TOML `database_url`; `--database-url`. Shows itself with the
+    /// password masked.
+    pub database_url: Option<DatabaseUrl>,
     /// The file holding the key that encrypts the secrets in the database (made on first start).
     /// Default `<data_dir>/secret.key` (after `data_dir` is layered);
     /// `LATCHKEY_ENCRYPTION_KEY_FILE`; TOML `encryption_key_file`. Unused when `encryption_key`
@@ -88,6 +95,7 @@ impl Default for Config {
             encryption_key_file: data_dir.join(KEY_FILE),
             encryption_key: None,
             data_dir,
+            database_url: None,
             log: "info".to_owned(),
             trusted_proxies: Vec::new(),
             http: HttpLimits::default(),
@@ -153,7 +161,7 @@ impl Config {
             (None, None) => (default_file, FileChoice::Implicit),
         };
         let file = file::read(path, choice)?.unwrap_or_default();
-        let layers = file.overridden_by(env.layer).overridden_by(cli.layer());
+        let layers = file.overridden_by(env.layer).overridden_by(cli.layer()?);
         Self::resolve(layers, env.encryption_key, warnings)
     }
 
@@ -193,6 +201,7 @@ impl Config {
             listen: layers.listen.unwrap_or(defaults.listen),
             public_url,
             data_dir,
+            database_url: layers.database_url,
             encryption_key_file,
             encryption_key,
             socket,
@@ -217,8 +226,18 @@ impl Config {
         self.data_dir.join(DB_FILE)
     }
 
+    /// Where the data is, for the start-up log: the PostgreSQL URL (password masked) when
+    /// `database_url` is set, else the embedded database file.
+    pub fn data_location(&self) -> String {
+        match &self.database_url {
+            Some(url) => format!("PostgreSQL {url}"),
+            None => self.db_path().display().to_string(),
+        }
+    }
+
     /// For `--check-config`: the effective configuration as TOML that `load` accepts back, with
-    /// any [`Secret`] printed as `"<redacted>"`. Warnings are not included.
+    /// any [`Secret`] printed as `"<redacted>"` and the password of `database_url` as `***`.
+    /// Warnings are not included.
     pub fn to_toml_redacted(&self) -> String {
         /// Borrowed view in documented key order; a future `Secret<String>` field goes here as
         /// `&Secret<String>`, whose `Serialize` writes `"<redacted>"`.
@@ -227,6 +246,7 @@ impl Config {
             listen: String,
             public_url: &'a str,
             data_dir: String,
+            database_url: Option<String>,
             encryption_key_file: Option<String>,
             socket: String,
             log: &'a str,
@@ -240,6 +260,8 @@ impl Config {
             listen: self.listen.to_string(),
             public_url: self.public_url.as_str(),
             data_dir: self.data_dir.display().to_string(),
+            // `Display` masks the password.
+            database_url: self.database_url.as_ref().map(DatabaseUrl::to_string),
             // With the key in the environment the file is not used, and naming both is refused.
             encryption_key_file: self
                 .encryption_key
@@ -267,7 +289,16 @@ impl Config {
         } else {
             String::new()
         };
-        format!("# Effective latchkeyd configuration (secrets redacted).\n{key}{body}")
+        let password = if self
+            .database_url
+            .as_ref()
+            .is_some_and(DatabaseUrl::has_password)
+        {
+            format!("# The password in database_url is shown as {PASSWORD_MASK}.\n")
+        } else {
+            String::new()
+        };
+        format!("# Effective latchkeyd configuration (secrets redacted).\n{key}{password}{body}")
     }
 }
 

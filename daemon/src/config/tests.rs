@@ -53,6 +53,8 @@ fn defaults() {
         PathBuf::from("./data/secret.key")
     );
     assert!(config.encryption_key.is_none());
+    assert!(config.database_url.is_none());
+    assert_eq!(config.data_location(), "./data/latchkey.redb");
 }
 
 #[test]
@@ -279,8 +281,9 @@ fn file_errors_surface_through_load() {
         err.to_string(),
         format!(
             "{} line 2: unknown key \"lisen\", did you mean \"listen\"? (known keys: listen, \
-             public_url, data_dir, encryption_key_file, socket, log, trusted_proxies, \
-             header_timeout_secs, idle_timeout_secs, body_timeout_secs, max_connections)",
+             public_url, data_dir, database_url, encryption_key_file, socket, log, \
+             trusted_proxies, header_timeout_secs, idle_timeout_secs, body_timeout_secs, \
+             max_connections)",
             file.display()
         )
     );
@@ -348,7 +351,8 @@ fn example_file_loads_and_matches_the_defaults() {
         Config::default()
     );
 
-    // Uncommenting every setting must give exactly the defaults it documents.
+    // Uncommenting every setting must give exactly the defaults it documents, but for
+    // database_url: it has no default, and its line is an example.
     let uncommented: String = EXAMPLE
         .lines()
         .map(|line| {
@@ -366,6 +370,7 @@ fn example_file_loads_and_matches_the_defaults() {
             Key::Listen => layer.listen.is_some(),
             Key::PublicUrl => layer.public_url.is_some(),
             Key::DataDir => layer.data_dir.is_some(),
+            Key::DatabaseUrl => layer.database_url.is_some(),
             Key::EncryptionKeyFile => layer.encryption_key_file.is_some(),
             Key::Socket => layer.socket.is_some(),
             Key::Log => layer.log.is_some(),
@@ -377,8 +382,16 @@ fn example_file_loads_and_matches_the_defaults() {
         };
         assert!(set, "config.example.toml has no `#{} = …` line", key.name());
     }
+    let uncommented = load(&Cli::default(), Vec::new(), &file).unwrap();
     assert_eq!(
-        load(&Cli::default(), Vec::new(), &file).unwrap(),
+        uncommented.database_url.as_ref().map(DatabaseUrl::expose),
+        Some("postgres://latchkey:PASSWORD@db.example.com:5432/latchkey")
+    );
+    assert_eq!(
+        Config {
+            database_url: None,
+            ..uncommented
+        },
         Config::default()
     );
 }
@@ -471,4 +484,171 @@ fn secrets_are_redacted_in_check_config_output() {
         "{rendered}"
     );
     assert!(!rendered.contains("encryption_key_file"), "{rendered}");
+}
+
+const DB_URL: &str = "postgres://latchkey:hunter2@db.example.com:5432/latchkey";
+
+#[test]
+fn database_url_from_each_source() {
+    let nowhere = Path::new("/nonexistent");
+    let (_dir, file) = dir_with_file(&format!("database_url = \"{DB_URL}\"\n"));
+    let from_file = load(&Cli::default(), Vec::new(), &file).unwrap();
+    assert_eq!(
+        from_file.database_url.as_ref().map(DatabaseUrl::expose),
+        Some(DB_URL)
+    );
+
+    let from_env = load(
+        &Cli::default(),
+        env(&[("LATCHKEY_DATABASE_URL", DB_URL)]),
+        nowhere,
+    )
+    .unwrap();
+    assert_eq!(from_env.database_url, from_file.database_url);
+
+    let from_cli = load(&cli(&["--database-url", DB_URL]), Vec::new(), nowhere).unwrap();
+    assert_eq!(from_cli.database_url, from_file.database_url);
+    assert_eq!(
+        from_cli.data_location(),
+        "PostgreSQL postgres://latchkey:***@db.example.com:5432/latchkey"
+    );
+    // The embedded database's directory still holds the key file and the socket.
+    assert_eq!(from_cli.socket, PathBuf::from("./data/latchkey.sock"));
+}
+
+#[test]
+fn database_url_precedence_file_then_env_then_cli() {
+    let url = |host: &str| format!("postgresql://latchkey:hunter2@{host}/latchkey");
+    let (_dir, file) = dir_with_file(&format!("database_url = \"{}\"\n", url("file")));
+    let expose = |config: &Config| config.database_url.as_ref().unwrap().expose().to_owned();
+
+    let environment = env(&[("LATCHKEY_DATABASE_URL", &url("env"))]);
+    let config = load(&Cli::default(), environment.clone(), &file).unwrap();
+    assert_eq!(expose(&config), url("env"));
+
+    let flags = cli(&["--database-url", &url("cli")]);
+    let config = load(&flags, environment, &file).unwrap();
+    assert_eq!(expose(&config), url("cli"));
+
+    // A layer that does not set it leaves the earlier one's.
+    let config = load(&cli(&["--log", "debug"]), Vec::new(), &file).unwrap();
+    assert_eq!(expose(&config), url("file"));
+}
+
+#[test]
+fn a_database_url_of_another_scheme_is_refused_naming_its_source() {
+    let nowhere = Path::new("/nonexistent");
+    let bad = "mysql://root:hunter2@db/latchkey";
+    let expected = "expected a postgres:// or postgresql:// URL like \
+                    postgres://latchkey:PASSWORD@db.example.com:5432/latchkey, got a URL of \
+                    scheme \"mysql\"";
+
+    let (_dir, file) = dir_with_file(&format!("log = \"info\"\ndatabase_url = \"{bad}\"\n"));
+    let err = load(&Cli::default(), Vec::new(), &file)
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        err,
+        format!("{} line 2: database_url: {expected}", file.display())
+    );
+
+    let err = load(
+        &Cli::default(),
+        env(&[("LATCHKEY_DATABASE_URL", bad)]),
+        nowhere,
+    )
+    .unwrap_err()
+    .to_string();
+    assert_eq!(err, format!("LATCHKEY_DATABASE_URL: {expected}"));
+
+    let err = load(&cli(&["--database-url", bad]), Vec::new(), nowhere)
+        .unwrap_err()
+        .to_string();
+    assert_eq!(err, format!("--database-url: {expected}"));
+
+    // Neither a wrong type in the file nor a mangled variable repeats the value.
+    let (_dir, file) = dir_with_file(&format!("database_url = [\"{DB_URL}\"]\n"));
+    let err = load(&Cli::default(), Vec::new(), &file)
+        .unwrap_err()
+        .to_string();
+    assert!(err.ends_with("database_url: expected a string like \"postgres://latchkey:PASSWORD@db.example.com:5432/latchkey\", got array"), "{err}");
+    let err = load(
+        &Cli::default(),
+        env(&[("LATCHKEY_DATABASE_URL", "postgres://u:hunter2\u{fffd}@db/x")]),
+        nowhere,
+    )
+    .unwrap_err()
+    .to_string();
+    assert_eq!(err, "LATCHKEY_DATABASE_URL: the value is not valid UTF-8");
+}
+
+#[test]
+fn the_database_password_is_redacted_everywhere_it_is_shown() {
+    let config = load(
+        &Cli::default(),
+        env(&[("LATCHKEY_DATABASE_URL", DB_URL)]),
+        Path::new("/nonexistent"),
+    )
+    .unwrap();
+    let url = config.database_url.as_ref().unwrap();
+    assert_eq!(url.expose(), DB_URL);
+    assert_eq!(
+        url.to_string(),
+        "postgres://latchkey:***@db.example.com:5432/latchkey"
+    );
+    assert_eq!(
+        format!("{url:?}"),
+        "DatabaseUrl(\"postgres://latchkey:***@db.example.com:5432/latchkey\")"
+    );
+    assert!(!format!("{config:?}").contains("hunter2"));
+    assert!(!config.data_location().contains("hunter2"));
+
+    let rendered = config.to_toml_redacted();
+    assert!(!rendered.contains("hunter2"), "{rendered}");
+    assert!(
+        rendered.contains(
+            "data_dir = \"./data\"\n\
+             database_url = \"postgres://latchkey:***@db.example.com:5432/latchkey\"\n"
+        ),
+        "{rendered}"
+    );
+    assert!(
+        rendered.contains("# The password in database_url is shown as ***.\n"),
+        "{rendered}"
+    );
+    // Still loadable: everything but the password comes back.
+    let (_dir, file) = dir_with_file(&rendered);
+    let reloaded = load(&Cli::default(), Vec::new(), &file).unwrap();
+    assert_eq!(
+        reloaded.database_url.as_ref().unwrap().to_string(),
+        url.to_string()
+    );
+    assert_eq!(
+        Config {
+            database_url: None,
+            ..reloaded
+        },
+        Config {
+            database_url: None,
+            ..config
+        }
+    );
+
+    // Unset, it is not printed at all; without a password, there is no note.
+    assert!(
+        !Config::default()
+            .to_toml_redacted()
+            .contains("database_url")
+    );
+    let no_password = load(
+        &cli(&[
+            "--database-url",
+            "postgresql:///latchkey?host=/run/postgresql",
+        ]),
+        Vec::new(),
+        Path::new("/nonexistent"),
+    )
+    .unwrap()
+    .to_toml_redacted();
+    assert!(!no_password.contains("shown as ***"), "{no_password}");
 }

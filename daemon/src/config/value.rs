@@ -4,13 +4,15 @@
 //! Each returns `Err(sentence)` naming the offending value and what was expected; the caller adds
 //! where the value came from.
 
+use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
 use ipnet::IpNet;
 
-use super::PublicUrl;
+use super::database_url::DatabaseUrlError;
+use super::{DatabaseUrl, PublicUrl, Secret};
 
 /// `listen`: an IP address and port. Host names are refused rather than resolved.
 pub fn listen(input: &str) -> Result<SocketAddr, String> {
@@ -32,6 +34,19 @@ pub fn listen(input: &str) -> Result<SocketAddr, String> {
 /// `public_url`: see [`PublicUrl`].
 pub fn public_url(input: &str) -> Result<PublicUrl, String> {
     input.parse()
+}
+
+/// `database_url`: see [`DatabaseUrl`]. The message never repeats the value's password.
+pub fn database_url(input: &str) -> Result<DatabaseUrl, String> {
+    input
+        .parse()
+        .map_err(|error: DatabaseUrlError| error.to_string())
+}
+
+/// A flag's value that may hold a secret, kept as given until [`super::Config::load`] parses it
+/// like the other layers' values: clap's own message for a refused value would repeat it.
+pub fn secret_string(input: &str) -> Result<Secret<String>, Infallible> {
+    Ok(Secret::new(input.to_owned()))
 }
 
 /// `data_dir`: any non-empty path.

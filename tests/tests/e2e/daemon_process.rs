@@ -216,7 +216,7 @@ async fn a_bad_environment_value_exits_2_naming_the_variable() {
 }
 
 #[tokio::test]
-async fn check_config_prints_the_effective_configuration_with_the_secret_redacted() {
+async fn check_config_prints_the_effective_configuration_with_the_secrets_redacted() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let data_arg = data.display().to_string();
@@ -229,6 +229,10 @@ async fn check_config_prints_the_effective_configuration_with_the_secret_redacte
             ("LATCHKEY_LISTEN", "127.0.0.1:1999"),
             ("LATCHKEY_PUBLIC_URL", "https://id.example.com"),
             ("LATCHKEY_ENCRYPTION_KEY", key.as_str()),
+            (
+                "LATCHKEY_DATABASE_URL",
+                "postgres://latchkey:hunter2@db.example.com/latchkey",
+            ),
         ],
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -249,8 +253,13 @@ async fn check_config_prints_the_effective_configuration_with_the_secret_redacte
         !stdout.contains(&key),
         "the key itself is never printed: {stdout}"
     );
+    assert!(
+        !stdout.contains("hunter2"),
+        "the database password is never printed: {stdout}"
+    );
     for line in [
         "listen = \"127.0.0.1:1999\"",
+        "database_url = \"postgres://latchkey:***@db.example.com/latchkey\"",
         "public_url = \"https://id.example.com\"",
         &format!("data_dir = \"{data_arg}\""),
         &format!(

@@ -38,6 +38,7 @@ mod oidc_logout;
 mod oidc_tokens;
 mod passkey_refusals;
 mod passkeys;
+mod postgres_harness;
 mod secrets_at_rest;
 mod security_headers;
 mod session_end;
