@@ -152,7 +152,10 @@ pub async fn start_on(
 /// makes it on first start) and seals any secret an earlier release stored in the clear.
 fn open_store(config: &Config, clock: &Arc<dyn Clock>) -> Result<Idm, StartError> {
     private_files::ensure_dir(&config.data_dir)?;
-    let mut store = Store::open(&config.db_path())?;
+    let mut store = match &config.database_url {
+        Some(url) => Store::open_postgres(url.expose())?,
+        None => Store::open(&config.db_path())?,
+    };
     let source = match &config.encryption_key {
         Some(key) => KeySource::Env(key.expose()),
         None => KeySource::File(&config.encryption_key_file),

@@ -97,6 +97,27 @@ pub async fn cli_at(socket: &Path, args: &[&str]) -> CliOutput {
     }
 }
 
+/// The environment variable that runs every test daemon on PostgreSQL instead of the
+/// embedded file: `LATCHKEY_TEST_DATABASE=postgres` (scripts/test runs the suite both ways).
+pub const BACKEND_VAR: &str = "LATCHKEY_TEST_DATABASE";
+
+/// Whether this run keeps test daemons' data in PostgreSQL.
+pub fn on_postgres() -> bool {
+    std::env::var(BACKEND_VAR).is_ok_and(|v| v == "postgres")
+}
+
+/// The database of the daemon whose temp dir is `dir`: made on its first start (on the
+/// shared test server) and remembered in the dir, so that a restart finds its data.
+fn postgres_database_for(dir: &Path) -> String {
+    let remembered = dir.join("database_url");
+    if let Ok(url) = std::fs::read_to_string(&remembered) {
+        return url;
+    }
+    let url = postgres::TestPostgres::shared().fresh_database();
+    std::fs::write(&remembered, &url).expect("remember the test database");
+    url
+}
+
 /// The configuration a test daemon runs with in `data_dir`.
 pub fn test_config(data_dir: &Path, port: u16) -> Config {
     let cli = <Cli as clap::Parser>::parse_from([
@@ -133,6 +154,10 @@ impl TestDaemon {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
         let port = listener.local_addr().expect("local addr").port();
         let mut config = test_config(&dir.path().join("data"), port);
+        if on_postgres() {
+            let url = postgres_database_for(dir.path());
+            config.database_url = Some(url.parse().expect("a test database URL"));
+        }
         configure(&mut config);
         let clock = ManualClock::new(time::macros::datetime!(2026-11-23 08:00:00 UTC));
         let daemon = latchkey_daemon::start_on(&config, Arc::new(clock.clone()), listener)

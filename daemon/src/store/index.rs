@@ -145,7 +145,7 @@ impl Links<'_, '_> {
         a: IdBytes,
         b: IdBytes,
         context: &'static str,
-        op: impl Fn(&mut LinkTable<'_>, (IdBytes, IdBytes)) -> Result<bool, redb::StorageError>,
+        op: impl Fn(&mut LinkTable<'_>, (IdBytes, IdBytes)) -> Result<bool, super::kv::KvError>,
     ) -> Result<bool, StoreError> {
         let existed = op(self.forward, (a, b)).map_err(db(context))?;
         op(self.backward, (b, a)).map_err(db(context))?;
