@@ -172,6 +172,34 @@ impl TestDaemon {
         }
     }
 
+    /// `count` replicas of one deployment: one fresh PostgreSQL database, one encryption key
+    /// and one public URL (every replica must have the same; here the first replica's, as a
+    /// load balancer's would be), each replica its own data directory, port, admin socket
+    /// and clock. Tests address each replica by its `base_url`.
+    pub async fn start_replicas(count: usize) -> Vec<TestDaemon> {
+        let url: latchkey_daemon::config::DatabaseUrl = postgres::TestPostgres::shared()
+            .fresh_database()
+            .parse()
+            .expect("a test database URL");
+        let key: [u8; 32] = rand::random();
+        let mut public_url = None;
+        let mut replicas: Vec<TestDaemon> = Vec::with_capacity(count);
+        for _ in 0..count {
+            let (url, shared_url) = (url.clone(), public_url.clone());
+            let replica = Self::start_with(move |config| {
+                config.database_url = Some(url);
+                config.encryption_key = Some(latchkey_daemon::config::Secret::new(key));
+                if let Some(public) = shared_url {
+                    config.public_url = public;
+                }
+            })
+            .await;
+            public_url.get_or_insert_with(|| replica.config.public_url.clone());
+            replicas.push(replica);
+        }
+        replicas
+    }
+
     pub fn socket(&self) -> PathBuf {
         self.daemon.socket_path().to_path_buf()
     }

@@ -21,7 +21,11 @@ pub(super) fn api_error(err: IdmError) -> ApiError {
         IdmError::SignInFailed { .. } | IdmError::CeremonyExpired | IdmError::Passkey(_) => {
             ApiError::new(ErrorCode::InvalidInput, message)
         }
-        IdmError::Store(_) | IdmError::Random(_) | IdmError::Crypto(_) | IdmError::Sealed(_) => {
+        IdmError::Store(_)
+        | IdmError::Random(_)
+        | IdmError::Crypto(_)
+        | IdmError::Encode(_)
+        | IdmError::Sealed(_) => {
             error!("storage error: {message}");
             ApiError::new(ErrorCode::Internal, message)
         }

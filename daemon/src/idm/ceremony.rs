@@ -30,9 +30,10 @@
 //!   on), which we report as `counter_regression`. A backup-eligibility
 //!   change fails as well.
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 use latchkey_protocol::SignInMethod;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use webauthn_rs::prelude::{
     DiscoverableAuthentication, Passkey, PasskeyRegistration, PublicKeyCredential,
@@ -43,7 +44,8 @@ use webauthn_rs_proto::{
 };
 
 use super::audit::detail;
-use super::ceremony_store::{Ceremonies, CeremonyOwner};
+use super::ceremony_keeper::CeremonyKeeper;
+use super::ceremony_store::CeremonyOwner;
 use super::device_notice::DeviceToken;
 use super::passkey_names::{aaguid_of, default_name};
 use super::passkeys::{PasskeyInfo, validate_name};
@@ -53,6 +55,7 @@ use super::users::User;
 use super::{Actor, Idm, IdmError, SignInFailure, UserId, secrets};
 use crate::store::{PasskeyRecord, StoreError};
 
+#[derive(Serialize, Deserialize)]
 enum State {
     SignIn(Box<DiscoverableAuthentication>),
     Registration {
@@ -67,7 +70,7 @@ pub struct Passkeys {
     idm: Idm,
     rp_id: String,
     origin: Url,
-    ceremonies: Arc<Mutex<Ceremonies<State>>>,
+    ceremonies: Arc<CeremonyKeeper<State>>,
 }
 
 impl std::fmt::Debug for Passkeys {
@@ -142,11 +145,12 @@ impl Passkeys {
             .to_owned();
         let origin = Url::parse(&url.origin().ascii_serialization())
             .map_err(|e| IdmError::Passkey(format!("the public URL has no usable origin: {e}")))?;
+        let shared = idm.store().is_shared();
         let passkeys = Passkeys {
             idm,
             rp_id,
             origin,
-            ceremonies: Arc::new(Mutex::new(Ceremonies::default())),
+            ceremonies: Arc::new(CeremonyKeeper::for_store(shared)),
         };
         passkeys.webauthn("Latchkey")?;
         Ok(passkeys)
@@ -160,10 +164,8 @@ impl Passkeys {
             })
     }
 
-    fn ceremonies(&self) -> std::sync::MutexGuard<'_, Ceremonies<State>> {
-        self.ceremonies
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+    fn ceremonies(&self) -> &CeremonyKeeper<State> {
+        &self.ceremonies
     }
 
     fn now(&self) -> i64 {
@@ -184,9 +186,12 @@ impl Passkeys {
         options.public_key.user_verification = uv_policy(settings.user_verification);
         let json = serde_json::to_value(&options)
             .map_err(|e| IdmError::Passkey(format!("cannot encode the sign-in options: {e}")))?;
-        let id = self
-            .ceremonies()
-            .insert(self.now(), owner, State::SignIn(Box::new(state)))?;
+        let id = self.ceremonies().insert(
+            &self.idm,
+            self.now(),
+            owner,
+            State::SignIn(Box::new(state)),
+        )?;
         Ok((id, json))
     }
 
@@ -221,7 +226,7 @@ impl Passkeys {
         device: Option<&DeviceToken>,
     ) -> Result<(User, SessionToken, Session), IdmError> {
         let fail = |subject: Option<&str>, reason| self.idm.sign_in_failed(actor, subject, reason);
-        let taken = self.ceremonies().take(self.now(), ceremony);
+        let taken = self.ceremonies().take(&self.idm, self.now(), ceremony)?;
         let Some(State::SignIn(state)) = taken else {
             // Audited like any failed sign-in: a replayed request lands here.
             fail(None, SignInFailure::ExpiredCeremony);
@@ -348,6 +353,7 @@ impl Passkeys {
             IdmError::Passkey(format!("cannot encode the registration options: {e}"))
         })?;
         let id = self.ceremonies().insert(
+            &self.idm,
             self.now(),
             owner,
             State::Registration {
@@ -372,7 +378,7 @@ impl Passkeys {
         name: Option<&str>,
         method: SignInMethod,
     ) -> Result<PasskeyInfo, IdmError> {
-        let state = match self.ceremonies().take(self.now(), ceremony) {
+        let state = match self.ceremonies().take(&self.idm, self.now(), ceremony)? {
             Some(State::Registration {
                 user_id: owner,
                 state,

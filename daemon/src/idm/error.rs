@@ -44,6 +44,10 @@ pub enum IdmError {
     #[error("signing key error: {0}")]
     Crypto(String),
 
+    /// A value could not be encoded for storage or sealing (not expected: the types are ours).
+    #[error("cannot encode {0}")]
+    Encode(String),
+
     /// A secret could not be sealed or opened (see `crate::sealing`).
     #[error(transparent)]
     Sealed(#[from] SealError),

@@ -1,5 +1,6 @@
 //! Removing records past their expiry: sessions, login codes, signup tokens
-//! long spent, emailed sign-in links and verification links. Lookups ignore
+//! long spent, emailed sign-in links and verification links, the record of spent sealed
+//! tokens (codes, ceremonies) once they expired. Lookups ignore
 //! expired records anyway; this only reclaims their space.
 //! `jobs::expiry_sweep` calls it every few minutes.
 
@@ -18,6 +19,7 @@ impl Idm {
             let signup_tokens = sweep_signup_tokens(tx, now)?;
             let links = tx.remove_expired_email_links(now)?;
             let verifications = tx.remove_expired_email_verifications(now)?;
+            tx.prune_spent_tokens(now)?;
             Ok(sessions + codes + signup_tokens + links + verifications)
         })
     }

@@ -3,6 +3,10 @@
 //! and logs a link holding it. Whoever opens the link creates the first
 //! admin account and is signed in to add a passkey. The token dies once an
 //! admin exists, however that happened, and a restart makes a new one.
+//!
+//! Replicas sharing a database each log a link at start, and the link may be opened on
+//! any of them: there the token is sealed with the deployment's key (`sealed_tokens`)
+//! instead, so every replica recognises every replica's link, until an admin exists.
 
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -19,7 +23,12 @@ use crate::store::TokenHash;
 #[derive(Clone, Default)]
 pub struct SetupGate {
     hash: Arc<Mutex<Option<TokenHash>>>,
+    /// The store is shared: tokens are sealed, and any replica's opens.
+    sealed: bool,
 }
+
+/// The sealing label of setup tokens.
+const LABEL: &str = "setup link";
 
 impl std::fmt::Debug for SetupGate {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -28,7 +37,10 @@ impl std::fmt::Debug for SetupGate {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .is_some();
-        f.debug_struct("SetupGate").field("open", &open).finish()
+        f.debug_struct("SetupGate")
+            .field("open", &open)
+            .field("sealed", &self.sealed)
+            .finish()
     }
 }
 
@@ -40,14 +52,26 @@ impl SetupGate {
         if idm.counts()?.admins > 0 {
             return Ok((SetupGate::default(), None));
         }
+        if idm.store().is_shared() {
+            let token = idm.seal_token(LABEL, &idm.now().to_be_bytes())?;
+            let gate = SetupGate {
+                sealed: true,
+                ..SetupGate::default()
+            };
+            return Ok((gate, Some(token)));
+        }
         let token = secrets::random_token::<16>()?;
         let gate = SetupGate {
             hash: Arc::new(Mutex::new(Some(secrets::sha256(token.as_bytes())))),
+            sealed: false,
         };
         Ok((gate, Some(token)))
     }
 
-    fn matches(&self, token: &str) -> bool {
+    fn matches(&self, idm: &Idm, token: &str) -> bool {
+        if self.sealed {
+            return idm.open_token(LABEL, token.trim()).is_some();
+        }
         let stored = *self.hash.lock().unwrap_or_else(PoisonError::into_inner);
         stored.is_some_and(|hash| hash == secrets::sha256(token.trim().as_bytes()))
     }
@@ -59,7 +83,7 @@ impl SetupGate {
     /// Whether `token` is the live setup token and still no admin exists.
     /// Burns the token if an admin has appeared meanwhile.
     pub fn check(&self, idm: &Idm, token: &str) -> Result<bool, IdmError> {
-        if !self.matches(token) {
+        if !self.matches(idm, token) {
             return Ok(false);
         }
         if idm.counts()?.admins > 0 {

@@ -27,6 +27,7 @@ mod records;
 mod schema;
 mod secret_records;
 mod signup;
+mod spent;
 mod tx;
 mod user_records;
 mod users;

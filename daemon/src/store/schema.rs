@@ -205,3 +205,9 @@ pub const USER_EMAIL_VERIFICATIONS: TableDefinition<(IdBytes, TokenHash), ()> =
 /// (UTC seconds): the browsers a user has signed in from.
 pub const KNOWN_DEVICES: TableDefinition<(IdBytes, TokenHash), i64> =
     TableDefinition::new("known_devices_v1");
+
+/// `SPENT_TOKENS`: SHA-256 of a single-use token that carries its own state, sealed
+/// (authorization codes and passkey ceremonies when replicas share the database) → until
+/// when it could still be presented (unix seconds). Its presence is what makes a second
+/// use a replay; swept once past.
+pub const SPENT_TOKENS: TableDefinition<TokenHash, i64> = TableDefinition::new("spent_tokens_v1");

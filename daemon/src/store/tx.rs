@@ -146,6 +146,7 @@ macro_rules! tables {
             }
 
             $(
+                #[allow(dead_code, reason = "a table that is only written through its pair or its writer")]
                 pub(super) fn $field(&self) -> Result<&A::Table<$k, $v>, StoreError> {
                     lazy(&self.$field, || A::open(&self.txn, $def), $what)
                 }
@@ -226,6 +227,7 @@ tables! {
     email_verifications, email_verifications_mut: schema::EMAIL_VERIFICATIONS, "opening email verification links" => TokenHash, &'static [u8];
     user_email_verifications, user_email_verifications_mut: schema::USER_EMAIL_VERIFICATIONS, "opening the user email verification index" => (IdBytes, TokenHash), ();
     known_devices, known_devices_mut: schema::KNOWN_DEVICES, "opening known devices" => (IdBytes, TokenHash), i64;
+    spent_tokens, spent_tokens_mut: schema::SPENT_TOKENS, "opening spent tokens" => TokenHash, i64;
 }
 
 /// A table and its index, both writable at once (they change together).

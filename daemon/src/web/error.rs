@@ -117,6 +117,7 @@ impl From<IdmError> for WebError {
             }
             error @ (IdmError::Random(_)
             | IdmError::Crypto(_)
+            | IdmError::Encode(_)
             | IdmError::Sealed(_)
             | IdmError::Store(_)) => {
                 tracing::error!("web request failed: {error}");

@@ -12,6 +12,7 @@
 mod amr;
 mod claims;
 mod clients;
+mod code_keeper;
 mod consent;
 pub mod jwt;
 mod key_set;
@@ -34,7 +35,7 @@ mod session_end;
 pub mod token;
 pub mod userinfo;
 
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
 
 pub use claims::{MAX_CLAIMS, RESERVED_CLAIMS};
 pub use clients::Client;
@@ -69,7 +70,7 @@ pub struct Oidc {
 /// document.
 #[derive(Debug)]
 struct FlowState {
-    codes: Mutex<grants::CodeStore>,
+    codes: code_keeper::CodeKeeper,
     discovery: Arc<[u8]>,
 }
 
@@ -80,7 +81,7 @@ impl Oidc {
         let keys = key_store::load_or_create(&idm)?;
         let issuer = issuer.trim_end_matches('/');
         let flows = FlowState {
-            codes: Mutex::default(),
+            codes: code_keeper::CodeKeeper::for_store(idm.store().is_shared()),
             discovery: Arc::from(discovery::document(issuer, keys.active_alg())),
         };
         let oidc = Oidc {
@@ -112,11 +113,8 @@ impl Oidc {
     }
 
     /// The authorization codes in flight.
-    fn codes(&self) -> MutexGuard<'_, grants::CodeStore> {
-        self.flows
-            .codes
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+    fn codes(&self) -> &code_keeper::CodeKeeper {
+        &self.flows.codes
     }
 }
 

@@ -129,7 +129,7 @@ impl Oidc {
             .as_deref()
             .ok_or_else(|| OAuthError::invalid_request("redirect_uri is missing"))?;
         let now = self.idm.now();
-        let redeemed = self.codes().redeem(now, code);
+        let redeemed = self.codes().redeem(&self.idm, now, code)?;
         let pending = match redeemed {
             Redeemed::Fresh(pending) => pending,
             Redeemed::Unknown => {

@@ -72,7 +72,7 @@ impl Oidc {
         request: &AuthorizeRequest,
         pending: PendingCode,
     ) -> Result<AuthorizationResponse, IdmError> {
-        let code = self.codes().insert(self.idm.now(), pending)?;
+        let code = self.codes().insert(&self.idm, self.idm.now(), pending)?;
         Ok(request.target.respond(self.issuer(), vec![("code", code)]))
     }
 }
