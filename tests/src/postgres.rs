@@ -149,6 +149,32 @@ impl TestPostgres {
         self.psql_in(database, sql)
     }
 
+    /// Stops the server as an outage would (`pg_ctl stop -m immediate`: connections cut, no
+    /// shutdown checkpoint); [`resume`](Self::resume) brings it back on the same port.
+    pub fn pause(&self) {
+        let mut pg_ctl = self.command("pg_ctl");
+        pg_ctl
+            .arg("stop")
+            .arg("--pgdata")
+            .arg(self.data_dir())
+            .args(["--mode", "immediate", "--wait", "--silent"]);
+        run(&mut pg_ctl, "pg_ctl stop -m immediate");
+    }
+
+    /// Starts the server again after [`pause`](Self::pause), on the same port and data.
+    pub fn resume(&self) {
+        let mut pg_ctl = self.command("pg_ctl");
+        pg_ctl
+            .arg("start")
+            .arg("--pgdata")
+            .arg(self.data_dir())
+            .arg("--log")
+            .arg(self.log_path())
+            .args(["--wait", "--timeout", "60", "--silent"])
+            .arg(format!("--options=-p {}", self.port));
+        run(&mut pg_ctl, "pg_ctl start (resume)");
+    }
+
     /// The port the server listens on, on 127.0.0.1.
     pub fn port(&self) -> u16 {
         self.port

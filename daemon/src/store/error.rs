@@ -53,6 +53,13 @@ pub enum StoreError {
     NotFound,
 }
 
+impl StoreError {
+    /// Whether the database could not be reached: the request may succeed when it is back.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, StoreError::Backend { source, .. } if source.is_unavailable())
+    }
+}
+
 /// Short form for the many table calls that can only fail with I/O, an unreachable
 /// database or corruption: `table.get(k).map_err(db("reading a user"))?`.
 pub(crate) fn db<E: Into<super::kv::KvError>>(

@@ -67,6 +67,16 @@ impl WebError {
         )
     }
 
+    /// The database cannot be reached (it is down or restarting); the request may succeed in a
+    /// moment, so a load balancer or the user may retry.
+    pub fn unavailable() -> WebError {
+        WebError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "The service cannot reach its database right now. Please try again in a moment.",
+        )
+    }
+
     pub fn rate_limited(retry_after: u64) -> WebError {
         let minutes = retry_after.div_ceil(60);
         let when = if retry_after < 60 {
@@ -120,6 +130,12 @@ impl From<IdmError> for WebError {
             | IdmError::Encode(_)
             | IdmError::Sealed(_)
             | IdmError::Store(_)) => {
+                if let IdmError::Store(e) = &error
+                    && e.is_unavailable()
+                {
+                    tracing::error!("web request failed: {error}");
+                    return WebError::unavailable();
+                }
                 tracing::error!("web request failed: {error}");
                 WebError::internal()
             }

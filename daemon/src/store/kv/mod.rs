@@ -45,6 +45,13 @@ pub enum KvError {
     ReadOnly,
 }
 
+impl KvError {
+    /// Whether the database could not be reached (see `PgError::is_unavailable`).
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, KvError::Postgres(e) if e.is_unavailable())
+    }
+}
+
 macro_rules! from_redb {
     ($($t:ty),*) => {$(
         impl From<$t> for KvError {

@@ -49,6 +49,27 @@ pub enum PgError {
     Ended,
 }
 
+impl PgError {
+    /// Whether PostgreSQL could not be reached or dropped the connection (it is down,
+    /// restarting, or the network is), as opposed to refusing a statement: a request that
+    /// failed so may succeed once it is back, with a connection the pool makes anew.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            PgError::Unreachable(_) | PgError::Stopped => true,
+            PgError::Query(e) => {
+                e.is_closed()
+                    || e.as_db_error().is_none_or(|db| {
+                        // Class 08: connection exception; 57P0x: the server is shutting down
+                        // or starting up.
+                        let code = db.code().code();
+                        code.starts_with("08") || code.starts_with("57P")
+                    })
+            }
+            PgError::Url(_) | PgError::Start(_) | PgError::Ended => false,
+        }
+    }
+}
+
 /// tokio-postgres says only "db error" unless asked for the server's message.
 fn detail(e: &tokio_postgres::Error) -> String {
     match e.as_db_error() {
@@ -118,7 +139,17 @@ impl PgDatabase {
             }),
         };
         let pool = database.shared.pool.clone();
-        drop(database.run(async move { pool.get().await })??);
+        let synchronous_commit = database.run(async move {
+            let conn = pool.get().await?;
+            let row = conn.query_one("SHOW synchronous_commit", &[]).await?;
+            Ok::<String, PgError>(row.try_get(0)?)
+        })??;
+        if synchronous_commit == "off" {
+            tracing::warn!(
+                "PostgreSQL runs with synchronous_commit = off: a write latchkeyd has \
+                 acknowledged can be lost if the server crashes; set it to on (the default)"
+            );
+        }
         Ok(database)
     }
 
