@@ -209,6 +209,7 @@ async fn serve(
         version: VERSION,
         public_url: config.public_url.as_str().to_owned(),
         data_dir: config.data_dir.clone(),
+        database: config.data_location(),
         started_at: clock.now(),
     });
     let shutdown = CancellationToken::new();

@@ -235,6 +235,10 @@ pub struct DaemonStatus {
     pub daemon_version: String,
     pub public_url: String,
     pub data_dir: String,
+    /// Where the data is: the embedded file's path, or `PostgreSQL <url>` with the password
+    /// masked (replicas then share it). Empty from a daemon older than this field.
+    #[serde(default)]
+    pub database: String,
     pub user_count: u64,
     pub admin_count: u64,
     pub group_count: u64,

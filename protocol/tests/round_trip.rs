@@ -283,6 +283,7 @@ fn responses() -> Vec<Response> {
                 daemon_version: "0.1.0".into(),
                 public_url: "http://localhost:1411".into(),
                 data_dir: "./data".into(),
+                database: "PostgreSQL postgres://latchkey:***@db.example:5432/latchkey".into(),
                 user_count: 3,
                 admin_count: 1,
                 group_count: 1,

@@ -62,6 +62,7 @@ pub(super) fn handle(
                     daemon_version: ctx.info.version.to_owned(),
                     public_url: ctx.info.public_url.clone(),
                     data_dir: ctx.info.data_dir.display().to_string(),
+                    database: ctx.info.database.clone(),
                     user_count: counts.users,
                     admin_count: counts.admins,
                     group_count: counts.groups,

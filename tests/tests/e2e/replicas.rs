@@ -163,3 +163,28 @@ async fn the_setup_link_of_one_replica_opens_on_another_until_an_admin_exists() 
         assert_eq!(status, StatusCode::NOT_FOUND);
     }
 }
+
+#[tokio::test]
+async fn every_replica_names_the_shared_database_without_its_password() {
+    let replicas = TestDaemon::start_replicas(2).await;
+    let password = latchkey_tests::postgres::TestPostgres::shared().password();
+    for t in &replicas {
+        let out = t.cli(&["status", "--json"]).await;
+        assert_eq!(out.code, 0, "{out:?}");
+        let database = out.json()["database"].as_str().unwrap().to_owned();
+        assert!(
+            database.starts_with("PostgreSQL postgres://latchkey:***@127.0.0.1:"),
+            "{database}"
+        );
+        let text = t.cli(&["status"]).await;
+        assert!(text.stdout.contains(&database), "{}", text.stdout);
+        assert!(!out.stdout.contains(password) && !text.stdout.contains(password));
+    }
+    // One deployment: a user made through one replica's console is on the other's.
+    let out = replicas[0]
+        .cli(&["user", "create", "--username", "carol", "--json"])
+        .await;
+    assert_eq!(out.code, 0, "{out:?}");
+    let list = replicas[1].cli(&["user", "list", "--json"]).await;
+    assert!(list.stdout.contains("\"carol\""), "{}", list.stdout);
+}

@@ -13,6 +13,7 @@ pub fn status_lines(status: &DaemonStatus) -> String {
         ("daemon", format!("latchkeyd {}", status.daemon_version)),
         ("public url", status.public_url.clone()),
         ("data dir", status.data_dir.clone()),
+        ("database", or_dash(&status.database)),
         ("users", thousands(status.user_count)),
         ("admins", thousands(status.admin_count)),
         ("groups", thousands(status.group_count)),

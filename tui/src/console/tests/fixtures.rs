@@ -104,6 +104,7 @@ pub fn status(users: u64) -> DaemonStatus {
         daemon_version: "0.1.0".to_owned(),
         public_url: "http://localhost:1411".to_owned(),
         data_dir: "/var/lib/latchkey".to_owned(),
+        database: "/var/lib/latchkey/latchkey.redb".to_owned(),
         user_count: users,
         admin_count: 1,
         group_count: 3,
