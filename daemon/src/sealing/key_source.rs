@@ -44,7 +44,8 @@ pub enum KeyError {
     #[error(
         "the encryption key from {origin} (key id {found}) is not the key this database's secrets \
          were encrypted with (key id {expected}). Start latchkeyd with that key: restore the key \
-         file from your backup of it, or set {ENV_VAR} to it. Without it the signing keys, \
+         file from your backup of it (every replica of a deployment needs the same key), or set \
+         {ENV_VAR} to it. Without it the signing keys, \
          smtp.password and ldap.bind_password in the database cannot be read"
     )]
     WrongKey {
@@ -54,8 +55,9 @@ pub enum KeyError {
     },
     #[error(
         "the encryption key file {} does not exist, but the secrets in the database were \
-         encrypted with a key (key id {expected}). Restore that file from your backup of it, or \
-         set {ENV_VAR} to the key. latchkeyd does not make a new key over encrypted data: a new \
+         encrypted with a key (key id {expected}). Restore that file from your backup of it (for \
+         a new replica of a deployment: copy it from another replica), or set {ENV_VAR} to the \
+         key. latchkeyd does not make a new key over encrypted data: a new \
          key could not open the signing keys, smtp.password and ldap.bind_password",
         path.display()
     )]

@@ -188,3 +188,24 @@ async fn every_replica_names_the_shared_database_without_its_password() {
     let list = replicas[1].cli(&["user", "list", "--json"]).await;
     assert!(list.stdout.contains("\"carol\""), "{}", list.stdout);
 }
+
+#[tokio::test]
+async fn a_replica_without_the_deployments_key_refuses_to_start_and_says_where_to_get_it() {
+    let replicas = TestDaemon::start_replicas(1).await;
+    let url = replicas[0].config.database_url.clone();
+    let dir = tempfile::tempdir().unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let mut config = latchkey_tests::test_config(&dir.path().join("data"), port);
+    config.database_url = url;
+    let clock =
+        latchkey_daemon::clock::ManualClock::new(time::macros::datetime!(2026-11-23 08:00:00 UTC));
+    let err = latchkey_daemon::start_on(&config, std::sync::Arc::new(clock), listener)
+        .await
+        .expect_err("a replica without the key must not start");
+    let message = err.to_string();
+    assert!(
+        message.contains("does not exist") && message.contains("copy it from another replica"),
+        "{message}"
+    );
+}
