@@ -10,7 +10,7 @@ use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Clear, Padding, Paragraph, Wrap};
+use ratatui::widgets::{Block, Clear, Padding};
 
 use super::expiry::{self, CUSTOM};
 use super::input::{Edit, TextInput};
@@ -149,13 +149,7 @@ pub fn render_picker(picker: &ExpiryPicker, frame: &mut Frame, area: Rect) {
     lines.push(theme::error_line(picker.error.as_deref()));
     let hints = [("↑↓", "choose"), ("Enter", "create"), ("Esc", "cancel")];
     lines.push(theme::creating_or(picker.busy, &hints));
-    let inner = block.inner(popup);
-    frame.render_widget(
-        Paragraph::new(lines)
-            .block(block)
-            .wrap(Wrap { trim: false }),
-        popup,
-    );
+    let inner = theme::draw_dialog(frame, block, lines, popup);
     if custom_selected && !picker.busy {
         // "▸ Other: " is 9 cells; the custom row is the 8th line.
         let x = inner.x + 9 + u16::try_from(picker.custom.cursor()).unwrap_or(0);

@@ -10,7 +10,7 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Clear, Padding, Paragraph, Row, Table, TableState, Wrap};
+use ratatui::widgets::{Block, Clear, Padding, Paragraph, Row, Table, TableState};
 
 use super::expiry::{self, CUSTOM};
 use super::input::{Edit, TextInput};
@@ -345,13 +345,7 @@ pub fn render_dialog(dialog: &SignupTokenDialog, frame: &mut Frame, area: Rect) 
         ("Esc", "cancel"),
     ];
     lines.push(theme::creating_or(dialog.busy, &hints));
-    let inner = block.inner(popup);
-    frame.render_widget(
-        Paragraph::new(lines)
-            .block(block)
-            .wrap(Wrap { trim: false }),
-        popup,
-    );
+    let inner = theme::draw_dialog(frame, block, lines, popup);
     if dialog.busy {
         return;
     }

@@ -57,6 +57,24 @@ pub fn key_hints(items: &[(&'static str, &'static str)]) -> Line<'static> {
     Line::from(spans)
 }
 
+/// Draws a dialog's lines, wrapped, in its block over `area`; the area inside the border
+/// (where a dialog puts its cursor).
+pub fn draw_dialog(
+    frame: &mut ratatui::Frame<'_>,
+    block: ratatui::widgets::Block<'_>,
+    lines: Vec<Line<'_>>,
+    area: ratatui::layout::Rect,
+) -> ratatui::layout::Rect {
+    let inner = block.inner(area);
+    frame.render_widget(
+        ratatui::widgets::Paragraph::new(lines)
+            .block(block)
+            .wrap(ratatui::widgets::Wrap { trim: false }),
+        area,
+    );
+    inner
+}
+
 /// A dialog's last line but one: its error, or blank so the layout does not jump.
 pub fn error_line(error: Option<&str>) -> Line<'static> {
     match error {
