@@ -23,6 +23,7 @@
 
 pub mod expiry_sweep;
 pub mod ldap_sync;
+pub mod lease;
 pub mod mail_delivery;
 pub mod rate_limit_sweep;
 

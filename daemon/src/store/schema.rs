@@ -205,3 +205,13 @@ pub const USER_EMAIL_VERIFICATIONS: TableDefinition<(IdBytes, TokenHash), ()> =
 /// (UTC seconds): the browsers a user has signed in from.
 pub const KNOWN_DEVICES: TableDefinition<(IdBytes, TokenHash), i64> =
     TableDefinition::new("known_devices_v1");
+// --- Jobs shared by replicas ---
+
+/// `LEASES`: job name (`mail_delivery`, `ldap_sync`, `expiry_sweep`) → `StoredLease`: the
+/// replica that runs the job now and until when. One row per job that has a holder.
+pub const LEASES: TableDefinition<&str, &[u8]> = TableDefinition::new("leases_v1");
+
+/// `LDAP_SYNC_STATE`: `"last"` → `StoredLdapSyncState`: how the last LDAP sync went, whichever
+/// replica ran it, for every console and for the schedule.
+pub const LDAP_SYNC_STATE: TableDefinition<&str, &[u8]> =
+    TableDefinition::new("ldap_sync_state_v1");
