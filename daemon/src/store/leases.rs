@@ -79,7 +79,7 @@ impl WriteTx<'_> {
     /// Gives up the lease on `job` if `holder` has it (a clean stop hands
     /// the job over at once); returns whether it did.
     pub fn release_lease(&mut self, job: &str, holder: &str) -> Result<bool, StoreError> {
-        if !self.lease(job)?.is_some_and(|lease| lease.holder == holder) {
+        if self.lease(job)?.is_none_or(|lease| lease.holder != holder) {
             return Ok(false);
         }
         self.t
