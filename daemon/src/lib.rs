@@ -72,6 +72,7 @@ pub struct RunningDaemon {
     http: JoinHandle<std::io::Result<()>>,
     mail: mail::MailService,
     ldap: jobs::LdapSync,
+    replica: idm::ReplicaId,
 }
 
 impl RunningDaemon {
@@ -96,6 +97,11 @@ impl RunningDaemon {
     /// The one-time first-admin link logged at start, when no admin existed then.
     pub fn setup_link(&self) -> Option<&str> {
         self.setup_link.as_deref()
+    }
+
+    /// This process's id among replicas, as job leases name their holder.
+    pub fn replica_id(&self) -> &idm::ReplicaId {
+        &self.replica
     }
 
     /// Makes the mail delivery worker look at the outbox now (tests call
@@ -248,6 +254,9 @@ async fn serve(
     .with_tasks(tracker.clone())
     .with_body_timeout(config.http.body_timeout);
     let limiter = web_state.limiter.clone();
+    // Who this process is among replicas sharing a database: the holder
+    // named in the leases of the jobs that run once (`jobs/mod.rs`).
+    let replica = idm::ReplicaId::random();
     let http = tokio::spawn(web::serve::serve(
         listener,
         web::router(web_state),
@@ -260,7 +269,12 @@ async fn serve(
         move || limiter.retain_recent(),
         shutdown.clone(),
     ));
-    let ldap = jobs::LdapSync::new(idm.clone(), Arc::new(ldap::LdapDirectory), events.clone());
+    let ldap = jobs::LdapSync::new(
+        idm.clone(),
+        Arc::new(ldap::LdapDirectory),
+        events.clone(),
+        replica.clone(),
+    );
     tracker.spawn(ldap.clone().schedule(shutdown.clone()));
     let mail = mail::MailService::new(Arc::new(mail::SmtpMailer));
     idm.store().set_mail_observer({
@@ -270,11 +284,13 @@ async fn serve(
     tracker.spawn(jobs::mail_delivery::run(
         idm.clone(),
         mail.clone(),
+        replica.clone(),
         shutdown.clone(),
     ));
     tracker.spawn(jobs::expiry_sweep::run(
         idm.clone(),
         oidc.clone(),
+        replica.clone(),
         shutdown.clone(),
     ));
 
@@ -320,5 +336,6 @@ async fn serve(
         http,
         mail,
         ldap,
+        replica,
     })
 }

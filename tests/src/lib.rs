@@ -154,11 +154,12 @@ impl TestDaemon {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
         let port = listener.local_addr().expect("local addr").port();
         let mut config = test_config(&dir.path().join("data"), port);
-        if on_postgres() {
+        configure(&mut config);
+        // A caller that chose the database (a replica) needs no fresh one.
+        if on_postgres() && config.database_url.is_none() {
             let url = postgres_database_for(dir.path());
             config.database_url = Some(url.parse().expect("a test database URL"));
         }
-        configure(&mut config);
         let clock = ManualClock::new(time::macros::datetime!(2026-11-23 08:00:00 UTC));
         let daemon = latchkey_daemon::start_on(&config, Arc::new(clock.clone()), listener)
             .await
@@ -198,6 +199,24 @@ impl TestDaemon {
             replicas.push(replica);
         }
         replicas
+    }
+
+    /// A second daemon on `first`'s PostgreSQL database, as a replica: its own temp dir, port,
+    /// socket and clock, the same database and the same encryption key (`first`'s key file),
+    /// so secrets sealed by either open on both.
+    pub async fn start_replica_of(first: &TestDaemon) -> TestDaemon {
+        let url = first
+            .config
+            .database_url
+            .clone()
+            .expect("replicas share a PostgreSQL database");
+        let key_file = first.config.encryption_key_file.clone();
+        let dir = tempfile::tempdir().expect("temp dir");
+        Self::start_configured(dir, move |config| {
+            config.database_url = Some(url);
+            config.encryption_key_file = key_file;
+        })
+        .await
     }
 
     pub fn socket(&self) -> PathBuf {

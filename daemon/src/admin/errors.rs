@@ -16,6 +16,8 @@ pub(super) fn api_error(err: IdmError) -> ApiError {
             ApiError::new(ErrorCode::InvalidInput, message).with_field(field)
         }
         IdmError::ReadOnly { .. } => ApiError::new(ErrorCode::ReadOnly, message),
+        // Another replica runs the job now; asking again there, or later, works.
+        IdmError::LeaseLost { .. } => ApiError::new(ErrorCode::Conflict, message),
         // Browser flows; they do not reach the socket today, but if they
         // do they are the caller's input, not the daemon's fault.
         IdmError::SignInFailed { .. } | IdmError::CeremonyExpired | IdmError::Passkey(_) => {

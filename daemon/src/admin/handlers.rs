@@ -363,6 +363,7 @@ fn ldap_error(err: crate::jobs::SyncError) -> ApiError {
         SyncError::Directory(DirectoryError::Config(message)) => {
             ApiError::new(ErrorCode::InvalidInput, message)
         }
+        SyncError::Elsewhere { .. } => ApiError::new(ErrorCode::Conflict, err.to_string()),
         SyncError::Idm(e) => api_error(e),
         other => ApiError::new(ErrorCode::Internal, other.to_string()),
     }

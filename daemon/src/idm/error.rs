@@ -52,6 +52,11 @@ pub enum IdmError {
     #[error(transparent)]
     Sealed(#[from] SealError),
 
+    /// This replica no longer holds the lease of the job whose work this
+    /// was (another replica took the job over): nothing was written.
+    #[error("another replica has taken over {job}; this one stopped")]
+    LeaseLost { job: &'static str },
+
     #[error(transparent)]
     Store(#[from] StoreError),
 }

@@ -22,6 +22,7 @@ mod plan;
 use latchkey_protocol::LdapSyncReport;
 
 use super::audit::{self, detail};
+use super::leases::{Job, ensure_lease};
 use super::{Actor, Idm, IdmError};
 use crate::ldap::DirectorySnapshot;
 use apply::{apply_group, apply_user};
@@ -47,6 +48,11 @@ impl Idm {
     ) -> Result<LdapSyncReport, IdmError> {
         let now = self.now();
         let actor = Actor::system();
+        let single_node = self.single_node();
+        let still_ours = |tx: &crate::store::WriteTx<'_>| match &options.holder {
+            Some(replica) => ensure_lease(tx, Job::LdapSync, replica, self.now(), single_node),
+            None => Ok(()),
+        };
         let plan = plan(&self.store.read()?, snapshot, options, now)?;
         let empty = plan.is_empty();
         let mut report = plan.report;
@@ -59,6 +65,7 @@ impl Idm {
                 let chunk: Vec<UserOp> = users.by_ref().take(USERS_PER_TRANSACTION).collect();
                 let count = chunk.len() as u64;
                 report = self.store.write(|tx| {
+                    still_ours(tx)?;
                     let mut report = report.clone();
                     for op in chunk {
                         apply_user(tx, now, &actor, op, options.on_removed, &mut report)?;
@@ -72,6 +79,7 @@ impl Idm {
         let groups = plan.groups;
         let count = groups.len() as u64;
         let report = self.store.write(|tx| {
+            still_ours(tx)?;
             let mut report = report.clone();
             for op in groups {
                 apply_group(tx, now, &actor, op, &mut report)?;

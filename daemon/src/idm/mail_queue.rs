@@ -9,6 +9,8 @@
 use time::OffsetDateTime;
 
 use super::audit::{self, Subject, detail};
+use super::leases::ReplicaId;
+use super::mail_claims::claimed_elsewhere;
 use super::mail_compose::clip;
 use super::mail_settings::read_smtp;
 use super::{Actor, Idm, IdmError, UserId, to_time};
@@ -80,6 +82,7 @@ pub(crate) fn queue(
         next_attempt_at: now,
         last_error: None,
         gave_up: false,
+        claim: None,
     })?)
 }
 
@@ -92,11 +95,13 @@ pub fn retry_delay(attempts: u32) -> i64 {
 }
 
 impl Idm {
-    /// Messages due for a delivery attempt at `now`, oldest first. Gives up
-    /// (in the same transaction) on messages queued more than a day ago,
-    /// with a `mail_failed` event, and forgets given-up ones after a week.
-    pub fn mail_due(&self) -> Result<Vec<QueuedMail>, IdmError> {
+    /// Messages due for a delivery attempt at `now`, oldest first, leaving
+    /// out those another replica is sending (`mail_claims`). Gives up (in
+    /// the same transaction) on messages queued more than a day ago, with a
+    /// `mail_failed` event, and forgets given-up ones after a week.
+    pub fn mail_due(&self, replica: &ReplicaId) -> Result<Vec<QueuedMail>, IdmError> {
         let now = self.now();
+        let single_node = self.single_node();
         self.store.write(|tx| {
             let mut due = Vec::new();
             for (id, mut message) in tx.outbox()? {
@@ -117,7 +122,8 @@ impl Idm {
                     audit_failure(tx, now, id, &message, reason, gave_up)?;
                     continue;
                 }
-                if message.next_attempt_at <= now {
+                let claimed = claimed_elsewhere(&message, replica, now, single_node);
+                if message.next_attempt_at <= now && !claimed {
                     due.push(QueuedMail {
                         id,
                         kind: message.kind,
@@ -133,14 +139,28 @@ impl Idm {
         })
     }
 
-    /// When the next queued message is due (`None`: nothing is waiting).
-    pub fn mail_next_attempt_at(&self) -> Result<Option<OffsetDateTime>, IdmError> {
+    /// When the next queued message is due (`None`: nothing is waiting). A
+    /// message another replica is sending is due again when its claim ends.
+    pub fn mail_next_attempt_at(
+        &self,
+        replica: &ReplicaId,
+    ) -> Result<Option<OffsetDateTime>, IdmError> {
+        let now = self.now();
+        let single_node = self.single_node();
         let tx = self.store.read()?;
         let next = tx
             .outbox()?
             .into_iter()
             .filter(|(_, m)| !m.gave_up)
-            .map(|(_, m)| m.next_attempt_at.min(m.created_at + GIVE_UP_AFTER_SECS))
+            .map(|(_, m)| {
+                let due = m.next_attempt_at.min(m.created_at + GIVE_UP_AFTER_SECS);
+                match &m.claim {
+                    Some(claim) if claimed_elsewhere(&m, replica, now, single_node) => {
+                        due.max(claim.until)
+                    }
+                    _ => due,
+                }
+            })
             .min();
         next.map(to_time).transpose()
     }
@@ -183,6 +203,7 @@ impl Idm {
             message.attempts = message.attempts.saturating_add(1);
             message.next_attempt_at = now.saturating_add(retry_delay(message.attempts));
             message.last_error = Some(error.clone());
+            message.claim = None;
             tx.put_outbox_message(id, &message)?;
             let mut state = tx.mail_state()?;
             state.last_error = Some(error.clone());

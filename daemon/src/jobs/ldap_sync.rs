@@ -1,21 +1,32 @@
-//! Running LDAP syncs: one at a time (a second request waits for the first
-//! and then runs), progress broadcast as `Event::LdapSyncProgress`, the last
-//! result kept for `LdapStatus`, and the schedule: at start-up when enabled,
-//! then whenever the last sync is `ldap.sync_interval_minutes` old by the
-//! daemon's `Clock`. The directory is read through `ldap::DirectorySource`;
-//! what a snapshot changes is `idm::ldap_sync`.
+//! Running LDAP syncs: one at a time (a second request on this replica waits
+//! for the first and then runs), progress broadcast as
+//! `Event::LdapSyncProgress`, the last result kept in the database for
+//! `LdapStatus` (`idm::ldap_sync_state`, so every replica shows it), and the
+//! schedule: at start-up when enabled, then whenever the last sync (by any
+//! replica) is `ldap.sync_interval_minutes` old by the daemon's `Clock`. The
+//! directory is read through `ldap::DirectorySource`; what a snapshot changes
+//! is `idm::ldap_sync`.
+//!
+//! Across replicas a sync holds the `ldap_sync` lease for as long as it runs
+//! (renewed meanwhile, given up at the end), and each of its write
+//! transactions checks it, so two replicas never sync at once. A sync asked
+//! for on a replica while another one syncs is refused with
+//! [`SyncError::Elsewhere`]; a scheduled one is skipped, as is one whose turn
+//! another replica took since it was found due.
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use latchkey_protocol::{Event, LdapStatusView, LdapSyncProgress, LdapSyncReport};
 use time::OffsetDateTime;
 use tokio::sync::{Notify, broadcast};
 use tokio_util::sync::CancellationToken;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
+use super::lease::{LOOK_EVERY, LeaseKeeper};
 use crate::idm::ldap_sync::ApplyOptions;
-use crate::idm::{Idm, IdmError};
+use crate::idm::{Idm, IdmError, Job, ReplicaId};
 use crate::ldap::{DirectoryError, DirectorySource, LdapSettings};
 
 /// Why a sync did not happen or did not finish.
@@ -23,6 +34,12 @@ use crate::ldap::{DirectoryError, DirectorySource, LdapSettings};
 pub enum SyncError {
     #[error("LDAP sync is disabled; turn it on with `latchkey config set ldap.enabled true`")]
     Disabled,
+    /// Another replica is syncing (or just synced): this one did nothing.
+    #[error(
+        "another replica ({holder}) is running an LDAP sync now; `latchkey ldap status` shows \
+         its result when it ends"
+    )]
+    Elsewhere { holder: String },
     /// Nothing was changed.
     #[error(transparent)]
     Directory(#[from] DirectoryError),
@@ -32,25 +49,18 @@ pub enum SyncError {
     Internal(String),
 }
 
-#[derive(Debug, Default)]
-struct State {
-    running: bool,
-    last_sync_at: Option<OffsetDateTime>,
-    last_report: Option<LdapSyncReport>,
-    last_error: Option<String>,
-    /// When the last sync (of any trigger) ended, by the daemon's clock, for
-    /// the schedule.
-    last_finished: Option<OffsetDateTime>,
-}
-
 #[derive(Debug)]
 struct Inner {
     idm: Idm,
     source: Arc<dyn DirectorySource>,
     events: broadcast::Sender<Event>,
-    /// Held for a whole sync: syncs never overlap.
+    /// This process, the holder of the `ldap_sync` lease while it syncs.
+    replica: ReplicaId,
+    /// Held for a whole sync: syncs on this replica never overlap (the lease
+    /// keeps other replicas out).
     gate: tokio::sync::Mutex<()>,
-    state: Mutex<State>,
+    /// Whether this replica is syncing now.
+    running: AtomicBool,
     /// Makes the schedule look at the clock and the settings now.
     wake: Notify,
 }
@@ -71,24 +81,19 @@ impl LdapSync {
         idm: Idm,
         source: Arc<dyn DirectorySource>,
         events: broadcast::Sender<Event>,
+        replica: ReplicaId,
     ) -> LdapSync {
         LdapSync {
             inner: Arc::new(Inner {
                 idm,
                 source,
                 events,
+                replica,
                 gate: tokio::sync::Mutex::new(()),
-                state: Mutex::new(State::default()),
+                running: AtomicBool::new(false),
                 wake: Notify::new(),
             }),
         }
-    }
-
-    fn state(&self) -> MutexGuard<'_, State> {
-        self.inner
-            .state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn announce(&self, phase: &str, done: u64, total: Option<u64>) {
@@ -101,45 +106,98 @@ impl LdapSync {
         let _ = self.inner.events.send(Event::LdapSyncProgress { progress });
     }
 
-    /// The status screen's view. Reads the settings: call from blocking code.
+    /// The status screen's view: the last sync whichever replica ran it, and
+    /// whether any replica is syncing now. Reads the store: call from
+    /// blocking code.
     pub fn status(&self) -> Result<LdapStatusView, IdmError> {
-        let enabled = self.inner.idm.ldap_settings()?.enabled;
-        let state = self.state();
+        let idm = &self.inner.idm;
+        let enabled = idm.ldap_settings()?.enabled;
+        let last = idm.ldap_sync_state()?;
+        let running =
+            self.inner.running.load(Ordering::SeqCst) || idm.lease_holder(Job::LdapSync)?.is_some();
         Ok(LdapStatusView {
             enabled,
-            running: state.running,
-            last_sync_at: state.last_sync_at,
-            last_report: state.last_report.clone(),
-            last_error: state.last_error.clone(),
+            running,
+            last_sync_at: last.finished_at,
+            last_report: last.report,
+            last_error: last.error,
         })
     }
 
-    /// Runs one sync now (after any running one) and returns its report.
-    /// `trigger` says who asked ("start-up", "schedule", an admin), for the
-    /// audit log. A directory that cannot be read changes nothing.
+    /// Runs one sync now (after any running one on this replica) and returns
+    /// its report. `trigger` says who asked ("start-up", "schedule", an
+    /// admin), for the audit log. A directory that cannot be read changes
+    /// nothing. Refused with [`SyncError::Elsewhere`] while another replica
+    /// syncs.
     pub async fn run(&self, trigger: &str) -> Result<LdapSyncReport, SyncError> {
+        self.run_unless_done(trigger, None).await
+    }
+
+    /// [`LdapSync::run`]; with `seen_last`, only if the last sync is still
+    /// the one that was seen when this one was found due (else another
+    /// replica has just synced, and this one is skipped as `Elsewhere`).
+    async fn run_unless_done(
+        &self,
+        trigger: &str,
+        seen_last: Option<Option<OffsetDateTime>>,
+    ) -> Result<LdapSyncReport, SyncError> {
         let _turn = self.inner.gate.lock().await;
         let idm = self.inner.idm.clone();
         let settings = blocking(move || idm.ldap_settings()).await??;
         if !settings.enabled {
             return Err(SyncError::Disabled);
         }
-        self.state().running = true;
-        let result = self.run_locked(&settings, trigger).await;
-        let now = self.inner.idm.clock().now();
-        {
-            let mut state = self.state();
-            state.running = false;
-            state.last_sync_at = Some(now);
-            state.last_finished = Some(now);
-            match &result {
-                Ok(report) => {
-                    state.last_report = Some(report.clone());
-                    state.last_error = None;
-                }
-                Err(e) => state.last_error = Some(e.to_string()),
+        let mut lease = LeaseKeeper::new(
+            self.inner.idm.clone(),
+            Job::LdapSync,
+            self.inner.replica.clone(),
+        );
+        if !lease.hold().await {
+            let idm = self.inner.idm.clone();
+            let holder = blocking(move || idm.lease_holder(Job::LdapSync)).await??;
+            let holder = holder.unwrap_or_else(|| "unknown".to_owned());
+            return Err(SyncError::Elsewhere { holder });
+        }
+        if let Some(seen) = seen_last {
+            let idm = self.inner.idm.clone();
+            let last = blocking(move || idm.ldap_sync_state()).await?;
+            if last.map(|state| state.finished_at).ok() != Some(seen) {
+                lease.release().await;
+                let holder = "it synced just now".to_owned();
+                return Err(SyncError::Elsewhere { holder });
             }
         }
+        self.inner.running.store(true, Ordering::SeqCst);
+        // The lease is renewed while the sync runs; a renewal that finds it
+        // taken over leaves the sync's next commit refused (`LeaseLost`).
+        let renew = async {
+            loop {
+                tokio::time::sleep(LOOK_EVERY).await;
+                lease.hold().await;
+            }
+        };
+        let result = tokio::select! {
+            result = self.run_locked(&settings, trigger) => result,
+            () = renew => Err(SyncError::Internal("the lease renewal stopped".to_owned())),
+        };
+        self.inner.running.store(false, Ordering::SeqCst);
+        let (idm, replica) = (self.inner.idm.clone(), self.inner.replica.clone());
+        let message = result.as_ref().err().map(ToString::to_string);
+        let report = result.as_ref().ok().cloned();
+        let recorded = blocking(move || {
+            let outcome = match (&report, &message) {
+                (Some(report), _) => Ok(report),
+                (None, message) => Err(message.as_deref().unwrap_or_default()),
+            };
+            idm.record_ldap_sync_outcome(&replica, outcome)
+        })
+        .await;
+        match recorded {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => warn!("could not record the LDAP sync's outcome: {e}"),
+            Err(e) => warn!("could not record the LDAP sync's outcome: {e}"),
+        }
+        lease.release().await;
         match &result {
             Ok(report) => info!(
                 "LDAP sync ({trigger}): {} created, {} updated, {} enabled, {} disabled, {} deleted, {} skipped",
@@ -184,6 +242,7 @@ impl LdapSync {
             on_removed: settings.on_removed,
             admin_group: settings.admin_group.clone(),
             trigger: trigger.to_owned(),
+            holder: Some(self.inner.replica.clone()),
         };
         let idm = self.inner.idm.clone();
         let events = self.inner.events.clone();
@@ -231,7 +290,18 @@ impl LdapSync {
             match blocking(move || idm.ldap_settings()).await {
                 Ok(Ok(settings)) if settings.enabled => {
                     let now = self.inner.idm.clock().now();
-                    let last = self.state().last_finished;
+                    let idm = self.inner.idm.clone();
+                    let last = match blocking(move || idm.ldap_sync_state()).await {
+                        Ok(Ok(state)) => state.finished_at,
+                        Ok(Err(e)) => {
+                            warn!("cannot read the last LDAP sync: {e}");
+                            Some(now)
+                        }
+                        Err(e) => {
+                            warn!("cannot read the last LDAP sync: {e}");
+                            Some(now)
+                        }
+                    };
                     let interval = settings.sync_interval_minutes;
                     if let Some(trigger) = due(first, last.unwrap_or(started), now, interval) {
                         // Errors are logged and kept for the status screen.
@@ -239,7 +309,11 @@ impl LdapSync {
                         // write transaction in flight still commits whole.
                         tokio::select! {
                             () = shutdown.cancelled() => break,
-                            _ = self.run(trigger) => {}
+                            result = self.run_unless_done(trigger, Some(last)) => {
+                                if let Err(SyncError::Elsewhere { holder }) = result {
+                                    debug!("LDAP sync ({trigger}) left to another replica ({holder})");
+                                }
+                            }
                         }
                     }
                 }

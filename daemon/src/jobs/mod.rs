@@ -20,9 +20,30 @@
 //!
 //! The sweeps only reclaim space: every lookup already ignores what is
 //! expired by the `Clock`, so how often they run is not a security matter.
+//!
+//! Replicas sharing one PostgreSQL database each run all of these loops, but
+//! mail delivery, LDAP sync and the expiry sweep (audit retention included)
+//! do their work on one replica at a time, under a lease (`idm::leases`: a
+//! row in `LEASES` naming the holder, the process's random `ReplicaId`, and
+//! an end 30 s out by the `Clock`). [`lease::LeaseKeeper`] takes it when it
+//! is free or ended and renews it well before its end (the loops look at
+//! least every [`lease::LOOK_EVERY`]); a clean stop gives it back, a replica
+//! that dies leaves it to end, and another takes the job over then. Mail and
+//! the expiry sweep keep their lease while they run; an LDAP sync holds it
+//! only while it syncs, so a sync asked for on any replica runs there, or is
+//! refused with "another replica is syncing". The work's own writes check the
+//! lease (a mail claim, each sync commit), so a replica that lost it stops
+//! at once. Each message is claimed before it is sent (`idm::mail_claims`),
+//! so no message is sent by two replicas at once; after a crash mid-send it
+//! is due again when its claim ends (at least once). The last LDAP sync's
+//! result lives in the database, so every console shows it.
+//! [`rate_limit_sweep`] stays per replica: the counters it trims are each
+//! process's own memory. On the embedded file the same code runs, and the
+//! lease is always this process's (only one process can open the file).
 
 pub mod expiry_sweep;
 pub mod ldap_sync;
+pub mod lease;
 pub mod mail_delivery;
 pub mod rate_limit_sweep;
 

@@ -1,6 +1,6 @@
 //! The LDAP id indexes: the directory's stable unique id of an entry → the
-//! user or group a sync made for it. Written by the sync in the same write
-//! transaction as the record.
+//! user or group a sync made for it, written by the sync in the same write
+//! transaction as the record; and how the last sync went (`LDAP_SYNC_STATE`).
 
 use std::collections::HashMap;
 
@@ -9,8 +9,10 @@ use super::kv::ReadableTable;
 use super::StoreError;
 use super::error::db;
 use super::index;
-use super::records::{GroupId, UserId};
+use super::records::{GroupId, LdapSyncStateRecord, UserId, decode, encode};
 use super::tx::{Access, Tables, WriteTx};
+
+const LDAP_SYNC_STATE_KEY: &str = "last";
 
 impl<A: Access> Tables<A> {
     /// Every directory user id → user id.
@@ -46,6 +48,18 @@ impl<A: Access> Tables<A> {
     pub fn user_id_by_ldap_id(&self, ldap_id: &str) -> Result<Option<UserId>, StoreError> {
         Ok(index::lookup(self.t.ldap_id_to_user_id()?, ldap_id)?.map(UserId::from_bytes))
     }
+
+    /// How the last sync went, whichever replica ran it (default: none ran yet).
+    pub fn ldap_sync_state(&self) -> Result<LdapSyncStateRecord, StoreError> {
+        Ok(self
+            .t
+            .ldap_sync_state()?
+            .get(LDAP_SYNC_STATE_KEY)
+            .map_err(db("reading the LDAP sync state"))?
+            .map(|bytes| decode(bytes.value()))
+            .transpose()?
+            .unwrap_or_default())
+    }
 }
 
 impl WriteTx<'_> {
@@ -79,6 +93,14 @@ impl WriteTx<'_> {
             .ldap_id_to_group_id_mut()?
             .remove(ldap_id)
             .map_err(db("writing the LDAP group id index"))?;
+        Ok(())
+    }
+
+    pub fn put_ldap_sync_state(&mut self, state: &LdapSyncStateRecord) -> Result<(), StoreError> {
+        self.t
+            .ldap_sync_state_mut()?
+            .insert(LDAP_SYNC_STATE_KEY, encode(state)?.as_slice())
+            .map_err(db("writing the LDAP sync state"))?;
         Ok(())
     }
 }

@@ -197,6 +197,7 @@ mod tests {
             next_attempt_at: 0,
             last_error: None,
             gave_up: false,
+            claim: None,
         }
     }
 

@@ -15,9 +15,12 @@ mod email_verified_step;
 mod error;
 mod groups;
 mod index;
+mod job_records;
 mod kv;
 mod ldap;
+mod leases;
 mod mail;
+mod mail_records;
 mod meta;
 mod migrations;
 mod oidc_admin;
@@ -39,6 +42,7 @@ use redb::{DatabaseError, StorageError};
 
 pub use error::StoreError;
 pub use kv::PgError;
+pub use leases::LeaseGrant;
 pub use migrations::SCHEMA_VERSION;
 pub use oidc_admin::ClaimsOwner;
 pub use records::RefreshTokenRecord;
@@ -48,7 +52,10 @@ pub use records::{
     SettingRecord, SettingValue, SigningKeyRecord, SignupTokenRecord, UserId, UserRecord,
     WebauthnHandle,
 };
-pub use records::{EmailLinkRecord, EmailVerificationRecord, MailStateRecord, OutboxRecord};
+pub use records::{
+    EmailLinkRecord, EmailVerificationRecord, LdapSyncCountsRecord, LdapSyncStateRecord,
+    LeaseRecord, MailClaim, MailStateRecord, OutboxRecord, SkippedEntryRecord,
+};
 pub use schema::TokenHash;
 pub use secret_records::StoredSecret;
 pub use tx::{Access, Read, ReadTx, Tables, Write, WriteTx};

@@ -11,6 +11,10 @@ use super::schema::IdBytes;
 pub use super::secret_records::{KeyAlg, KeyState, SigningKeyRecord};
 
 pub use super::address_records::{EmailLinkRecord, EmailVerificationRecord, LoginCodeRecord};
+pub use super::job_records::{
+    LdapSyncCountsV1 as LdapSyncCountsRecord, LdapSyncStateRecord, LeaseRecord, SkippedEntryRecord,
+};
+pub use super::mail_records::{MailClaim, MailStateRecord, OutboxRecord};
 pub use super::user_records::UserRecord;
 
 macro_rules! id_type {
@@ -357,63 +361,6 @@ pub(crate) enum StoredSignupToken {
     V1(SignupTokenV1),
 }
 
-// --- Email ---
-
-/// A message in the outbox, current version. Rendered when queued, so a
-/// restart or a settings change does not alter what was promised.
-pub type OutboxRecord = OutboxV1;
-
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct OutboxV1 {
-    /// What it is (`email_link`, `login_code`, `new_device`), for the audit log.
-    pub kind: String,
-    pub to: String,
-    /// The recipient's account, when the mail is for one (audit subject).
-    pub user_id: Option<UserId>,
-    pub subject: String,
-    pub text: String,
-    pub html: String,
-    pub created_at: i64,
-    /// Failed delivery attempts so far.
-    pub attempts: u32,
-    pub next_attempt_at: i64,
-    pub last_error: Option<String>,
-    /// Given up on: kept for the status screen, never sent.
-    pub gave_up: bool,
-}
-
-/// The body holds sign-in links and codes: `Debug` shows only the envelope.
-impl std::fmt::Debug for OutboxV1 {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OutboxV1")
-            .field("kind", &self.kind)
-            .field("attempts", &self.attempts)
-            .field("next_attempt_at", &self.next_attempt_at)
-            .field("gave_up", &self.gave_up)
-            .finish_non_exhaustive()
-    }
-}
-
-#[derive(Serialize, Deserialize)]
-pub(crate) enum StoredOutboxMessage {
-    V1(OutboxV1),
-}
-
-/// How delivery has been going, current version.
-pub type MailStateRecord = MailStateV1;
-
-#[derive(Clone, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
-pub struct MailStateV1 {
-    pub last_sent_at: Option<i64>,
-    pub last_error: Option<String>,
-    pub last_error_at: Option<i64>,
-}
-
-#[derive(Serialize, Deserialize)]
-pub(crate) enum StoredMailState {
-    V1(MailStateV1),
-}
-
 /// An emailed sign-in link, version 1 (the current version and its envelope
 /// are in `address_records`). Keyed by the SHA-256 of the browser-binding
 /// cookie; the link token and the code are stored hashed.
@@ -496,8 +443,6 @@ versioned!(PasskeyV1, StoredPasskey, "passkey");
 versioned!(SettingV1, StoredSetting, "setting");
 versioned!(ClaimsV1, StoredClaims, "custom claims");
 versioned!(SignupTokenV1, StoredSignupToken, "signup token");
-versioned!(OutboxV1, StoredOutboxMessage, "queued mail message");
-versioned!(MailStateV1, StoredMailState, "mail state");
 
 impl Versioned for SessionV2 {
     type Stored = StoredSession;

@@ -211,3 +211,13 @@ pub const KNOWN_DEVICES: TableDefinition<(IdBytes, TokenHash), i64> =
 /// when it could still be presented (unix seconds). Its presence is what makes a second
 /// use a replay; swept once past.
 pub const SPENT_TOKENS: TableDefinition<TokenHash, i64> = TableDefinition::new("spent_tokens_v1");
+// --- Jobs shared by replicas ---
+
+/// `LEASES`: job name (`mail_delivery`, `ldap_sync`, `expiry_sweep`) → `StoredLease`: the
+/// replica that runs the job now and until when. One row per job that has a holder.
+pub const LEASES: TableDefinition<&str, &[u8]> = TableDefinition::new("leases_v1");
+
+/// `LDAP_SYNC_STATE`: `"last"` → `StoredLdapSyncState`: how the last LDAP sync went, whichever
+/// replica ran it, for every console and for the schedule.
+pub const LDAP_SYNC_STATE: TableDefinition<&str, &[u8]> =
+    TableDefinition::new("ldap_sync_state_v1");

@@ -228,6 +228,8 @@ tables! {
     user_email_verifications, user_email_verifications_mut: schema::USER_EMAIL_VERIFICATIONS, "opening the user email verification index" => (IdBytes, TokenHash), ();
     known_devices, known_devices_mut: schema::KNOWN_DEVICES, "opening known devices" => (IdBytes, TokenHash), i64;
     spent_tokens, spent_tokens_mut: schema::SPENT_TOKENS, "opening spent tokens" => TokenHash, i64;
+    leases, leases_mut: schema::LEASES, "opening job leases" => &'static str, &'static [u8];
+    ldap_sync_state, ldap_sync_state_mut: schema::LDAP_SYNC_STATE, "opening the LDAP sync state" => &'static str, &'static [u8];
 }
 
 /// A table and its index, both writable at once (they change together).

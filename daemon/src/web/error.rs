@@ -125,7 +125,9 @@ impl From<IdmError> for WebError {
             IdmError::Passkey(message) => {
                 WebError::new(StatusCode::BAD_REQUEST, "passkey_rejected", message)
             }
+            // Jobs' work; a page never asks for it.
             error @ (IdmError::Random(_)
+            | IdmError::LeaseLost { .. }
             | IdmError::Crypto(_)
             | IdmError::Encode(_)
             | IdmError::Sealed(_)

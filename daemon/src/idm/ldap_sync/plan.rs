@@ -23,6 +23,10 @@ pub struct ApplyOptions {
     pub admin_group: Option<String>,
     /// What started the sync, for the `ldap_sync` audit event.
     pub trigger: String,
+    /// The replica running the sync: each write transaction checks that it
+    /// still holds the `ldap_sync` lease, so a sync whose lease was taken
+    /// over stops at its next commit. `None` checks nothing (tests).
+    pub holder: Option<crate::idm::ReplicaId>,
 }
 
 #[derive(Debug)]

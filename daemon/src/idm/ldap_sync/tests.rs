@@ -45,6 +45,7 @@ fn options(on_removed: OnRemoved) -> ApplyOptions {
         on_removed,
         admin_group: Some("admins".to_owned()),
         trigger: "test".to_owned(),
+        holder: None,
     }
 }
 
