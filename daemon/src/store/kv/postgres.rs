@@ -104,6 +104,14 @@ impl PgDatabase {
     /// can be made now.
     pub fn connect(url: &str, connections: usize) -> Result<PgDatabase, PgError> {
         let mut config: tokio_postgres::Config = url.parse().map_err(PgError::Url)?;
+        if config.get_ssl_mode() == tokio_postgres::config::SslMode::Require {
+            return Err(PgError::Start(
+                "database_url asks for sslmode=require, but latchkeyd does not speak TLS to \
+                 PostgreSQL yet: keep the server on the same host or a private network and \
+                 leave sslmode out (or set it to disable or prefer)"
+                    .to_owned(),
+            ));
+        }
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(CONNECT_TIMEOUT);
         }
