@@ -40,6 +40,7 @@ mod passkey_refusals;
 mod passkeys;
 mod postgres_harness;
 mod postgres_outage;
+mod postgres_schema;
 mod replica_jobs;
 mod replicas;
 mod secrets_at_rest;

@@ -5,6 +5,7 @@
 use std::time::{Duration, Instant};
 
 use latchkey_tests::TestDaemon;
+use latchkey_tests::oidc;
 use latchkey_tests::passkeys::{create_user, signed_in_with_code};
 use latchkey_tests::postgres::TestPostgres;
 use reqwest::StatusCode;
@@ -30,6 +31,8 @@ async fn an_outage_is_answered_clearly_and_the_daemon_recovers_by_itself() {
     })
     .await;
     create_user(&t, "alice").await;
+    let rp = oidc::create_client(&t, &[]).await;
+    let client_credentials = [("grant_type", "client_credentials")];
     let mut browser = signed_in_with_code(&t, "alice").await;
     assert_eq!(health(&t).await.0, StatusCode::OK);
 
@@ -50,6 +53,10 @@ async fn an_outage_is_answered_clearly_and_the_daemon_recovers_by_itself() {
             .unwrap()
             .contains("cannot reach its database")
     );
+    // Relying apps hear the OAuth way: retry later.
+    let (status, error) = oidc::token(&t, &rp, &client_credentials).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{error}");
+    assert_eq!(error["error"], "temporarily_unavailable");
     let out = t.cli(&["user", "create", "--username", "bob"]).await;
     assert_ne!(out.code, 0);
     assert!(out.stderr.contains("PostgreSQL"), "{out:?}");
@@ -64,6 +71,8 @@ async fn an_outage_is_answered_clearly_and_the_daemon_recovers_by_itself() {
         assert!(Instant::now() < deadline, "still failing: {body}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    let (status, tokens) = oidc::token(&t, &rp, &client_credentials).await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
     // The session made before the outage is still there, and writes work again.
     assert!(browser.load("/account").await.contains("alice@example.com"));
     let out = t

@@ -209,3 +209,34 @@ async fn a_replica_without_the_deployments_key_refuses_to_start_and_says_where_t
         "{message}"
     );
 }
+
+#[tokio::test]
+async fn a_refresh_token_raced_on_two_replicas_rotates_once_and_the_reuse_ends_the_family() {
+    let replicas = TestDaemon::start_replicas(2).await;
+    let (a, b) = (&replicas[0], &replicas[1]);
+    create_user(a, "alice").await;
+    let rp = oidc::create_client(a, &[]).await;
+    let url = oidc::authorize_url(a, &rp, &[("scope", "openid offline_access")]);
+    let back = oidc::authorize(a, &browser(), &url).await;
+    let code = oidc::param(&back, "code").expect("a code");
+    let (status, tokens) = oidc::exchange(b, &rp, &code).await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+    let refresh = tokens["refresh_token"].as_str().expect("a refresh token");
+
+    let form = [("grant_type", "refresh_token"), ("refresh_token", refresh)];
+    let (on_a, on_b) = tokio::join!(oidc::token(a, &rp, &form), oidc::token(b, &rp, &form));
+    let (winner, loser) = match (on_a.0, on_b.0) {
+        (StatusCode::OK, StatusCode::BAD_REQUEST) => (on_a.1, on_b.1),
+        (StatusCode::BAD_REQUEST, StatusCode::OK) => (on_b.1, on_a.1),
+        other => panic!("one rotation and one refusal, not {other:?}: {on_a:?} {on_b:?}"),
+    };
+    assert_eq!(loser["error"], "invalid_grant", "{loser}");
+    // The reuse was seen: the token the winner got is dead too, on either replica.
+    let rotated = winner["refresh_token"].as_str().expect("a rotated token");
+    let form = [("grant_type", "refresh_token"), ("refresh_token", rotated)];
+    for t in [a, b] {
+        let (status, error) = oidc::token(t, &rp, &form).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{error}");
+        assert_eq!(error["error"], "invalid_grant");
+    }
+}

@@ -27,6 +27,8 @@ pub enum OAuthErrorCode {
     InsufficientScope,
     UnsupportedTokenType,
     ServerError,
+    /// The database cannot be reached for now (503): the client may retry.
+    TemporarilyUnavailable,
 }
 
 impl OAuthErrorCode {
@@ -48,6 +50,7 @@ impl OAuthErrorCode {
             OAuthErrorCode::InsufficientScope => "insufficient_scope",
             OAuthErrorCode::UnsupportedTokenType => "unsupported_token_type",
             OAuthErrorCode::ServerError => "server_error",
+            OAuthErrorCode::TemporarilyUnavailable => "temporarily_unavailable",
         }
     }
 
@@ -57,6 +60,7 @@ impl OAuthErrorCode {
             OAuthErrorCode::InvalidClient | OAuthErrorCode::InvalidToken => 401,
             OAuthErrorCode::InsufficientScope => 403,
             OAuthErrorCode::ServerError => 500,
+            OAuthErrorCode::TemporarilyUnavailable => 503,
             _ => 400,
         }
     }
@@ -120,7 +124,13 @@ impl std::fmt::Display for OAuthError {
 impl From<IdmError> for OAuthError {
     fn from(error: IdmError) -> OAuthError {
         tracing::error!("an OpenID Connect request failed: {error}");
-        OAuthError::server_error()
+        match error {
+            IdmError::Store(e) if e.is_unavailable() => OAuthError::new(
+                OAuthErrorCode::TemporarilyUnavailable,
+                "the server cannot reach its database right now; try again in a moment",
+            ),
+            _ => OAuthError::server_error(),
+        }
     }
 }
 
@@ -136,6 +146,7 @@ mod tests {
         assert_eq!(OAuthErrorCode::UnsupportedGrantType.status(), 400);
         assert_eq!(OAuthErrorCode::InsufficientScope.status(), 403);
         assert_eq!(OAuthErrorCode::ServerError.status(), 500);
+        assert_eq!(OAuthErrorCode::TemporarilyUnavailable.status(), 503);
         assert_eq!(
             OAuthErrorCode::UnsupportedResponseType.as_str(),
             "unsupported_response_type"
