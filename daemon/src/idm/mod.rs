@@ -33,6 +33,7 @@ pub mod oidc;
 mod passkey_names;
 mod passkey_notice;
 mod passkeys;
+pub mod replicas;
 mod sealed;
 mod secrets;
 mod sessions;
