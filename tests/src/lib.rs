@@ -150,6 +150,39 @@ impl TestDaemon {
         Self::start_configured(dir, configure).await
     }
 
+    /// Starts a daemon on a fresh PostgreSQL database, whatever [`BACKEND_VAR`] says, with an
+    /// encryption key given in the configuration (not a file in its data dir), so that
+    /// [`TestDaemon::start_replica_of`] can start more replicas of it.
+    pub async fn start_on_postgres() -> TestDaemon {
+        let url = postgres::TestPostgres::shared().fresh_database();
+        let key: [u8; 32] = rand::random();
+        Self::start_with(|config| {
+            config.database_url = Some(url.parse().expect("a test database URL"));
+            config.encryption_key = Some(latchkey_daemon::config::Secret::new(key));
+        })
+        .await
+    }
+
+    /// Starts another replica of `first` (started with [`TestDaemon::start_on_postgres`]): its
+    /// own temp dir, port and socket, the same database and encryption key.
+    pub async fn start_replica_of(first: &TestDaemon) -> TestDaemon {
+        let url = first
+            .config
+            .database_url
+            .clone()
+            .expect("the first replica runs on PostgreSQL");
+        let key = first
+            .config
+            .encryption_key
+            .clone()
+            .expect("the first replica's encryption key is in its configuration");
+        Self::start_with(|config| {
+            config.database_url = Some(url);
+            config.encryption_key = Some(key);
+        })
+        .await
+    }
+
     async fn start_configured(dir: TempDir, configure: impl FnOnce(&mut Config)) -> TestDaemon {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
         let port = listener.local_addr().expect("local addr").port();

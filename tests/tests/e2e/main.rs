@@ -39,6 +39,7 @@ mod oidc_tokens;
 mod passkey_refusals;
 mod passkeys;
 mod postgres_harness;
+mod replica_notices;
 mod secrets_at_rest;
 mod security_headers;
 mod session_end;
