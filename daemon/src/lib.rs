@@ -293,6 +293,16 @@ async fn serve(
         replica.clone(),
         shutdown.clone(),
     ));
+    // Replicas sharing a PostgreSQL database hear what the others changed.
+    if let Some(notices) = idm.replica_notices() {
+        tracker.spawn(jobs::replica_notices::run(
+            idm.clone(),
+            oidc.clone(),
+            events.clone(),
+            notices,
+            shutdown.clone(),
+        ));
+    }
 
     let admin = AdminServer::new(
         socket,

@@ -150,6 +150,40 @@ impl TestDaemon {
         Self::start_configured(dir, configure).await
     }
 
+    /// Starts a daemon on a fresh PostgreSQL database, whatever [`BACKEND_VAR`] says, with an
+    /// encryption key given in the configuration (not a file in its data dir), so that
+    /// [`TestDaemon::start_replica_of`] can start more replicas of it.
+    pub async fn start_on_postgres() -> TestDaemon {
+        let url = postgres::TestPostgres::shared().fresh_database();
+        let key: [u8; 32] = rand::random();
+        Self::start_with(|config| {
+            config.database_url = Some(url.parse().expect("a test database URL"));
+            config.encryption_key = Some(latchkey_daemon::config::Secret::new(key));
+        })
+        .await
+    }
+
+    /// Another replica of `first` (which runs on PostgreSQL): its own temp dir, port, socket
+    /// and clock, the same database and the same encryption key (from `first`'s configuration,
+    /// or else its key file), so secrets sealed by either open on both.
+    pub async fn start_replica_of(first: &TestDaemon) -> TestDaemon {
+        let url = first
+            .config
+            .database_url
+            .clone()
+            .expect("replicas share a PostgreSQL database");
+        let key = first.config.encryption_key.clone();
+        let key_file = first.config.encryption_key_file.clone();
+        Self::start_with(move |config| {
+            config.database_url = Some(url);
+            match key {
+                Some(key) => config.encryption_key = Some(key),
+                None => config.encryption_key_file = key_file,
+            }
+        })
+        .await
+    }
+
     async fn start_configured(dir: TempDir, configure: impl FnOnce(&mut Config)) -> TestDaemon {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
         let port = listener.local_addr().expect("local addr").port();
@@ -199,24 +233,6 @@ impl TestDaemon {
             replicas.push(replica);
         }
         replicas
-    }
-
-    /// A second daemon on `first`'s PostgreSQL database, as a replica: its own temp dir, port,
-    /// socket and clock, the same database and the same encryption key (`first`'s key file),
-    /// so secrets sealed by either open on both.
-    pub async fn start_replica_of(first: &TestDaemon) -> TestDaemon {
-        let url = first
-            .config
-            .database_url
-            .clone()
-            .expect("replicas share a PostgreSQL database");
-        let key_file = first.config.encryption_key_file.clone();
-        let dir = tempfile::tempdir().expect("temp dir");
-        Self::start_configured(dir, move |config| {
-            config.database_url = Some(url);
-            config.encryption_key_file = key_file;
-        })
-        .await
     }
 
     pub fn socket(&self) -> PathBuf {

@@ -185,6 +185,8 @@ async fn serve_connection(
         if mutates && matches!(outcome, Outcome::Ok { .. }) {
             // Nobody listening is fine.
             let _ = ctx.events.send(Event::DirectoryChanged);
+            // Nor on the other replicas (none on a single node).
+            ctx.idm.tell_replicas_directory_changed();
         }
         send(&mut writer, &ServerMessage::Response { id, outcome }).await?;
     }

@@ -1,6 +1,7 @@
 //! Running LDAP syncs: one at a time (a second request on this replica waits
 //! for the first and then runs), progress broadcast as
-//! `Event::LdapSyncProgress`, the last result kept in the database for
+//! `Event::LdapSyncProgress` (to the consoles of the other replicas too, see
+//! `replica_notices`), the last result kept in the database for
 //! `LdapStatus` (`idm::ldap_sync_state`, so every replica shows it), and the
 //! schedule: at start-up when enabled, then whenever the last sync (by any
 //! replica) is `ldap.sync_interval_minutes` old by the daemon's `Clock`. The
@@ -102,8 +103,7 @@ impl LdapSync {
             done,
             total,
         };
-        // Nobody listening is fine.
-        let _ = self.inner.events.send(Event::LdapSyncProgress { progress });
+        publish_progress(&self.inner.idm, &self.inner.events, progress);
     }
 
     /// The status screen's view: the last sync whichever replica ran it, and
@@ -218,9 +218,9 @@ impl LdapSync {
         settings: &LdapSettings,
         trigger: &str,
     ) -> Result<LdapSyncReport, SyncError> {
-        let events = self.inner.events.clone();
+        let (idm, events) = (self.inner.idm.clone(), self.inner.events.clone());
         let progress = move |progress: LdapSyncProgress| {
-            let _ = events.send(Event::LdapSyncProgress { progress });
+            publish_progress(&idm, &events, progress);
         };
         let snapshot = match self.inner.source.read(settings, &progress).await {
             Ok(snapshot) => snapshot,
@@ -253,7 +253,7 @@ impl LdapSync {
                     done,
                     total: Some(total),
                 };
-                let _ = events.send(Event::LdapSyncProgress { progress });
+                publish_progress(&idm, &events, progress);
             };
             idm.apply_ldap_snapshot(&snapshot, &options, &mut progress)
         })
@@ -269,6 +269,7 @@ impl LdapSync {
         self.announce("done", changes, Some(changes));
         if changes > 0 {
             let _ = self.inner.events.send(Event::DirectoryChanged);
+            self.inner.idm.tell_replicas_directory_changed();
         }
         Ok(report)
     }
@@ -347,6 +348,13 @@ fn due(
     } else {
         None
     }
+}
+
+/// Shows `progress` on this replica's consoles and the other replicas'.
+fn publish_progress(idm: &Idm, events: &broadcast::Sender<Event>, progress: LdapSyncProgress) {
+    idm.tell_replicas_ldap_progress(&progress);
+    // Nobody listening is fine.
+    let _ = events.send(Event::LdapSyncProgress { progress });
 }
 
 /// The store blocks (fsync), so idm calls run on the blocking pool.

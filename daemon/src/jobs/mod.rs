@@ -17,6 +17,9 @@
 //!   expired OIDC token entries; audit events past `audit.retention_days`.
 //! - [`rate_limit_sweep`] — every minute: rate-limit keys whose budget has
 //!   refilled.
+//! - [`replica_notices`] — on PostgreSQL only, whenever another replica says it changed
+//!   something: reloads signing keys, announces its audit events, passes on LDAP progress
+//!   and directory changes to this replica's consoles.
 //!
 //! The sweeps only reclaim space: every lookup already ignores what is
 //! expired by the `Clock`, so how often they run is not a security matter.
@@ -46,5 +49,6 @@ pub mod ldap_sync;
 pub mod lease;
 pub mod mail_delivery;
 pub mod rate_limit_sweep;
+pub mod replica_notices;
 
 pub use ldap_sync::{LdapSync, SyncError};

@@ -10,6 +10,7 @@
 mod access;
 mod address_records;
 mod audit;
+mod audit_feed;
 mod email_verifications;
 mod email_verified_step;
 mod error;
@@ -23,6 +24,7 @@ mod mail;
 mod mail_records;
 mod meta;
 mod migrations;
+mod notices;
 mod oidc_admin;
 mod oidc_records;
 mod oidc_tokens;
@@ -44,6 +46,7 @@ pub use error::StoreError;
 pub use kv::PgError;
 pub use leases::LeaseGrant;
 pub use migrations::SCHEMA_VERSION;
+pub use notices::{Notice, ReplicaNotices};
 pub use oidc_admin::ClaimsOwner;
 pub use records::RefreshTokenRecord;
 pub use records::{
@@ -64,6 +67,7 @@ pub use users::UserListing;
 use crate::private_files;
 use error::db;
 use kv::{PgDatabase, ReadTxn, WriteTxn};
+use notices::Replicas;
 
 /// Told about every audit event once its transaction has committed (live
 /// audit views in the console).
@@ -96,7 +100,11 @@ enum Backend {
 pub struct Store {
     backend: Arc<Backend>,
     audit_observer: Arc<RwLock<Option<AuditObserver>>>,
+    /// The last audit event the observer was told about (PostgreSQL; see `audit_feed`).
+    audit_announced: Arc<audit_feed::Announced>,
     mail_observer: Arc<RwLock<Option<MailObserver>>>,
+    /// Telling and hearing the other replicas (see `notices`).
+    replicas: Arc<Replicas>,
 }
 
 impl std::fmt::Debug for Store {
@@ -167,9 +175,13 @@ impl Store {
         let store = Store {
             backend: Arc::new(backend),
             audit_observer: Arc::default(),
+            audit_announced: Arc::default(),
             mail_observer: Arc::default(),
+            replicas: Arc::new(Replicas::new()),
         };
         migrations::run(&store)?;
+        store.start_audit_feed()?;
+        store.listen_to_replicas();
         Ok(store)
     }
 
@@ -206,17 +218,24 @@ impl Store {
         f: impl FnOnce(&mut WriteTx<'_>) -> Result<T, E>,
     ) -> Result<T, E> {
         let txn = self.begin_write()?;
-        let (result, appended, mail_queued) = {
+        let (result, appended, mail_queued, keys_changed) = {
             let mut tables = WriteTx::new(&txn);
             let result = f(&mut tables);
             (
                 result,
                 std::mem::take(&mut tables.appended_audit),
                 tables.mail_queued,
+                tables.keys_changed,
             )
         };
         match result {
             Ok(value) => {
+                // Sent with the commit, so that a replica that hears it reads the change.
+                let notices = self.write_notices(keys_changed, appended.last().map(|(s, _)| *s));
+                if !notices.is_empty() {
+                    txn.notify(notices)
+                        .map_err(db("telling the other replicas"))?;
+                }
                 txn.commit().map_err(db("committing a write transaction"))?;
                 self.announce(&appended);
                 if mail_queued {
@@ -254,22 +273,6 @@ impl Store {
     }
 
     /// A consistent snapshot for reading.
-    fn announce(&self, appended: &[(u64, AuditRecord)]) {
-        if appended.is_empty() {
-            return;
-        }
-        let observer = self
-            .audit_observer
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .clone();
-        if let Some(observer) = observer {
-            for (seq, record) in appended {
-                observer(*seq, record);
-            }
-        }
-    }
-
     pub fn read(&self) -> Result<ReadTx, StoreError> {
         use redb::ReadableDatabase;
         let txn = match &*self.backend {

@@ -161,17 +161,20 @@ impl WriteTx<'_> {
             .signing_keys_mut()?
             .insert(key.kid.as_str(), encode(key)?.as_slice())
             .map_err(db("writing a signing key"))?;
+        self.keys_changed = true;
         Ok(())
     }
 
     /// False if there was no such key.
     pub fn remove_signing_key(&mut self, kid: &str) -> Result<bool, StoreError> {
-        Ok(self
+        let removed = self
             .t
             .signing_keys_mut()?
             .remove(kid)
             .map_err(db("removing a signing key"))?
-            .is_some())
+            .is_some();
+        self.keys_changed |= removed;
+        Ok(removed)
     }
 
     pub fn put_consent(

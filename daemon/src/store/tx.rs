@@ -73,6 +73,9 @@ pub struct Tables<A: Access> {
     pub(super) appended_audit: Vec<(u64, AuditRecord)>,
     /// Whether this transaction queued mail (the delivery worker is woken after commit).
     pub(super) mail_queued: bool,
+    /// Whether this transaction wrote or removed a signing key (the other replicas are
+    /// told, in the transaction).
+    pub(super) keys_changed: bool,
 }
 
 impl<A: Access> Tables<A> {
@@ -81,6 +84,7 @@ impl<A: Access> Tables<A> {
             t: Open::new(txn),
             appended_audit: Vec::new(),
             mail_queued: false,
+            keys_changed: false,
         }
     }
 }

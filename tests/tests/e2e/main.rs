@@ -42,6 +42,7 @@ mod postgres_harness;
 mod postgres_outage;
 mod postgres_schema;
 mod replica_jobs;
+mod replica_notices;
 mod replicas;
 mod secrets_at_rest;
 mod security_headers;

@@ -151,6 +151,14 @@ impl Oidc {
         self.list_signing_keys()
     }
 
+    /// Loads the keys again from the database, after another replica changed them: the one
+    /// it made active signs from now on, and the JWKS publishes what it publishes.
+    pub fn reload_signing_keys(&self) -> Result<(), IdmError> {
+        let records = self.idm.store().read()?.signing_keys()?;
+        self.keys
+            .reload(&records, self.idm.now(), self.idm.sealer())
+    }
+
     /// Deletes previous keys whose `retire_at` has passed and drops them
     /// from the JWKS; returns how many.
     pub fn sweep_signing_keys(&self) -> Result<u64, IdmError> {

@@ -15,6 +15,7 @@
 //! transaction-scoped advisory lock taken first, so writers on every replica queue as
 //! redb's do in one process), reads on a consistent snapshot.
 
+mod listen;
 mod ordered;
 mod postgres;
 mod range;
@@ -26,6 +27,7 @@ use std::sync::{Arc, Mutex};
 
 use redb::{ReadableTable as _, ReadableTableMetadata as _, TableDefinition, Value};
 
+pub use listen::{Heard, MAX_PAYLOAD};
 pub use ordered::OrderedKey;
 pub use postgres::{PgDatabase, PgError};
 pub use range::Range;
@@ -349,6 +351,15 @@ impl WriteTxn {
                 Ok(())
             }
             WriteTxn::Pg(txn) => postgres::lock(txn)?.create_table(postgres::table_name(def)),
+        }
+    }
+
+    /// Tells the other replicas each payload once this transaction commits (nothing on
+    /// redb: one process, nobody else to tell).
+    pub fn notify(&self, payloads: Vec<String>) -> Result<(), KvError> {
+        match self {
+            WriteTxn::Redb(_) => Ok(()),
+            WriteTxn::Pg(txn) => postgres::lock(txn)?.notify(payloads),
         }
     }
 

@@ -12,6 +12,10 @@
 //!   runs at READ COMMITTED: each statement sees everything committed before it, which,
 //!   with the lock held, is everything committed by earlier writers.
 //! - A read transaction is REPEATABLE READ, READ ONLY: one consistent snapshot.
+//! - A transaction begins on a pooled connection that may have died since its last use
+//!   (PostgreSQL restarted, the backend was terminated): beginning fails at once, nothing
+//!   has run, so it is tried again on a new connection, a few times, before it fails.
+//! - Replicas tell each other what changed through LISTEN/NOTIFY (`listen.rs`).
 
 use std::future::Future;
 use std::ops::Bound;
@@ -23,6 +27,7 @@ use redb::{TableDefinition, TableHandle, Value};
 use tokio_postgres::types::ToSql;
 
 use super::KvError;
+use super::listen::{self, Deliver, NOTIFY_ALL, Notifier};
 
 /// The advisory lock every write transaction holds ("LatchKey" in ASCII).
 const WRITE_LOCK: i64 = 0x4c61_7463_684b_6579;
@@ -31,6 +36,8 @@ const WRITE_LOCK: i64 = 0x4c61_7463_684b_6579;
 const POOL_WAIT: Duration = Duration::from_secs(10);
 /// How long connecting may take before PostgreSQL counts as unreachable.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How many times a transaction is begun again after finding its connection dead.
+const BEGIN_RETRIES: usize = 3;
 
 /// Why a PostgreSQL operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -89,6 +96,9 @@ struct Shared {
     runtime: Option<tokio::runtime::Runtime>,
     handle: tokio::runtime::Handle,
     pool: Pool,
+    /// For the listening connection, which is not the pool's.
+    config: tokio_postgres::Config,
+    notifier: Notifier,
 }
 
 impl Drop for Shared {
@@ -125,7 +135,7 @@ impl PgDatabase {
             .build()
             .map_err(|e| PgError::Start(e.to_string()))?;
         let manager = Manager::from_config(
-            config,
+            config.clone(),
             tokio_postgres::NoTls,
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
@@ -142,8 +152,10 @@ impl PgDatabase {
         let database = PgDatabase {
             shared: Arc::new(Shared {
                 handle: runtime.handle().clone(),
+                notifier: Notifier::start(runtime.handle(), pool.clone()),
                 runtime: Some(runtime),
                 pool,
+                config,
             }),
         };
         let pool = database.shared.pool.clone();
@@ -176,9 +188,19 @@ impl PgDatabase {
     fn begin(&self, statements: String) -> Result<PgTxn, PgError> {
         let pool = self.shared.pool.clone();
         let conn = self.run(async move {
-            let conn = pool.get().await?;
-            conn.batch_execute(&statements).await?;
-            Ok::<_, PgError>(conn)
+            let mut retries = 0;
+            loop {
+                let conn = pool.get().await?;
+                match conn.batch_execute(&statements).await {
+                    Ok(()) => return Ok::<_, PgError>(conn),
+                    Err(e) if retries < BEGIN_RETRIES && (conn.is_closed() || gone(&e)) => {
+                        retries += 1;
+                        // Out of the pool for good, so that the next try gets another.
+                        drop(Object::take(conn));
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
         })??;
         Ok(PgTxn {
             db: self.clone(),
@@ -197,6 +219,24 @@ impl PgDatabase {
     pub fn begin_read(&self) -> Result<PgTxn, PgError> {
         self.begin("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY".to_owned())
     }
+
+    /// Listens for notices from every replica (this one included) on a connection of its
+    /// own, reconnecting whenever it is lost, until the store is dropped (`listen.rs`).
+    pub fn listen(&self, deliver: Deliver) {
+        listen::spawn_listener(&self.shared.handle, self.shared.config.clone(), deliver);
+    }
+
+    /// Notifies every replica (this one included) outside any transaction, without waiting;
+    /// `false` when the notice was dropped (see `listen.rs`).
+    pub fn notify(&self, payload: String) -> bool {
+        self.shared.notifier.notify(payload)
+    }
+}
+
+/// Whether an error says the connection is gone (so a fresh one may succeed): closed, or
+/// the server ending the session (class 57P: terminated, shutting down, restarting).
+fn gone(e: &tokio_postgres::Error) -> bool {
+    e.is_closed() || e.code().is_some_and(|code| code.code().starts_with("57P"))
 }
 
 /// One transaction on one pooled connection. Ended by `commit` or `rollback`; one dropped
@@ -293,6 +333,15 @@ impl PgTxn {
 
     pub(super) fn rollback(&mut self) -> Result<(), KvError> {
         self.end("ROLLBACK")
+    }
+
+    /// Notifies every replica of each payload when, and only if, this transaction commits.
+    pub(super) fn notify(&mut self, payloads: Vec<String>) -> Result<(), KvError> {
+        self.call(|c| async move {
+            let r = execute(&c, NOTIFY_ALL, &[&listen::CHANNEL, &payloads]).await;
+            (c, r)
+        })?;
+        Ok(())
     }
 
     pub(super) fn create_table(&mut self, table: &'static str) -> Result<(), KvError> {
