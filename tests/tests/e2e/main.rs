@@ -41,6 +41,7 @@ mod passkeys;
 mod postgres_harness;
 mod postgres_outage;
 mod postgres_schema;
+mod replica_crash;
 mod replica_jobs;
 mod replica_notices;
 mod replicas;
