@@ -16,13 +16,13 @@
 
 use redb::{TableHandle as _, Value};
 
+use super::StoreError;
 use super::digest::{Digest, TableDigest, TableHasher};
 use super::error::db;
 use super::kv::{KvTable, OrderedKey, ReadableTable};
 use super::migrations::VERSION_KEY;
 use super::schema;
 use super::tx::{Access, ReadTx, TableCopier, TableVisitor, Tables, WriteTx};
-use super::StoreError;
 
 /// Entries written per statement on PostgreSQL.
 const BATCH: usize = 512;
@@ -200,7 +200,10 @@ mod tests {
 
         assert_eq!(copied, source.digest().unwrap());
         assert_eq!(target.digest().unwrap(), copied);
-        assert_eq!(copied.differing_tables(&target.digest().unwrap()), Vec::<&str>::new());
+        assert_eq!(
+            copied.differing_tables(&target.digest().unwrap()),
+            Vec::<&str>::new()
+        );
         let rows = |name: &str| {
             copied
                 .tables
@@ -225,10 +228,19 @@ mod tests {
         let before = target.digest().unwrap();
         let err = copy(&source, &target).unwrap_err();
         assert!(
-            matches!(err, CopyError::TargetNotEmpty { table: "meta", rows: 1 }),
+            matches!(
+                err,
+                CopyError::TargetNotEmpty {
+                    table: "meta",
+                    rows: 1
+                }
+            ),
             "{err:?}"
         );
-        assert!(err.to_string().contains("copies into an empty database only"));
+        assert!(
+            err.to_string()
+                .contains("copies into an empty database only")
+        );
         assert_eq!(target.digest().unwrap(), before);
 
         // A row in any table counts, not only in META.
@@ -236,7 +248,13 @@ mod tests {
         target.write(|tx| tx.put_user(&alice())).unwrap();
         let err = copy(&source, &target).unwrap_err();
         assert!(
-            matches!(err, CopyError::TargetNotEmpty { table: "users_v1", rows: 1 }),
+            matches!(
+                err,
+                CopyError::TargetNotEmpty {
+                    table: "users_v1",
+                    rows: 1
+                }
+            ),
             "{err:?}"
         );
     }
@@ -261,7 +279,10 @@ mod tests {
         assert_eq!(a.rows(), b.rows());
         assert_ne!(a.sha256_hex(), b.sha256_hex());
         let differ = a.differing_tables(&b);
-        assert!(differ.contains(&"users_v1") && differ.contains(&"audit_log_v1"), "{differ:?}");
+        assert!(
+            differ.contains(&"users_v1") && differ.contains(&"audit_log_v1"),
+            "{differ:?}"
+        );
         assert!(!differ.contains(&"groups_v1"), "{differ:?}");
     }
 }

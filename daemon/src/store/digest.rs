@@ -129,9 +129,7 @@ impl<A: Access> Tables<A> {
     pub fn digest(&self) -> Result<Digest, StoreError> {
         let mut digester = Digester(Vec::new());
         self.t.each_table(&mut digester)?;
-        Ok(Digest {
-            tables: digester.0,
-        })
+        Ok(Digest { tables: digester.0 })
     }
 }
 
