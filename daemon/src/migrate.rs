@@ -58,18 +58,24 @@ pub enum MigrateError {
         seconds: i64,
     },
     #[error("cannot open {side}: {error}")]
-    Open { side: String, error: StoreError },
+    Open {
+        side: String,
+        error: Box<StoreError>,
+    },
     #[error("cannot make the data directory: {0}")]
     DataDirectory(#[from] PrivateFileError),
     #[error("nothing was copied into {side}: {error}")]
-    Copy { side: String, error: CopyError },
+    Copy { side: String, error: Box<CopyError> },
     #[error(
         "the copy in {side} does not read back as the source (tables {tables}); it was \
          committed, so empty the target (a new database, or delete the file) and run migrate again"
     )]
     Mismatch { side: String, tables: String },
     #[error("cannot read the copy back from {side}: {error}")]
-    Verify { side: String, error: StoreError },
+    Verify {
+        side: String,
+        error: Box<StoreError>,
+    },
 }
 
 impl MigrateError {
@@ -160,25 +166,25 @@ pub fn run(args: &MigrateArgs, env: &[(String, String)]) -> Result<Report, Migra
 
     let snapshot = source.read().map_err(|error| MigrateError::Open {
         side: from.to_string(),
-        error,
+        error: Box::new(error),
     })?;
     let copied = target
         .write(|tx| copy_all(&snapshot, tx))
         .map_err(|error| MigrateError::Copy {
             side: to.to_string(),
-            error,
+            error: Box::new(error),
         })?;
     let key_id = snapshot
         .encryption_key_id()
         .map_err(|error| MigrateError::Verify {
             side: from.to_string(),
-            error,
+            error: Box::new(error),
         })?;
     drop(snapshot);
 
     let read_back = target.digest().map_err(|error| MigrateError::Verify {
         side: to.to_string(),
-        error,
+        error: Box::new(error),
     })?;
     let differ = copied.differing_tables(&read_back);
     if !differ.is_empty() {
@@ -313,7 +319,7 @@ fn open_error(side: &Side, error: StoreError) -> MigrateError {
         },
         error => MigrateError::Open {
             side: side.to_string(),
-            error,
+            error: Box::new(error),
         },
     }
 }

@@ -31,9 +31,10 @@ const BATCH: usize = 512;
 #[derive(Debug, thiserror::Error)]
 pub enum CopyError {
     #[error(
-        "the target database is not empty (table {table} holds {rows} rows): latchkeyd migrate \
+        "the target database is not empty (table {table} holds {rows} {}): latchkeyd migrate \
          copies into an empty database only, so that nothing is merged or overwritten. Give it a \
-         new data directory or a freshly created PostgreSQL database"
+         new data directory or a freshly created PostgreSQL database",
+        if *rows == 1 { "row" } else { "rows" }
     )]
     TargetNotEmpty { table: &'static str, rows: u64 },
     #[error(
