@@ -7,7 +7,10 @@
 //!   safe.
 //! - The source must be at rest: a database file a daemon holds is refused (redb's lock), and
 //!   so is a PostgreSQL database on which a replica holds a job lease (a running replica always
-//!   holds the expiry sweep's; a clean stop gives it up).
+//!   holds the expiry sweep's; a clean stop gives it up). The leases are read once the store
+//!   is open, so a PostgreSQL source older than this binary is migrated before the check can
+//!   refuse it; every PostgreSQL database so far is at the version PostgreSQL support came
+//!   with, so this matters only once a later version step exists.
 //! - Both sides are opened as the daemon opens them, which brings each to this binary's
 //!   schema version first; the output says when that changed the source.
 //! - After the commit the target is read back and its digest compared with the source's
