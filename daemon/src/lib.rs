@@ -9,6 +9,7 @@ pub mod info;
 pub mod jobs;
 pub mod ldap;
 pub mod mail;
+pub mod migrate;
 pub mod private_files;
 pub mod sealing;
 pub mod store;

@@ -6,11 +6,24 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::Parser;
 use latchkey_daemon::clock::SystemClock;
-use latchkey_daemon::config::{self, Cli, Config};
+use latchkey_daemon::config::{self, Cli, Command, Config};
+use latchkey_daemon::migrate;
 use tracing::{info, warn};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(Command::Migrate(args)) = &cli.command {
+        return match migrate::run(args, &config::process_env()) {
+            Ok(report) => {
+                print!("{report}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("latchkeyd migrate: {e}");
+                ExitCode::from(e.exit_code())
+            }
+        };
+    }
     let config = match Config::load(&cli, config::process_env()) {
         Ok(config) => config,
         Err(e) => {

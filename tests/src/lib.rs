@@ -184,13 +184,27 @@ impl TestDaemon {
         .await
     }
 
+    /// Starts a daemon on the embedded database file in `dir`, even when this run keeps test
+    /// daemons' data in PostgreSQL (tests that move data between the two).
+    pub async fn start_on_file_in(dir: TempDir) -> TestDaemon {
+        Self::start_on(dir, false, |_| {}).await
+    }
+
     async fn start_configured(dir: TempDir, configure: impl FnOnce(&mut Config)) -> TestDaemon {
+        Self::start_on(dir, on_postgres(), configure).await
+    }
+
+    async fn start_on(
+        dir: TempDir,
+        postgres: bool,
+        configure: impl FnOnce(&mut Config),
+    ) -> TestDaemon {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
         let port = listener.local_addr().expect("local addr").port();
         let mut config = test_config(&dir.path().join("data"), port);
         configure(&mut config);
         // A caller that chose the database (a replica) needs no fresh one.
-        if on_postgres() && config.database_url.is_none() {
+        if postgres && config.database_url.is_none() {
             let url = postgres_database_for(dir.path());
             config.database_url = Some(url.parse().expect("a test database URL"));
         }

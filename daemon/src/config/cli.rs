@@ -25,8 +25,15 @@ use super::{PublicUrl, Secret, value};
     version,
     about = "Latchkey: a passkey-only OpenID Connect identity provider",
     long_about = None,
+    // The daemon's settings mean nothing to a subcommand: `latchkeyd --data-dir x migrate …`
+    // is refused rather than silently ignoring `--data-dir`.
+    args_conflicts_with_subcommands = true,
 )]
 pub struct Cli {
+    /// Without one, latchkeyd runs the daemon.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
     /// Configuration file [env: LATCHKEY_CONFIG] [default: ./latchkey.toml if it exists]
     #[arg(long, value_name = "FILE", value_parser = value::data_dir)]
     pub config: Option<PathBuf>,
@@ -96,6 +103,48 @@ pub struct Cli {
     /// [env: LATCHKEY_MAX_CONNECTIONS] [default: 1000]
     #[arg(long, value_name = "N", value_parser = value::connections)]
     pub max_connections: Option<usize>,
+}
+
+/// What latchkeyd does instead of running the daemon.
+#[derive(Clone, Debug, PartialEq, clap::Subcommand)]
+pub enum Command {
+    /// Copy a stopped deployment's data between the embedded database file and PostgreSQL,
+    /// into an empty target (see `latchkeyd migrate --help`)
+    #[command(long_about = MIGRATE_ABOUT)]
+    Migrate(MigrateArgs),
+}
+
+const MIGRATE_ABOUT: &str = "Copy a stopped deployment's data between the embedded database file \
+(<DIR>/latchkey.redb) and PostgreSQL, into an empty target: every table as it is, in one \
+transaction, so a failure leaves the target empty. Stop latchkeyd first. The source is brought \
+up to this latchkeyd's schema version before the copy. The encryption key is not copied: start \
+the daemon on the target with the same key file or LATCHKEY_ENCRYPTION_KEY.
+
+The PostgreSQL side may be left out, and is then taken from LATCHKEY_DATABASE_URL (better than \
+a flag, which `ps` shows with its password):
+  latchkeyd migrate --from-data-dir /var/lib/latchkey --to-database-url postgres://…
+  LATCHKEY_DATABASE_URL=postgres://… latchkeyd migrate --to-data-dir /var/lib/latchkey-new";
+
+/// The two sides of `latchkeyd migrate`: one source, one target.
+#[derive(Clone, Debug, Default, PartialEq, clap::Args)]
+pub struct MigrateArgs {
+    /// Copy from the database file in this data directory (latchkey.redb)
+    #[arg(long, value_name = "DIR", value_parser = value::data_dir, conflicts_with = "from_database_url")]
+    pub from_data_dir: Option<PathBuf>,
+
+    /// Copy from this PostgreSQL database [default with --to-data-dir: LATCHKEY_DATABASE_URL]
+    // A string until `migrate` parses it: clap's message for a refused value repeats it.
+    #[arg(long, value_name = "URL", value_parser = value::secret_string)]
+    pub from_database_url: Option<Secret<String>>,
+
+    /// Copy into a new database file in this data directory (made 0700 if missing)
+    #[arg(long, value_name = "DIR", value_parser = value::data_dir, conflicts_with = "to_database_url")]
+    pub to_data_dir: Option<PathBuf>,
+
+    /// Copy into this PostgreSQL database, which must be empty
+    /// [default with --from-data-dir: LATCHKEY_DATABASE_URL]
+    #[arg(long, value_name = "URL", value_parser = value::secret_string)]
+    pub to_database_url: Option<Secret<String>>,
 }
 
 impl Cli {
@@ -207,6 +256,58 @@ mod tests {
             Cli::try_parse_from(["latchkeyd", "--log", "warn", "--trusted-proxies", ""]).unwrap();
         assert_eq!(cli.log.as_deref(), Some("warn"));
         assert_eq!(cli.trusted_proxies, Some(Vec::new()));
+    }
+
+    #[test]
+    fn migrate_is_a_subcommand_and_the_daemon_the_default() {
+        assert_eq!(Cli::try_parse_from(["latchkeyd"]).unwrap().command, None);
+        let cli = Cli::try_parse_from([
+            "latchkeyd",
+            "migrate",
+            "--from-data-dir",
+            "/srv/a",
+            "--to-database-url",
+            "postgres://latchkey:hunter2@db/latchkey",
+        ])
+        .unwrap();
+        let Some(Command::Migrate(args)) = &cli.command else {
+            panic!("{cli:?}");
+        };
+        assert_eq!(args.from_data_dir, Some(PathBuf::from("/srv/a")));
+        assert_eq!(
+            args.to_database_url
+                .as_ref()
+                .map(|url| url.expose().as_str()),
+            Some("postgres://latchkey:hunter2@db/latchkey")
+        );
+        assert!(!format!("{cli:?}").contains("hunter2"));
+
+        let err = |args: &[&str]| {
+            Cli::try_parse_from(std::iter::once("latchkeyd").chain(args.iter().copied()))
+                .unwrap_err()
+                .to_string()
+        };
+        // The daemon's flags mean nothing to migrate: refused, not ignored.
+        let message = err(&["--data-dir", "/srv", "migrate", "--to-data-dir", "/x"]);
+        assert!(message.contains("cannot be used with"), "{message}");
+        // One source and one target; a refused URL is not repeated.
+        let message = err(&[
+            "migrate",
+            "--from-data-dir",
+            "/a",
+            "--from-database-url",
+            "postgres://u:hunter2@db/x",
+        ]);
+        assert!(message.contains("cannot be used with"), "{message}");
+        assert!(!message.contains("hunter2"), "{message}");
+        let message = err(&[
+            "migrate",
+            "--to-data-dir",
+            "/a",
+            "--to-database-url",
+            "postgres://db/x",
+        ]);
+        assert!(message.contains("cannot be used with"), "{message}");
     }
 
     #[test]

@@ -23,7 +23,7 @@ use std::time::Duration;
 
 pub use ipnet::IpNet;
 
-pub use cli::Cli;
+pub use cli::{Cli, Command, MigrateArgs};
 pub use database_url::{DatabaseUrl, DatabaseUrlError, PASSWORD_MASK};
 pub use error::{ConfigError, FileChoice, Origin};
 pub use layer::Key;
@@ -36,13 +36,13 @@ pub use value::proxy as parse_trusted_proxy;
 pub const DEFAULT_CONFIG_FILE: &str = "./latchkey.toml";
 
 /// The database file's name inside `data_dir`.
-const DB_FILE: &str = "latchkey.redb";
+pub const DB_FILE: &str = "latchkey.redb";
 
 /// The admin socket's name inside `data_dir` when `socket` is not set.
 const SOCKET_FILE: &str = "latchkey.sock";
 
 /// The encryption key file's name inside `data_dir` when `encryption_key_file` is not set.
-const KEY_FILE: &str = "secret.key";
+pub const KEY_FILE: &str = "secret.key";
 
 /// The effective process configuration.
 #[derive(Clone, Debug, PartialEq)]

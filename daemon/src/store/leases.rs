@@ -31,6 +31,21 @@ impl<A: Access> Tables<A> {
             .transpose()
     }
 
+    /// Every lease someone holds at `now`, as (job, lease): a running replica keeps at least
+    /// the expiry sweep's, and a clean stop gives its leases up, so none means no replica is
+    /// running on this database (or one was killed longer ago than a lease lasts).
+    pub fn leases_in_force(&self, now: i64) -> Result<Vec<(String, LeaseRecord)>, StoreError> {
+        let mut held = Vec::new();
+        for entry in self.t.leases()?.iter().map_err(db("reading job leases"))? {
+            let (job, lease) = entry.map_err(db("reading job leases"))?;
+            let lease: LeaseRecord = decode(lease.value())?;
+            if lease.expires_at > now {
+                held.push((job.value().to_owned(), lease));
+            }
+        }
+        Ok(held)
+    }
+
     /// Whether `holder` holds the lease on `job` at `now`. A write whose work
     /// belongs to the lease holder checks this in its own transaction, so a
     /// replica that lost the lease cannot do that work any more.

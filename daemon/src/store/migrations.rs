@@ -4,13 +4,14 @@
 
 use super::error::db;
 use super::kv::ReadableTable;
-use super::tx::WriteTx;
+use super::tx::{Access, Tables, WriteTx};
 use super::{Store, StoreError};
 
 /// The newest schema this binary understands.
 pub const SCHEMA_VERSION: u64 = 6;
 
-const VERSION_KEY: &str = "schema_version";
+/// The key of the schema version in `META`.
+pub(super) const VERSION_KEY: &str = "schema_version";
 
 struct Migration {
     /// The schema version the database has after this step.
@@ -65,8 +66,11 @@ const MIGRATIONS: &[Migration] = &[
 /// step), refuses a newer database, then applies every step it has not had yet. Each step
 /// reads the version inside its own write transaction, so replicas of one PostgreSQL
 /// database starting together apply each step once.
-pub(super) fn run(store: &Store) -> Result<(), StoreError> {
+///
+/// Returns the version the database had before (0: new), for `Store::opened_at_version`.
+pub(super) fn run(store: &Store) -> Result<u64, StoreError> {
     store.write(|tx| tx.t.create_all())?;
+    let before = store.read()?.schema_version()?;
     for step in MIGRATIONS {
         let applied = store.write(|tx| {
             let found = stored_version(tx)?;
@@ -91,22 +95,31 @@ pub(super) fn run(store: &Store) -> Result<(), StoreError> {
             );
         }
     }
-    Ok(())
+    Ok(before)
 }
 
 /// 0 for a brand-new database.
 fn stored_version(tx: &WriteTx<'_>) -> Result<u64, StoreError> {
-    let Some(bytes) =
-        tx.t.meta()?
+    tx.schema_version()
+}
+
+impl<A: Access> Tables<A> {
+    /// The schema version recorded in `META` (0 for a brand-new database). A store that is
+    /// open has been brought to [`SCHEMA_VERSION`].
+    pub fn schema_version(&self) -> Result<u64, StoreError> {
+        let Some(bytes) = self
+            .t
+            .meta()?
             .get(VERSION_KEY)
             .map_err(db("reading the schema version"))?
-    else {
-        return Ok(0);
-    };
-    let bytes: [u8; 8] = bytes.value().try_into().map_err(|_| {
-        StoreError::Corrupt("the schema version is not an 8-byte number".to_owned())
-    })?;
-    Ok(u64::from_le_bytes(bytes))
+        else {
+            return Ok(0);
+        };
+        let bytes: [u8; 8] = bytes.value().try_into().map_err(|_| {
+            StoreError::Corrupt("the schema version is not an 8-byte number".to_owned())
+        })?;
+        Ok(u64::from_le_bytes(bytes))
+    }
 }
 
 pub(super) fn set_version(tx: &mut WriteTx<'_>, version: u64) -> Result<(), StoreError> {

@@ -11,6 +11,8 @@ mod access;
 mod address_records;
 mod audit;
 mod audit_feed;
+mod copy;
+mod digest;
 mod email_verifications;
 mod email_verified_step;
 mod error;
@@ -42,6 +44,8 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use redb::{DatabaseError, StorageError};
 
+pub use copy::{CopyError, copy_all};
+pub use digest::{Digest, TableDigest};
 pub use error::StoreError;
 pub use kv::PgError;
 pub use leases::LeaseGrant;
@@ -105,6 +109,8 @@ pub struct Store {
     mail_observer: Arc<RwLock<Option<MailObserver>>>,
     /// Telling and hearing the other replicas (see `notices`).
     replicas: Arc<Replicas>,
+    /// The schema version the database had when this handle opened it, before migrating.
+    opened_at_version: u64,
 }
 
 impl std::fmt::Debug for Store {
@@ -172,17 +178,24 @@ impl Store {
     }
 
     fn init(backend: Backend) -> Result<Store, StoreError> {
-        let store = Store {
+        let mut store = Store {
             backend: Arc::new(backend),
             audit_observer: Arc::default(),
             audit_announced: Arc::default(),
             mail_observer: Arc::default(),
             replicas: Arc::new(Replicas::new()),
+            opened_at_version: 0,
         };
-        migrations::run(&store)?;
+        store.opened_at_version = migrations::run(&store)?;
         store.start_audit_feed()?;
         store.listen_to_replicas();
         Ok(store)
+    }
+
+    /// The schema version the database had when it was opened, before opening brought it
+    /// to [`SCHEMA_VERSION`] (0: it was new). For saying what opening did.
+    pub fn opened_at_version(&self) -> u64 {
+        self.opened_at_version
     }
 
     fn begin_write(&self) -> Result<WriteTxn, StoreError> {

@@ -5,7 +5,7 @@
 use std::cell::OnceCell;
 use std::marker::PhantomData;
 
-use redb::{TableDefinition, Value};
+use redb::{TableDefinition, TableHandle, Value};
 
 use super::StoreError;
 use super::error::db;
@@ -124,6 +124,27 @@ fn lazy_mut<'a, T>(
     )))
 }
 
+/// Something done to every table in turn (`Open::each_table`). A trait with a generic
+/// method rather than a closure, since every table has its own key and value types.
+pub(super) trait TableVisitor {
+    fn visit<K: OrderedKey, V: Value + 'static>(
+        &mut self,
+        name: &'static str,
+        table: &impl ReadableTable<K, V>,
+    ) -> Result<(), StoreError>;
+}
+
+/// Something done to each table of a snapshot and the same table of a write transaction
+/// (`Open::each_table_from`).
+pub(super) trait TableCopier {
+    fn copy<K: OrderedKey, V: Value + 'static>(
+        &mut self,
+        name: &'static str,
+        from: &KvTable<'static, K, V>,
+        to: &mut KvTable<'_, K, V>,
+    ) -> Result<(), StoreError>;
+}
+
 /// Declares every table once: its field, its read and write accessors, and
 /// `open_all` (which migrations use to create tables a file lacks).
 macro_rules! tables {
@@ -149,6 +170,12 @@ macro_rules! tables {
                 Ok(())
             }
 
+            /// Hands every table, in the order of the list below, to `visitor`.
+            pub(super) fn each_table(&self, visitor: &mut impl TableVisitor) -> Result<(), StoreError> {
+                $(visitor.visit(TableHandle::name(&$def), self.$field()?)?;)*
+                Ok(())
+            }
+
             $(
                 #[allow(dead_code, reason = "a table that is only written through its pair or its writer")]
                 pub(super) fn $field(&self) -> Result<&A::Table<$k, $v>, StoreError> {
@@ -159,6 +186,17 @@ macro_rules! tables {
         }
 
         impl<'t> Open<Write<'t>> {
+            /// Hands every table of `from` with the same table of this transaction, in the
+            /// order of the list below, to `copier`.
+            pub(super) fn each_table_from(
+                &mut self,
+                from: &Open<Read>,
+                copier: &mut impl TableCopier,
+            ) -> Result<(), StoreError> {
+                $(copier.copy(TableHandle::name(&$def), from.$field()?, self.$field_mut()?)?;)*
+                Ok(())
+            }
+
             /// Creates every table a database lacks. (redb creates a table by opening it
             /// for writing, through the cell, so that a table this transaction already
             /// opened is not opened twice.)

@@ -11,6 +11,7 @@
 
 mod account_notices;
 mod admin_socket;
+mod backend_migration;
 mod browser_sessions;
 mod cli_output;
 mod cli_users;

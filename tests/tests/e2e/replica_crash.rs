@@ -80,7 +80,9 @@ async fn a_replica_killed_mid_write_loses_no_acknowledged_write_and_the_other_se
     let client = b.client().await;
     let created = client.call(create("after-the-crash")).await.unwrap();
     assert!(matches!(created, Response::User { .. }), "{created:?}");
-    let health = reqwest::get(format!("{}/healthz", b.base_url())).await.unwrap();
+    let health = reqwest::get(format!("{}/healthz", b.base_url()))
+        .await
+        .unwrap();
     assert_eq!(health.status(), 200);
 
     let Response::Users { page } = client
@@ -125,6 +127,9 @@ async fn a_replica_killed_mid_write_loses_no_acknowledged_write_and_the_other_se
         .filter_map(|e| e.subject.clone())
         .filter(|name| name.starts_with('a'))
         .collect();
-    assert_eq!(audited, stored, "every stored user came with its audit event");
+    assert_eq!(
+        audited, stored,
+        "every stored user came with its audit event"
+    );
     assert!(b.terminate(), "a clean SIGTERM shutdown");
 }

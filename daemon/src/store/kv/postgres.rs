@@ -389,6 +389,27 @@ impl PgTxn {
         })?)
     }
 
+    /// Writes every `keys[i] → values[i]` in one statement.
+    pub(super) fn insert_all(
+        &mut self,
+        table: &str,
+        keys: Vec<Vec<u8>>,
+        values: Vec<Vec<u8>>,
+    ) -> Result<(), KvError> {
+        if keys.is_empty() {
+            return Ok(());
+        }
+        let sql = format!(
+            "INSERT INTO {table} (k, v) SELECT * FROM unnest($1::bytea[], $2::bytea[]) \
+             ON CONFLICT (k) DO UPDATE SET v = excluded.v"
+        );
+        self.call(|c| async move {
+            let r = execute(&c, &sql, &[&keys, &values]).await;
+            (c, r)
+        })?;
+        Ok(())
+    }
+
     pub(super) fn remove_all(&mut self, table: &str, keys: Vec<Vec<u8>>) -> Result<(), KvError> {
         if keys.is_empty() {
             return Ok(());
