@@ -36,6 +36,8 @@ pub mod rp;
 pub mod slapd;
 /// A real SMTP server (aiosmtpd) for the email tests.
 pub mod smtp;
+/// Writers of acknowledged users, for the tests that kill a daemon mid-write.
+pub mod writers;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

@@ -65,15 +65,7 @@ impl Idm {
                 until: now.saturating_add(CLAIM_SECS),
             });
             tx.put_outbox_message(id, &message)?;
-            Ok(MailClaimed::Claimed(QueuedMail {
-                id,
-                kind: message.kind,
-                to: message.to,
-                subject: message.subject,
-                text: message.text,
-                html: message.html,
-                attempts: message.attempts,
-            }))
+            Ok(MailClaimed::Claimed(QueuedMail::from_record(id, message)))
         })
     }
 

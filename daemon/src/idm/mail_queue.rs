@@ -40,6 +40,21 @@ pub struct QueuedMail {
     pub attempts: u32,
 }
 
+impl QueuedMail {
+    /// Message `id` of the outbox, as the delivery job sends it.
+    pub(crate) fn from_record(id: u64, message: OutboxRecord) -> QueuedMail {
+        QueuedMail {
+            id,
+            kind: message.kind,
+            to: message.to,
+            subject: message.subject,
+            text: message.text,
+            html: message.html,
+            attempts: message.attempts,
+        }
+    }
+}
+
 impl std::fmt::Debug for QueuedMail {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("QueuedMail")
@@ -124,15 +139,7 @@ impl Idm {
                 }
                 let claimed = claimed_elsewhere(&message, replica, now, single_node);
                 if message.next_attempt_at <= now && !claimed {
-                    due.push(QueuedMail {
-                        id,
-                        kind: message.kind,
-                        to: message.to,
-                        subject: message.subject,
-                        text: message.text,
-                        html: message.html,
-                        attempts: message.attempts,
-                    });
+                    due.push(QueuedMail::from_record(id, message));
                 }
             }
             Ok(due)
