@@ -166,8 +166,9 @@ impl TestDaemon {
     }
 
     /// Another replica of `first` (which runs on PostgreSQL): its own temp dir, port, socket
-    /// and clock, the same database and the same encryption key (from `first`'s configuration,
-    /// or else its key file), so secrets sealed by either open on both.
+    /// and clock; the same database, encryption key (from `first`'s configuration, or else its
+    /// key file) and public URL, as every replica of a deployment must have (the issuer and
+    /// the WebAuthn origin are the load balancer's). Tests address it by its `base_url`.
     pub async fn start_replica_of(first: &TestDaemon) -> TestDaemon {
         let url = first
             .config
@@ -176,8 +177,10 @@ impl TestDaemon {
             .expect("replicas share a PostgreSQL database");
         let key = first.config.encryption_key.clone();
         let key_file = first.config.encryption_key_file.clone();
+        let public_url = first.config.public_url.clone();
         Self::start_with(move |config| {
             config.database_url = Some(url);
+            config.public_url = public_url;
             match key {
                 Some(key) => config.encryption_key = Some(key),
                 None => config.encryption_key_file = key_file,
@@ -223,31 +226,15 @@ impl TestDaemon {
         }
     }
 
-    /// `count` replicas of one deployment: one fresh PostgreSQL database, one encryption key
-    /// and one public URL (every replica must have the same; here the first replica's, as a
-    /// load balancer's would be), each replica its own data directory, port, admin socket
-    /// and clock. Tests address each replica by its `base_url`.
+    /// `count` replicas of one deployment (see [`TestDaemon::start_replica_of`]), the first on
+    /// a fresh PostgreSQL database.
     pub async fn start_replicas(count: usize) -> Vec<TestDaemon> {
-        let url: latchkey_daemon::config::DatabaseUrl = postgres::TestPostgres::shared()
-            .fresh_database()
-            .parse()
-            .expect("a test database URL");
-        let key: [u8; 32] = rand::random();
-        let mut public_url = None;
-        let mut replicas: Vec<TestDaemon> = Vec::with_capacity(count);
-        for _ in 0..count {
-            let (url, shared_url) = (url.clone(), public_url.clone());
-            let replica = Self::start_with(move |config| {
-                config.database_url = Some(url);
-                config.encryption_key = Some(latchkey_daemon::config::Secret::new(key));
-                if let Some(public) = shared_url {
-                    config.public_url = public;
-                }
-            })
-            .await;
-            public_url.get_or_insert_with(|| replica.config.public_url.clone());
-            replicas.push(replica);
+        let first = Self::start_on_postgres().await;
+        let mut replicas = Vec::with_capacity(count);
+        for _ in 1..count {
+            replicas.push(Self::start_replica_of(&first).await);
         }
+        replicas.insert(0, first);
         replicas
     }
 

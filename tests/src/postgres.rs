@@ -163,16 +163,7 @@ impl TestPostgres {
 
     /// Starts the server again after [`pause`](Self::pause), on the same port and data.
     pub fn resume(&self) {
-        let mut pg_ctl = self.command("pg_ctl");
-        pg_ctl
-            .arg("start")
-            .arg("--pgdata")
-            .arg(self.data_dir())
-            .arg("--log")
-            .arg(self.log_path())
-            .args(["--wait", "--timeout", "60", "--silent"])
-            .arg(format!("--options=-p {}", self.port));
-        run(&mut pg_ctl, "pg_ctl start (resume)");
+        run(&mut self.pg_ctl_start(self.port), "pg_ctl start (resume)");
     }
 
     /// The port the server listens on, on 127.0.0.1.
@@ -283,18 +274,7 @@ rm -rf "$2"
         let mut failure = String::new();
         for _ in 0..START_ATTEMPTS {
             let port = crate::smtp::free_port();
-            let mut pg_ctl = self.command("pg_ctl");
-            pg_ctl
-                .arg("start")
-                .arg("--pgdata")
-                .arg(self.data_dir())
-                // The server's output goes to the log file, never to our pipes: `output()`
-                // would otherwise wait for the server to exit.
-                .arg("--log")
-                .arg(self.log_path())
-                .args(["--wait", "--timeout", "60", "--silent"])
-                .arg(format!("--options=-p {port}"));
-            let output = pg_ctl.output().unwrap_or_else(|e| {
+            let output = self.pg_ctl_start(port).output().unwrap_or_else(|e| {
                 panic!("cannot run {}: {e}", self.bin.join("pg_ctl").display())
             });
             if output.status.success() {
@@ -308,6 +288,22 @@ rm -rf "$2"
             );
         }
         panic!("PostgreSQL did not start in {START_ATTEMPTS} attempts; the last: {failure}");
+    }
+
+    /// `pg_ctl start` of this cluster on `port`, waiting until it serves.
+    fn pg_ctl_start(&self, port: u16) -> Command {
+        let mut pg_ctl = self.command("pg_ctl");
+        pg_ctl
+            .arg("start")
+            .arg("--pgdata")
+            .arg(self.data_dir())
+            // The server's output goes to the log file, never to our pipes: `output()` would
+            // otherwise wait for the server to exit.
+            .arg("--log")
+            .arg(self.log_path())
+            .args(["--wait", "--timeout", "60", "--silent"])
+            .arg(format!("--options=-p {port}"));
+        pg_ctl
     }
 
     /// Runs `sql` in `database` with `psql` over TCP, the password in `PGPASSWORD` (not on the
