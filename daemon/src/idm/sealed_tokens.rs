@@ -37,7 +37,7 @@ impl Idm {
     /// Records the one use of `token` (good until `until`); `false` if it was used before.
     pub(crate) fn spend_token(&self, token: &str, until: i64) -> Result<bool, IdmError> {
         let hash = secrets::sha256(token.as_bytes());
-        Ok(self.store.write(|tx| tx.spend_token(hash, until))?)
+        Ok(self.store.spend_token(hash, until)?)
     }
 }
 

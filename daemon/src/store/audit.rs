@@ -63,23 +63,27 @@ impl<A: Access> Tables<A> {
 impl WriteTx<'_> {
     /// Appends an event and returns its id (1, 2, 3, …).
     pub fn append_audit(&mut self, event: &AuditRecord) -> Result<u64, StoreError> {
-        let last = self
-            .t
-            .audit_log()?
-            .last()
-            .map_err(db("reading the audit log"))?
-            .map_or(0, |(seq, _)| seq.value());
+        // Writers take turns, so the last event this transaction appended is the last one.
+        let last = match self.appended_audit.last() {
+            Some((seq, _)) => *seq,
+            None => self
+                .t
+                .audit_log()?
+                .last()
+                .map_err(db("reading the audit log"))?
+                .map_or(0, |(seq, _)| seq.value()),
+        };
         let seq = last.checked_add(1).ok_or_else(|| {
             StoreError::Corrupt("the audit log has run out of event ids".to_owned())
         })?;
         self.t
             .audit_log_mut()?
-            .insert(seq, encode(event)?.as_slice())
+            .put(seq, encode(event)?.as_slice())
             .map_err(db("writing the audit log"))?;
         for user in [event.actor_user, event.subject_user].into_iter().flatten() {
             self.t
                 .user_audit_events_mut()?
-                .insert((user.to_bytes(), seq), ())
+                .put((user.to_bytes(), seq), ())
                 .map_err(db("writing the audit log"))?;
         }
         self.appended_audit.push((seq, event.clone()));

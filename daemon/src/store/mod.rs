@@ -205,11 +205,9 @@ impl Store {
                     .begin_write()
                     .map_err(db("starting a write transaction"))?,
             ),
-            Backend::Postgres(database) => WriteTxn::Pg(Arc::new(Mutex::new(
-                database
-                    .begin_write()
-                    .map_err(db("starting a write transaction"))?,
-            ))),
+            Backend::Postgres(database) => {
+                WriteTxn::Pg(Arc::new(Mutex::new(database.begin_write())))
+            }
         })
     }
 
@@ -294,11 +292,7 @@ impl Store {
                     .begin_read()
                     .map_err(db("starting a read transaction"))?,
             ),
-            Backend::Postgres(database) => ReadTxn::Pg(Arc::new(Mutex::new(
-                database
-                    .begin_read()
-                    .map_err(db("starting a read transaction"))?,
-            ))),
+            Backend::Postgres(database) => ReadTxn::Pg(Arc::new(Mutex::new(database.begin_read()))),
         };
         Ok(ReadTx::new(txn))
     }

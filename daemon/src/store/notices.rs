@@ -141,6 +141,8 @@ impl Replicas {
         let notice = match heard {
             Heard::Connected => Some(Notice::CatchUp),
             Heard::Payload(payload) => self.decode(&payload),
+            // What was missed is caught up on at the next `Connected`.
+            Heard::Lost => None,
         };
         if let Some(notice) = notice {
             // Nobody listening (yet) is fine: a receiver catches up when it starts.

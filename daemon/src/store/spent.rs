@@ -1,28 +1,35 @@
 //! Single-use tokens that carry their own state (sealed), spent once: the record of a use
 //! is all the store keeps of them.
 
-use super::StoreError;
 use super::error::db;
-use super::kv::ReadableTable;
 use super::schema::TokenHash;
 use super::tx::WriteTx;
+use super::{Backend, Store, StoreError, kv, schema};
+
+impl Store {
+    /// Records the use of the token whose hash is `hash`, good until `until`, in a
+    /// transaction of its own; `false` when it was used before (a replay). On PostgreSQL this
+    /// is one statement outside the write lock: spending is the hot write of every code
+    /// exchange and passkey sign-in, and no writer reads this table to decide anything else.
+    pub fn spend_token(&self, hash: TokenHash, until: i64) -> Result<bool, StoreError> {
+        match &*self.backend {
+            Backend::Postgres(database) => {
+                kv::insert_once(database, schema::SPENT_TOKENS, &hash, &until)
+                    .map_err(db("recording a spent token"))
+            }
+            Backend::Redb(_) => self.write(|tx| tx.spend_token(hash, until)),
+        }
+    }
+}
 
 impl WriteTx<'_> {
     /// Records the use of the token whose hash is `hash`, good until `until`; `false` when it
     /// was used before (a replay), in which case nothing changes.
     pub fn spend_token(&mut self, hash: TokenHash, until: i64) -> Result<bool, StoreError> {
-        let table = self.t.spent_tokens_mut()?;
-        if table
-            .get(hash)
-            .map_err(db("reading spent tokens"))?
-            .is_some()
-        {
-            return Ok(false);
-        }
-        table
-            .insert(hash, until)
-            .map_err(db("recording a spent token"))?;
-        Ok(true)
+        self.t
+            .spent_tokens_mut()?
+            .insert_if_absent(hash, until)
+            .map_err(db("recording a spent token"))
     }
 
     /// Forgets uses of tokens that expired before `now` (they are refused as expired anyway).
@@ -42,8 +49,8 @@ mod tests {
     fn a_token_is_spent_once_and_forgotten_once_expired() {
         let store = Store::memory().unwrap();
         let hash = [7; 32];
-        assert!(store.write(|tx| tx.spend_token(hash, 100)).unwrap());
-        assert!(!store.write(|tx| tx.spend_token(hash, 100)).unwrap());
+        assert!(store.spend_token(hash, 100).unwrap());
+        assert!(!store.spend_token(hash, 100).unwrap());
         store.write(|tx| tx.prune_spent_tokens(100)).unwrap();
         assert!(!store.write(|tx| tx.spend_token(hash, 100)).unwrap());
         store.write(|tx| tx.prune_spent_tokens(101)).unwrap();

@@ -10,6 +10,8 @@
 //   LATCHKEY_BIN   path of latchkey  (default likewise)
 //   CHROMIUM_BIN   path of Chromium  (default /usr/bin/chromium)
 //   LATCHKEY_TEST_LOG  log filter for the daemon (default "info")
+//   LATCHKEY_TEST_POSTGRES_BIN  path of latchkey-test-postgres (default likewise), which
+//                  starts a throwaway PostgreSQL for the replica tests
 
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -50,6 +52,40 @@ function binary(envName, name) {
 
 export const latchkeydBin = () => binary('LATCHKEYD_BIN', 'latchkeyd');
 export const latchkeyBin = () => binary('LATCHKEY_BIN', 'latchkey');
+const testPostgresBin = () => binary('LATCHKEY_TEST_POSTGRES_BIN', 'latchkey-test-postgres');
+
+/**
+ * Starts a throwaway PostgreSQL (the Rust tests' harness, through
+ * `latchkey-test-postgres`) and resolves `{url, stop()}`: `url` is an empty
+ * database's. The server stops when `stop()` closes the helper's stdin, or
+ * when this process ends, however it ends.
+ */
+export async function startPostgres() {
+  const bin = testPostgresBin();
+  if (!existsSync(bin)) {
+    throw new Error(`latchkey-test-postgres not found at ${bin}: run \`cargo build --bins\``);
+  }
+  const proc = spawn(bin, [], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let output = '';
+  proc.stderr.setEncoding('utf8').on('data', (s) => { output += s; });
+  proc.stdout.setEncoding('utf8');
+  const url = await new Promise((resolve, reject) => {
+    let line = '';
+    proc.stdout.on('data', (s) => {
+      line += s;
+      if (line.includes('\n')) resolve(line.trim());
+    });
+    proc.on('exit', (code) => reject(new Error(`latchkey-test-postgres exited (${code}):\n${output}`)));
+  });
+  return {
+    url,
+    async stop() {
+      const done = once(proc, 'exit');
+      proc.stdin.end();
+      await done;
+    },
+  };
+}
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -76,11 +112,12 @@ function daemonEnv(extra = {}) {
 /**
  * Starts `latchkeyd` in a new temp dir on a free port and waits until
  * `/healthz` answers 200 and the admin socket exists. Returns a handle:
- * `{url, port, dir, dataDir, socket, output(), cli(args), stop()}`.
+ * `{url, listenUrl, port, dir, dataDir, socket, output(), cli(args), stop()}`.
  * `extraArgs` go after the generated flags; `env` is added to the
- * environment.
+ * environment. `publicUrl` (default: the URL it listens on) is the URL users
+ * reach it at, for replicas behind a load balancer.
  */
-export async function startDaemon({ extraArgs = [], env = {} } = {}) {
+export async function startDaemon({ extraArgs = [], env = {}, publicUrl } = {}) {
   const bin = latchkeydBin();
   if (!existsSync(bin)) {
     throw new Error(`latchkeyd not found at ${bin}: run \`cargo build --bins\` or set LATCHKEYD_BIN`);
@@ -89,7 +126,7 @@ export async function startDaemon({ extraArgs = [], env = {} } = {}) {
   // A port picked by freePort() can be taken before the daemon binds it.
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
-      return await startOnce(bin, extraArgs, env);
+      return await startOnce(bin, extraArgs, env, publicUrl);
     } catch (e) {
       lastError = e;
       if (!/address already in use|Address in use|os error 98/i.test(String(e.message))) throw e;
@@ -98,12 +135,14 @@ export async function startDaemon({ extraArgs = [], env = {} } = {}) {
   throw lastError;
 }
 
-async function startOnce(bin, extraArgs, env) {
+async function startOnce(bin, extraArgs, env, publicUrl) {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'latchkey-browser-'));
   const dataDir = path.join(dir, 'data');
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
   const port = await freePort();
-  const url = `http://localhost:${port}`;
+  const listenUrl = `http://localhost:${port}`;
+  // Replicas behind a load balancer share the balancer's URL.
+  const url = publicUrl ?? listenUrl;
   const socket = path.join(dataDir, 'latchkey.sock');
   const args = [
     '--listen', `127.0.0.1:${port}`,
@@ -121,6 +160,7 @@ async function startOnce(bin, extraArgs, env) {
 
   const daemon = {
     url,
+    listenUrl,
     port,
     dir,
     dataDir,
@@ -160,7 +200,7 @@ async function startOnce(bin, extraArgs, env) {
     }
     if (existsSync(socket)) {
       try {
-        const res = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(1000) });
+        const res = await fetch(`${listenUrl}/healthz`, { signal: AbortSignal.timeout(1000) });
         if (res.ok) return daemon;
       } catch {
         // not listening yet

@@ -21,6 +21,10 @@
 //!   `POST /token`. One iteration = two requests; the figures are per iteration, and the
 //!   two steps' latencies are printed too.
 //!
+//! With `--also-at ADDR` (repeatable), further replicas of the same issuer take their share:
+//! worker `i` of the fixed scenarios talks to replica `i mod n`, and in the code scenarios each
+//! code is issued at one replica and exchanged at the next.
+//!
 //! The session cookie for the code scenarios comes from `--login-code`: the loadgen signs
 //! in at `/lc` like a browser (CSRF cookie and form token) before the run.
 
@@ -77,6 +81,12 @@ struct Args {
     /// Also print the result as one JSON object.
     #[arg(long)]
     json: bool,
+    /// Another replica serving the same issuer, as the address to connect to (the `Host`
+    /// header stays the issuer's); repeatable. Workers spread over every replica, and in the
+    /// code scenarios each code is exchanged at another replica than the one that issued it,
+    /// as behind a round-robin load balancer.
+    #[arg(long = "also-at", value_name = "ADDR")]
+    also_at: Vec<SocketAddr>,
     #[command(subcommand)]
     scenario: Scenario,
 }
@@ -339,10 +349,13 @@ async fn run(args: Args) -> Result<()> {
     });
 
     let mut workers = Vec::with_capacity(args.concurrency);
-    for _ in 0..args.concurrency {
+    for index in 0..args.concurrency {
         let control = control.clone();
         let work = work.clone();
-        workers.push(tokio::spawn(async move { worker(&work, &control).await }));
+        let also = args.also_at.clone();
+        workers.push(tokio::spawn(async move {
+            worker(&work, &control, index, &also).await
+        }));
     }
 
     tokio::time::sleep(Duration::from_secs_f64(args.warmup.max(0.0))).await;
@@ -687,7 +700,37 @@ impl CodeFlow {
     }
 }
 
-async fn worker(work: &Work, control: &Control) -> Result<Samples> {
+/// A worker's connections, one per replica.
+struct Replicas {
+    conns: Vec<Conn>,
+}
+
+impl Replicas {
+    fn new(target: &Target, also: &[SocketAddr]) -> Replicas {
+        let mut conns = vec![Conn::new(target)];
+        conns.extend(also.iter().map(|addr| Conn {
+            addr: *addr,
+            host: target.host.clone(),
+            sender: None,
+        }));
+        Replicas { conns }
+    }
+
+    /// The connection to replica `i` (counting round).
+    fn at(&mut self, i: usize) -> Result<&mut Conn> {
+        let n = self.conns.len();
+        self.conns
+            .get_mut(i % n)
+            .ok_or_else(|| anyhow!("no connection"))
+    }
+}
+
+async fn worker(
+    work: &Work,
+    control: &Control,
+    index: usize,
+    also: &[SocketAddr],
+) -> Result<Samples> {
     let mut samples = Samples::default();
     let phases = match work {
         Work::Code { phases, .. } => phases.clone(),
@@ -695,7 +738,8 @@ async fn worker(work: &Work, control: &Control) -> Result<Samples> {
     };
     match work {
         Work::Fixed { target, req } => {
-            let mut conn = Conn::new(target);
+            let mut replicas = Replicas::new(target, also);
+            let conn = replicas.at(index)?;
             while control.take() {
                 let timed = control.timing.load(Ordering::Relaxed);
                 let t0 = Instant::now();
@@ -716,11 +760,13 @@ async fn worker(work: &Work, control: &Control) -> Result<Samples> {
             batch: None,
             ..
         } => {
-            let mut conn = Conn::new(target);
+            let mut replicas = Replicas::new(target, also);
+            // Issued at replica `turn`, exchanged at the next one.
+            let mut turn = index;
             while control.take() {
                 let timed = control.timing.load(Ordering::Relaxed);
                 let t0 = Instant::now();
-                let minted = flow.mint(&mut conn).await;
+                let minted = flow.mint(replicas.at(turn)?).await;
                 let t1 = Instant::now();
                 let minted = match minted {
                     Ok(m) => m,
@@ -731,7 +777,8 @@ async fn worker(work: &Work, control: &Control) -> Result<Samples> {
                         continue;
                     }
                 };
-                let res = conn.send(&flow.token_req(&minted)).await;
+                let res = replicas.at(turn + 1)?.send(&flow.token_req(&minted)).await;
+                turn += 1;
                 let t2 = Instant::now();
                 if !timed {
                     continue;
@@ -751,14 +798,17 @@ async fn worker(work: &Work, control: &Control) -> Result<Samples> {
             ..
         } => {
             let phases = phases.as_ref().ok_or_else(|| anyhow!("no phase control"))?;
-            let mut conn = Conn::new(target);
+            let mut replicas = Replicas::new(target, also);
+            let mut turn = index;
             loop {
-                // Untimed: every worker mints its share of a batch.
+                // Untimed: every worker mints its share of a batch, each code at the replica
+                // after the last one's.
                 let mut minted = Vec::with_capacity(*batch);
                 let mut failed = false;
                 while minted.len() < *batch && !failed {
-                    match flow.mint(&mut conn).await {
-                        Ok(m) => minted.push(m),
+                    turn += 1;
+                    match flow.mint(replicas.at(turn)?).await {
+                        Ok(m) => minted.push((turn, m)),
                         Err(e) => {
                             samples.error(e);
                             failed = true;
@@ -769,9 +819,9 @@ async fn worker(work: &Work, control: &Control) -> Result<Samples> {
                 if phases.barrier.wait().await.is_leader() {
                     *phases.started.lock().await = Some(Instant::now());
                 }
-                for m in &minted {
+                for (issued_at, m) in &minted {
                     let t0 = Instant::now();
-                    let res = conn.send(&flow.token_req(m)).await;
+                    let res = replicas.at(issued_at + 1)?.send(&flow.token_req(m)).await;
                     record(&mut samples, res, t0.elapsed(), 200);
                 }
                 if phases.barrier.wait().await.is_leader() {

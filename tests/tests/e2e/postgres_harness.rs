@@ -25,3 +25,37 @@ fn fresh_databases_on_the_shared_server_are_isolated() {
     // The same server, not a second one, for every caller in this test binary.
     assert!(std::ptr::eq(postgres, TestPostgres::shared()));
 }
+
+#[tokio::test]
+async fn a_stopped_daemon_leaves_no_connection_behind() {
+    let postgres = TestPostgres::shared();
+    let url = postgres.fresh_database();
+    let config_url = url.clone();
+    let t = latchkey_tests::TestDaemon::start_with(|config| {
+        config.database_url = Some(config_url.parse().unwrap());
+    })
+    .await;
+    latchkey_tests::passkeys::create_user(&t, "alice").await;
+    let name = url.rsplit('/').next().unwrap().to_owned();
+    let count = format!("SELECT count(*) FROM pg_stat_activity WHERE datname = '{name}'");
+    assert_ne!(
+        postgres.psql(&url, &count).trim(),
+        "1",
+        "the daemon holds connections"
+    );
+
+    drop(t.stop().await);
+    // psql's own connection is the only one left, once the server has seen the others close.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let open = postgres.psql(&url, &count);
+        if open.trim() == "1" {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{open} connections still open"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}

@@ -53,8 +53,13 @@ async fn an_outage_is_answered_clearly_and_the_daemon_recovers_by_itself() {
             .unwrap()
             .contains("cannot reach its database")
     );
-    // Relying apps hear the OAuth way: retry later.
-    let (status, error) = oidc::token(&t, &rp, &client_credentials).await;
+    // Relying apps hear the OAuth way: retry later. (A refresh reads the database; the
+    // client's own record may come from the replica's memory, see store/kv/cache.rs.)
+    let refresh = [
+        ("grant_type", "refresh_token"),
+        ("refresh_token", "unknown"),
+    ];
+    let (status, error) = oidc::token(&t, &rp, &refresh).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{error}");
     assert_eq!(error["error"], "temporarily_unavailable");
     let out = t.cli(&["user", "create", "--username", "bob"]).await;

@@ -1,6 +1,7 @@
 //! Two replicas on one PostgreSQL database (each its own data dir, port and socket, the same
 //! encryption key): what one changes, the other hears about within seconds, through
-//! LISTEN/NOTIFY. Signing keys rotated on one are published and used by the other; audit
+//! LISTEN/NOTIFY. Signing keys rotated on one are published and used by the other; a client
+//! changed or deleted on one (which replicas keep in memory) is changed on the other; audit
 //! events, directory changes and LDAP sync progress on one reach consoles on the other; and
 //! after PostgreSQL drops every connection, both recover by themselves.
 
@@ -9,8 +10,10 @@ use std::time::Duration;
 
 use latchkey_protocol::{Client, Event, Request, Response};
 use latchkey_tests::TestDaemon;
+use latchkey_tests::oidc;
 use latchkey_tests::postgres::TestPostgres;
 use latchkey_tests::rp::{client, jwt_header};
+use reqwest::StatusCode;
 use serde_json::Value;
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::time::Instant;
@@ -250,4 +253,45 @@ async fn replicas_hear_each_other_again_after_postgresql_drops_their_connections
     user_creation_reaches(&b, &mut on_a, "after").await;
     rotation_reaches(&a, &b, &app).await;
     user_creation_reaches(&b, &mut on_a, "later").await;
+}
+
+#[tokio::test]
+async fn a_client_changed_on_one_replica_is_changed_on_the_other_within_moments() {
+    let replicas = TestDaemon::start_replicas(2).await;
+    let (a, b) = (&replicas[0], &replicas[1]);
+    let rp = oidc::create_client(a, &[]).await;
+    let grant = [("grant_type", "client_credentials")];
+    // `b` reads the client, and keeps it in memory (PostgreSQL replicas cache clients).
+    for _ in 0..3 {
+        assert_eq!(oidc::token(b, &rp, &grant).await.0, StatusCode::OK);
+    }
+
+    let rotated = a.cli(&["client", "rotate-secret", &rp.id, "--json"]).await;
+    assert_eq!(rotated.code, 0, "{rotated:?}");
+    let new = oidc::Rp {
+        id: rp.id.clone(),
+        secret: rotated.json()["client_secret"].as_str().unwrap().to_owned(),
+    };
+    // At once on the replica that wrote; on the other once the notice arrives, far sooner
+    // than the cache's 30 s expiry.
+    assert_eq!(
+        oidc::token(a, &rp, &grant).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(oidc::token(a, &new, &grant).await.0, StatusCode::OK);
+    eventually("the old secret refused on the other replica", || async {
+        (oidc::token(b, &rp, &grant).await.0 == StatusCode::UNAUTHORIZED).then_some(())
+    })
+    .await;
+    assert_eq!(oidc::token(b, &new, &grant).await.0, StatusCode::OK);
+
+    let deleted = a.cli(&["client", "delete", &rp.id]).await;
+    assert_eq!(deleted.code, 0, "{deleted:?}");
+    eventually(
+        "the deleted client refused on the other replica",
+        || async {
+            (oidc::token(b, &new, &grant).await.0 == StatusCode::UNAUTHORIZED).then_some(())
+        },
+    )
+    .await;
 }

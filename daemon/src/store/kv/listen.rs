@@ -57,6 +57,8 @@ pub enum Heard {
     Connected,
     /// A notice's payload, from any replica (this one included).
     Payload(String),
+    /// The listening connection was lost: until the next `Connected`, nothing is heard.
+    Lost,
 }
 
 /// Called on the store's runtime for everything heard: keep it quick (send on a channel).
@@ -84,6 +86,7 @@ async fn listen(config: tokio_postgres::Config, deliver: Deliver) {
                 deliver(Heard::Connected);
                 let since = Instant::now();
                 let lost = session.serve().await;
+                deliver(Heard::Lost);
                 if since.elapsed() >= STABLE {
                     retry = FIRST_RETRY;
                 }

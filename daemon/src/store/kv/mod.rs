@@ -15,8 +15,11 @@
 //! transaction-scoped advisory lock taken first, so writers on every replica queue as
 //! redb's do in one process), reads on a consistent snapshot.
 
+mod cache;
 mod listen;
 mod ordered;
+mod pg_txn;
+mod pipeline;
 mod postgres;
 mod range;
 
@@ -32,7 +35,7 @@ pub use ordered::OrderedKey;
 pub use postgres::{PgDatabase, PgError};
 pub use range::Range;
 
-use postgres::PgTxn;
+use pg_txn::PgTxn;
 
 /// Why a table operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -200,7 +203,7 @@ impl<K: OrderedKey, V: Value + 'static> ReadableTable<K, V> for KvTable<'_, K, V
         Ok(match &self.inner {
             Inner::RedbRead(t) => t.get(key)?.map(Guard::Redb),
             Inner::RedbWrite(t) => t.get(key)?.map(Guard::Redb),
-            Inner::Pg { txn, table } => postgres::lock(txn)?
+            Inner::Pg { txn, table } => pg_txn::lock(txn)?
                 .get(table, K::encode(key.borrow()))?
                 .map(|bytes| checked(bytes, table))
                 .transpose()?,
@@ -222,7 +225,7 @@ impl<K: OrderedKey, V: Value + 'static> ReadableTable<K, V> for KvTable<'_, K, V
         Ok(match &self.inner {
             Inner::RedbRead(t) => t.len()?,
             Inner::RedbWrite(t) => t.len()?,
-            Inner::Pg { txn, table } => postgres::lock(txn)?.count(table)?,
+            Inner::Pg { txn, table } => pg_txn::lock(txn)?.count(table)?,
         })
     }
 }
@@ -239,12 +242,59 @@ impl<'t, K: OrderedKey, V: Value + 'static> KvTable<'t, K, V> {
             Inner::RedbWrite(t) => t.insert(key, value)?.map(Guard::Redb),
             Inner::Pg { txn, table } => {
                 let value = V::as_bytes(value.borrow()).as_ref().to_vec();
-                postgres::lock(txn)?
+                pg_txn::lock(txn)?
                     .insert(table, K::encode(key.borrow()), value)?
                     .map(|bytes| checked(bytes, table))
                     .transpose()?
             }
         })
+    }
+
+    /// Writes `key → value`, like `insert` without the value it replaced: PostgreSQL gets it
+    /// with the transaction's next statement (or its commit) rather than a round trip of its
+    /// own.
+    pub fn put<'k, 'v>(
+        &mut self,
+        key: impl Borrow<K::SelfType<'k>>,
+        value: impl Borrow<V::SelfType<'v>>,
+    ) -> Result<(), KvError> {
+        match &mut self.inner {
+            Inner::RedbRead(_) => Err(KvError::ReadOnly),
+            Inner::RedbWrite(t) => {
+                t.insert(key, value)?;
+                Ok(())
+            }
+            Inner::Pg { txn, table } => {
+                let value = V::as_bytes(value.borrow()).as_ref().to_vec();
+                pg_txn::lock(txn)?.put(table, K::encode(key.borrow()), value);
+                Ok(())
+            }
+        }
+    }
+
+    /// Writes `key → value` unless `key` is there already; whether it wrote. On PostgreSQL
+    /// this needs no write lock (the primary key decides between concurrent writers), so a
+    /// transaction that does nothing else waits for no other writer: the table must be one
+    /// that every writer changes only this way, or by removing entries.
+    pub fn insert_if_absent<'k, 'v>(
+        &mut self,
+        key: impl Borrow<K::SelfType<'k>>,
+        value: impl Borrow<V::SelfType<'v>>,
+    ) -> Result<bool, KvError> {
+        match &mut self.inner {
+            Inner::RedbRead(_) => Err(KvError::ReadOnly),
+            Inner::RedbWrite(t) => {
+                if t.get(key.borrow())?.is_some() {
+                    return Ok(false);
+                }
+                t.insert(key, value)?;
+                Ok(true)
+            }
+            Inner::Pg { txn, table } => {
+                let value = V::as_bytes(value.borrow()).as_ref().to_vec();
+                pg_txn::lock(txn)?.insert_if_absent(table, K::encode(key.borrow()), value)
+            }
+        }
     }
 
     /// Removes `key`; the value it had, if any.
@@ -255,7 +305,7 @@ impl<'t, K: OrderedKey, V: Value + 'static> KvTable<'t, K, V> {
         Ok(match &mut self.inner {
             Inner::RedbRead(_) => return Err(KvError::ReadOnly),
             Inner::RedbWrite(t) => t.remove(key)?.map(Guard::Redb),
-            Inner::Pg { txn, table } => postgres::lock(txn)?
+            Inner::Pg { txn, table } => pg_txn::lock(txn)?
                 .remove(table, K::encode(key.borrow()))?
                 .map(|bytes| checked(bytes, table))
                 .transpose()?,
@@ -291,7 +341,7 @@ impl<'t, K: OrderedKey, V: Value + 'static> KvTable<'t, K, V> {
                     .map(|(key, _)| K::encode(&K::from_bytes(key)))
                     .collect();
                 let values = rows.iter().map(|(_, value)| value.clone()).collect();
-                postgres::lock(txn)?.insert_all(table, keys, values)
+                pg_txn::lock(txn)?.insert_all(table, keys, values)
             }
         }
     }
@@ -325,10 +375,22 @@ impl<'t, K: OrderedKey, V: Value + 'static> KvTable<'t, K, V> {
                         doomed.push(K::encode(&key.value()));
                     }
                 }
-                postgres::lock(txn)?.remove_all(table, doomed)
+                pg_txn::lock(txn)?.remove_all(table, doomed)
             }
         }
     }
+}
+
+/// [`KvTable::insert_if_absent`] in a transaction of its own: on PostgreSQL a single
+/// statement, one round trip, outside the write lock.
+pub fn insert_once<K: OrderedKey, V: Value + 'static>(
+    database: &PgDatabase,
+    def: TableDefinition<'static, K, V>,
+    key: &K::SelfType<'_>,
+    value: &V::SelfType<'_>,
+) -> Result<bool, KvError> {
+    let value = V::as_bytes(value).as_ref().to_vec();
+    database.insert_once(postgres::table_name(def), K::encode(key), value)
 }
 
 /// A transaction to read from.
@@ -394,7 +456,7 @@ impl WriteTxn {
                 txn.open_table(def)?;
                 Ok(())
             }
-            WriteTxn::Pg(txn) => postgres::lock(txn)?.create_table(postgres::table_name(def)),
+            WriteTxn::Pg(txn) => pg_txn::lock(txn)?.create_table(postgres::table_name(def)),
         }
     }
 
@@ -403,7 +465,7 @@ impl WriteTxn {
     pub fn notify(&self, payloads: Vec<String>) -> Result<(), KvError> {
         match self {
             WriteTxn::Redb(_) => Ok(()),
-            WriteTxn::Pg(txn) => postgres::lock(txn)?.notify(payloads),
+            WriteTxn::Pg(txn) => pg_txn::lock(txn)?.notify(payloads),
         }
     }
 
@@ -411,7 +473,7 @@ impl WriteTxn {
     pub fn commit(self) -> Result<(), KvError> {
         match self {
             WriteTxn::Redb(txn) => Ok(txn.commit()?),
-            WriteTxn::Pg(txn) => postgres::lock(&txn)?.commit(),
+            WriteTxn::Pg(txn) => pg_txn::lock(&txn)?.commit(),
         }
     }
 
@@ -419,7 +481,7 @@ impl WriteTxn {
     pub fn abort(self) -> Result<(), KvError> {
         match self {
             WriteTxn::Redb(txn) => Ok(txn.abort()?),
-            WriteTxn::Pg(txn) => postgres::lock(&txn)?.rollback(),
+            WriteTxn::Pg(txn) => pg_txn::lock(&txn)?.rollback(),
         }
     }
 }

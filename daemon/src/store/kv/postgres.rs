@@ -6,31 +6,25 @@
 //! waited for on a channel. That works from any thread, an async worker included, which a
 //! client that runs futures on the calling thread (the `postgres` crate) does not.
 //!
-//! - A write transaction begins by taking a transaction-scoped advisory lock, so that
-//!   writers on every replica run one at a time, as redb's do in one process; the store's
-//!   read-check-write code keeps its meaning and never sees a serialization failure. It
-//!   runs at READ COMMITTED: each statement sees everything committed before it, which,
-//!   with the lock held, is everything committed by earlier writers.
-//! - A read transaction is REPEATABLE READ, READ ONLY: one consistent snapshot.
+//! - Transactions (`pg_txn.rs`): writers take turns under an advisory lock, readers read a
+//!   snapshot, and statements travel several to a round trip (`pipeline.rs`).
 //! - A transaction begins on a pooled connection that may have died since its last use
 //!   (PostgreSQL restarted, the backend was terminated): beginning fails at once, nothing
 //!   has run, so it is tried again on a new connection, a few times, before it fails.
 //! - Replicas tell each other what changed through LISTEN/NOTIFY (`listen.rs`).
 
 use std::future::Future;
-use std::ops::Bound;
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
 use redb::{TableDefinition, TableHandle, Value};
-use tokio_postgres::types::ToSql;
 
 use super::KvError;
-use super::listen::{self, Deliver, NOTIFY_ALL, Notifier};
-
-/// The advisory lock every write transaction holds ("LatchKey" in ASCII).
-const WRITE_LOCK: i64 = 0x4c61_7463_684b_6579;
+use super::cache::RowCache;
+use super::listen::{self, Deliver, Heard, Notifier};
+use super::pg_txn::{PgTxn, insert_if_absent};
+use super::pipeline::{self, Rows, Statement};
 
 /// How long a request waits for a free connection before it fails with a clear error.
 const POOL_WAIT: Duration = Duration::from_secs(10);
@@ -99,6 +93,8 @@ struct Shared {
     /// For the listening connection, which is not the pool's.
     config: tokio_postgres::Config,
     notifier: Notifier,
+    /// Rows of hot tables (`cache.rs`).
+    cache: Arc<RowCache>,
 }
 
 impl Drop for Shared {
@@ -156,6 +152,7 @@ impl PgDatabase {
                 runtime: Some(runtime),
                 pool,
                 config,
+                cache: Arc::new(RowCache::new()),
             }),
         };
         let pool = database.shared.pool.clone();
@@ -174,7 +171,7 @@ impl PgDatabase {
     }
 
     /// Runs `future` on the client's runtime and waits for it, from any thread.
-    fn run<T: Send + 'static>(
+    pub(super) fn run<T: Send + 'static>(
         &self,
         future: impl Future<Output = T> + Send + 'static,
     ) -> Result<T, PgError> {
@@ -185,45 +182,64 @@ impl PgDatabase {
         receiver.recv().map_err(|_| PgError::Stopped)
     }
 
-    fn begin(&self, statements: String) -> Result<PgTxn, PgError> {
+    /// A transaction that writes, once every other writer has finished. Nothing is asked
+    /// of PostgreSQL until its first statement, which is sent behind the BEGIN.
+    pub fn begin_write(&self) -> PgTxn {
+        PgTxn::write(self.clone())
+    }
+
+    /// A consistent read-only snapshot (taken by its first statement; rows of cached
+    /// tables may come from memory instead, see `cache.rs`).
+    pub fn begin_read(&self) -> PgTxn {
+        PgTxn::read(self.clone(), self.shared.cache.generation())
+    }
+
+    /// The pool transactions take their connection from.
+    pub(super) fn pool(&self) -> Pool {
+        self.shared.pool.clone()
+    }
+
+    /// The rows kept in memory (`cache.rs`).
+    pub(super) fn cache(&self) -> &RowCache {
+        &self.shared.cache
+    }
+
+    /// Runs `future` on the client's runtime without waiting for it.
+    pub(super) fn spawn(&self, future: impl Future<Output = ()> + Send + 'static) {
+        self.shared.handle.spawn(future);
+    }
+
+    /// Writes `key → value` into `table` unless `key` is there already, in a transaction of
+    /// its own (one statement, no write lock: the primary key decides); whether it wrote.
+    /// Sent again on another connection if the pooled one was dead: should the first have
+    /// written before its answer was lost, the second finds the row and answers `false`.
+    pub fn insert_once(&self, table: &str, key: Vec<u8>, value: Vec<u8>) -> Result<bool, KvError> {
         let pool = self.shared.pool.clone();
-        let conn = self.run(async move {
-            let mut retries = 0;
-            loop {
-                let conn = pool.get().await?;
-                match conn.batch_execute(&statements).await {
-                    Ok(()) => return Ok::<_, PgError>(conn),
-                    Err(e) if retries < BEGIN_RETRIES && (conn.is_closed() || gone(&e)) => {
-                        retries += 1;
-                        // Out of the pool for good, so that the next try gets another.
-                        drop(Object::take(conn));
-                    }
-                    Err(e) => return Err(e.into()),
-                }
-            }
-        })??;
-        Ok(PgTxn {
-            db: self.clone(),
-            conn: Some(conn),
-        })
-    }
-
-    /// A transaction that writes, once every other writer has finished.
-    pub fn begin_write(&self) -> Result<PgTxn, PgError> {
-        self.begin(format!(
-            "BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock({WRITE_LOCK})"
-        ))
-    }
-
-    /// A consistent read-only snapshot.
-    pub fn begin_read(&self) -> Result<PgTxn, PgError> {
-        self.begin("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY".to_owned())
+        let statement = [insert_if_absent(table).bind(key).bind(value)];
+        let (_conn, answers) = self.run(async move { on_pooled(pool, &statement).await })??;
+        let answers = answers.map_err(PgError::from)?;
+        Ok(answers.first().is_some_and(|rows| !rows.is_empty()))
     }
 
     /// Listens for notices from every replica (this one included) on a connection of its
     /// own, reconnecting whenever it is lost, until the store is dropped (`listen.rs`).
     pub fn listen(&self, deliver: Deliver) {
-        listen::spawn_listener(&self.shared.handle, self.shared.config.clone(), deliver);
+        // The cache alone: the listener runs on the runtime `Shared` owns, so holding `Shared`
+        // here would keep it (and every connection) alive for ever.
+        let cache = Arc::clone(&self.shared.cache);
+        let hear: Deliver = Arc::new(move |heard| match heard {
+            Heard::Payload(payload) if cache.hear(&payload) => {}
+            Heard::Connected => {
+                cache.set_listening(true);
+                deliver(Heard::Connected);
+            }
+            Heard::Lost => {
+                cache.set_listening(false);
+                deliver(Heard::Lost);
+            }
+            heard => deliver(heard),
+        });
+        listen::spawn_listener(&self.shared.handle, self.shared.config.clone(), hear);
     }
 
     /// Notifies every replica (this one included) outside any transaction, without waiting;
@@ -237,44 +253,6 @@ impl PgDatabase {
 /// the server ending the session (class 57P: terminated, shutting down, restarting).
 fn gone(e: &tokio_postgres::Error) -> bool {
     e.is_closed() || e.code().is_some_and(|code| code.code().starts_with("57P"))
-}
-
-/// One transaction on one pooled connection. Ended by `commit` or `rollback`; one dropped
-/// unfinished is rolled back without waiting.
-pub struct PgTxn {
-    db: PgDatabase,
-    conn: Option<Object>,
-}
-
-impl std::fmt::Debug for PgTxn {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PgTxn")
-            .field("open", &self.conn.is_some())
-            .finish()
-    }
-}
-
-impl std::fmt::Debug for PgDatabase {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PgDatabase").finish_non_exhaustive()
-    }
-}
-
-impl Drop for PgTxn {
-    fn drop(&mut self) {
-        if let Some(conn) = self.conn.take() {
-            // A connection whose ROLLBACK fails is closed and leaves the pool with it.
-            self.db.shared.handle.spawn(async move {
-                let _ = conn.batch_execute("ROLLBACK").await;
-            });
-        }
-    }
-}
-
-/// The transaction behind a table, even if a panic poisoned its lock (the connection then
-/// fails or rolls back; it never half-commits).
-pub(super) fn lock(txn: &Arc<Mutex<PgTxn>>) -> Result<MutexGuard<'_, PgTxn>, KvError> {
-    Ok(txn.lock().unwrap_or_else(|poisoned| poisoned.into_inner()))
 }
 
 /// `kv_<name>`: the PostgreSQL table of a redb table definition. Names are the store's
@@ -305,207 +283,29 @@ pub(super) fn table_name<K: redb::Key + 'static, V: Value + 'static>(
     table
 }
 
-impl PgTxn {
-    /// Runs one statement on this transaction's connection.
-    fn call<T, F, Fut>(&mut self, op: F) -> Result<T, PgError>
-    where
-        T: Send + 'static,
-        F: FnOnce(Object) -> Fut,
-        Fut: Future<Output = (Object, Result<T, tokio_postgres::Error>)> + Send + 'static,
-    {
-        let conn = self.conn.take().ok_or(PgError::Ended)?;
-        let (conn, result) = self.db.run(op(conn))?;
-        self.conn = Some(conn);
-        Ok(result?)
-    }
-
-    fn end(&mut self, statement: &'static str) -> Result<(), KvError> {
-        let conn = self.conn.take().ok_or(PgError::Ended)?;
-        self.db
-            .run(async move { conn.batch_execute(statement).await })?
-            .map_err(PgError::from)?;
-        Ok(())
-    }
-
-    pub(super) fn commit(&mut self) -> Result<(), KvError> {
-        self.end("COMMIT")
-    }
-
-    pub(super) fn rollback(&mut self) -> Result<(), KvError> {
-        self.end("ROLLBACK")
-    }
-
-    /// Notifies every replica of each payload when, and only if, this transaction commits.
-    pub(super) fn notify(&mut self, payloads: Vec<String>) -> Result<(), KvError> {
-        self.call(|c| async move {
-            let r = execute(&c, NOTIFY_ALL, &[&listen::CHANNEL, &payloads]).await;
-            (c, r)
-        })?;
-        Ok(())
-    }
-
-    pub(super) fn create_table(&mut self, table: &'static str) -> Result<(), KvError> {
-        let sql =
-            format!("CREATE TABLE IF NOT EXISTS {table} (k bytea PRIMARY KEY, v bytea NOT NULL)");
-        self.call(|c| async move {
-            let r = c.batch_execute(&sql).await;
-            (c, r)
-        })?;
-        Ok(())
-    }
-
-    pub(super) fn get(&mut self, table: &str, key: Vec<u8>) -> Result<Option<Vec<u8>>, KvError> {
-        let sql = format!("SELECT v FROM {table} WHERE k = $1");
-        Ok(self.call(|c| async move {
-            let r = query_value(&c, &sql, &[&key]).await;
-            (c, r)
-        })?)
-    }
-
-    pub(super) fn insert(
-        &mut self,
-        table: &str,
-        key: Vec<u8>,
-        value: Vec<u8>,
-    ) -> Result<Option<Vec<u8>>, KvError> {
-        // The CTE reads the row as it was before the statement: the replaced value.
-        let sql = format!(
-            "WITH old AS (SELECT v FROM {table} WHERE k = $1) \
-             INSERT INTO {table} (k, v) VALUES ($1, $2) \
-             ON CONFLICT (k) DO UPDATE SET v = excluded.v \
-             RETURNING (SELECT v FROM old)"
-        );
-        Ok(self.call(|c| async move {
-            let r = query_value(&c, &sql, &[&key, &value]).await;
-            (c, r)
-        })?)
-    }
-
-    pub(super) fn remove(&mut self, table: &str, key: Vec<u8>) -> Result<Option<Vec<u8>>, KvError> {
-        let sql = format!("DELETE FROM {table} WHERE k = $1 RETURNING v");
-        Ok(self.call(|c| async move {
-            let r = query_value(&c, &sql, &[&key]).await;
-            (c, r)
-        })?)
-    }
-
-    /// Writes every `keys[i] → values[i]` in one statement.
-    pub(super) fn insert_all(
-        &mut self,
-        table: &str,
-        keys: Vec<Vec<u8>>,
-        values: Vec<Vec<u8>>,
-    ) -> Result<(), KvError> {
-        if keys.is_empty() {
-            return Ok(());
-        }
-        let sql = format!(
-            "INSERT INTO {table} (k, v) SELECT * FROM unnest($1::bytea[], $2::bytea[]) \
-             ON CONFLICT (k) DO UPDATE SET v = excluded.v"
-        );
-        self.call(|c| async move {
-            let r = execute(&c, &sql, &[&keys, &values]).await;
-            (c, r)
-        })?;
-        Ok(())
-    }
-
-    pub(super) fn remove_all(&mut self, table: &str, keys: Vec<Vec<u8>>) -> Result<(), KvError> {
-        if keys.is_empty() {
-            return Ok(());
-        }
-        let sql = format!("DELETE FROM {table} WHERE k = ANY($1)");
-        self.call(|c| async move {
-            let r = execute(&c, &sql, &[&keys]).await;
-            (c, r)
-        })?;
-        Ok(())
-    }
-
-    pub(super) fn count(&mut self, table: &str) -> Result<u64, KvError> {
-        let sql = format!("SELECT count(*) FROM {table}");
-        let count: i64 = self.call(|c| async move {
-            let r = async {
-                let statement = c.prepare_cached(&sql).await?;
-                c.query_one(&statement, &[]).await?.try_get(0)
+/// Takes a pooled connection and sends `statements` (a BEGIN first) on it. A connection
+/// found dead (PostgreSQL restarted, the backend was terminated since its last use) fails at
+/// once with nothing run, so it is dropped and everything sent again on another, a few times.
+pub(super) async fn on_pooled(
+    pool: Pool,
+    statements: &[Statement],
+) -> Result<(Object, Result<Vec<Rows>, tokio_postgres::Error>), PgError> {
+    let mut retries = 0;
+    loop {
+        let conn = pool.get().await?;
+        match pipeline::run(&conn, statements).await {
+            Err(e) if retries < BEGIN_RETRIES && (conn.is_closed() || gone(&e)) => {
+                retries += 1;
+                // Out of the pool for good, so that the next try gets another.
+                drop(Object::take(conn));
             }
-            .await;
-            (c, r)
-        })?;
-        Ok(u64::try_from(count).unwrap_or(0))
-    }
-
-    /// At most `limit` entries between the bounds (ordered key encoding), from the bottom
-    /// or, when `descending`, from the top.
-    pub(super) fn range(
-        &mut self,
-        table: &str,
-        low: &Bound<Vec<u8>>,
-        high: &Bound<Vec<u8>>,
-        descending: bool,
-        limit: i64,
-    ) -> Result<Vec<Row>, KvError> {
-        let mut conditions = Vec::new();
-        let mut bounds: Vec<Vec<u8>> = Vec::new();
-        for (bound, included, excluded) in [(low, ">=", ">"), (high, "<=", "<")] {
-            let (op, key) = match bound {
-                Bound::Included(key) => (included, key),
-                Bound::Excluded(key) => (excluded, key),
-                Bound::Unbounded => continue,
-            };
-            bounds.push(key.clone());
-            conditions.push(format!("k {op} ${}", bounds.len()));
+            answers => return Ok((conn, answers)),
         }
-        let filter = if conditions.is_empty() {
-            String::new()
-        } else {
-            format!("WHERE {}", conditions.join(" AND "))
-        };
-        let order = if descending { "DESC" } else { "ASC" };
-        let sql = format!(
-            "SELECT k, v FROM {table} {filter} ORDER BY k {order} LIMIT ${}",
-            bounds.len() + 1
-        );
-        Ok(self.call(|c| async move {
-            let r = async {
-                let mut params: Vec<&(dyn ToSql + Sync)> = Vec::new();
-                for key in &bounds {
-                    params.push(key);
-                }
-                params.push(&limit);
-                let statement = c.prepare_cached(&sql).await?;
-                let rows = c.query(&statement, &params).await?;
-                rows.iter()
-                    .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
-                    .collect::<Result<Vec<_>, tokio_postgres::Error>>()
-            }
-            .await;
-            (c, r)
-        })?)
     }
 }
 
-/// A key (ordered encoding) and its value.
-pub(super) type Row = (Vec<u8>, Vec<u8>);
-
-/// The first column of the one row a statement returns, if it returns one (NULL is none).
-async fn query_value(
-    c: &Object,
-    sql: &str,
-    params: &[&(dyn ToSql + Sync)],
-) -> Result<Option<Vec<u8>>, tokio_postgres::Error> {
-    let statement = c.prepare_cached(sql).await?;
-    match c.query_opt(&statement, params).await? {
-        Some(row) => row.try_get(0),
-        None => Ok(None),
+impl std::fmt::Debug for PgDatabase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgDatabase").finish_non_exhaustive()
     }
-}
-
-async fn execute(
-    c: &Object,
-    sql: &str,
-    params: &[&(dyn ToSql + Sync)],
-) -> Result<u64, tokio_postgres::Error> {
-    let statement = c.prepare_cached(sql).await?;
-    c.execute(&statement, params).await
 }

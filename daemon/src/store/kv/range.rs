@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use redb::Value;
 
-use super::postgres::{self, PgTxn, Row};
+use super::pg_txn::{self, PgTxn, Row};
 use super::{Entry, KvError, OrderedKey, checked, key_guard};
 
 /// Rows fetched per round trip.
@@ -85,8 +85,8 @@ impl<K: OrderedKey, V: Value + 'static> PgRange<K, V> {
         if self.drained {
             return Ok(false);
         }
-        let rows = postgres::lock(&self.txn)?
-            .range(self.table, &self.low, &self.high, descending, BATCH)?;
+        let rows =
+            pg_txn::lock(&self.txn)?.range(self.table, &self.low, &self.high, descending, BATCH)?;
         let Some((edge, _)) = rows.last() else {
             self.drained = true;
             return Ok(false);
