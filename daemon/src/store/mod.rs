@@ -91,7 +91,7 @@ const CACHE_BYTES: usize = 4 * 1024 * 1024;
 /// Connections each replica keeps to PostgreSQL at most. Writes run one at a time across
 /// the deployment and reads are short, so a few serve many requests; what waits longer
 /// than ten seconds for one fails with a clear error instead of queueing for ever.
-const PG_CONNECTIONS: usize = 16;
+pub const PG_CONNECTIONS: usize = 16;
 
 /// Where the data lives.
 enum Backend {

@@ -41,9 +41,11 @@ pub async fn current(headers: &HeaderMap, state: &WebState) -> Result<Option<Sig
     let Some(token) = session_token(headers, state) else {
         return Ok(None);
     };
-    // A read of microseconds runs inline; only when `last_seen` is due its refresh (a
-    // write, once in five minutes per session) does the lookup go to the blocking pool.
-    let found = match state.idm.peek_session(&token)? {
+    // A quick read (inline on redb); only when `last_seen` is due its refresh (a write, once
+    // in five minutes per session) does the lookup go to the blocking pool.
+    let idm = state.idm.clone();
+    let peeked = token.clone();
+    let found = match super::quick_read(state, move || idm.peek_session(&peeked)).await? {
         SessionPeek::None => None,
         SessionPeek::Live(session, user) => Some((session, user)),
         SessionPeek::TouchDue => {

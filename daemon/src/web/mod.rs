@@ -97,8 +97,10 @@ pub struct WebShared {
     pub oidc: Option<Oidc>,
     /// Work a request starts but does not wait for; the daemon waits for it on shutdown.
     pub tasks: tokio_util::task::TaskTracker,
-    /// Admits token requests that may write to the blocking pool one more than there are
-    /// cores at a time (one may be waiting on an fsync), in arrival order (see `oidc::token`).
+    /// Admits token requests that may write to the blocking pool a few at a time, in arrival
+    /// order (see `oidc::token`): on redb one more than there are cores (the work is signing,
+    /// and one may wait on an fsync); on PostgreSQL as many as the store has connections (the
+    /// work is mostly waiting for the database).
     pub token_writes: Arc<tokio::sync::Semaphore>,
     /// Audit events that are the whole of their request's write, committed together.
     pub audit: audit_batch::AuditBatch,
@@ -116,6 +118,11 @@ impl WebState {
         trusted_proxies: &[IpNet],
     ) -> WebState {
         let limiter = RateLimiter::new(Arc::clone(idm.clock()));
+        let token_writes = if idm.store().is_shared() {
+            crate::store::PG_CONNECTIONS
+        } else {
+            std::thread::available_parallelism().map_or(2, std::num::NonZero::get) + 1
+        };
         WebState(Arc::new(WebShared {
             audit: audit_batch::AuditBatch::new(idm.clone()),
             idm,
@@ -131,9 +138,7 @@ impl WebState {
             oidc: None,
             tasks: tokio_util::task::TaskTracker::new(),
             body_timeout: crate::config::HttpLimits::default().body_timeout,
-            token_writes: Arc::new(tokio::sync::Semaphore::new(
-                std::thread::available_parallelism().map_or(2, std::num::NonZero::get) + 1,
-            )),
+            token_writes: Arc::new(tokio::sync::Semaphore::new(token_writes)),
         }))
     }
 
@@ -175,6 +180,22 @@ impl WebState {
             Ok(settings) => settings.app_name,
             Err(_) => "Latchkey".to_owned(),
         }
+    }
+}
+
+/// Runs an idm call that reads and takes microseconds on redb: inline there (a trip to the
+/// blocking pool costs more than the read, measured with `scripts/bench-oidc`), and on the
+/// blocking pool on PostgreSQL, where each read may be a round trip that an async worker must
+/// not sit waiting for.
+pub async fn quick_read<T, F>(state: &WebState, f: F) -> Result<T, WebError>
+where
+    F: FnOnce() -> Result<T, IdmError> + Send + 'static,
+    T: Send + 'static,
+{
+    if state.idm.store().is_shared() {
+        blocking(f).await
+    } else {
+        f().map_err(WebError::from)
     }
 }
 

@@ -11,6 +11,7 @@
 //! - Nothing is sent before the first statement, which travels with the BEGIN; puts and
 //!   notices wait for the next statement or the COMMIT (`pipeline.rs`).
 
+use std::collections::HashMap;
 use std::ops::Bound;
 use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
 
@@ -37,8 +38,14 @@ const READ_BEGIN: &str = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
 /// What kind of transaction a [`PgTxn`] is.
 #[derive(Debug)]
 enum Kind {
-    /// Reads only; `generation` is the cache's when it began (`cache.rs`).
-    Read { generation: u64 },
+    /// Reads only; `generation` is the cache's when it began (`cache.rs`). `seen` holds
+    /// the rows it has read: one snapshot gives a row the same value every time, so a second
+    /// read of it (the store's code reads a user or a grant's revocation several times on
+    /// its way) costs no round trip.
+    Read {
+        generation: u64,
+        seen: HashMap<(String, Vec<u8>), Option<Vec<u8>>>,
+    },
     /// Writes, under the write lock; what it changed in cached tables.
     Write(Changed),
 }
@@ -117,7 +124,14 @@ impl PgTxn {
 
     /// A read transaction, noting the cache's `generation` when it began.
     pub(super) fn read(db: PgDatabase, generation: u64) -> PgTxn {
-        PgTxn::new(db, READ_BEGIN, Kind::Read { generation })
+        PgTxn::new(
+            db,
+            READ_BEGIN,
+            Kind::Read {
+                generation,
+                seen: HashMap::new(),
+            },
+        )
     }
 
     fn new(db: PgDatabase, begin: &'static str, kind: Kind) -> PgTxn {
@@ -176,7 +190,7 @@ impl PgTxn {
     /// The cached table `table` is, when this transaction may read it from memory.
     fn reads_cached(&self, table: &str) -> Option<(Table, u64)> {
         match self.kind {
-            Kind::Read { generation } => Table::of(table).map(|table| (table, generation)),
+            Kind::Read { generation, .. } => Table::of(table).map(|table| (table, generation)),
             Kind::Write(_) => None,
         }
     }
@@ -262,10 +276,22 @@ impl PgTxn {
         {
             return Ok(value);
         }
-        let sql = format!("SELECT v FROM {table} WHERE k = $1");
+        let row = (table.to_owned(), key);
+        if let Kind::Read { seen, .. } = &self.kind
+            && let Some(value) = seen.get(&row)
+        {
+            return Ok(value.clone());
+        }
+        let (table_name, key) = row;
+        let sql = format!("SELECT v FROM {table_name} WHERE k = $1");
         let value = first_value(&self.query(Statement::new(sql).bind(key.clone()))?)?;
         if let Some((table, generation)) = cached {
-            self.db.cache().offer(table, key, value.clone(), generation);
+            self.db
+                .cache()
+                .offer(table, key.clone(), value.clone(), generation);
+        }
+        if let Kind::Read { seen, .. } = &mut self.kind {
+            seen.insert((table_name, key), value.clone());
         }
         Ok(value)
     }

@@ -22,7 +22,7 @@ use super::super::error::WebError;
 use super::super::headers::FormActionOrigin;
 use super::super::pages::{self, Chrome};
 use super::super::redirect::login_with_next;
-use super::super::{WebState, blocking};
+use super::super::{WebState, blocking, quick_read};
 use super::{OidcQuery, encode_pairs, origin_of, pairs};
 use crate::idm::oidc::ConsentGiven;
 use crate::idm::oidc::authorize::{
@@ -103,8 +103,9 @@ fn lookup_and_validate(
 }
 
 /// What `GET /authorize` found. Its reads (the client, the group rule, the consent, the
-/// grant epoch) take microseconds each and run inline: a trip to the blocking pool per step
-/// cost more than the steps (measured with `scripts/bench-oidc`'s code flow). The code's
+/// grant epoch) take microseconds each on redb and run inline there, all in one go
+/// (`quick_read`): a trip to the blocking pool per step cost more than the steps (measured
+/// with `scripts/bench-oidc`'s code flow). The code's
 /// audit event, its one write, is recorded by [`AuditBatch`](super::super::audit_batch).
 enum Found {
     Refused(AuthorizeError),
@@ -173,7 +174,10 @@ pub async fn authorize_get(
     OidcQuery { oidc, params }: OidcQuery,
 ) -> Result<Response, WebError> {
     let signed_in = current(&headers, &state).await?;
-    let found = find(&oidc, &params, signed_in, &peer)?;
+    let found = {
+        let (oidc, params, peer) = (oidc.clone(), params.clone(), peer.clone());
+        quick_read(&state, move || find(&oidc, &params, signed_in, &peer)).await?
+    };
     let (request, signed_in, decision) = match found {
         Found::Refused(AuthorizeError::Page(message)) => return Err(page_error(message)),
         Found::Refused(AuthorizeError::Redirect(response)) => {
