@@ -49,6 +49,7 @@ mod settings;
 mod setup;
 mod sign_in_failures;
 mod signup;
+mod snapshot;
 mod test_mail;
 mod users;
 mod validate;
@@ -93,6 +94,7 @@ pub use signup::{
     FieldError, MAX_USAGE_LIMIT, SignupForm, SignupMode, SignupOutcome, SignupRefusal,
     SignupSettings, SignupTokenInfo, SignupTokenIssued, SignupVia,
 };
+pub use snapshot::Snapshot;
 pub use users::{Counts, User, UserEntry, UserPageResult};
 
 /// The identity-management service: cheap to clone, shareable across tasks.

@@ -12,8 +12,10 @@ use super::audit::{self, Subject, detail};
 use super::device_notice::{DeviceToken, note_device};
 use super::settings::read_settings;
 use super::users::{User, resolve_user};
-use super::{Actor, Idm, IdmError, UserId, oidc, secrets, to_time};
-use crate::store::{PasskeyUse, SessionMethod, SessionRecord, TokenHash, UserRecord, WriteTx};
+use super::{Actor, Idm, IdmError, Snapshot, UserId, oidc, secrets, to_time};
+use crate::store::{
+    PasskeyUse, ReadTx, SessionMethod, SessionRecord, TokenHash, UserRecord, WriteTx,
+};
 
 /// `last_seen_at` is written at most this often, so that reading a session
 /// on every request is not a write on every request.
@@ -203,7 +205,7 @@ impl Idm {
     pub fn session_user(&self, token: &SessionToken) -> Result<Option<(Session, User)>, IdmError> {
         let now = self.now();
         let hash = token.hash();
-        let Some((record, user)) = self.live_session(&hash, now)? else {
+        let Some((record, user)) = live_session(&self.store.read()?, &hash, now, None)? else {
             return Ok(None);
         };
         let record = if touch_due(&record, now) {
@@ -234,33 +236,27 @@ impl Idm {
     /// [`SessionPeek::TouchDue`] means `last_seen_at` is due its refresh, and
     /// the caller should call `session_user` where it may block.
     pub fn peek_session(&self, token: &SessionToken) -> Result<SessionPeek, IdmError> {
+        self.peek_session_in(&self.snapshot()?, token, None)
+    }
+
+    /// [`Idm::peek_session`] in `snapshot`. `next_client`: the client the caller asks about
+    /// next in the same snapshot (`Oidc::standing_in`), whose rows are then read with the
+    /// user's, in one round trip on PostgreSQL.
+    pub fn peek_session_in(
+        &self,
+        snapshot: &Snapshot,
+        token: &SessionToken,
+        next_client: Option<&str>,
+    ) -> Result<SessionPeek, IdmError> {
         let now = self.now();
-        Ok(match self.live_session(&token.hash(), now)? {
+        let tx = snapshot.tx();
+        Ok(match live_session(tx, &token.hash(), now, next_client)? {
             None => SessionPeek::None,
             Some((record, _)) if touch_due(&record, now) => SessionPeek::TouchDue,
             Some((record, user)) => {
                 SessionPeek::Live(Session::from_record(record)?, User::from_record(user)?)
             }
         })
-    }
-
-    /// The session and its enabled user, if the session is live.
-    fn live_session(
-        &self,
-        hash: &TokenHash,
-        now: i64,
-    ) -> Result<Option<(SessionRecord, UserRecord)>, IdmError> {
-        let tx = self.store.read()?;
-        let Some(record) = tx.session(hash)? else {
-            return Ok(None);
-        };
-        if record.expires_at <= now {
-            return Ok(None);
-        }
-        Ok(tx
-            .user(record.user_id)?
-            .filter(|user| !user.disabled)
-            .map(|user| (record, user)))
     }
 
     /// Starts a session without any other check and without a browser (the
@@ -370,4 +366,27 @@ impl Idm {
             Ok(())
         })
     }
+}
+
+/// The session and its enabled user, if the session is live (see `Idm::peek_session_in`
+/// for `next_client`).
+fn live_session(
+    tx: &ReadTx,
+    hash: &TokenHash,
+    now: i64,
+    next_client: Option<&str>,
+) -> Result<Option<(SessionRecord, UserRecord)>, IdmError> {
+    let Some(record) = tx.session(hash)? else {
+        return Ok(None);
+    };
+    if record.expires_at <= now {
+        return Ok(None);
+    }
+    if let Some(client_id) = next_client {
+        tx.read_ahead_standing(record.user_id, client_id)?;
+    }
+    Ok(tx
+        .user(record.user_id)?
+        .filter(|user| !user.disabled)
+        .map(|user| (record, user)))
 }

@@ -97,18 +97,27 @@ pub(crate) fn resolve_user<A: Access>(
 /// The user with their passkey count and group names.
 fn entry<A: Access>(tx: &Tables<A>, record: UserRecord) -> Result<UserEntry, IdmError> {
     let passkey_count = tx.passkey_count(record.id)?;
-    let mut groups = Vec::new();
-    for group_id in tx.user_group_ids(record.id)? {
-        if let Some(group) = tx.group(group_id)? {
-            groups.push(group.name);
-        }
-    }
-    groups.sort_unstable();
+    let groups = group_names(tx, record.id)?;
     Ok(UserEntry {
         user: User::from_record(record)?,
         passkey_count,
         groups,
     })
+}
+
+/// The names of the groups `user` is in, sorted.
+pub(crate) fn group_names<A: Access>(
+    tx: &Tables<A>,
+    user: UserId,
+) -> Result<Vec<String>, IdmError> {
+    let mut groups = Vec::new();
+    for group_id in tx.user_group_ids(user)? {
+        if let Some(group) = tx.group(group_id)? {
+            groups.push(group.name);
+        }
+    }
+    groups.sort_unstable();
+    Ok(groups)
 }
 
 /// Refuses to change a user that LDAP owns.

@@ -153,7 +153,7 @@ impl Links<'_, '_> {
     }
 }
 
-fn pair_range(first: IdBytes) -> std::ops::RangeInclusive<(IdBytes, IdBytes)> {
+pub(super) fn pair_range(first: IdBytes) -> std::ops::RangeInclusive<(IdBytes, IdBytes)> {
     (first, [0; 16])..=(first, [0xff; 16])
 }
 

@@ -30,6 +30,7 @@ mod notices;
 mod oidc_admin;
 mod oidc_records;
 mod oidc_tokens;
+mod read_ahead;
 mod records;
 mod schema;
 mod secret_records;

@@ -65,18 +65,10 @@ impl<A: Access> Tables<A> {
 
     /// Whether any of these grant selectors (see `schema::REVOKED_GRANTS`) is revoked.
     pub fn any_grant_revoked(&self, selectors: &[&str]) -> Result<bool, StoreError> {
-        for selector in selectors {
-            if self
-                .t
-                .revoked_grants()?
-                .get(*selector)
-                .map_err(db("reading revoked grants"))?
-                .is_some()
-            {
-                return Ok(true);
-            }
-        }
-        Ok(false)
+        self.t
+            .revoked_grants()?
+            .contains_any(selectors)
+            .map_err(db("reading revoked grants"))
     }
 
     /// The revocation epoch of (user, client); 0 when never revoked.

@@ -41,6 +41,7 @@ mod passkey_refusals;
 mod passkeys;
 mod postgres_harness;
 mod postgres_outage;
+mod postgres_read_ahead;
 mod postgres_schema;
 mod replica_crash;
 mod replica_jobs;

@@ -21,7 +21,7 @@ use super::lifetimes::{
 use super::redirect_uris;
 use crate::idm::audit::{self, Subject, detail};
 use crate::idm::validate;
-use crate::idm::{Actor, GroupId, IdmError, secrets, to_time};
+use crate::idm::{Actor, GroupId, IdmError, Snapshot, secrets, to_time};
 use crate::store::{Access, ClientRecord, Tables};
 
 /// Longest client name, in characters.
@@ -190,9 +190,18 @@ fn new_secret() -> Result<(String, [u8; 32]), IdmError> {
 
 impl Oidc {
     pub fn client(&self, client_id: &str) -> Result<Option<Client>, IdmError> {
-        let tx = self.idm.store().read()?;
+        self.client_in(&self.idm.snapshot()?, client_id)
+    }
+
+    /// [`Oidc::client`] in `snapshot`.
+    pub fn client_in(
+        &self,
+        snapshot: &Snapshot,
+        client_id: &str,
+    ) -> Result<Option<Client>, IdmError> {
+        let tx = snapshot.tx();
         tx.client(client_id)?
-            .map(|record| client_from_record(&tx, record))
+            .map(|record| client_from_record(tx, record))
             .transpose()
     }
 

@@ -73,18 +73,6 @@ impl Oidc {
             .map(|c| c.scopes))
     }
 
-    /// Whether signing `user` in to skip-consent `client_id` with `scopes` must first record
-    /// an implied consent: no record covers them yet.
-    pub fn implied_consent_due(
-        &self,
-        user: UserId,
-        client_id: &str,
-        scopes: &[String],
-    ) -> Result<bool, IdmError> {
-        let record = self.idm.store().read()?.consent(user, client_id)?;
-        Ok(!record.is_some_and(|c| scopes.iter().all(|s| c.scopes.contains(s))))
-    }
-
     /// Records that `user` allowed `client_id` these scopes, added to any granted before
     /// (`oidc_consent_granted`). An implied grant (a client that skips consent) is recorded
     /// with `implied`, and only when no record covers the scopes yet.

@@ -23,8 +23,9 @@ use super::clients::Client;
 use super::error::OAuthError;
 use super::grants::Grant;
 use super::keys::Alg;
-use crate::idm::{IdmError, secrets};
-use crate::store::RefreshTokenRecord;
+use crate::idm::users::group_names;
+use crate::idm::{IdmError, User, secrets};
+use crate::store::{Access, RefreshTokenRecord, Tables};
 
 /// A successful token response (RFC 6749 §5.1).
 #[derive(Clone, Serialize)]
@@ -66,6 +67,30 @@ pub(super) fn secs(d: std::time::Duration) -> i64 {
     i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
 }
 
+/// The user an ID token describes, read by the caller in the snapshot it checked the grant
+/// in (one read transaction for the whole exchange).
+#[derive(Debug)]
+pub(super) struct Holder {
+    user: User,
+    groups: Vec<String>,
+}
+
+impl Holder {
+    /// Reads `grant`'s user, when its tokens need them (an ID token: the `openid` scope).
+    pub(super) fn of<A: Access>(tx: &Tables<A>, grant: &Grant) -> Result<Option<Holder>, IdmError> {
+        if !grant.has_scope("openid") {
+            return Ok(None);
+        }
+        let record = tx
+            .user(grant.user_id)?
+            .ok_or_else(|| IdmError::user_not_found(&grant.user_id.to_string()))?;
+        Ok(Some(Holder {
+            groups: group_names(tx, record.id)?,
+            user: User::from_record(record)?,
+        }))
+    }
+}
+
 impl Oidc {
     /// Signs the access token (and ID token with `openid`); writes a refresh token when the
     /// grant has `offline_access` (or, on refresh, hands back the one `rotated` wrote).
@@ -75,6 +100,7 @@ impl Oidc {
         grant: &Grant,
         now: i64,
         rotated: Option<String>,
+        holder: Option<Holder>,
     ) -> Result<TokenResponse, OAuthError> {
         let access_ttl = secs(client.access_ttl());
         let exp = now.saturating_add(access_ttl);
@@ -99,9 +125,8 @@ impl Oidc {
         }
         let alg = self.keys().active_alg();
         let access_token = self.keys().sign_jwt(Some("at+jwt"), &access)?;
-        let id_token = if grant.has_scope("openid") {
-            let entry = self.idm.get_user(&grant.user_id.to_string())?;
-            let mut claims = self.scope_claims(&entry.user, &entry.groups, &grant.scopes)?;
+        let id_token = if let Some(holder) = holder {
+            let mut claims = self.scope_claims(&holder.user, &holder.groups, &grant.scopes)?;
             claims.insert("iss".into(), self.issuer().into());
             claims.insert("sub".into(), grant.user_id.to_string().into());
             claims.insert("aud".into(), client.client_id.as_str().into());

@@ -7,7 +7,7 @@
 
 use super::grants::selectors_of;
 use crate::idm::{IdmError, UserId};
-use crate::store::{Access, ClientRecord, Tables};
+use crate::store::{Access, ClientRecord, ReadTx, Tables};
 
 /// Why a grant can no longer be used.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -100,4 +100,16 @@ pub(crate) fn grant_refusal<A: Access>(
         return Ok(Some(Refusal::NotInGroup));
     }
     Ok(None)
+}
+
+/// [`grant_refusal`] in a read snapshot, with every row it reads (and the user's groups,
+/// which an ID token lists) asked in one round trip on PostgreSQL.
+pub(crate) fn read_grant_refusal(
+    tx: &ReadTx,
+    grant: GrantRef<'_>,
+) -> Result<Option<Refusal>, IdmError> {
+    let selectors = selectors_of(grant.gid, grant.sid, grant.client_id);
+    let refs: Vec<&str> = selectors.iter().map(String::as_str).collect();
+    tx.read_ahead_grant(grant.user_id, grant.client_id, &refs)?;
+    grant_refusal(tx, grant)
 }

@@ -16,7 +16,7 @@ use super::authorize::known_scopes;
 use super::clients::Client;
 use super::error::OAuthError;
 use super::grants::{Grant, grant_id_text};
-use super::issue::{TokenResponse, refresh_record, secs};
+use super::issue::{Holder, TokenResponse, refresh_record, secs};
 use super::liveness::{GrantRef, Refusal, grant_refusal};
 use super::token::{TokenRequest, refused_grant, revoke_grant_family};
 use crate::idm::audit::{self, Subject, detail};
@@ -147,7 +147,12 @@ impl Oidc {
             Ok(Outcome::Rotated(grant))
         })?;
         match outcome {
-            Outcome::Rotated(grant) => self.issue(client, &grant, now, Some(new_token)),
+            Outcome::Rotated(grant) => {
+                let tx = self.idm.store().read().map_err(IdmError::from)?;
+                let holder = Holder::of(&tx, &grant)?;
+                drop(tx);
+                self.issue(client, &grant, now, Some(new_token), holder)
+            }
             Outcome::Ended(refusal) => Err(refused_grant(refusal)),
             Outcome::Refused(error) => Err(error),
         }

@@ -18,8 +18,8 @@ use super::Oidc;
 use super::clients::Client;
 use super::error::{OAuthError, OAuthErrorCode};
 use super::grants::{Grant, Redeemed, grant_id_text, grant_selector};
-use super::issue::secs;
-use super::liveness::{GrantRef, Refusal, grant_refusal};
+use super::issue::{Holder, secs};
+use super::liveness::{GrantRef, Refusal, read_grant_refusal};
 use crate::idm::audit::{self, Subject, detail};
 use crate::idm::{Actor, IdmError, UserId, secrets};
 use crate::store::WriteTx;
@@ -178,8 +178,8 @@ impl Oidc {
             (None, None) => {}
         }
         let grant = pending.grant;
-        self.check_grant_live(&grant)?;
-        self.issue(client, &grant, now, None)
+        let holder = self.live_holder(&grant)?;
+        self.issue(client, &grant, now, None, holder)
     }
 
     /// A code used twice: revoke what its first use issued.
@@ -209,12 +209,13 @@ impl Oidc {
         })
     }
 
-    /// The grant may still be used (see `liveness`): a code is refused when its user was
-    /// disabled, left the client's groups, or its grant was revoked since it was issued.
-    fn check_grant_live(&self, grant: &Grant) -> Result<(), OAuthError> {
+    /// Checks that the grant may still be used (see `liveness`): a code is refused when its
+    /// user was disabled, left the client's groups, or its grant was revoked since it was
+    /// issued. In the same snapshot, reads the user its ID token describes.
+    fn live_holder(&self, grant: &Grant) -> Result<Option<Holder>, OAuthError> {
         let tx = self.idm.store().read().map_err(IdmError::from)?;
         let gid = grant.id_text();
-        let refusal = grant_refusal(
+        let refusal = read_grant_refusal(
             &tx,
             GrantRef {
                 user_id: grant.user_id,
@@ -225,7 +226,7 @@ impl Oidc {
             },
         )?;
         match refusal {
-            None => Ok(()),
+            None => Ok(Holder::of(&tx, grant)?),
             Some(refusal) => Err(refused_grant(refusal)),
         }
     }

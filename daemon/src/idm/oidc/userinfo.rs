@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 use super::Oidc;
 use super::error::{OAuthError, OAuthErrorCode};
 use super::jwt::{self, str_claim};
-use super::liveness::{GrantRef, Refusal, grant_refusal};
+use super::liveness::{GrantRef, Refusal, read_grant_refusal};
 use crate::idm::{IdmError, UserId};
 
 /// The claims of a live access token that the endpoints use.
@@ -98,7 +98,7 @@ impl Oidc {
                     sid: str_claim(&value, "sid"),
                     epoch: value.get("gen").and_then(Value::as_u64).unwrap_or(0),
                 };
-                if let Some(refusal) = grant_refusal(&tx, grant)? {
+                if let Some(refusal) = read_grant_refusal(&tx, grant)? {
                     return Err(dead(match refusal {
                         Refusal::NotInGroup => "the user may no longer use this application",
                         Refusal::UserGone | Refusal::UserDisabled => {

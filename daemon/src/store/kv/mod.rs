@@ -17,6 +17,7 @@
 
 mod cache;
 mod listen;
+mod lookup;
 mod ordered;
 mod pg_txn;
 mod pipeline;
@@ -31,10 +32,12 @@ use std::sync::{Arc, Mutex};
 use redb::{ReadableTable as _, ReadableTableMetadata as _, TableDefinition, Value};
 
 pub use listen::{Heard, MAX_PAYLOAD};
+pub use lookup::ReadAhead;
 pub use ordered::OrderedKey;
 pub use postgres::{PgDatabase, PgError};
 pub use range::Range;
 
+use lookup::Lookup;
 use pg_txn::PgTxn;
 
 /// Why a table operation failed.
@@ -179,6 +182,9 @@ pub trait ReadableTable<K: OrderedKey, V: Value + 'static> {
 
     fn len(&self) -> Result<u64, KvError>;
 
+    /// Whether any of `keys` is in the table: one statement on PostgreSQL, however many keys.
+    fn contains_any<'a>(&self, keys: &[K::SelfType<'a>]) -> Result<bool, KvError>;
+
     fn is_empty(&self) -> Result<bool, KvError> {
         Ok(self.first()?.is_none())
     }
@@ -227,6 +233,60 @@ impl<K: OrderedKey, V: Value + 'static> ReadableTable<K, V> for KvTable<'_, K, V
             Inner::RedbWrite(t) => t.len()?,
             Inner::Pg { txn, table } => pg_txn::lock(txn)?.count(table)?,
         })
+    }
+
+    fn contains_any<'a>(&self, keys: &[K::SelfType<'a>]) -> Result<bool, KvError> {
+        match &self.inner {
+            Inner::RedbRead(t) => redb_contains_any(t, keys),
+            Inner::RedbWrite(t) => redb_contains_any(t, keys),
+            Inner::Pg { txn, table } => {
+                let keys = keys.iter().map(|key| K::encode(key)).collect();
+                pg_txn::lock(txn)?.contains_any(table, keys)
+            }
+        }
+    }
+}
+
+fn redb_contains_any<'a, K: OrderedKey, V: Value + 'static>(
+    table: &impl redb::ReadableTable<K, V>,
+    keys: &[K::SelfType<'a>],
+) -> Result<bool, KvError> {
+    for key in keys {
+        if table.get(key)?.is_some() {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+impl<K: OrderedKey, V: Value + 'static> KvTable<'_, K, V> {
+    /// Notes for `ahead` that the caller is about to `get(key)`.
+    pub fn ahead_get<'a>(&self, ahead: &mut ReadAhead, key: impl Borrow<K::SelfType<'a>>) {
+        if let Inner::Pg { txn, table } = &self.inner {
+            let key = K::encode(key.borrow());
+            ahead.note(txn, Lookup::Get { table, key });
+        }
+    }
+
+    /// Notes for `ahead` that the caller is about to ask `contains_any(keys)`.
+    pub fn ahead_contains_any(&self, ahead: &mut ReadAhead, keys: &[K::SelfType<'_>]) {
+        if let Inner::Pg { txn, table } = &self.inner
+            && !keys.is_empty()
+        {
+            let keys = keys.iter().map(|key| K::encode(key)).collect();
+            ahead.note(txn, Lookup::Any { table, keys });
+        }
+    }
+
+    /// Notes for `ahead` that the caller is about to iterate `range` from the bottom (its
+    /// first batch is asked ahead).
+    pub fn ahead_range<'a, KR>(&self, ahead: &mut ReadAhead, range: &(impl RangeBounds<KR> + 'a))
+    where
+        KR: Borrow<K::SelfType<'a>> + 'a,
+    {
+        if let Inner::Pg { txn, table } = &self.inner {
+            ahead.note(txn, range::first_batch::<K, KR>(table, range));
+        }
     }
 }
 

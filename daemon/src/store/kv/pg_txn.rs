@@ -11,7 +11,6 @@
 //! - Nothing is sent before the first statement, which travels with the BEGIN; puts and
 //!   notices wait for the next statement or the COMMIT (`pipeline.rs`).
 
-use std::collections::HashMap;
 use std::ops::Bound;
 use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
 
@@ -20,6 +19,7 @@ use deadpool_postgres::Object;
 use super::KvError;
 use super::cache::{Changed, Table};
 use super::listen::{self, NOTIFY_ALL};
+use super::lookup::{Answer, Lookup, Memo};
 use super::pipeline::{self, Puts, Rows, Statement};
 use super::postgres::{PgDatabase, PgError, on_pooled};
 
@@ -38,14 +38,11 @@ const READ_BEGIN: &str = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
 /// What kind of transaction a [`PgTxn`] is.
 #[derive(Debug)]
 enum Kind {
-    /// Reads only; `generation` is the cache's when it began (`cache.rs`). `seen` holds
-    /// the rows it has read: one snapshot gives a row the same value every time, so a second
-    /// read of it (the store's code reads a user or a grant's revocation several times on
-    /// its way) costs no round trip.
-    Read {
-        generation: u64,
-        seen: HashMap<(String, Vec<u8>), Option<Vec<u8>>>,
-    },
+    /// Reads only; `generation` is the cache's when it began (`cache.rs`). `memo` holds what
+    /// it has asked: one snapshot answers a question the same way every time, so asking again
+    /// (the store's code reads a user several times on its way) costs no round trip. Ranges
+    /// are remembered only when read ahead, and only until used: a scan must not pile up.
+    Read { generation: u64, memo: Memo },
     /// Writes, under the write lock; what it changed in cached tables.
     Write(Changed),
 }
@@ -129,7 +126,7 @@ impl PgTxn {
             READ_BEGIN,
             Kind::Read {
                 generation,
-                seen: HashMap::new(),
+                memo: Memo::new(),
             },
         )
     }
@@ -269,31 +266,112 @@ impl PgTxn {
         Ok(())
     }
 
-    pub(super) fn get(&mut self, table: &str, key: Vec<u8>) -> Result<Option<Vec<u8>>, KvError> {
-        let cached = self.reads_cached(table);
-        if let Some((table, _)) = cached
-            && let Some(value) = self.db.cache().get(table, &key)
-        {
-            return Ok(value);
+    pub(super) fn get(
+        &mut self,
+        table: &'static str,
+        key: Vec<u8>,
+    ) -> Result<Option<Vec<u8>>, KvError> {
+        Ok(self.look_up(Lookup::Get { table, key })?.into_value())
+    }
+
+    pub(super) fn contains_any(
+        &mut self,
+        table: &'static str,
+        keys: Vec<Vec<u8>>,
+    ) -> Result<bool, KvError> {
+        if keys.is_empty() {
+            return Ok(false);
         }
-        let row = (table.to_owned(), key);
-        if let Kind::Read { seen, .. } = &self.kind
-            && let Some(value) = seen.get(&row)
-        {
-            return Ok(value.clone());
+        Ok(self.look_up(Lookup::Any { table, keys })?.into_any())
+    }
+
+    /// Answers `lookup`: from memory when the row cache or this transaction knows the
+    /// answer, else from PostgreSQL.
+    fn look_up(&mut self, lookup: Lookup) -> Result<Answer, KvError> {
+        if let Some(answer) = self.known(&lookup) {
+            return Ok(answer);
         }
-        let (table_name, key) = row;
-        let sql = format!("SELECT v FROM {table_name} WHERE k = $1");
-        let value = first_value(&self.query(Statement::new(sql).bind(key.clone()))?)?;
-        if let Some((table, generation)) = cached {
+        let answer = lookup.answer(&self.query(lookup.statement())?)?;
+        self.learn(lookup, answer.clone(), false);
+        Ok(answer)
+    }
+
+    /// Asks every one of `lookups` not known yet in one round trip, for a read transaction
+    /// to answer from memory when the caller asks them one by one. (A write transaction
+    /// reads as it goes: nothing is asked ahead.)
+    ///
+    /// The snapshot ends in the same round trip (a ROLLBACK behind the lookups): its
+    /// connection goes back to the pool at once instead of costing a round trip of its own
+    /// when the transaction is dropped. What the transaction asks afterwards, if it was not
+    /// asked ahead, is read in a new snapshot.
+    pub(super) fn read_ahead(&mut self, lookups: Vec<Lookup>) -> Result<(), KvError> {
+        if !matches!(self.kind, Kind::Read { .. }) {
+            return Ok(());
+        }
+        let mut wanted: Vec<Lookup> = Vec::new();
+        for lookup in lookups {
+            if !wanted.contains(&lookup) && !self.knows(&lookup) {
+                wanted.push(lookup);
+            }
+        }
+        if wanted.is_empty() {
+            return Ok(());
+        }
+        let mut statements: Vec<Statement> = wanted.iter().map(Lookup::statement).collect();
+        statements.push(Statement::simple("ROLLBACK"));
+        let answers = self.send(statements, false)?;
+        // Out of any transaction: back to the pool; a later statement begins anew.
+        self.conn = None;
+        for (lookup, rows) in wanted.into_iter().zip(answers) {
+            let answer = lookup.answer(&rows)?;
+            self.learn(lookup, answer, true);
+        }
+        Ok(())
+    }
+
+    fn knows(&self, lookup: &Lookup) -> bool {
+        if let Lookup::Get { table, key } = lookup
+            && let Some((table, _)) = self.reads_cached(table)
+            && self.db.cache().get(table, key).is_some()
+        {
+            return true;
+        }
+        matches!(&self.kind, Kind::Read { memo, .. } if memo.contains_key(lookup))
+    }
+
+    /// What the row cache or this transaction's memo answers (a range read ahead is
+    /// answered once).
+    fn known(&mut self, lookup: &Lookup) -> Option<Answer> {
+        if let Lookup::Get { table, key } = lookup
+            && let Some((table, _)) = self.reads_cached(table)
+            && let Some(value) = self.db.cache().get(table, key)
+        {
+            return Some(Answer::Value(value));
+        }
+        let Kind::Read { memo, .. } = &mut self.kind else {
+            return None;
+        };
+        match lookup {
+            Lookup::Range { .. } => memo.remove(lookup),
+            Lookup::Get { .. } | Lookup::Any { .. } => memo.get(lookup).cloned(),
+        }
+    }
+
+    /// Keeps what PostgreSQL answered: a row of a cached table for every transaction, and the
+    /// answer for this one (a range only when read `ahead`).
+    fn learn(&mut self, lookup: Lookup, answer: Answer, ahead: bool) {
+        if let (Lookup::Get { table, key }, Answer::Value(value)) = (&lookup, &answer)
+            && let Some((table, generation)) = self.reads_cached(table)
+        {
             self.db
                 .cache()
                 .offer(table, key.clone(), value.clone(), generation);
         }
-        if let Kind::Read { seen, .. } = &mut self.kind {
-            seen.insert((table_name, key), value.clone());
+        if let Kind::Read { memo, .. } = &mut self.kind
+            && (ahead || !matches!(lookup, Lookup::Range { .. }))
+        {
+            memo.insert(lookup, answer);
         }
-        Ok(value)
     }
 
     pub(super) fn insert(
@@ -380,43 +458,20 @@ impl PgTxn {
     /// or, when `descending`, from the top.
     pub(super) fn range(
         &mut self,
-        table: &str,
+        table: &'static str,
         low: &Bound<Vec<u8>>,
         high: &Bound<Vec<u8>>,
         descending: bool,
         limit: i64,
     ) -> Result<Vec<Row>, KvError> {
-        let mut conditions = Vec::new();
-        let mut bounds: Vec<Vec<u8>> = Vec::new();
-        for (bound, included, excluded) in [(low, ">=", ">"), (high, "<=", "<")] {
-            let (op, key) = match bound {
-                Bound::Included(key) => (included, key),
-                Bound::Excluded(key) => (excluded, key),
-                Bound::Unbounded => continue,
-            };
-            bounds.push(key.clone());
-            conditions.push(format!("k {op} ${}", bounds.len()));
-        }
-        let filter = if conditions.is_empty() {
-            String::new()
-        } else {
-            format!("WHERE {}", conditions.join(" AND "))
+        let lookup = Lookup::Range {
+            table,
+            low: low.clone(),
+            high: high.clone(),
+            descending,
+            limit,
         };
-        let order = if descending { "DESC" } else { "ASC" };
-        let sql = format!(
-            "SELECT k, v FROM {table} {filter} ORDER BY k {order} LIMIT ${}",
-            bounds.len() + 1
-        );
-        let statement = bounds
-            .into_iter()
-            .fold(Statement::new(sql), Statement::bind)
-            .bind(limit);
-        let rows = self.query(statement)?;
-        Ok(rows
-            .iter()
-            .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
-            .collect::<Result<Vec<_>, tokio_postgres::Error>>()
-            .map_err(PgError::from)?)
+        Ok(self.look_up(lookup)?.into_rows())
     }
 }
 

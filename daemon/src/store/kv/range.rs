@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use redb::Value;
 
+use super::lookup::Lookup;
 use super::pg_txn::{self, PgTxn, Row};
 use super::{Entry, KvError, OrderedKey, checked, key_guard};
 
@@ -60,22 +61,51 @@ impl<K: OrderedKey, V: Value + 'static> Range<'_, K, V> {
     where
         KR: Borrow<K::SelfType<'a>> + 'a,
     {
-        let encode = |bound: Bound<&KR>| match bound {
-            Bound::Included(key) => Bound::Included(K::encode(key.borrow())),
-            Bound::Excluded(key) => Bound::Excluded(K::encode(key.borrow())),
-            Bound::Unbounded => Bound::Unbounded,
-        };
+        let (low, high) = encode_bounds::<K, KR>(range);
         Range::Pg(PgRange {
             txn,
             table,
-            low: encode(range.start_bound()),
-            high: encode(range.end_bound()),
+            low,
+            high,
             front: VecDeque::new(),
             back: VecDeque::new(),
             drained: false,
             failed: false,
             types: std::marker::PhantomData,
         })
+    }
+}
+
+/// The bounds of `range` in the ordered key encoding.
+fn encode_bounds<'a, K: OrderedKey, KR>(
+    range: &impl RangeBounds<KR>,
+) -> (Bound<Vec<u8>>, Bound<Vec<u8>>)
+where
+    KR: Borrow<K::SelfType<'a>> + 'a,
+{
+    let encode = |bound: Bound<&KR>| match bound {
+        Bound::Included(key) => Bound::Included(K::encode(key.borrow())),
+        Bound::Excluded(key) => Bound::Excluded(K::encode(key.borrow())),
+        Bound::Unbounded => Bound::Unbounded,
+    };
+    (encode(range.start_bound()), encode(range.end_bound()))
+}
+
+/// What iterating `range` from the bottom asks first (for `ReadAhead`).
+pub(super) fn first_batch<'a, K: OrderedKey, KR>(
+    table: &'static str,
+    range: &impl RangeBounds<KR>,
+) -> Lookup
+where
+    KR: Borrow<K::SelfType<'a>> + 'a,
+{
+    let (low, high) = encode_bounds::<K, KR>(range);
+    Lookup::Range {
+        table,
+        low,
+        high,
+        descending: false,
+        limit: BATCH,
     }
 }
 

@@ -15,7 +15,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-use super::super::auth::{SignedIn, current};
+use super::super::auth::{SignedIn, current, session_token};
 use super::super::client_ip::Client as Peer;
 use super::super::csrf::CsrfToken;
 use super::super::error::WebError;
@@ -30,7 +30,7 @@ use crate::idm::oidc::authorize::{
     params_after_sign_in, single, validate,
 };
 use crate::idm::oidc::error::{OAuthError, OAuthErrorCode};
-use crate::idm::{IdmError, Oidc};
+use crate::idm::{IdmError, Oidc, SessionPeek, SessionToken, Snapshot};
 
 #[derive(Template, Debug)]
 #[template(path = "oidc/consent.html")]
@@ -90,13 +90,14 @@ fn page_error(message: impl Into<String>) -> WebError {
     WebError::new(StatusCode::BAD_REQUEST, "invalid_request", message)
 }
 
-/// Looks the client up (a read) and validates the request.
+/// Looks the client up in `snapshot` and validates the request.
 fn lookup_and_validate(
     oidc: &Oidc,
+    snapshot: &Snapshot,
     params: &[(String, String)],
 ) -> Result<Result<AuthorizeRequest, AuthorizeError>, IdmError> {
     let client = match single(params, "client_id") {
-        Ok(Some(id)) => oidc.client(id)?,
+        Ok(Some(id)) => oidc.client_in(snapshot, id)?,
         _ => None,
     };
     Ok(validate(oidc.issuer(), params, client))
@@ -124,40 +125,69 @@ struct Decided {
     decision: Result<Decision, OAuthError>,
 }
 
+/// The browser's session (from its cookie's `token`) and then [`find`], in one snapshot;
+/// `None` when the session's `last_seen` is due its refresh, a write this must not do.
+fn find_for_browser(
+    oidc: &Oidc,
+    token: Option<SessionToken>,
+    params: &[(String, String)],
+    peer: &Peer,
+) -> Result<Option<Found>, IdmError> {
+    let idm = oidc.idm();
+    let snapshot = idm.snapshot()?;
+    let signed_in = match token {
+        None => None,
+        Some(token) => {
+            let next_client = single(params, "client_id").ok().flatten();
+            match idm.peek_session_in(&snapshot, &token, next_client)? {
+                SessionPeek::None => None,
+                SessionPeek::Live(session, user) => Some(SignedIn {
+                    user,
+                    session,
+                    token,
+                }),
+                SessionPeek::TouchDue => return Ok(None),
+            }
+        }
+    };
+    find(oidc, &snapshot, params, signed_in, peer).map(Some)
+}
+
 fn find(
     oidc: &Oidc,
+    snapshot: &Snapshot,
     params: &[(String, String)],
     signed_in: Option<SignedIn>,
     peer: &Peer,
 ) -> Result<Found, IdmError> {
-    let request = match lookup_and_validate(oidc, params)? {
+    let request = match lookup_and_validate(oidc, snapshot, params)? {
         Ok(request) => request,
         Err(refused) => return Ok(Found::Refused(refused)),
     };
-    let (allowed, consented) = match &signed_in {
+    let standing = match &signed_in {
+        None => None,
+        Some(s) => Some(oidc.standing_in(snapshot, &request.client, &s.user)?),
+    };
+    let (allowed, consented) = match &standing {
         None => (true, None),
-        Some(s) => (
-            oidc.user_allowed(&request.client, &s.user)?,
-            oidc.consent(s.user.id, &request.client.client_id)?,
-        ),
+        Some(standing) => (standing.allowed, standing.consented.as_deref()),
     };
     let now = oidc.idm().clock().now().unix_timestamp();
     let auth_time = signed_in
         .as_ref()
         .map(|s| s.session.created_at.unix_timestamp());
-    let decision = decide(&request, now, auth_time, allowed, consented.as_deref());
-    match (decision, signed_in) {
-        (Ok(Decision::Issue), Some(s)) => {
-            let client = &request.client;
-            if client.skip_consent
-                && oidc.implied_consent_due(s.user.id, &client.client_id, &request.scopes)?
-            {
+    let decision = decide(&request, now, auth_time, allowed, consented);
+    match (decision, signed_in, standing) {
+        (Ok(Decision::Issue), Some(s), Some(standing)) => {
+            if request.client.skip_consent && standing.implied_consent_due(&request.scopes) {
                 return Ok(Found::ImpliedConsent(Box::new(request), Box::new(s)));
             }
-            let prepared = oidc.prepare_code(&s.actor(peer), &request, &s.user, &s.session)?;
+            let actor = s.actor(peer);
+            let prepared =
+                oidc.prepare_code(&actor, &request, &s.user, &s.session, standing.epoch)?;
             Ok(Found::Issue(Box::new((request, prepared))))
         }
-        (decision, signed_in) => Ok(Found::Decided(Box::new(Decided {
+        (decision, signed_in, _) => Ok(Found::Decided(Box::new(Decided {
             request,
             signed_in,
             decision,
@@ -173,10 +203,25 @@ pub async fn authorize_get(
     headers: HeaderMap,
     OidcQuery { oidc, params }: OidcQuery,
 ) -> Result<Response, WebError> {
-    let signed_in = current(&headers, &state).await?;
-    let found = {
+    let token = session_token(&headers, &state);
+    let first = {
         let (oidc, params, peer) = (oidc.clone(), params.clone(), peer.clone());
-        quick_read(&state, move || find(&oidc, &params, signed_in, &peer)).await?
+        quick_read(&state, move || {
+            find_for_browser(&oidc, token, &params, &peer)
+        })
+        .await?
+    };
+    let found = match first {
+        Some(found) => found,
+        None => {
+            // The session's `last_seen` is due its refresh: `current` writes it.
+            let signed_in = current(&headers, &state).await?;
+            let (oidc, params, peer) = (oidc.clone(), params.clone(), peer.clone());
+            quick_read(&state, move || {
+                find(&oidc, &oidc.idm().snapshot()?, &params, signed_in, &peer)
+            })
+            .await?
+        }
     };
     let (request, signed_in, decision) = match found {
         Found::Refused(AuthorizeError::Page(message)) => return Err(page_error(message)),
@@ -289,7 +334,7 @@ pub async fn consent_post(
 ) -> Result<Response, WebError> {
     let oidc = state.oidc()?;
     let params = pairs(form.request.as_bytes());
-    let request = match lookup_and_validate(&oidc, &params)? {
+    let request = match lookup_and_validate(&oidc, &oidc.idm().snapshot()?, &params)? {
         Ok(request) => request,
         Err(AuthorizeError::Page(message)) => return Err(page_error(message)),
         Err(AuthorizeError::Redirect(response)) => {
@@ -331,6 +376,8 @@ async fn consent_and_hand_out(
     );
     blocking(move || oidc2.grant_consent(&actor, user_id, &client_id, &scopes, given)).await?;
     let actor = signed_in.actor(peer);
-    let prepared = oidc.prepare_code(&actor, request, &signed_in.user, &signed_in.session)?;
+    let epoch = oidc.grant_epoch(&signed_in.user, &request.client)?;
+    let prepared =
+        oidc.prepare_code(&actor, request, &signed_in.user, &signed_in.session, epoch)?;
     hand_out(state, oidc, request, prepared).await
 }

@@ -20,7 +20,8 @@ pub struct PreparedCode {
 
 impl Oidc {
     /// The first half of issuing a code for `request` to the signed-in `user` in `session`:
-    /// its grant, and the `oidc_authorized` event that must be durable before the code is
+    /// its grant (carrying the (user, client) revocation `epoch` read with the request's
+    /// other reads), and the `oidc_authorized` event that must be durable before the code is
     /// handed out ([`Oidc::hand_out_code`]). The event is the authorization's only write, so
     /// the web layer commits it together with concurrent authorizations' events.
     pub fn prepare_code(
@@ -29,14 +30,10 @@ impl Oidc {
         request: &AuthorizeRequest,
         user: &User,
         session: &Session,
+        epoch: u64,
     ) -> Result<PreparedCode, IdmError> {
         let now = self.idm.now();
         let client = &request.client;
-        let epoch = self
-            .idm
-            .store()
-            .read()?
-            .grant_epoch(user.id, &client.client_id)?;
         let grant = Grant {
             id: Grant::new_id()?,
             user_id: user.id,

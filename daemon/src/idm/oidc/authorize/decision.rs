@@ -6,7 +6,9 @@ use super::super::clients::Client;
 use super::super::error::{OAuthError, OAuthErrorCode};
 use super::request::AuthorizeRequest;
 use crate::idm::audit::{self, Subject, detail};
-use crate::idm::{Actor, IdmError, User};
+use crate::idm::users::group_names;
+use crate::idm::{Actor, IdmError, Snapshot, User, UserId};
+use crate::store::{Access, Tables};
 
 /// What the authorization endpoint does next.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -93,17 +95,80 @@ pub fn params_after_sign_in(params: &[(String, String)]) -> Vec<(String, String)
         .collect()
 }
 
+/// Where a signed-in user stands with a client, read in one snapshot (one read transaction
+/// per authorization request).
+#[derive(Clone, Debug)]
+pub struct Standing {
+    /// Whether they may use it (see [`Oidc::user_allowed`]).
+    pub allowed: bool,
+    /// The scopes they granted when asked (an implied record is not an answer).
+    pub consented: Option<Vec<String>>,
+    /// The scopes of their consent record, asked or implied.
+    recorded: Option<Vec<String>>,
+    /// The (user, client) revocation epoch a new grant carries.
+    pub epoch: u64,
+}
+
+impl Standing {
+    /// Whether signing in to a skip-consent client with `scopes` must first record an implied
+    /// consent: no record covers them yet.
+    pub fn implied_consent_due(&self, scopes: &[String]) -> bool {
+        !self
+            .recorded
+            .as_ref()
+            .is_some_and(|recorded| scopes.iter().all(|s| recorded.contains(s)))
+    }
+}
+
+/// Whether `user` may use `client`: always, unless the client is restricted to groups, and
+/// then only a member of one of them.
+fn allowed_in<A: Access>(tx: &Tables<A>, client: &Client, user: UserId) -> Result<bool, IdmError> {
+    if client.allowed_groups.is_empty() {
+        return Ok(true);
+    }
+    let groups = group_names(tx, user)?;
+    Ok(client
+        .allowed_groups
+        .iter()
+        .any(|allowed| groups.iter().any(|g| g.eq_ignore_ascii_case(allowed))))
+}
+
 impl Oidc {
     /// Whether `user` may use `client`: always, unless the client is restricted to groups.
     pub fn user_allowed(&self, client: &Client, user: &User) -> Result<bool, IdmError> {
-        if client.allowed_groups.is_empty() {
-            return Ok(true);
-        }
-        let groups = self.idm.get_user(&user.id.to_string())?.groups;
-        Ok(client
-            .allowed_groups
-            .iter()
-            .any(|allowed| groups.iter().any(|g| g.eq_ignore_ascii_case(allowed))))
+        allowed_in(&self.idm.store().read()?, client, user.id)
+    }
+
+    /// Where `user` stands with `client` (see [`Standing`]), in `snapshot`.
+    pub fn standing_in(
+        &self,
+        snapshot: &Snapshot,
+        client: &Client,
+        user: &User,
+    ) -> Result<Standing, IdmError> {
+        let tx = snapshot.tx();
+        tx.read_ahead_standing(user.id, &client.client_id)?;
+        let allowed = allowed_in(tx, client, user.id)?;
+        let record = tx.consent(user.id, &client.client_id)?;
+        let epoch = tx.grant_epoch(user.id, &client.client_id)?;
+        Ok(Standing {
+            allowed,
+            consented: record
+                .as_ref()
+                .filter(|c| !c.implied)
+                .map(|c| c.scopes.clone()),
+            recorded: record.map(|c| c.scopes),
+            epoch,
+        })
+    }
+
+    /// The (user, client) revocation epoch a new grant carries.
+    pub fn grant_epoch(&self, user: &User, client: &Client) -> Result<u64, IdmError> {
+        Ok(self
+            .idm
+            .store()
+            .read()?
+            .grant_epoch(user.id, &client.client_id)?)
     }
 
     /// Records a refused sign-in to a group-restricted client (`oidc_access_denied`).

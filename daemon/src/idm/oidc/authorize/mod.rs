@@ -24,7 +24,7 @@ mod request;
 mod response;
 
 pub use code::PreparedCode;
-pub use decision::{Decision, decide, params_after_sign_in};
+pub use decision::{Decision, Standing, decide, params_after_sign_in};
 pub use request::{
     AuthorizeError, AuthorizeRequest, MAX_NONCE, MAX_STATE, Prompt, known_scopes, single, validate,
 };
