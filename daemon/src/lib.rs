@@ -223,7 +223,8 @@ async fn serve(
     let tracker = TaskTracker::new();
     let (events, _) = broadcast::channel(256);
     // Consoles that subscribed follow the audit log live.
-    idm.on_audit({
+    let watching = events.clone();
+    idm.on_audit(move || watching.receiver_count() > 0, {
         let events = events.clone();
         move |event| {
             let audit = admin::audit_event_view(event);

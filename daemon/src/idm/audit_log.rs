@@ -103,13 +103,20 @@ impl Idm {
 
     /// Calls `observer` with every audit event after it is committed, from
     /// the thread that committed it: keep it quick (send on a channel).
-    pub fn on_audit(&self, observer: impl Fn(AuditEvent) + Send + Sync + 'static) {
+    /// `watched` says whether anyone follows the events now: on PostgreSQL,
+    /// the events other replicas commit are read for the observer only then.
+    pub fn on_audit(
+        &self,
+        watched: impl Fn() -> bool + Send + Sync + 'static,
+        observer: impl Fn(AuditEvent) + Send + Sync + 'static,
+    ) {
+        let tell = std::sync::Arc::new(move |id, record: &AuditRecord| {
+            if let Ok(event) = event_from_record(id, record.clone()) {
+                observer(event);
+            }
+        });
         self.store
-            .set_audit_observer(std::sync::Arc::new(move |id, record: &AuditRecord| {
-                if let Ok(event) = event_from_record(id, record.clone()) {
-                    observer(event);
-                }
-            }));
+            .set_audit_observer(tell, std::sync::Arc::new(watched));
     }
 
     /// Appends one event in its own transaction, for events that change

@@ -10,6 +10,10 @@
 //!   events other replicas committed in between are read and announced first; on a notice
 //!   (`catch_up_audit`), everything above the last announced is read and announced. An event
 //!   announced one way is skipped by the other.
+//! - Other replicas' events are read only while someone follows them (a console subscribed to
+//!   the live audit view): otherwise the last announced id just moves past them. Every audit
+//!   commit of a replica would else cost each other replica a read, and a flow of sign-ins on
+//!   two replicas would pay for views nobody has open.
 
 use std::sync::{Mutex, MutexGuard};
 
@@ -92,6 +96,7 @@ impl Store {
         }
         let mut announced = self.audit_announced.lock();
         if first > announced.saturating_add(1)
+            && self.audit_watched()
             && let Err(e) = self.announce_stored(&mut announced, first.saturating_sub(1))
         {
             tracing::warn!("could not read the audit events of the other replicas: {e}");
@@ -116,7 +121,24 @@ impl Store {
         if through.is_some_and(|through| through <= *announced) {
             return Ok(());
         }
+        if !self.audit_watched() {
+            // Nobody to tell: note how far the log goes (a reconnection does not say).
+            *announced = match through {
+                Some(through) => through,
+                None => self.read()?.last_audit_id()?,
+            };
+            return Ok(());
+        }
         self.announce_stored(&mut announced, u64::MAX)
+    }
+
+    /// Whether the observer has anyone to tell (no observer: nobody).
+    fn audit_watched(&self) -> bool {
+        self.audit_observer
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .as_ref()
+            .is_some_and(|(_, watched)| watched())
     }
 
     /// Reads and announces the events above `announced` up to `through`.
@@ -143,7 +165,7 @@ impl Store {
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .clone();
-        if let Some(observer) = observer {
+        if let Some((observer, _)) = observer {
             observer(seq, record);
         }
     }

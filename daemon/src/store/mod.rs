@@ -78,6 +78,9 @@ use notices::Replicas;
 /// audit views in the console).
 pub type AuditObserver = Arc<dyn Fn(u64, &AuditRecord) + Send + Sync>;
 
+/// Whether the audit observer has anyone to tell now (see `audit_feed.rs`).
+pub type AuditWatched = Arc<dyn Fn() -> bool + Send + Sync>;
+
 /// Told after a transaction that queued mail has committed (wakes the
 /// delivery worker).
 pub type MailObserver = Arc<dyn Fn() + Send + Sync>;
@@ -104,7 +107,7 @@ enum Backend {
 #[derive(Clone)]
 pub struct Store {
     backend: Arc<Backend>,
-    audit_observer: Arc<RwLock<Option<AuditObserver>>>,
+    audit_observer: Arc<RwLock<Option<(AuditObserver, AuditWatched)>>>,
     /// The last audit event the observer was told about (PostgreSQL; see `audit_feed`).
     audit_announced: Arc<audit_feed::Announced>,
     mail_observer: Arc<RwLock<Option<MailObserver>>>,
@@ -213,13 +216,13 @@ impl Store {
     }
 
     /// Installs the one observer of committed audit events (replacing any
-    /// earlier one).
-    pub fn set_audit_observer(&self, observer: AuditObserver) {
+    /// earlier one), and what says whether it has anyone to tell.
+    pub fn set_audit_observer(&self, observer: AuditObserver, watched: AuditWatched) {
         let mut slot = self
             .audit_observer
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        *slot = Some(observer);
+        *slot = Some((observer, watched));
     }
 
     /// Runs `f` in one write transaction: committed if it returns `Ok`,

@@ -261,10 +261,13 @@ fn audit_pages_newest_first_and_by_user() {
 fn a_batch_of_events_is_one_commit_with_ids_in_order() {
     let store = Store::memory().unwrap();
     let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
-    store.set_audit_observer({
-        let seen = Arc::clone(&seen);
-        Arc::new(move |seq, record| seen.lock().unwrap().push((seq, record.event.clone())))
-    });
+    store.set_audit_observer(
+        {
+            let seen = Arc::clone(&seen);
+            Arc::new(move |seq, record| seen.lock().unwrap().push((seq, record.event.clone())))
+        },
+        Arc::new(|| true),
+    );
     store
         .append_audit_batch(&[AuditRecord::named("first")])
         .unwrap();

@@ -121,6 +121,11 @@ impl<K: OrderedKey, V: Value + 'static> PgRange<K, V> {
             self.drained = true;
             return Ok(false);
         };
+        // A short batch is everything left between the bounds: asking again would answer
+        // nothing, at the price of a round trip.
+        if i64::try_from(rows.len()).is_ok_and(|n| n < BATCH) {
+            self.drained = true;
+        }
         if descending {
             self.high = Bound::Excluded(edge.clone());
             self.back.extend(rows);
