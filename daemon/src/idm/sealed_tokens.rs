@@ -12,7 +12,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-use super::{Idm, IdmError, secrets};
+use super::{Idm, IdmError, Snapshot, UserId, secrets};
 
 /// The longest token accepted for opening: well above any sealed state handed out here, so a
 /// huge string costs no decoding.
@@ -38,6 +38,24 @@ impl Idm {
     pub(crate) fn spend_token(&self, token: &str, until: i64) -> Result<bool, IdmError> {
         let hash = secrets::sha256(token.as_bytes());
         Ok(self.store.spend_token(hash, until)?)
+    }
+
+    /// [`Idm::spend_token`], and a snapshot taken after it in which the rows of checking a
+    /// grant of `user` at `client_id` (with these revocation `selectors`) were read ahead, in
+    /// one round trip on PostgreSQL.
+    pub(crate) fn spend_token_reading_grant(
+        &self,
+        token: &str,
+        until: i64,
+        user: UserId,
+        client_id: &str,
+        selectors: &[&str],
+    ) -> Result<(bool, Snapshot), IdmError> {
+        let hash = secrets::sha256(token.as_bytes());
+        let (spent, tx) = self
+            .store
+            .spend_token_reading_grant(hash, until, user, client_id, selectors)?;
+        Ok((spent, Snapshot::new(tx)))
     }
 }
 

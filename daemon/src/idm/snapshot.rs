@@ -10,6 +10,10 @@ use crate::store::ReadTx;
 pub struct Snapshot(ReadTx);
 
 impl Snapshot {
+    pub(crate) fn new(tx: ReadTx) -> Snapshot {
+        Snapshot(tx)
+    }
+
     pub(crate) fn tx(&self) -> &ReadTx {
         &self.0
     }

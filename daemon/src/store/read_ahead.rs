@@ -20,6 +20,18 @@ impl ReadTx {
         client_id: &str,
         selectors: &[&str],
     ) -> Result<(), StoreError> {
+        self.grant_ahead(user, client_id, selectors)?
+            .run()
+            .map_err(db("reading ahead"))
+    }
+
+    /// The reads of [`ReadTx::read_ahead_grant`], noted but not asked yet.
+    pub(super) fn grant_ahead(
+        &self,
+        user: UserId,
+        client_id: &str,
+        selectors: &[&str],
+    ) -> Result<ReadAhead, StoreError> {
         let mut ahead = ReadAhead::default();
         self.t.users()?.ahead_get(&mut ahead, user.to_bytes());
         self.t.clients()?.ahead_get(&mut ahead, client_id);
@@ -32,7 +44,7 @@ impl ReadTx {
         self.t
             .user_groups()?
             .ahead_range(&mut ahead, &pair_range(user.to_bytes()));
-        ahead.run().map_err(db("reading ahead"))
+        Ok(ahead)
     }
 
     /// What the authorization endpoint reads of a signed-in `user` and `client_id`: the

@@ -3,8 +3,9 @@
 
 use super::error::db;
 use super::schema::TokenHash;
-use super::tx::WriteTx;
+use super::tx::{ReadTx, WriteTx};
 use super::{Backend, Store, StoreError, kv, schema};
+use crate::idm::UserId;
 
 impl Store {
     /// Records the use of the token whose hash is `hash`, good until `until`, in a
@@ -18,6 +19,33 @@ impl Store {
                     .map_err(db("recording a spent token"))
             }
             Backend::Redb(_) => self.write(|tx| tx.spend_token(hash, until)),
+        }
+    }
+
+    /// [`Store::spend_token`], then a snapshot taken after it, with the rows of checking a
+    /// grant of `user` at `client_id` read ahead (`ReadTx::read_ahead_grant`): on PostgreSQL
+    /// the spend and the reads share one round trip (the code exchange's two steps).
+    pub fn spend_token_reading_grant(
+        &self,
+        hash: TokenHash,
+        until: i64,
+        user: UserId,
+        client_id: &str,
+        selectors: &[&str],
+    ) -> Result<(bool, ReadTx), StoreError> {
+        match &*self.backend {
+            Backend::Postgres(database) => {
+                let tx = self.read()?;
+                let ahead = tx.grant_ahead(user, client_id, selectors)?;
+                let spent =
+                    kv::insert_once_then(database, schema::SPENT_TOKENS, &hash, &until, ahead)
+                        .map_err(db("recording a spent token"))?;
+                Ok((spent, tx))
+            }
+            Backend::Redb(_) => {
+                let spent = self.spend_token(hash, until)?;
+                Ok((spent, self.read()?))
+            }
         }
     }
 }

@@ -40,3 +40,26 @@ fn rows_read_ahead_answer_from_their_snapshot_and_other_reads_are_fresh() {
     assert!(tx.any_grant_revoked(&["g:live"]).unwrap());
     assert_eq!(store.read().unwrap().grant_epoch(user, "app").unwrap(), 2);
 }
+
+#[test]
+fn a_token_spent_with_its_grant_check_read_ahead_is_spent_once() {
+    let store = Store::open_postgres(&TestPostgres::shared().fresh_database()).unwrap();
+    let user = UserId::random();
+    store.write(|tx| tx.bump_grant_epoch(user, "app")).unwrap();
+    let hash = [7; 32];
+    let spend = || {
+        store
+            .spend_token_reading_grant(hash, i64::MAX, user, "app", &["g:live"])
+            .unwrap()
+    };
+
+    let (fresh, tx) = spend();
+    assert!(fresh);
+    // The rows were read in the same round trip, and answer as stored.
+    assert_eq!(tx.grant_epoch(user, "app").unwrap(), 1);
+    assert!(!tx.any_grant_revoked(&["g:live"]).unwrap());
+    // A second use, either way, is a replay.
+    assert!(!spend().0);
+    assert!(!store.spend_token(hash, i64::MAX).unwrap());
+    assert!(store.spend_token([8; 32], i64::MAX).unwrap());
+}

@@ -11,8 +11,10 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use serde::{Deserialize, Serialize};
 
-use super::grants::{ChallengeMethod, CodeChallenge, CodeStore, Grant, PendingCode, Redeemed};
-use crate::idm::{Idm, IdmError, UserId};
+use super::grants::{
+    ChallengeMethod, CodeChallenge, CodeStore, Grant, PendingCode, Redeemed, selectors_of,
+};
+use crate::idm::{Idm, IdmError, Snapshot, UserId};
 
 /// The sealing label of authorization codes.
 const LABEL: &str = "authorization code";
@@ -59,24 +61,45 @@ impl CodeKeeper {
     }
 
     /// Takes the code (single use); see [`Redeemed`].
-    pub(super) fn redeem(&self, idm: &Idm, now: i64, code: &str) -> Result<Redeemed, IdmError> {
+    ///
+    /// A sealed code's use is recorded together with the reads that check its grant (see
+    /// [`Idm::spend_token_reading_grant`]): the snapshot they were read in comes back with a
+    /// fresh code, for the grant check to use.
+    pub(super) fn redeem(
+        &self,
+        idm: &Idm,
+        now: i64,
+        code: &str,
+    ) -> Result<(Redeemed, Option<Snapshot>), IdmError> {
         match self {
-            CodeKeeper::Memory(codes) => Ok(Self::memory(codes).redeem(now, code)),
+            CodeKeeper::Memory(codes) => Ok((Self::memory(codes).redeem(now, code), None)),
             CodeKeeper::Sealed => {
                 let Some(pending) = open(idm, code) else {
-                    return Ok(Redeemed::Unknown);
+                    return Ok((Redeemed::Unknown, None));
                 };
                 if pending.expires_at <= now {
-                    return Ok(Redeemed::Unknown);
+                    return Ok((Redeemed::Unknown, None));
                 }
-                if idm.spend_token(code, pending.expires_at)? {
-                    Ok(Redeemed::Fresh(Box::new(pending)))
+                let grant = &pending.grant;
+                let gid = grant.id_text();
+                let selectors = selectors_of(&gid, grant.sid.as_deref(), &grant.client_id);
+                let selectors: Vec<&str> = selectors.iter().map(String::as_str).collect();
+                let (spent, snapshot) = idm.spend_token_reading_grant(
+                    code,
+                    pending.expires_at,
+                    grant.user_id,
+                    &grant.client_id,
+                    &selectors,
+                )?;
+                if spent {
+                    Ok((Redeemed::Fresh(Box::new(pending)), Some(snapshot)))
                 } else {
-                    Ok(Redeemed::Replayed {
+                    let replayed = Redeemed::Replayed {
                         grant_id: pending.grant.id,
                         client_id: pending.grant.client_id,
                         user_id: pending.grant.user_id,
-                    })
+                    };
+                    Ok((replayed, None))
                 }
             }
         }
@@ -206,23 +229,23 @@ mod tests {
         let issued = pending(700);
         let code = keeper.insert(&idm, 100, issued.clone()).unwrap();
         assert!(keeper.redeem_may_write(&code));
-        let Redeemed::Fresh(redeemed) = keeper.redeem(&idm, 101, &code).unwrap() else {
+        let (Redeemed::Fresh(redeemed), _) = keeper.redeem(&idm, 101, &code).unwrap() else {
             panic!("a fresh code redeems");
         };
         assert_eq!(redeemed.grant, issued.grant);
         assert_eq!(redeemed.redirect_uri, issued.redirect_uri);
         assert_eq!(redeemed.challenge, issued.challenge);
         assert!(matches!(
-            keeper.redeem(&idm, 102, &code).unwrap(),
+            keeper.redeem(&idm, 102, &code).unwrap().0,
             Redeemed::Replayed { grant_id, .. } if grant_id == [7; 16]
         ));
         let late = keeper.insert(&idm, 100, pending(160)).unwrap();
         assert!(matches!(
-            keeper.redeem(&idm, 160, &late).unwrap(),
+            keeper.redeem(&idm, 160, &late).unwrap().0,
             Redeemed::Unknown
         ));
         assert!(matches!(
-            keeper.redeem(&idm, 101, "forged").unwrap(),
+            keeper.redeem(&idm, 101, "forged").unwrap().0,
             Redeemed::Unknown
         ));
     }

@@ -21,7 +21,7 @@ use super::grants::{Grant, Redeemed, grant_id_text, grant_selector};
 use super::issue::{Holder, secs};
 use super::liveness::{GrantRef, Refusal, read_grant_refusal};
 use crate::idm::audit::{self, Subject, detail};
-use crate::idm::{Actor, IdmError, UserId, secrets};
+use crate::idm::{Actor, IdmError, Snapshot, UserId, secrets};
 use crate::store::WriteTx;
 
 pub use super::issue::TokenResponse;
@@ -129,7 +129,7 @@ impl Oidc {
             .as_deref()
             .ok_or_else(|| OAuthError::invalid_request("redirect_uri is missing"))?;
         let now = self.idm.now();
-        let redeemed = self.codes().redeem(&self.idm, now, code)?;
+        let (redeemed, snapshot) = self.codes().redeem(&self.idm, now, code)?;
         let pending = match redeemed {
             Redeemed::Fresh(pending) => pending,
             Redeemed::Unknown => {
@@ -178,7 +178,7 @@ impl Oidc {
             (None, None) => {}
         }
         let grant = pending.grant;
-        let holder = self.live_holder(&grant)?;
+        let holder = self.live_holder(&grant, snapshot)?;
         self.issue(client, &grant, now, None, holder)
     }
 
@@ -211,12 +211,21 @@ impl Oidc {
 
     /// Checks that the grant may still be used (see `liveness`): a code is refused when its
     /// user was disabled, left the client's groups, or its grant was revoked since it was
-    /// issued. In the same snapshot, reads the user its ID token describes.
-    fn live_holder(&self, grant: &Grant) -> Result<Option<Holder>, OAuthError> {
-        let tx = self.idm.store().read().map_err(IdmError::from)?;
+    /// issued. In the same snapshot (the one redeeming the code read it in, if any), reads
+    /// the user its ID token describes.
+    fn live_holder(
+        &self,
+        grant: &Grant,
+        snapshot: Option<Snapshot>,
+    ) -> Result<Option<Holder>, OAuthError> {
+        let snapshot = match snapshot {
+            Some(snapshot) => snapshot,
+            None => self.idm.snapshot()?,
+        };
+        let tx = snapshot.tx();
         let gid = grant.id_text();
         let refusal = read_grant_refusal(
-            &tx,
+            tx,
             GrantRef {
                 user_id: grant.user_id,
                 client_id: &grant.client_id,
@@ -226,7 +235,7 @@ impl Oidc {
             },
         )?;
         match refusal {
-            None => Ok(Holder::of(&tx, grant)?),
+            None => Ok(Holder::of(tx, grant)?),
             Some(refusal) => Err(refused_grant(refusal)),
         }
     }

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use super::KvError;
 use super::pg_txn::{self, PgTxn, Row};
 use super::pipeline::{Rows, Statement};
-use super::postgres::PgError;
+use super::postgres::{PgDatabase, PgError};
 
 /// One question to a table (keys in their ordered encoding).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -67,6 +67,24 @@ impl ReadAhead {
         match self.txn {
             Some(txn) => pg_txn::lock(&txn)?.read_ahead(self.lookups),
             None => Ok(()),
+        }
+    }
+
+    /// Writes `key → value` into `table` of `database` unless the key is there, in a
+    /// transaction of its own, then asks every read noted, all in one round trip (see
+    /// `PgTxn::insert_once_then_read_ahead`); whether it wrote.
+    pub(super) fn run_after_insert_once(
+        self,
+        database: &PgDatabase,
+        table: &str,
+        key: Vec<u8>,
+        value: Vec<u8>,
+    ) -> Result<bool, KvError> {
+        match self.txn {
+            Some(txn) => {
+                pg_txn::lock(&txn)?.insert_once_then_read_ahead(table, key, value, self.lookups)
+            }
+            None => database.insert_once(table, key, value),
         }
     }
 }

@@ -453,6 +453,19 @@ pub fn insert_once<K: OrderedKey, V: Value + 'static>(
     database.insert_once(postgres::table_name(def), K::encode(key), value)
 }
 
+/// [`insert_once`], then the reads noted in `ahead` (a snapshot that begins after the write
+/// committed), in one round trip on PostgreSQL; whether it wrote.
+pub fn insert_once_then<K: OrderedKey, V: Value + 'static>(
+    database: &PgDatabase,
+    def: TableDefinition<'static, K, V>,
+    key: &K::SelfType<'_>,
+    value: &V::SelfType<'_>,
+    ahead: ReadAhead,
+) -> Result<bool, KvError> {
+    let value = V::as_bytes(value).as_ref().to_vec();
+    ahead.run_after_insert_once(database, postgres::table_name(def), K::encode(key), value)
+}
+
 /// A transaction to read from.
 pub enum ReadTxn {
     Redb(redb::ReadTransaction),

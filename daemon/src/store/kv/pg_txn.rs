@@ -308,12 +308,7 @@ impl PgTxn {
         if !matches!(self.kind, Kind::Read { .. }) {
             return Ok(());
         }
-        let mut wanted: Vec<Lookup> = Vec::new();
-        for lookup in lookups {
-            if !wanted.contains(&lookup) && !self.knows(&lookup) {
-                wanted.push(lookup);
-            }
-        }
+        let wanted = self.unknown(lookups);
         if wanted.is_empty() {
             return Ok(());
         }
@@ -327,6 +322,56 @@ impl PgTxn {
             self.learn(lookup, answer, true);
         }
         Ok(())
+    }
+
+    /// Writes `key → value` into `table` unless the key is there, in a transaction of its
+    /// own (as `PgDatabase::insert_once`), then begins this read transaction and asks
+    /// `lookups` (as `read_ahead`), all in one round trip; whether it wrote. The snapshot is
+    /// taken after the write committed. Only a transaction that has sent nothing yet can put
+    /// the write before its BEGIN; any other does the two one after the other.
+    pub(super) fn insert_once_then_read_ahead(
+        &mut self,
+        table: &str,
+        key: Vec<u8>,
+        value: Vec<u8>,
+        lookups: Vec<Lookup>,
+    ) -> Result<bool, KvError> {
+        if self.conn.is_some() || self.ended || !matches!(self.kind, Kind::Read { .. }) {
+            let inserted = self.db.insert_once(table, key, value)?;
+            self.read_ahead(lookups)?;
+            return Ok(inserted);
+        }
+        let wanted = self.unknown(lookups);
+        let mut batch = vec![insert_if_absent(table).bind(key).bind(value)];
+        if !wanted.is_empty() {
+            batch.push(Statement::simple(self.begin));
+            batch.extend(wanted.iter().map(Lookup::statement));
+            batch.push(Statement::simple("ROLLBACK"));
+        }
+        let pool = self.db.pool();
+        // The connection goes back to the pool out of any transaction.
+        let (_conn, answers) = self
+            .db
+            .run(async move { on_pooled(pool, &batch).await })??;
+        let mut answers = answers.map_err(PgError::from)?.into_iter();
+        let inserted = answers.next().is_some_and(|rows| !rows.is_empty());
+        // Past the BEGIN's answer, one per lookup.
+        for (lookup, rows) in wanted.into_iter().zip(answers.skip(1)) {
+            let answer = lookup.answer(&rows)?;
+            self.learn(lookup, answer, true);
+        }
+        Ok(inserted)
+    }
+
+    /// `lookups` not known yet, each once.
+    fn unknown(&self, lookups: Vec<Lookup>) -> Vec<Lookup> {
+        let mut wanted: Vec<Lookup> = Vec::new();
+        for lookup in lookups {
+            if !wanted.contains(&lookup) && !self.knows(&lookup) {
+                wanted.push(lookup);
+            }
+        }
+        wanted
     }
 
     fn knows(&self, lookup: &Lookup) -> bool {
