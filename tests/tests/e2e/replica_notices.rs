@@ -183,8 +183,13 @@ async fn a_key_rotated_on_one_replica_is_published_and_used_by_the_other() {
 async fn consoles_on_one_replica_follow_the_audit_log_and_directory_of_the_other() {
     let a = TestDaemon::start_on_postgres().await;
     let b = TestDaemon::start_replica_of(&a).await;
+    // Written while no console on A follows the audit log: A does not read it, and moves on.
+    let out = b.cli(&["user", "create", "--username", "early"]).await;
+    assert_eq!(out.code, 0, "{out:?}");
     let mut on_a = console(&a).await;
     user_creation_reaches(&b, &mut on_a, "bob").await;
+    // And A's own writes after B's reach it too, once each.
+    user_creation_reaches(&a, &mut on_a, "erin").await;
 
     // The replica's own events are announced once too, not again when it hears itself.
     let mut on_b = console(&b).await;

@@ -127,22 +127,41 @@ impl Lookup {
     }
 }
 
+/// A lookup answered as another kind: the memo or the code that built the answer is wrong.
+/// Refused rather than read as "absent", which for a revocation check would let a token
+/// through.
+fn mismatched(answer: &Answer) -> KvError {
+    // The kind only: values may be sealed secrets or token records.
+    let kind = match answer {
+        Answer::Value(_) => "a value",
+        Answer::Any(_) => "a presence",
+        Answer::Rows(_) => "rows",
+    };
+    tracing::error!("a PostgreSQL lookup was answered with {kind}, of another kind");
+    KvError::Corrupt {
+        table: "(a lookup's answer)",
+    }
+}
+
 impl Answer {
-    pub(super) fn into_value(self) -> Option<Vec<u8>> {
+    pub(super) fn into_value(self) -> Result<Option<Vec<u8>>, KvError> {
         match self {
-            Answer::Value(value) => value,
-            Answer::Any(_) | Answer::Rows(_) => None,
+            Answer::Value(value) => Ok(value),
+            other => Err(mismatched(&other)),
         }
     }
 
-    pub(super) fn into_any(self) -> bool {
-        matches!(self, Answer::Any(true))
+    pub(super) fn into_any(self) -> Result<bool, KvError> {
+        match self {
+            Answer::Any(any) => Ok(any),
+            other => Err(mismatched(&other)),
+        }
     }
 
-    pub(super) fn into_rows(self) -> Vec<Row> {
+    pub(super) fn into_rows(self) -> Result<Vec<Row>, KvError> {
         match self {
-            Answer::Rows(rows) => rows,
-            Answer::Value(_) | Answer::Any(_) => Vec::new(),
+            Answer::Rows(rows) => Ok(rows),
+            other => Err(mismatched(&other)),
         }
     }
 }

@@ -11,7 +11,6 @@
 //! - Nothing is sent before the first statement, which travels with the BEGIN; puts and
 //!   notices wait for the next statement or the COMMIT (`pipeline.rs`).
 
-use std::ops::Bound;
 use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
 
 use deadpool_postgres::Object;
@@ -271,7 +270,7 @@ impl PgTxn {
         table: &'static str,
         key: Vec<u8>,
     ) -> Result<Option<Vec<u8>>, KvError> {
-        Ok(self.look_up(Lookup::Get { table, key })?.into_value())
+        self.look_up(Lookup::Get { table, key })?.into_value()
     }
 
     pub(super) fn contains_any(
@@ -282,7 +281,7 @@ impl PgTxn {
         if keys.is_empty() {
             return Ok(false);
         }
-        Ok(self.look_up(Lookup::Any { table, keys })?.into_any())
+        self.look_up(Lookup::Any { table, keys })?.into_any()
     }
 
     /// Answers `lookup`: from memory when the row cache or this transaction knows the
@@ -317,11 +316,7 @@ impl PgTxn {
         let answers = self.send(statements, false)?;
         // Out of any transaction: back to the pool; a later statement begins anew.
         self.conn = None;
-        for (lookup, rows) in wanted.into_iter().zip(answers) {
-            let answer = lookup.answer(&rows)?;
-            self.learn(lookup, answer, true);
-        }
-        Ok(())
+        self.learn_ahead(wanted, answers)
     }
 
     /// Writes `key → value` into `table` unless the key is there, in a transaction of its
@@ -356,11 +351,21 @@ impl PgTxn {
         let mut answers = answers.map_err(PgError::from)?.into_iter();
         let inserted = answers.next().is_some_and(|rows| !rows.is_empty());
         // Past the BEGIN's answer, one per lookup.
-        for (lookup, rows) in wanted.into_iter().zip(answers.skip(1)) {
+        self.learn_ahead(wanted, answers.skip(1))?;
+        Ok(inserted)
+    }
+
+    /// Keeps the answers to lookups asked ahead, in order.
+    fn learn_ahead(
+        &mut self,
+        lookups: Vec<Lookup>,
+        answers: impl IntoIterator<Item = Rows>,
+    ) -> Result<(), KvError> {
+        for (lookup, rows) in lookups.into_iter().zip(answers) {
             let answer = lookup.answer(&rows)?;
             self.learn(lookup, answer, true);
         }
-        Ok(inserted)
+        Ok(())
     }
 
     /// `lookups` not known yet, each once.
@@ -374,24 +379,25 @@ impl PgTxn {
         wanted
     }
 
+    /// The row cache's answer, for a `Get` of a cached table in a read transaction.
+    fn cached(&self, lookup: &Lookup) -> Option<Answer> {
+        let Lookup::Get { table, key } = lookup else {
+            return None;
+        };
+        let (table, _) = self.reads_cached(table)?;
+        self.db.cache().get(table, key).map(Answer::Value)
+    }
+
     fn knows(&self, lookup: &Lookup) -> bool {
-        if let Lookup::Get { table, key } = lookup
-            && let Some((table, _)) = self.reads_cached(table)
-            && self.db.cache().get(table, key).is_some()
-        {
-            return true;
-        }
-        matches!(&self.kind, Kind::Read { memo, .. } if memo.contains_key(lookup))
+        self.cached(lookup).is_some()
+            || matches!(&self.kind, Kind::Read { memo, .. } if memo.contains_key(lookup))
     }
 
     /// What the row cache or this transaction's memo answers (a range read ahead is
     /// answered once).
     fn known(&mut self, lookup: &Lookup) -> Option<Answer> {
-        if let Lookup::Get { table, key } = lookup
-            && let Some((table, _)) = self.reads_cached(table)
-            && let Some(value) = self.db.cache().get(table, key)
-        {
-            return Some(Answer::Value(value));
+        if let Some(answer) = self.cached(lookup) {
+            return Some(answer);
         }
         let Kind::Read { memo, .. } = &mut self.kind else {
             return None;
@@ -499,24 +505,9 @@ impl PgTxn {
         Ok(u64::try_from(count).unwrap_or(0))
     }
 
-    /// At most `limit` entries between the bounds (ordered key encoding), from the bottom
-    /// or, when `descending`, from the top.
-    pub(super) fn range(
-        &mut self,
-        table: &'static str,
-        low: &Bound<Vec<u8>>,
-        high: &Bound<Vec<u8>>,
-        descending: bool,
-        limit: i64,
-    ) -> Result<Vec<Row>, KvError> {
-        let lookup = Lookup::Range {
-            table,
-            low: low.clone(),
-            high: high.clone(),
-            descending,
-            limit,
-        };
-        Ok(self.look_up(lookup)?.into_rows())
+    /// The entries a `Lookup::Range` asks for.
+    pub(super) fn rows(&mut self, lookup: Lookup) -> Result<Vec<Row>, KvError> {
+        self.look_up(lookup)?.into_rows()
     }
 }
 

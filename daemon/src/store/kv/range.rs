@@ -91,7 +91,8 @@ where
     (encode(range.start_bound()), encode(range.end_bound()))
 }
 
-/// What iterating `range` from the bottom asks first (for `ReadAhead`).
+/// What iterating `range` from the bottom asks first (for `ReadAhead`): the same lookup as
+/// its first `fetch`, so that the answer asked ahead is the one the iteration finds.
 pub(super) fn first_batch<'a, K: OrderedKey, KR>(
     table: &'static str,
     range: &impl RangeBounds<KR>,
@@ -100,11 +101,21 @@ where
     KR: Borrow<K::SelfType<'a>> + 'a,
 {
     let (low, high) = encode_bounds::<K, KR>(range);
+    batch(table, low, high, false)
+}
+
+/// One batch of the entries between the bounds, from the bottom or (`descending`) the top.
+fn batch(
+    table: &'static str,
+    low: Bound<Vec<u8>>,
+    high: Bound<Vec<u8>>,
+    descending: bool,
+) -> Lookup {
     Lookup::Range {
         table,
         low,
         high,
-        descending: false,
+        descending,
         limit: BATCH,
     }
 }
@@ -115,8 +126,8 @@ impl<K: OrderedKey, V: Value + 'static> PgRange<K, V> {
         if self.drained {
             return Ok(false);
         }
-        let rows =
-            pg_txn::lock(&self.txn)?.range(self.table, &self.low, &self.high, descending, BATCH)?;
+        let lookup = batch(self.table, self.low.clone(), self.high.clone(), descending);
+        let rows = pg_txn::lock(&self.txn)?.rows(lookup)?;
         let Some((edge, _)) = rows.last() else {
             self.drained = true;
             return Ok(false);

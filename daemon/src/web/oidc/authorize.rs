@@ -170,7 +170,7 @@ fn find(
     };
     let (allowed, consented) = match &standing {
         None => (true, None),
-        Some(standing) => (standing.allowed, standing.consented.as_deref()),
+        Some(standing) => (standing.allowed, standing.consented()),
     };
     let now = oidc.idm().clock().now().unix_timestamp();
     let auth_time = signed_in

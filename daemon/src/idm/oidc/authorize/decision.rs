@@ -101,15 +101,20 @@ pub fn params_after_sign_in(params: &[(String, String)]) -> Vec<(String, String)
 pub struct Standing {
     /// Whether they may use it (see [`Oidc::user_allowed`]).
     pub allowed: bool,
-    /// The scopes they granted when asked (an implied record is not an answer).
-    pub consented: Option<Vec<String>>,
-    /// The scopes of their consent record, asked or implied.
+    /// The scopes of their consent record, if any.
     recorded: Option<Vec<String>>,
+    /// Whether that record was implied (a skip-consent client) rather than asked.
+    implied: bool,
     /// The (user, client) revocation epoch a new grant carries.
     pub epoch: u64,
 }
 
 impl Standing {
+    /// The scopes they granted when asked (an implied record is not an answer).
+    pub fn consented(&self) -> Option<&[String]> {
+        self.recorded.as_deref().filter(|_| !self.implied)
+    }
+
     /// Whether signing in to a skip-consent client with `scopes` must first record an implied
     /// consent: no record covers them yet.
     pub fn implied_consent_due(&self, scopes: &[String]) -> bool {
@@ -153,10 +158,7 @@ impl Oidc {
         let epoch = tx.grant_epoch(user.id, &client.client_id)?;
         Ok(Standing {
             allowed,
-            consented: record
-                .as_ref()
-                .filter(|c| !c.implied)
-                .map(|c| c.scopes.clone()),
+            implied: record.as_ref().is_some_and(|c| c.implied),
             recorded: record.map(|c| c.scopes),
             epoch,
         })
