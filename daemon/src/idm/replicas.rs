@@ -6,7 +6,7 @@
 use latchkey_protocol::LdapSyncProgress;
 
 use super::{Idm, IdmError};
-pub use crate::store::{Notice, ReplicaNotices};
+pub use crate::store::{AUDIT_POLL, Notice, ReplicaNotices};
 
 impl Idm {
     /// Notices from the other replicas; `None` on a single node.
@@ -29,10 +29,10 @@ impl Idm {
     }
 
     /// Announces, to the audit observer, the events other replicas committed that it has not
-    /// been told about, in order, once each. `through`, from a notice, skips the read when
-    /// those are all announced already.
-    pub fn catch_up_audit(&self, through: Option<u64>) -> Result<(), IdmError> {
-        Ok(self.store.catch_up_audit(through)?)
+    /// been told about, in order, once each, while anyone follows the audit log. Call it
+    /// every [`AUDIT_POLL`]; nothing on a single node.
+    pub fn follow_audit(&self) -> Result<(), IdmError> {
+        Ok(self.store.follow_audit()?)
     }
 }
 

@@ -3,23 +3,24 @@
 //!
 //! - Signing keys changed: reload them from the database (`Oidc::reload_signing_keys`), so
 //!   this replica's JWKS publishes the new key and its tokens are signed with it.
-//! - Audit events appended: read the ones not yet announced and announce them to this
-//!   replica's consoles, in order, once each (`Idm::catch_up_audit`).
+//! - Audit events: every `AUDIT_POLL`, read the ones not yet announced and announce them to
+//!   this replica's consoles, in order, once each, while a console follows the audit log
+//!   (`Idm::follow_audit`; replicas do not notify audit events, see `store::notices`).
 //! - LDAP sync progress and "users or groups changed": passed on to this replica's consoles
 //!   as the socket events they were on the sender's.
 //! - Catch up (the listener reconnected, or this job fell behind): all of the above that
 //!   rereads, and one "changed" so that consoles reload their views. The job starts with the
 //!   rereading, for whatever happened before it listened (no console had a view then).
 //!
-//! Notices that arrive together are handled together: a burst of sign-ins elsewhere costs
-//! one read of the audit log and at most one reload of the keys.
+//! Notices that arrive together are handled together: a burst of rotations elsewhere costs
+//! one reload of the keys.
 
 use latchkey_protocol::Event;
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
-use tracing::warn;
+use tracing::{debug, warn};
 
-use crate::idm::replicas::{Notice, ReplicaNotices, ldap_progress_of};
+use crate::idm::replicas::{AUDIT_POLL, Notice, ReplicaNotices, ldap_progress_of};
 use crate::idm::{Idm, IdmError, Oidc};
 
 /// Notices taken in one go, at most (as many as wait at most, see `store::notices`).
@@ -29,8 +30,8 @@ const BURST: usize = 256;
 #[derive(Debug, Default)]
 struct Due {
     keys: bool,
-    /// The newest audit event named, when any was.
-    audit: Option<u64>,
+    /// Look for the other replicas' audit events.
+    audit: bool,
     /// Reread everything.
     catch_up: bool,
     /// Tell the consoles to reload their views.
@@ -49,21 +50,26 @@ pub async fn run(
         catch_up: true,
         ..Due::default()
     };
+    let mut poll = tokio::time::interval(AUDIT_POLL);
+    poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         act(&idm, &oidc, &events, due).await;
+        due = Due::default();
         let first = tokio::select! {
             () = shutdown.cancelled() => break,
+            _ = poll.tick() => {
+                due.audit = true;
+                continue;
+            }
             notice = notices.recv() => match notice {
                 Some(notice) => notice,
                 None => break,
             },
         };
-        due = Due::default();
         let waiting = std::iter::from_fn(|| notices.try_recv()).take(BURST);
         for notice in std::iter::once(first).chain(waiting) {
             match notice {
                 Notice::KeysChanged => due.keys = true,
-                Notice::AuditAppended { seq } => due.audit = due.audit.max(Some(seq)),
                 Notice::CatchUp => {
                     due.catch_up = true;
                     due.refresh = true;
@@ -90,11 +96,15 @@ async fn act(idm: &Idm, oidc: &Oidc, events: &broadcast::Sender<Event>, due: Due
             warn!("could not reload the signing keys another replica changed: {e}");
         }
     }
-    if due.audit.is_some() || due.catch_up {
+    if due.audit || due.catch_up {
         let idm = idm.clone();
-        let through = if due.catch_up { None } else { due.audit };
-        if let Err(e) = blocking(move || idm.catch_up_audit(through)).await {
-            warn!("could not read the audit events of the other replicas: {e}");
+        match blocking(move || idm.follow_audit()).await {
+            Ok(()) => {}
+            Err(e) if due.catch_up => {
+                warn!("could not read the audit events of the other replicas: {e}");
+            }
+            // Twice a second while the database is away: the outage is reported elsewhere.
+            Err(e) => debug!("could not read the audit events of the other replicas: {e}"),
         }
     }
     if due.refresh {

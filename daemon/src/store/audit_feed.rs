@@ -7,13 +7,16 @@
 //! - Writers on every replica take turns under one lock, so event ids follow commit order
 //!   across the deployment: "not yet announced" is exactly "an id above the last announced".
 //! - Events are announced in id order, once each, under one lock: after a local commit, the
-//!   events other replicas committed in between are read and announced first; on a notice
-//!   (`catch_up_audit`), everything above the last announced is read and announced. An event
-//!   announced one way is skipped by the other.
+//!   events other replicas committed in between are read and announced first; on each poll
+//!   (`follow_audit`, every [`AUDIT_POLL`] from the replica-notices job, and after the
+//!   listener reconnects), everything above the last announced is read and announced. An
+//!   event announced one way is skipped by the other.
 //! - Other replicas' events are read only while someone follows them (a console subscribed to
-//!   the live audit view): otherwise the last announced id just moves past them. Every audit
-//!   commit of a replica would else cost each other replica a read, and a flow of sign-ins on
-//!   two replicas would pay for views nobody has open.
+//!   the live audit view). Otherwise a poll only moves the last announced id to the newest
+//!   event (one indexed read of one key), so that a console that starts following gets news,
+//!   not history. Replicas do not notify each other of audit events (see `notices.rs`): a
+//!   notice per commit cost every sign-in more than the views it served, and a poll costs
+//!   nothing per request and at most [`AUDIT_POLL`] of delay in a view.
 
 use std::sync::{Mutex, MutexGuard};
 
@@ -26,6 +29,9 @@ use super::{Store, StoreError};
 
 /// Events read per transaction while catching up.
 const CATCH_UP_PAGE: usize = 500;
+
+/// How often a replica on PostgreSQL looks for the other replicas' audit events.
+pub const AUDIT_POLL: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// The highest audit event id announced.
 #[derive(Debug, Default)]
@@ -110,25 +116,21 @@ impl Store {
     }
 
     /// Announces the committed events not announced yet, read from the database (other
-    /// replicas wrote them). `through`, from a notice, saves the read when everything up to
-    /// it has been announced already. Nothing to do on redb, where every event was
+    /// replicas wrote them), while someone follows the audit log; otherwise moves the last
+    /// announced id to the newest event. Nothing to do on redb, where every event was
     /// announced by its own write.
-    pub fn catch_up_audit(&self, through: Option<u64>) -> Result<(), StoreError> {
+    pub fn follow_audit(&self) -> Result<(), StoreError> {
         if !self.is_shared() {
             return Ok(());
         }
-        let mut announced = self.audit_announced.lock();
-        if through.is_some_and(|through| through <= *announced) {
-            return Ok(());
-        }
         if !self.audit_watched() {
-            // Nobody to tell: note how far the log goes (a reconnection does not say).
-            *announced = match through {
-                Some(through) => through,
-                None => self.read()?.last_audit_id()?,
-            };
+            // Read before the lock: a local commit announcing meanwhile must not wait on it.
+            let last = self.read()?.last_audit_id()?;
+            let mut announced = self.audit_announced.lock();
+            *announced = (*announced).max(last);
             return Ok(());
         }
+        let mut announced = self.audit_announced.lock();
         self.announce_stored(&mut announced, u64::MAX)
     }
 

@@ -45,6 +45,7 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use redb::{DatabaseError, StorageError};
 
+pub use audit_feed::AUDIT_POLL;
 pub use copy::{CopyError, copy_all};
 pub use digest::{Digest, TableDigest};
 pub use error::StoreError;
@@ -246,7 +247,7 @@ impl Store {
         match result {
             Ok(value) => {
                 // Sent with the commit, so that a replica that hears it reads the change.
-                let notices = self.write_notices(keys_changed, appended.last().map(|(s, _)| *s));
+                let notices = self.write_notices(keys_changed);
                 if !notices.is_empty() {
                     txn.notify(notices)
                         .map_err(db("telling the other replicas"))?;

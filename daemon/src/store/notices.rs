@@ -4,14 +4,18 @@
 //!
 //! Decisions:
 //! - A notice says *that* something changed, never the change itself: receivers read the
-//!   database (keys, audit events), so a payload stays far below PostgreSQL's 8000 bytes and
+//!   database (the keys), so a payload stays far below PostgreSQL's 8000 bytes and
 //!   a lost notice costs only latency (the catch-up after a reconnect re-reads).
 //! - Each store has a random id, sent with every notice, and drops notices carrying its own:
 //!   a replica has already announced its own changes. It is per store, not per process, so
 //!   that two daemons in one test process are two replicas.
-//! - The write that changes signing keys, or appends audit events, notifies in its own
-//!   transaction (`Store::write`), so the notice arrives only once the change is visible and
-//!   never for a rolled-back one. Other writes send nothing.
+//! - The write that changes signing keys notifies in its own transaction (`Store::write`),
+//!   so the notice arrives only once the change is visible and never for a rolled-back one.
+//!   Other writes send nothing.
+//! - Audit events are not notified: nearly every request appends one, and a NOTIFY on each
+//!   commit serialises commits on PostgreSQL's notify lock and wakes every replica's
+//!   listener, all for live views that are closed nearly always. A replica whose console
+//!   follows the audit log polls for the others' events instead (`audit_feed.rs`).
 //! - Notices reach this process on a broadcast channel ([`ReplicaNotices`]); a receiver that
 //!   falls behind gets [`Notice::CatchUp`] instead of what it missed.
 
@@ -26,8 +30,6 @@ use super::{Backend, Store};
 pub enum Notice {
     /// Signing keys were made, rotated or retired: reload them.
     KeysChanged,
-    /// Audit events up to `seq` were committed.
-    AuditAppended { seq: u64 },
     /// A running LDAP sync moved on; the payload is whatever the sender made of its progress.
     LdapProgress(String),
     /// Users or groups changed; views should refresh.
@@ -49,7 +51,6 @@ struct Wire {
 #[serde(tag = "notice", rename_all = "snake_case")]
 enum What {
     KeysChanged,
-    AuditAppended { seq: u64 },
     LdapProgress { progress: String },
     DirectoryChanged,
 }
@@ -100,7 +101,6 @@ impl Replicas {
     fn encode(&self, notice: &Notice) -> Option<String> {
         let what = match notice {
             Notice::KeysChanged => What::KeysChanged,
-            Notice::AuditAppended { seq } => What::AuditAppended { seq: *seq },
             Notice::LdapProgress(progress) => What::LdapProgress {
                 progress: progress.clone(),
             },
@@ -131,7 +131,6 @@ impl Replicas {
         }
         Some(match wire.what {
             What::KeysChanged => Notice::KeysChanged,
-            What::AuditAppended { seq } => Notice::AuditAppended { seq },
             What::LdapProgress { progress } => Notice::LdapProgress(progress),
             What::DirectoryChanged => Notice::DirectoryChanged,
         })
@@ -179,17 +178,15 @@ impl Store {
         }
     }
 
-    /// The payloads a write transaction sends on commit: one when signing keys changed, one
-    /// naming the last audit event it appended. Empty on redb.
-    pub(super) fn write_notices(&self, keys_changed: bool, last_audit: Option<u64>) -> Vec<String> {
-        if !self.is_shared() {
+    /// The payloads a write transaction sends on commit: one when signing keys changed.
+    /// Empty on redb.
+    pub(super) fn write_notices(&self, keys_changed: bool) -> Vec<String> {
+        if !self.is_shared() || !keys_changed {
             return Vec::new();
         }
-        let keys = keys_changed.then_some(Notice::KeysChanged);
-        let audit = last_audit.map(|seq| Notice::AuditAppended { seq });
-        keys.into_iter()
-            .chain(audit)
-            .filter_map(|notice| self.replicas.encode(&notice))
+        self.replicas
+            .encode(&Notice::KeysChanged)
+            .into_iter()
             .collect()
     }
 }
@@ -203,7 +200,6 @@ mod tests {
         let (a, b) = (Replicas::new(), Replicas::new());
         let notices = [
             Notice::KeysChanged,
-            Notice::AuditAppended { seq: 42 },
             Notice::LdapProgress("{\"phase\":\"users\"}".to_owned()),
             Notice::DirectoryChanged,
         ];
@@ -231,7 +227,7 @@ mod tests {
     fn on_redb_there_is_nobody_to_tell_or_hear() {
         let store = Store::memory().unwrap();
         assert!(store.replica_notices().is_none());
-        assert!(store.write_notices(true, Some(1)).is_empty());
+        assert!(store.write_notices(true).is_empty());
         store.notify_replicas(&Notice::DirectoryChanged);
     }
 }

@@ -1,6 +1,6 @@
 //! Two replicas on one PostgreSQL database (each its own data dir, port and socket, the same
 //! encryption key): what one changes, the other hears about within seconds, through
-//! LISTEN/NOTIFY. Signing keys rotated on one are published and used by the other; a client
+//! LISTEN/NOTIFY (audit events: polled while a console follows them). Signing keys rotated on one are published and used by the other; a client
 //! changed or deleted on one (which replicas keep in memory) is changed on the other; audit
 //! events, directory changes and LDAP sync progress on one reach consoles on the other; and
 //! after PostgreSQL drops every connection, both recover by themselves.
