@@ -58,6 +58,8 @@ pub enum StartError {
     },
     #[error(transparent)]
     Socket(#[from] SocketError),
+    #[error(transparent)]
+    Tls(#[from] web::tls::TlsError),
 }
 
 /// A daemon that is serving. Stop it with [`RunningDaemon::stop`].
@@ -210,6 +212,9 @@ async fn serve(
     listener.set_nonblocking(true).map_err(listen_err)?;
     let listener = TcpListener::from_std(listener).map_err(listen_err)?;
     let http_addr = listener.local_addr().map_err(listen_err)?;
+    // Before the socket: a certificate that does not load stops the start with nothing bound
+    // but the port.
+    let tls = config.tls.as_ref().map(web::tls::Tls::load).transpose()?;
     let socket = bind_admin_socket(&config.socket).await?;
 
     let info = Arc::new(DaemonInfo {
@@ -263,8 +268,10 @@ async fn serve(
         listener,
         web::router(web_state),
         config.http,
+        tls.clone(),
         shutdown.clone(),
     ));
+    tracker.spawn(web::tls::reload_on_hangup(tls, shutdown.clone()));
 
     // The jobs (`jobs/mod.rs` says what runs when).
     tracker.spawn(jobs::rate_limit_sweep::run(
@@ -320,7 +327,12 @@ async fn serve(
     tracker.spawn(admin.run(shutdown.clone(), tracker.clone()));
 
     info!(
-        "latchkeyd {VERSION} listening on http://{http_addr} (public URL {}), data in {}, admin socket {}",
+        "latchkeyd {VERSION} listening on {}://{http_addr} (public URL {}), data in {}, admin socket {}",
+        if config.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        },
         config.public_url.as_str(),
         config.data_location(),
         config.socket.display(),

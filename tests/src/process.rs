@@ -28,6 +28,8 @@ pub struct DaemonProcess {
     pub data_dir: PathBuf,
     pub port: u16,
     pub log: PathBuf,
+    /// `https` when the daemon serves TLS itself.
+    scheme: &'static str,
 }
 
 impl DaemonProcess {
@@ -49,8 +51,37 @@ impl DaemonProcess {
         daemon
     }
 
+    /// [`DaemonProcess::start_with_env`] serving HTTPS with the PEM files `cert` and `key`
+    /// (`LATCHKEY_TLS_CERT`, `LATCHKEY_TLS_KEY`), at an https public URL.
+    pub async fn start_https(
+        bin: &Path,
+        data_dir: &Path,
+        cert: &Path,
+        key: &Path,
+        env: &[(&str, &str)],
+    ) -> DaemonProcess {
+        let (cert, key) = (cert.display().to_string(), key.display().to_string());
+        let mut all = vec![
+            ("LATCHKEY_TLS_CERT", cert.as_str()),
+            ("LATCHKEY_TLS_KEY", key.as_str()),
+        ];
+        all.extend_from_slice(env);
+        let mut daemon = DaemonProcess::spawn_as(bin, data_dir, &all, "https");
+        daemon.wait_until_serving().await;
+        daemon
+    }
+
     /// Starts `bin` as [`DaemonProcess::start_with_env`] does, without waiting for anything.
     pub fn spawn(bin: &Path, data_dir: &Path, env: &[(&str, &str)]) -> DaemonProcess {
+        DaemonProcess::spawn_as(bin, data_dir, env, "http")
+    }
+
+    fn spawn_as(
+        bin: &Path,
+        data_dir: &Path,
+        env: &[(&str, &str)],
+        scheme: &'static str,
+    ) -> DaemonProcess {
         let port = free_port();
         let log = data_dir
             .parent()
@@ -60,7 +91,10 @@ impl DaemonProcess {
         let err = out.try_clone().expect("clone the log file handle");
         let child = command(bin)
             .env("LATCHKEY_LISTEN", format!("127.0.0.1:{port}"))
-            .env("LATCHKEY_PUBLIC_URL", format!("http://localhost:{port}"))
+            .env(
+                "LATCHKEY_PUBLIC_URL",
+                format!("{scheme}://localhost:{port}"),
+            )
             .env("LATCHKEY_DATA_DIR", data_dir)
             .env("LATCHKEY_LOG", "info")
             .envs(env.iter().copied())
@@ -74,6 +108,7 @@ impl DaemonProcess {
             data_dir: data_dir.to_path_buf(),
             port,
             log,
+            scheme,
         }
     }
 
@@ -82,7 +117,7 @@ impl DaemonProcess {
     }
 
     pub fn base_url(&self) -> String {
-        format!("http://localhost:{}", self.port)
+        format!("{}://localhost:{}", self.scheme, self.port)
     }
 
     /// A handshaken admin-socket client.

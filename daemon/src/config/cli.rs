@@ -103,6 +103,29 @@ pub struct Cli {
     /// [env: LATCHKEY_MAX_CONNECTIONS] [default: 1000]
     #[arg(long, value_name = "N", value_parser = value::connections)]
     pub max_connections: Option<usize>,
+
+    /// Serve HTTPS with this certificate chain (PEM), reloaded on SIGHUP; needs --tls-key
+    /// [env: LATCHKEY_TLS_CERT] [default: plain HTTP]
+    #[arg(long, value_name = "FILE", value_parser = value::pem_file)]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The private key (PEM) of --tls-cert [env: LATCHKEY_TLS_KEY]
+    #[arg(long, value_name = "FILE", value_parser = value::pem_file)]
+    pub tls_key: Option<PathBuf>,
+
+    /// Serve Prometheus metrics at http://ADDR/metrics [env: LATCHKEY_METRICS_LISTEN]
+    /// [default: off]
+    #[arg(long, value_name = "ADDR", value_parser = value::listen)]
+    pub metrics_listen: Option<SocketAddr>,
+
+    /// Log lines as "text" or "json" [env: LATCHKEY_LOG_FORMAT] [default: text]
+    #[arg(long, value_name = "FORMAT", value_parser = value::log_format)]
+    pub log_format: Option<super::LogFormat>,
+
+    /// Unix group whose members may use the admin socket (made 0660)
+    /// [env: LATCHKEY_ADMIN_GROUP] [default: none; the socket is 0600]
+    #[arg(long, value_name = "GROUP", value_parser = value::group_name)]
+    pub admin_group: Option<String>,
 }
 
 /// What latchkeyd does instead of running the daemon.
@@ -180,6 +203,19 @@ impl Cli {
             idle_timeout: self.idle_timeout_secs,
             body_timeout: self.body_timeout_secs,
             max_connections: self.max_connections,
+            tls_cert: self
+                .tls_cert
+                .clone()
+                .map(|path| (path, Origin::Cli(Key::TlsCert.flag()))),
+            tls_key: self
+                .tls_key
+                .clone()
+                .map(|path| (path, Origin::Cli(Key::TlsKey.flag()))),
+            metrics_listen: self
+                .metrics_listen
+                .map(|addr| (addr, Origin::Cli(Key::MetricsListen.flag()))),
+            log_format: self.log_format,
+            admin_group: self.admin_group.clone(),
         })
     }
 }

@@ -192,13 +192,13 @@ max_connections = 64
             "/etc/latchkey.toml line 2: unknown key \"lisen\", did you mean \"listen\"? (known keys: \
              listen, public_url, data_dir, database_url, encryption_key_file, socket, log, \
              trusted_proxies, header_timeout_secs, idle_timeout_secs, body_timeout_secs, \
-             max_connections)"
+             max_connections, tls_cert, tls_key, metrics_listen, log_format, admin_group)"
         );
         assert_eq!(
             parse_err("[server]\nport = 1\n"),
             "/etc/latchkey.toml line 1: unknown key \"server\" (known keys: listen, public_url, \
              data_dir, database_url, encryption_key_file, socket, log, trusted_proxies, \
-             header_timeout_secs, idle_timeout_secs, body_timeout_secs, max_connections)"
+             header_timeout_secs, idle_timeout_secs, body_timeout_secs, max_connections, tls_cert, tls_key, metrics_listen, log_format, admin_group)"
         );
     }
 

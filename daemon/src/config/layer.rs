@@ -37,11 +37,21 @@ pub enum Key {
     BodyTimeout,
     /// `max_connections`
     MaxConnections,
+    /// `tls_cert`
+    TlsCert,
+    /// `tls_key`
+    TlsKey,
+    /// `metrics_listen`
+    MetricsListen,
+    /// `log_format`
+    LogFormat,
+    /// `admin_group`
+    AdminGroup,
 }
 
 impl Key {
     /// Every setting, in the order they are documented and printed.
-    pub const ALL: [Key; 12] = [
+    pub const ALL: [Key; 17] = [
         Key::Listen,
         Key::PublicUrl,
         Key::DataDir,
@@ -54,6 +64,11 @@ impl Key {
         Key::IdleTimeout,
         Key::BodyTimeout,
         Key::MaxConnections,
+        Key::TlsCert,
+        Key::TlsKey,
+        Key::MetricsListen,
+        Key::LogFormat,
+        Key::AdminGroup,
     ];
 
     /// Whether the TOML value is a whole number rather than a string.
@@ -84,6 +99,11 @@ impl Key {
             Key::IdleTimeout => "idle_timeout_secs",
             Key::BodyTimeout => "body_timeout_secs",
             Key::MaxConnections => "max_connections",
+            Key::TlsCert => "tls_cert",
+            Key::TlsKey => "tls_key",
+            Key::MetricsListen => "metrics_listen",
+            Key::LogFormat => "log_format",
+            Key::AdminGroup => "admin_group",
         }
     }
 
@@ -102,6 +122,11 @@ impl Key {
             Key::IdleTimeout => "LATCHKEY_IDLE_TIMEOUT_SECS",
             Key::BodyTimeout => "LATCHKEY_BODY_TIMEOUT_SECS",
             Key::MaxConnections => "LATCHKEY_MAX_CONNECTIONS",
+            Key::TlsCert => "LATCHKEY_TLS_CERT",
+            Key::TlsKey => "LATCHKEY_TLS_KEY",
+            Key::MetricsListen => "LATCHKEY_METRICS_LISTEN",
+            Key::LogFormat => "LATCHKEY_LOG_FORMAT",
+            Key::AdminGroup => "LATCHKEY_ADMIN_GROUP",
         }
     }
 
@@ -120,6 +145,11 @@ impl Key {
             Key::IdleTimeout => "--idle-timeout-secs",
             Key::BodyTimeout => "--body-timeout-secs",
             Key::MaxConnections => "--max-connections",
+            Key::TlsCert => "--tls-cert",
+            Key::TlsKey => "--tls-key",
+            Key::MetricsListen => "--metrics-listen",
+            Key::LogFormat => "--log-format",
+            Key::AdminGroup => "--admin-group",
         }
     }
 
@@ -142,6 +172,11 @@ impl Key {
                 "a whole number of seconds like 10"
             }
             Key::MaxConnections => "a whole number like 1000",
+            Key::TlsCert => "a string like \"/etc/latchkey/fullchain.pem\"",
+            Key::TlsKey => "a string like \"/etc/latchkey/privkey.pem\"",
+            Key::MetricsListen => "a string like \"127.0.0.1:9411\"",
+            Key::LogFormat => "\"text\" or \"json\"",
+            Key::AdminGroup => "a string like \"latchkey-admins\"",
         }
     }
 
@@ -174,6 +209,13 @@ pub struct Layer {
     pub idle_timeout: Option<Duration>,
     pub body_timeout: Option<Duration>,
     pub max_connections: Option<usize>,
+    /// With their origins, because each needs the other (checked after merging).
+    pub tls_cert: Option<(PathBuf, Origin)>,
+    pub tls_key: Option<(PathBuf, Origin)>,
+    /// With its origin, because it must differ from `listen` (checked after merging).
+    pub metrics_listen: Option<(SocketAddr, Origin)>,
+    pub log_format: Option<super::LogFormat>,
+    pub admin_group: Option<String>,
 }
 
 impl Layer {
@@ -209,6 +251,13 @@ impl Layer {
             Key::MaxConnections => {
                 self.max_connections = Some(value::connections(raw).map_err(invalid)?);
             }
+            Key::TlsCert => self.tls_cert = Some((value::pem_file(raw).map_err(invalid)?, origin)),
+            Key::TlsKey => self.tls_key = Some((value::pem_file(raw).map_err(invalid)?, origin)),
+            Key::MetricsListen => {
+                self.metrics_listen = Some((value::listen(raw).map_err(invalid)?, origin));
+            }
+            Key::LogFormat => self.log_format = Some(value::log_format(raw).map_err(invalid)?),
+            Key::AdminGroup => self.admin_group = Some(value::group_name(raw).map_err(invalid)?),
         }
         Ok(())
     }
@@ -228,6 +277,11 @@ impl Layer {
             idle_timeout: later.idle_timeout.or(self.idle_timeout),
             body_timeout: later.body_timeout.or(self.body_timeout),
             max_connections: later.max_connections.or(self.max_connections),
+            tls_cert: later.tls_cert.or(self.tls_cert),
+            tls_key: later.tls_key.or(self.tls_key),
+            metrics_listen: later.metrics_listen.or(self.metrics_listen),
+            log_format: later.log_format.or(self.log_format),
+            admin_group: later.admin_group.or(self.admin_group),
         }
     }
 }

@@ -79,6 +79,19 @@ pub struct Config {
     pub trusted_proxies: Vec<IpNet>,
     /// Timeouts and the connection cap of the HTTP server.
     pub http: HttpLimits,
+    /// Serve HTTPS with these PEM files (reloaded on SIGHUP). Default none (plain HTTP, for
+    /// a reverse proxy or localhost); `LATCHKEY_TLS_CERT` and `LATCHKEY_TLS_KEY`; TOML
+    /// `tls_cert` and `tls_key`. Both or neither; the public URL must then be https.
+    pub tls: Option<TlsFiles>,
+    /// Where Prometheus scrapes `/metrics`. Default none (off); `LATCHKEY_METRICS_LISTEN`;
+    /// TOML `metrics_listen`.
+    pub metrics_listen: Option<SocketAddr>,
+    /// How log lines are written. Default text; `LATCHKEY_LOG_FORMAT`; TOML `log_format`.
+    pub log_format: LogFormat,
+    /// A Unix group whose members may use the admin socket (then mode 0660 and that
+    /// group). Default none (0600, the daemon's user only); `LATCHKEY_ADMIN_GROUP`; TOML
+    /// `admin_group`.
+    pub admin_group: Option<String>,
     /// Things the operator should hear about that do not stop the daemon (unknown `LATCHKEY_*`
     /// variables, a public URL browsers will refuse passkeys on). Log them once logging is up.
     pub warnings: Vec<String>,
@@ -99,7 +112,36 @@ impl Default for Config {
             log: "info".to_owned(),
             trusted_proxies: Vec::new(),
             http: HttpLimits::default(),
+            tls: None,
+            metrics_listen: None,
+            log_format: LogFormat::Text,
+            admin_group: None,
             warnings: Vec::new(),
+        }
+    }
+}
+
+/// The certificate chain and private key HTTPS is served with (`web/tls.rs`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+/// How log lines are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    /// For people reading a terminal or the journal.
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+impl LogFormat {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogFormat::Text => "text",
+            LogFormat::Json => "json",
         }
     }
 }
@@ -197,8 +239,23 @@ impl Config {
         };
         let public_url = layers.public_url.unwrap_or(defaults.public_url);
         warnings.extend(passkey_warnings(&public_url));
+        let tls = tls_files(layers.tls_cert, layers.tls_key, &public_url)?;
+        let listen = layers.listen.unwrap_or(defaults.listen);
+        let metrics_listen = match layers.metrics_listen {
+            Some((addr, origin)) if addr == listen => {
+                return Err(ConfigError::Invalid {
+                    origin,
+                    key: Key::MetricsListen.name(),
+                    message: format!(
+                        "{addr} is also the listen address: metrics need a port of their own \
+                         (for example 127.0.0.1:9411)"
+                    ),
+                });
+            }
+            other => other.map(|(addr, _)| addr),
+        };
         Ok(Config {
-            listen: layers.listen.unwrap_or(defaults.listen),
+            listen,
             public_url,
             data_dir,
             database_url: layers.database_url,
@@ -217,6 +274,10 @@ impl Config {
                     .max_connections
                     .unwrap_or(defaults.http.max_connections),
             },
+            tls,
+            metrics_listen,
+            log_format: layers.log_format.unwrap_or(defaults.log_format),
+            admin_group: layers.admin_group,
             warnings,
         })
     }
@@ -255,6 +316,11 @@ impl Config {
             idle_timeout_secs: u64,
             body_timeout_secs: u64,
             max_connections: usize,
+            tls_cert: Option<String>,
+            tls_key: Option<String>,
+            metrics_listen: Option<String>,
+            log_format: &'static str,
+            admin_group: Option<&'a str>,
         }
         let effective = Effective {
             listen: self.listen.to_string(),
@@ -278,6 +344,11 @@ impl Config {
             idle_timeout_secs: self.http.idle_timeout.as_secs(),
             body_timeout_secs: self.http.body_timeout.as_secs(),
             max_connections: self.http.max_connections,
+            tls_cert: self.tls.as_ref().map(|tls| tls.cert.display().to_string()),
+            tls_key: self.tls.as_ref().map(|tls| tls.key.display().to_string()),
+            metrics_listen: self.metrics_listen.map(|addr| addr.to_string()),
+            log_format: self.log_format.as_str(),
+            admin_group: self.admin_group.as_deref(),
         };
         let body = toml::to_string(&effective)
             .unwrap_or_else(|error| format!("# cannot render the configuration: {error}\n"));
@@ -300,6 +371,47 @@ impl Config {
         };
         format!("# Effective latchkeyd configuration (secrets redacted).\n{key}{password}{body}")
     }
+}
+
+/// `tls_cert` and `tls_key`: both or neither, and with them an https public URL (the issuer
+/// and the cookies' `Secure` flag follow the public URL; serving TLS under an http one would
+/// give every app the wrong issuer).
+fn tls_files(
+    cert: Option<(PathBuf, Origin)>,
+    key: Option<(PathBuf, Origin)>,
+    public_url: &PublicUrl,
+) -> Result<Option<TlsFiles>, ConfigError> {
+    let (cert, key) = match (cert, key) {
+        (None, None) => return Ok(None),
+        (Some((cert, _)), Some((key, origin))) => {
+            if !public_url.is_https() {
+                return Err(ConfigError::Invalid {
+                    origin,
+                    key: Key::TlsKey.name(),
+                    message: format!(
+                        "HTTPS is served, but public_url is {public_url}: set public_url to \
+                         the https:// address users reach Latchkey at"
+                    ),
+                });
+            }
+            (cert, key)
+        }
+        (Some((_, origin)), None) => {
+            return Err(ConfigError::Invalid {
+                origin,
+                key: Key::TlsCert.name(),
+                message: "needs tls_key too (the certificate's private key)".to_owned(),
+            });
+        }
+        (None, Some((_, origin))) => {
+            return Err(ConfigError::Invalid {
+                origin,
+                key: Key::TlsKey.name(),
+                message: "needs tls_cert too (the certificate chain)".to_owned(),
+            });
+        }
+    };
+    Ok(Some(TlsFiles { cert, key }))
 }
 
 /// Warnings for a public URL at which browsers will not offer passkeys.

@@ -283,7 +283,7 @@ fn file_errors_surface_through_load() {
             "{} line 2: unknown key \"lisen\", did you mean \"listen\"? (known keys: listen, \
              public_url, data_dir, database_url, encryption_key_file, socket, log, \
              trusted_proxies, header_timeout_secs, idle_timeout_secs, body_timeout_secs, \
-             max_connections)",
+             max_connections, tls_cert, tls_key, metrics_listen, log_format, admin_group)",
             file.display()
         )
     );
@@ -379,17 +379,36 @@ fn example_file_loads_and_matches_the_defaults() {
             Key::IdleTimeout => layer.idle_timeout.is_some(),
             Key::BodyTimeout => layer.body_timeout.is_some(),
             Key::MaxConnections => layer.max_connections.is_some(),
+            Key::TlsCert => layer.tls_cert.is_some(),
+            Key::TlsKey => layer.tls_key.is_some(),
+            Key::MetricsListen => layer.metrics_listen.is_some(),
+            Key::LogFormat => layer.log_format.is_some(),
+            Key::AdminGroup => layer.admin_group.is_some(),
         };
         assert!(set, "config.example.toml has no `#{} = …` line", key.name());
     }
+    // HTTPS needs an https public URL, which the example leaves at its default.
+    let without_tls: String = uncommented
+        .lines()
+        .filter(|line| !line.starts_with("tls_"))
+        .map(|line| format!("{line}\n"))
+        .collect();
+    let (_dir, file) = dir_with_file(&without_tls);
     let uncommented = load(&Cli::default(), Vec::new(), &file).unwrap();
     assert_eq!(
         uncommented.database_url.as_ref().map(DatabaseUrl::expose),
         Some("postgres://latchkey:PASSWORD@db.example.com:5432/latchkey")
     );
     assert_eq!(
+        uncommented.metrics_listen,
+        Some("127.0.0.1:9411".parse().unwrap())
+    );
+    assert_eq!(uncommented.admin_group.as_deref(), Some("latchkey-admins"));
+    assert_eq!(
         Config {
             database_url: None,
+            metrics_listen: None,
+            admin_group: None,
             ..uncommented
         },
         Config::default()
@@ -651,4 +670,80 @@ fn the_database_password_is_redacted_everywhere_it_is_shown() {
     .unwrap()
     .to_toml_redacted();
     assert!(!no_password.contains("shown as ***"), "{no_password}");
+}
+
+#[test]
+fn tls_needs_both_files_and_an_https_public_url() {
+    let none = Path::new("/nonexistent");
+    let err = load(&cli(&["--tls-cert", "/c.pem"]), Vec::new(), none)
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        err,
+        "--tls-cert: needs tls_key too (the certificate's private key)"
+    );
+    let err = load(
+        &Cli::default(),
+        env(&[("LATCHKEY_TLS_KEY", "/k.pem")]),
+        none,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.starts_with("LATCHKEY_TLS_KEY: needs tls_cert too"),
+        "{err}"
+    );
+    let both = ["--tls-cert", "/c.pem", "--tls-key", "/k.pem"];
+    let err = load(&cli(&both), Vec::new(), none).unwrap_err().to_string();
+    assert!(
+        err.contains("public_url is http://localhost:1411: set public_url to the https://"),
+        "{err}"
+    );
+    let args = [&both[..], &["--public-url", "https://id.example.com"]].concat();
+    let config = load(&cli(&args), Vec::new(), none).unwrap();
+    assert_eq!(
+        config.tls,
+        Some(TlsFiles {
+            cert: PathBuf::from("/c.pem"),
+            key: PathBuf::from("/k.pem"),
+        })
+    );
+    assert!(config.to_toml_redacted().contains("tls_key = \"/k.pem\""));
+}
+
+#[test]
+fn metrics_log_format_and_admin_group_are_checked() {
+    let none = Path::new("/nonexistent");
+    let err = load(
+        &cli(&["--metrics-listen", "127.0.0.1:1411"]),
+        Vec::new(),
+        none,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("is also the listen address"), "{err}");
+    let err = load(
+        &Cli::default(),
+        env(&[("LATCHKEY_LOG_FORMAT", "yaml")]),
+        none,
+    )
+    .unwrap_err()
+    .to_string();
+    assert_eq!(
+        err,
+        "LATCHKEY_LOG_FORMAT: expected \"text\" or \"json\", got \"yaml\""
+    );
+    assert!(Cli::try_parse_from(["latchkeyd", "--admin-group", "a b"]).is_err());
+    let config = load(
+        &cli(&["--log-format", "json", "--admin-group", "lk-admins"]),
+        env(&[("LATCHKEY_METRICS_LISTEN", "127.0.0.1:9411")]),
+        none,
+    )
+    .unwrap();
+    assert_eq!(config.log_format, LogFormat::Json);
+    assert_eq!(config.admin_group.as_deref(), Some("lk-admins"));
+    assert_eq!(
+        config.metrics_listen,
+        Some("127.0.0.1:9411".parse().unwrap())
+    );
 }

@@ -59,6 +59,38 @@ pub fn key_file(input: &str) -> Result<PathBuf, String> {
     non_empty_path(input)
 }
 
+/// `tls_cert`, `tls_key`: a PEM file (read when the daemon starts, and again on SIGHUP).
+pub fn pem_file(input: &str) -> Result<PathBuf, String> {
+    non_empty_path(input)
+}
+
+/// `log_format`: `text` (for people) or `json` (one object per line, for log collectors).
+pub fn log_format(input: &str) -> Result<super::LogFormat, String> {
+    match input {
+        "text" => Ok(super::LogFormat::Text),
+        "json" => Ok(super::LogFormat::Json),
+        other => Err(format!("expected \"text\" or \"json\", got {other:?}")),
+    }
+}
+
+/// `admin_group`: a Unix group name (looked up when the socket is made).
+pub fn group_name(input: &str) -> Result<String, String> {
+    let valid = !input.is_empty()
+        && input.len() <= 32
+        && !input.starts_with('-')
+        && input
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
+    if valid {
+        Ok(input.to_owned())
+    } else {
+        Err(format!(
+            "expected a Unix group name like \"latchkey-admins\" (letters, digits, _ - .), \
+             got {input:?}"
+        ))
+    }
+}
+
 /// `LATCHKEY_ENCRYPTION_KEY`: the base64 of 32 bytes. The message never repeats the value.
 pub fn encryption_key(input: &str) -> Result<[u8; 32], String> {
     crate::sealing::EncryptionKey::from_base64(input)

@@ -18,8 +18,9 @@
 //! - [`rate_limit_sweep`] — every minute: rate-limit keys whose budget has
 //!   refilled.
 //! - [`replica_notices`] — on PostgreSQL only, whenever another replica says it changed
-//!   something: reloads signing keys, announces its audit events, passes on LDAP progress
-//!   and directory changes to this replica's consoles.
+//!   something: reloads signing keys, passes on LDAP progress and directory changes to this
+//!   replica's consoles; and every half second, while a console follows the audit log, the
+//!   audit events the other replicas wrote.
 //!
 //! The sweeps only reclaim space: every lookup already ignores what is
 //! expired by the `Clock`, so how often they run is not a security matter.

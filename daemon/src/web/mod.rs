@@ -46,6 +46,7 @@ pub mod redirect;
 pub mod serve;
 mod setup;
 mod signup;
+pub mod tls;
 
 use std::sync::Arc;
 

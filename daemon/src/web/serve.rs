@@ -16,6 +16,9 @@
 //! - **Cap:** a permit of a semaphore is taken *before* `accept`, so beyond the cap new
 //!   connections wait in the kernel's listen queue (and time out there if it lasts) instead of
 //!   being accepted and starved.
+//! - **TLS** (when `tls_cert` is set, `tls.rs`): the handshake runs in the connection's task,
+//!   after the permit is taken, and must finish within the header timeout; hyper then reads
+//!   the decrypted stream exactly as it reads a plain one.
 //! - **Shutdown:** accepting stops, every connection finishes the request it is serving and
 //!   closes (hyper's `graceful_shutdown`), and this returns when the last one has.
 //!
@@ -37,20 +40,23 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::{Instant, Sleep};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower::ServiceExt as _;
 
+use super::tls::Tls;
 use crate::config::HttpLimits;
 
 /// Serves `app` on `listener` until `shutdown`, then waits for every connection to finish.
+/// With `tls`, every connection is HTTPS.
 pub async fn serve(
     listener: TcpListener,
     app: Router,
     limits: HttpLimits,
+    tls: Option<Arc<Tls>>,
     shutdown: CancellationToken,
 ) -> io::Result<()> {
     let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
@@ -76,14 +82,26 @@ pub async fn serve(
         if let Err(error) = stream.set_nodelay(true) {
             tracing::debug!("cannot set TCP_NODELAY for {peer}: {error}");
         }
-        connections.spawn(connection(
-            stream,
-            peer,
-            app.clone(),
-            limits,
-            shutdown.clone(),
-            permit,
-        ));
+        let app = app.clone();
+        let shutdown = shutdown.clone();
+        match &tls {
+            None => connections.spawn(connection(stream, peer, app, limits, shutdown, permit)),
+            Some(tls) => {
+                let acceptor = tls.acceptor();
+                connections.spawn(async move {
+                    let handshake = acceptor.accept(stream);
+                    match tokio::time::timeout(limits.header_timeout, handshake).await {
+                        Ok(Ok(stream)) => {
+                            connection(stream, peer, app, limits, shutdown, permit).await;
+                        }
+                        Ok(Err(error)) => {
+                            tracing::debug!("TLS handshake with {peer} failed: {error}");
+                        }
+                        Err(_) => tracing::debug!("TLS handshake with {peer} timed out"),
+                    }
+                })
+            }
+        };
     }
     drop(listener);
     connections.close();
@@ -109,8 +127,8 @@ async fn accept_failed(error: &io::Error) {
 }
 
 /// Serves one connection until it ends, or until `shutdown` (then gracefully).
-async fn connection(
-    stream: TcpStream,
+async fn connection<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
+    stream: S,
     peer: SocketAddr,
     app: Router,
     limits: HttpLimits,
@@ -156,8 +174,8 @@ async fn connection(
 /// Bytes read while a request is being handled (its body) also start the timer, which the next
 /// head then stops; a client that sent a body its handler did not read and then goes quiet is
 /// closed after the header timeout instead of the idle timeout, which is harmless.
-struct Watched {
-    stream: TcpStream,
+struct Watched<S> {
+    stream: S,
     heads: Arc<AtomicU64>,
     timeout: Duration,
     /// The value of `heads` when the running timer started; `None` when none runs.
@@ -165,8 +183,8 @@ struct Watched {
     deadline: Pin<Box<Sleep>>,
 }
 
-impl Watched {
-    fn new(stream: TcpStream, heads: Arc<AtomicU64>, timeout: Duration) -> Watched {
+impl<S> Watched<S> {
+    fn new(stream: S, heads: Arc<AtomicU64>, timeout: Duration) -> Watched<S> {
         Watched {
             stream,
             heads,
@@ -177,7 +195,7 @@ impl Watched {
     }
 }
 
-impl AsyncRead for Watched {
+impl<S: AsyncRead + Unpin> AsyncRead for Watched<S> {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -210,7 +228,7 @@ impl AsyncRead for Watched {
     }
 }
 
-impl AsyncWrite for Watched {
+impl<S: AsyncWrite + Unpin> AsyncWrite for Watched<S> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,

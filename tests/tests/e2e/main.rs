@@ -23,6 +23,7 @@ mod email_links;
 mod email_verified;
 mod first_admin_setup;
 mod http_limits;
+mod https;
 mod known_devices;
 mod ldap;
 mod lifecycle;
