@@ -215,7 +215,7 @@ async fn serve(
     // Before the socket: a certificate that does not load stops the start with nothing bound
     // but the port.
     let tls = config.tls.as_ref().map(web::tls::Tls::load).transpose()?;
-    let socket = bind_admin_socket(&config.socket).await?;
+    let socket = bind_admin_socket(&config.socket, config.admin_group.as_deref()).await?;
 
     let info = Arc::new(DaemonInfo {
         version: VERSION,

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::Parser;
 use latchkey_daemon::clock::SystemClock;
-use latchkey_daemon::config::{self, Cli, Command, Config};
+use latchkey_daemon::config::{self, Cli, Command, Config, LogFormat};
 use latchkey_daemon::migrate;
 use tracing::{info, warn};
 
@@ -35,10 +35,13 @@ fn main() -> ExitCode {
         print!("{}", config.to_toml_redacted());
         return ExitCode::SUCCESS;
     }
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(&config.log))
-        .with_target(false)
-        .init();
+    let logs =
+        tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::new(&config.log));
+    match config.log_format {
+        LogFormat::Text => logs.with_target(false).init(),
+        // One object per line: timestamp, level, target, and the message among the fields.
+        LogFormat::Json => logs.json().flatten_event(true).init(),
+    }
     for warning in &config.warnings {
         warn!("{warning}");
     }
@@ -72,14 +75,25 @@ async fn run(config: Config) -> anyhow::Result<()> {
     // default action's end that leaves the socket file behind.
     let signals = Signals::install()?;
     let daemon = latchkey_daemon::start(&config, Arc::new(SystemClock)).await?;
+    // systemd's Type=notify: started means serving (the port and the socket are bound, the
+    // database is open). Nothing happens without NOTIFY_SOCKET.
+    notify_systemd(sd_notify::NotifyState::Ready);
     let signal = signals.recv().await;
     info!("{signal} received, shutting down");
+    notify_systemd(sd_notify::NotifyState::Stopping);
     daemon
         .stop()
         .await
         .context("shutting down the web server")?;
     info!("stopped");
     Ok(())
+}
+
+/// Tells systemd `state` when it runs the daemon as `Type=notify`; a failure is only logged.
+fn notify_systemd(state: sd_notify::NotifyState<'_>) {
+    if let Err(e) = sd_notify::notify(false, &[state]) {
+        warn!("could not notify systemd: {e}");
+    }
 }
 
 /// The signals that stop the daemon: SIGTERM and SIGINT.

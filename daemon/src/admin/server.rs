@@ -44,7 +44,10 @@ impl AdminServer {
                 Ok((stream, _)) => {
                     let ctx = ctx.clone();
                     let shutdown = shutdown.clone();
-                    let owner = socket.owner_uid;
+                    let owner = Owners {
+                        uid: socket.owner_uid,
+                        admin_gid: socket.admin_gid,
+                    };
                     tracker.spawn(async move {
                         if let Err(e) = serve_connection(stream, owner, ctx, shutdown).await {
                             debug!("admin connection ended: {e}");
@@ -72,28 +75,60 @@ async fn send(writer: &mut OwnedWriteHalf, message: &ServerMessage) -> Result<()
     write_frame(writer, message).await
 }
 
+/// Who may administer the daemon besides root.
+#[derive(Debug, Clone, Copy)]
+struct Owners {
+    /// The user that owns the socket (the daemon's own).
+    uid: u32,
+    /// `admin_group`'s gid, whose members may too.
+    admin_gid: Option<u32>,
+}
+
 /// Who may administer the daemon: the user that owns the socket (the daemon's own), and root.
 fn peer_allowed(peer_uid: u32, owner_uid: u32) -> bool {
     peer_uid == owner_uid || peer_uid == 0
 }
 
+/// [`peer_allowed`], or a member of `admin_group`. The socket's mode (0660) already kept
+/// others from connecting; asking the user database again means a socket whose mode was
+/// loosened by hand still admits nobody else.
+async fn admitted(peer_uid: u32, owners: Owners) -> bool {
+    if peer_allowed(peer_uid, owners.uid) {
+        return true;
+    }
+    let Some(gid) = owners.admin_gid else {
+        return false;
+    };
+    tokio::task::spawn_blocking(move || super::socket::is_member(peer_uid, gid))
+        .await
+        .unwrap_or(false)
+}
+
 async fn serve_connection(
     stream: UnixStream,
-    owner_uid: u32,
+    owners: Owners,
     ctx: ConnectionContext,
     shutdown: CancellationToken,
 ) -> Result<(), FrameError> {
     let peer_uid = stream.peer_cred().map(|cred| cred.uid());
     let (mut reader, mut writer) = stream.into_split();
+    let allowed = match peer_uid {
+        Ok(uid) => admitted(uid, owners).await,
+        Err(_) => false,
+    };
     let uid = match peer_uid {
-        Ok(uid) if peer_allowed(uid, owner_uid) => uid,
+        Ok(uid) if allowed => uid,
         other => {
+            let owner_uid = owners.uid;
             let who = other.map_or_else(|e| format!("unknown ({e})"), |uid| uid.to_string());
             warn!("refused an admin connection from uid {who}");
+            let group = owners.admin_gid.map_or(String::new(), |gid| {
+                format!(", a member of admin_group (gid {gid})")
+            });
             let error = ApiError::new(
                 ErrorCode::PermissionDenied,
                 format!(
-                    "uid {who} may not use this socket; run latchkey as the user that runs latchkeyd (uid {owner_uid}) or as root"
+                    "uid {who} may not use this socket; run latchkey as the user that runs latchkeyd (uid {owner_uid}){group} or as root"
                 ),
             );
             return send(&mut writer, &ServerMessage::Rejected { error }).await;

@@ -215,7 +215,10 @@ impl Cli {
                 .metrics_listen
                 .map(|addr| (addr, Origin::Cli(Key::MetricsListen.flag()))),
             log_format: self.log_format,
-            admin_group: self.admin_group.clone(),
+            admin_group: self
+                .admin_group
+                .clone()
+                .map(|group| (group, Origin::Cli(Key::AdminGroup.flag()))),
         })
     }
 }

@@ -215,7 +215,9 @@ pub struct Layer {
     /// With its origin, because it must differ from `listen` (checked after merging).
     pub metrics_listen: Option<(SocketAddr, Origin)>,
     pub log_format: Option<super::LogFormat>,
-    pub admin_group: Option<String>,
+    /// With its origin, because it needs the socket outside the data directory (checked after
+    /// merging).
+    pub admin_group: Option<(String, Origin)>,
 }
 
 impl Layer {
@@ -257,7 +259,9 @@ impl Layer {
                 self.metrics_listen = Some((value::listen(raw).map_err(invalid)?, origin));
             }
             Key::LogFormat => self.log_format = Some(value::log_format(raw).map_err(invalid)?),
-            Key::AdminGroup => self.admin_group = Some(value::group_name(raw).map_err(invalid)?),
+            Key::AdminGroup => {
+                self.admin_group = Some((value::group_name(raw).map_err(invalid)?, origin));
+            }
         }
         Ok(())
     }

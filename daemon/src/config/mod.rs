@@ -240,6 +240,21 @@ impl Config {
         let public_url = layers.public_url.unwrap_or(defaults.public_url);
         warnings.extend(passkey_warnings(&public_url));
         let tls = tls_files(layers.tls_cert, layers.tls_key, &public_url)?;
+        let admin_group = match layers.admin_group {
+            Some((_, origin)) if socket.parent() == Some(data_dir.as_path()) => {
+                return Err(ConfigError::Invalid {
+                    origin,
+                    key: Key::AdminGroup.name(),
+                    message: format!(
+                        "the admin socket {} is in the data directory, which only the daemon's \
+                         user may enter: set socket outside it, for example \
+                         /run/latchkey/latchkey.sock",
+                        socket.display()
+                    ),
+                });
+            }
+            other => other.map(|(group, _)| group),
+        };
         let listen = layers.listen.unwrap_or(defaults.listen);
         let metrics_listen = match layers.metrics_listen {
             Some((addr, origin)) if addr == listen => {
@@ -277,7 +292,7 @@ impl Config {
             tls,
             metrics_listen,
             log_format: layers.log_format.unwrap_or(defaults.log_format),
-            admin_group: layers.admin_group,
+            admin_group,
             warnings,
         })
     }

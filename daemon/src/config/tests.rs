@@ -387,10 +387,11 @@ fn example_file_loads_and_matches_the_defaults() {
         };
         assert!(set, "config.example.toml has no `#{} = …` line", key.name());
     }
-    // HTTPS needs an https public URL, which the example leaves at its default.
+    // HTTPS needs an https public URL, and admin_group a socket outside the data directory,
+    // which the example leaves at their defaults.
     let without_tls: String = uncommented
         .lines()
-        .filter(|line| !line.starts_with("tls_"))
+        .filter(|line| !line.starts_with("tls_") && !line.starts_with("admin_group"))
         .map(|line| format!("{line}\n"))
         .collect();
     let (_dir, file) = dir_with_file(&without_tls);
@@ -403,12 +404,10 @@ fn example_file_loads_and_matches_the_defaults() {
         uncommented.metrics_listen,
         Some("127.0.0.1:9411".parse().unwrap())
     );
-    assert_eq!(uncommented.admin_group.as_deref(), Some("latchkey-admins"));
     assert_eq!(
         Config {
             database_url: None,
             metrics_listen: None,
-            admin_group: None,
             ..uncommented
         },
         Config::default()
@@ -734,8 +733,24 @@ fn metrics_log_format_and_admin_group_are_checked() {
         "LATCHKEY_LOG_FORMAT: expected \"text\" or \"json\", got \"yaml\""
     );
     assert!(Cli::try_parse_from(["latchkeyd", "--admin-group", "a b"]).is_err());
+    let err = load(&cli(&["--admin-group", "lk-admins"]), Vec::new(), none)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with(
+            "--admin-group: the admin socket ./data/latchkey.sock is in the data directory"
+        ),
+        "{err}"
+    );
     let config = load(
-        &cli(&["--log-format", "json", "--admin-group", "lk-admins"]),
+        &cli(&[
+            "--log-format",
+            "json",
+            "--admin-group",
+            "lk-admins",
+            "--socket",
+            "/run/latchkey/latchkey.sock",
+        ]),
         env(&[("LATCHKEY_METRICS_LISTEN", "127.0.0.1:9411")]),
         none,
     )

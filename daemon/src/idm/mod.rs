@@ -37,6 +37,7 @@ pub mod oidc;
 mod passkey_names;
 mod passkey_notice;
 mod passkeys;
+pub mod readiness;
 pub mod replicas;
 mod sealed;
 mod sealed_tokens;

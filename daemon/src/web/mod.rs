@@ -8,7 +8,7 @@
 //!   email (`/login/email`); `account` — `/account`, passkey rename/delete, sign-out; `setup` —
 //!   `/setup/{token}`; `passkey_api` — `/api/passkey/*`; `signup` — `/signup`, `/st/{token}`,
 //!   `/signup/passkey`; `email_verify` — confirming an address (`/email/verify`, the account
-//!   page's "send a confirmation link"); `health` — `/healthz`; `oidc` — the OpenID Connect
+//!   page's "send a confirmation link"); `health` — `/healthz`, `/readyz`; `oidc` — the OpenID Connect
 //!   endpoints;
 //! - cross-cutting: `csrf` (double-submit cookie + Origin, a middleware in front of every
 //!   route), `cookies`, `auth` (the signed-in user), `device` (the known-browser cookie),
@@ -225,6 +225,7 @@ where
 pub fn router(state: WebState) -> Router {
     Router::new()
         .route("/healthz", get(health::healthz_get))
+        .route("/readyz", get(health::readyz_get))
         .route("/static/{file}", get(assets::static_get))
         .route("/", get(login::root_get))
         .route("/login", get(login::login_get))

@@ -241,3 +241,73 @@ async fn another_unix_user_is_refused_and_the_daemon_keeps_serving() {
     // The same user as the daemon still gets in, on a new connection.
     assert_eq!(status(&t).await, 1);
 }
+
+/// With `admin_group`, a member of that group who is not the daemon's user (nobody, whose
+/// primary group is nogroup) administers through the socket, which is 0660 and the group's,
+/// in a directory the daemon made 0750 for the group. Needs root, to run as another uid.
+#[tokio::test]
+async fn a_member_of_the_admin_group_may_use_the_socket() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    use std::os::unix::process::CommandExt;
+    if latchkey_tests::process::current_uid() != 0 {
+        eprintln!("skipped: only root can run a client as another uid");
+        return;
+    }
+    let Ok(Some(nogroup)) = nix_group("nogroup") else {
+        panic!("Debian has the group nogroup (gid 65534)");
+    };
+    let run = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(run.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let socket = run.path().join("latchkey/latchkey.sock");
+    let socket_for_config = socket.clone();
+    let t = TestDaemon::start_with(move |config| {
+        config.socket = socket_for_config;
+        config.admin_group = Some("nogroup".to_owned());
+    })
+    .await;
+    assert_eq!(t.socket(), socket);
+    let meta = std::fs::metadata(&socket).unwrap();
+    assert_eq!(meta.permissions().mode() & 0o777, 0o660);
+    assert_eq!(meta.gid(), nogroup);
+
+    let as_user = |uid: u32, gid: u32| {
+        let socket_arg = socket.display().to_string();
+        tokio::task::spawn_blocking(move || {
+            std::process::Command::new(env!("CARGO_BIN_EXE_latchkey-under-test"))
+                .args(["--socket", &socket_arg, "user", "create", "--username"])
+                .arg(format!("made-by-{uid}"))
+                .args(["--json"])
+                .uid(uid)
+                .gid(gid)
+                .env_clear()
+                .output()
+                .unwrap()
+        })
+    };
+    let out = as_user(65534, nogroup).await.unwrap();
+    assert!(
+        out.status.success(),
+        "stdout: {}\nstderr: {}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let listed = t.cli(&["user", "list", "--json"]).await;
+    assert!(listed.stdout.contains("made-by-65534"), "{listed:?}");
+
+    // A uid outside the group cannot even open the socket.
+    let out = as_user(65533, 65533).await.unwrap();
+    assert!(!out.status.success());
+    let listed = t.cli(&["user", "list", "--json"]).await;
+    assert!(!listed.stdout.contains("made-by-65533"), "{listed:?}");
+}
+
+/// The gid of the group `name`, from /etc/group.
+fn nix_group(name: &str) -> Result<Option<u32>, std::io::Error> {
+    let groups = std::fs::read_to_string("/etc/group")?;
+    Ok(groups.lines().find_map(|line| {
+        let mut fields = line.split(':');
+        (fields.next() == Some(name))
+            .then(|| fields.nth(1).and_then(|gid| gid.parse().ok()))
+            .flatten()
+    }))
+}

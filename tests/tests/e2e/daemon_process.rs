@@ -272,3 +272,59 @@ async fn check_config_prints_the_effective_configuration_with_the_secrets_redact
     assert!(!stdout.contains("encryption_key_file"), "{stdout}");
     assert!(!data.exists(), "checking starts nothing");
 }
+
+/// Run as systemd runs a `Type=notify` service: `NOTIFY_SOCKET` names a datagram socket, the
+/// daemon sends `READY=1` once it serves and `STOPPING=1` when a stop begins. With
+/// `LATCHKEY_LOG_FORMAT=json` every line it writes is one JSON object.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn it_tells_systemd_when_it_is_ready_and_stopping_and_logs_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let notify_path = dir.path().join("notify.sock");
+    let notify = std::os::unix::net::UnixDatagram::bind(&notify_path).unwrap();
+    notify.set_read_timeout(Some(PATIENCE)).unwrap();
+    let notify_env = notify_path.display().to_string();
+    let daemon = DaemonProcess::start_with_env(
+        BIN.as_ref(),
+        &dir.path().join("data"),
+        &[
+            ("NOTIFY_SOCKET", notify_env.as_str()),
+            ("LATCHKEY_LOG_FORMAT", "json"),
+        ],
+    )
+    .await;
+    let mut buf = [0u8; 256];
+    let n = notify.recv(&mut buf).expect("READY=1 within the patience");
+    assert_eq!(&buf[..n], b"READY=1\n");
+    // It was sent once serving: the HTTP port answers.
+    let health = reqwest::get(format!("{}/healthz", daemon.base_url()))
+        .await
+        .unwrap();
+    assert_eq!(health.status(), StatusCode::OK);
+
+    daemon.signal("TERM");
+    let n = notify.recv(&mut buf).expect("STOPPING=1 on SIGTERM");
+    assert_eq!(&buf[..n], b"STOPPING=1\n");
+    let output = daemon.output();
+    assert!(daemon.wait().success());
+
+    let lines: Vec<serde_json::Value> = output
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}")))
+        .collect();
+    let listening = lines
+        .iter()
+        .find(|line| {
+            line["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("latchkeyd ") && m.contains("listening on"))
+        })
+        .unwrap_or_else(|| panic!("no start line in {output}"));
+    assert_eq!(listening["level"], "INFO");
+    assert!(listening["timestamp"].is_string(), "{listening}");
+    assert!(
+        lines
+            .iter()
+            .any(|line| line["message"] == "SIGTERM received, shutting down"),
+        "{output}"
+    );
+}

@@ -40,6 +40,12 @@ async fn an_outage_is_answered_clearly_and_the_daemon_recovers_by_itself() {
     let (status, body) = health(&t).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     assert!(body.contains("PostgreSQL"), "{body}");
+    let res = reqwest::get(format!("{}/readyz", t.base_url))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["reason"], "database", "{body}");
     let res = browser
         .client
         .get(browser.url("/account"))

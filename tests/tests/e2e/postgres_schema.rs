@@ -1,6 +1,7 @@
 //! The schema on PostgreSQL: replicas starting together on an empty database set it up once
 //! (one first signing key, one recorded encryption key), and a database a newer release wrote
-//! is refused by this one with advice.
+//! is refused by this one with advice, and a replica that runs while a newer one migrates the
+//! schema past it stays alive but says, at `/readyz`, that it is not ready.
 
 use std::sync::{Arc, Barrier};
 
@@ -68,7 +69,16 @@ async fn a_database_from_a_newer_release_is_refused_with_advice() {
     let raw_url = postgres.fresh_database();
     let url: DatabaseUrl = raw_url.parse().unwrap();
     let key: [u8; 32] = rand::random();
-    drop(replica(&url, key).await);
+    let running = replica(&url, key).await;
+    let readyz = || async {
+        let res = reqwest::get(format!("{}/readyz", running.base_url))
+            .await
+            .unwrap();
+        (res.status(), res.json::<serde_json::Value>().await.unwrap())
+    };
+    let (status, body) = readyz().await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["schema"], SCHEMA_VERSION);
     // The version as a newer release would leave it: 8 bytes, little endian.
     let newer: String = (SCHEMA_VERSION + 1)
         .to_le_bytes()
@@ -79,6 +89,23 @@ async fn a_database_from_a_newer_release_is_refused_with_advice() {
         &raw_url,
         &format!("UPDATE kv_meta SET v = '\\x{newer}' WHERE k = 'schema_version'::bytea"),
     );
+    // The replica already running (a rolling upgrade left it behind): alive, not ready.
+    let (status, body) = readyz().await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["reason"], "schema");
+    assert_eq!(
+        body["error"],
+        format!(
+            "the database schema is version {}, and this latchkeyd speaks version \
+             {SCHEMA_VERSION}: upgrade this replica",
+            SCHEMA_VERSION + 1
+        )
+    );
+    let health = reqwest::get(format!("{}/healthz", running.base_url))
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+    drop(running);
     let dir = tempfile::tempdir().unwrap();
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
