@@ -9,6 +9,7 @@ pub mod info;
 pub mod jobs;
 pub mod ldap;
 pub mod mail;
+pub mod metrics;
 pub mod migrate;
 pub mod private_files;
 pub mod sealing;
@@ -60,6 +61,8 @@ pub enum StartError {
     Socket(#[from] SocketError),
     #[error(transparent)]
     Tls(#[from] web::tls::TlsError),
+    #[error(transparent)]
+    Metrics(#[from] metrics::MetricsError),
 }
 
 /// A daemon that is serving. Stop it with [`RunningDaemon::stop`].
@@ -272,6 +275,12 @@ async fn serve(
         shutdown.clone(),
     ));
     tracker.spawn(web::tls::reload_on_hangup(tls, shutdown.clone()));
+    if let Some(addr) = config.metrics_listen {
+        let db_file = config.database_url.is_none().then(|| config.db_path());
+        let metrics = metrics::serve(addr, idm.clone(), db_file, shutdown.clone()).await?;
+        tracker.spawn(metrics);
+        info!("metrics at http://{addr}/metrics");
+    }
 
     // The jobs (`jobs/mod.rs` says what runs when).
     tracker.spawn(jobs::rate_limit_sweep::run(

@@ -19,6 +19,12 @@ pub enum NotReady {
 }
 
 impl Idm {
+    /// The PostgreSQL database's size on disk; `None` on the embedded file (whose size the
+    /// caller reads from the file).
+    pub fn database_size_bytes(&self) -> Result<Option<u64>, IdmError> {
+        Ok(self.store.shared_size_bytes()?)
+    }
+
     /// The schema version, when the process is ready to serve.
     pub fn readiness(&self) -> Result<u64, NotReady> {
         let found = self

@@ -168,6 +168,7 @@ impl LdapSync {
             }
         }
         self.inner.running.store(true, Ordering::SeqCst);
+        let started = std::time::Instant::now();
         // The lease is renewed while the sync runs; a renewal that finds it
         // taken over leaves the sync's next commit refused (`LeaseLost`).
         let renew = async {
@@ -181,6 +182,12 @@ impl LdapSync {
             () = renew => Err(SyncError::Internal("the lease renewal stopped".to_owned())),
         };
         self.inner.running.store(false, Ordering::SeqCst);
+        if crate::metrics::on() {
+            let outcome = if result.is_ok() { "success" } else { "failure" };
+            ::metrics::histogram!("latchkey_ldap_sync_duration_seconds")
+                .record(started.elapsed().as_secs_f64());
+            ::metrics::counter!("latchkey_ldap_syncs_total", "outcome" => outcome).increment(1);
+        }
         let (idm, replica) = (self.inner.idm.clone(), self.inner.replica.clone());
         let message = result.as_ref().err().map(ToString::to_string);
         let report = result.as_ref().ok().cloned();

@@ -178,6 +178,7 @@ async fn deliver_due(
         match result {
             Ok(Ok(())) => {
                 debug!("mail {id} ({}) sent", queued.kind);
+                count_attempt("sent");
                 blocking(move || idm.mail_delivered(id)).await;
             }
             Ok(Err(error)) => {
@@ -186,6 +187,7 @@ async fn deliver_due(
                     queued.kind,
                     queued.attempts.saturating_add(1)
                 );
+                count_attempt("failed");
                 blocking(move || idm.mail_attempt_failed(id, &error.0)).await;
             }
             Err(_elapsed) => {
@@ -194,9 +196,16 @@ async fn deliver_due(
                     ATTEMPT_LIMIT.as_secs()
                 );
                 warn!("mail {id} ({}) not sent: {error}", queued.kind);
+                count_attempt("failed");
                 blocking(move || idm.mail_attempt_failed(id, &error)).await;
             }
         }
     }
     Pass::Done
+}
+
+fn count_attempt(outcome: &'static str) {
+    if crate::metrics::on() {
+        ::metrics::counter!("latchkey_mail_attempts_total", "outcome" => outcome).increment(1);
+    }
 }

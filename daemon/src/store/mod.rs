@@ -153,6 +153,17 @@ impl Store {
         matches!(*self.backend, Backend::Postgres(_))
     }
 
+    /// The PostgreSQL database's size on disk; `None` on redb, whose file the caller knows.
+    pub fn shared_size_bytes(&self) -> Result<Option<u64>, StoreError> {
+        match &*self.backend {
+            Backend::Redb(_) => Ok(None),
+            Backend::Postgres(database) => database
+                .size_bytes()
+                .map(Some)
+                .map_err(db("measuring the database")),
+        }
+    }
+
     /// Rewrites the file so that no page an earlier transaction freed still holds old bytes:
     /// redb never zeroes a freed page, so after secrets stored in the clear are sealed their
     /// plaintext stays in the file until each page happens to be reused. Compaction moves the
@@ -233,6 +244,7 @@ impl Store {
         &self,
         f: impl FnOnce(&mut WriteTx<'_>) -> Result<T, E>,
     ) -> Result<T, E> {
+        let started = crate::metrics::on().then(std::time::Instant::now);
         let txn = self.begin_write()?;
         let (result, appended, mail_queued, keys_changed) = {
             let mut tables = WriteTx::new(&txn);
@@ -253,6 +265,13 @@ impl Store {
                         .map_err(db("telling the other replicas"))?;
                 }
                 txn.commit().map_err(db("committing a write transaction"))?;
+                if let Some(started) = started {
+                    ::metrics::histogram!("latchkey_database_write_seconds")
+                        .record(started.elapsed().as_secs_f64());
+                    for (_, record) in &appended {
+                        crate::metrics::audit_committed(&record.event, &record.details);
+                    }
+                }
                 self.announce(&appended);
                 if mail_queued {
                     self.announce_mail();

@@ -43,6 +43,7 @@ mod passkey_api;
 mod person_form;
 pub mod rate_limit;
 pub mod redirect;
+mod request_metrics;
 pub mod serve;
 mod setup;
 mod signup;
@@ -311,5 +312,7 @@ pub fn router(state: WebState) -> Router {
         .layer(from_fn_with_state(state.clone(), body::read_whole))
         .layer(from_fn_with_state(state.clone(), error_page::render_errors))
         .layer(from_fn_with_state(state.clone(), headers::security_headers))
+        // Outermost: the time and status the client sees.
+        .layer(axum::middleware::from_fn(request_metrics::record))
         .with_state(state)
 }

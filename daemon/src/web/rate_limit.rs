@@ -129,7 +129,14 @@ impl RateLimiter {
         }
         match budget.limiter.check_key(&key) {
             Ok(()) => Ok(attempt(Some(key))),
-            Err(not_until) => Err(self.retry_after(&not_until)),
+            Err(not_until) => {
+                if crate::metrics::on() {
+                    let limit = format!("{action:?}");
+                    ::metrics::counter!("latchkey_rate_limit_refusals_total", "limit" => limit)
+                        .increment(1);
+                }
+                Err(self.retry_after(&not_until))
+            }
         }
     }
 

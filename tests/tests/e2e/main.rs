@@ -30,6 +30,7 @@ mod lifecycle;
 mod limits;
 mod login_codes;
 mod mail_delivery;
+mod metrics;
 mod oidc_admin;
 mod oidc_authorize;
 mod oidc_code_flow;

@@ -182,6 +182,19 @@ impl PgDatabase {
         receiver.recv().map_err(|_| PgError::Stopped)
     }
 
+    /// The database's size on disk (`pg_database_size`).
+    pub fn size_bytes(&self) -> Result<u64, PgError> {
+        let pool = self.shared.pool.clone();
+        let bytes = self.run(async move {
+            let conn = pool.get().await?;
+            let row = conn
+                .query_one("SELECT pg_database_size(current_database())", &[])
+                .await?;
+            Ok::<i64, PgError>(row.try_get(0)?)
+        })??;
+        Ok(u64::try_from(bytes).unwrap_or(0))
+    }
+
     /// A transaction that writes, once every other writer has finished. Nothing is asked
     /// of PostgreSQL until its first statement, which is sent behind the BEGIN.
     pub fn begin_write(&self) -> PgTxn {

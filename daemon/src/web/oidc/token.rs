@@ -148,6 +148,7 @@ pub async fn token_post(
         Err(e) => return oauth_error(&OAuthError::invalid_request(e), basic),
     };
     let actor = Actor::anonymous(Some(peer.ip.to_string()), peer.user_agent.clone());
+    let grant_type = request.grant_type.clone();
     // A request that writes nothing (client_credentials, a code exchange without
     // offline_access) runs inline, even with RSA (about 0.25 ms a signature): a trip to the
     // blocking pool cost more than it saved — measured with scripts/bench-oidc, RS256
@@ -162,12 +163,36 @@ pub async fn token_post(
     } else {
         oidc.token(&actor, &client, &request)
     };
+    if crate::metrics::on() {
+        count_token_answer(grant_type.as_deref(), result.as_ref().err());
+    }
     match result {
         Ok(tokens) => json_no_store(
             StatusCode::OK,
             serde_json::to_vec(&tokens).unwrap_or_default(),
         ),
         Err(error) => oauth_error(&error, basic),
+    }
+}
+
+/// `latchkey_tokens_issued_total` or `latchkey_token_errors_total`, by grant type (one of
+/// the grants Latchkey knows, so that a client cannot make up labels).
+fn count_token_answer(grant_type: Option<&str>, error: Option<&OAuthError>) {
+    let grant: &'static str = match grant_type {
+        Some("authorization_code") => "authorization_code",
+        Some("refresh_token") => "refresh_token",
+        Some("client_credentials") => "client_credentials",
+        Some(_) => "other",
+        None => "none",
+    };
+    match error {
+        None => ::metrics::counter!("latchkey_tokens_issued_total", "grant" => grant).increment(1),
+        Some(error) => ::metrics::counter!(
+            "latchkey_token_errors_total",
+            "grant" => grant,
+            "error" => error.code.as_str()
+        )
+        .increment(1),
     }
 }
 
