@@ -12,6 +12,7 @@ pub mod mail;
 pub mod metrics;
 pub mod migrate;
 pub mod private_files;
+pub mod restore;
 pub mod sealing;
 pub mod store;
 pub mod web;
@@ -166,7 +167,12 @@ fn open_store(config: &Config, clock: &Arc<dyn Clock>) -> Result<Idm, StartError
     private_files::ensure_dir(&config.data_dir)?;
     let mut store = match &config.database_url {
         Some(url) => Store::open_postgres(url.expose())?,
-        None => Store::open(&config.db_path())?,
+        None => {
+            let store = Store::open(&config.db_path())?;
+            // Held by this process now: leftovers of a backup or restore cut short are dead.
+            remove_leftover_copies(&config.data_dir);
+            store
+        }
     };
     let source = match &config.encryption_key {
         Some(key) => KeySource::Env(key.expose()),
@@ -200,6 +206,26 @@ fn open_store(config: &Config, clock: &Arc<dyn Clock>) -> Result<Idm, StartError
         );
     }
     Ok(Idm::with_sealer(store, Arc::clone(clock), sealer))
+}
+
+/// Removes the snapshots (`.backup-*`, from `latchkey backup`) and staged restores
+/// (`.restore-*`) that a process stopped midway left in the data directory.
+fn remove_leftover_copies(data_dir: &std::path::Path) {
+    let Ok(entries) = std::fs::read_dir(data_dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if (name.starts_with(".backup-") || name.starts_with(".restore-"))
+            && name.ends_with(".redb")
+        {
+            match std::fs::remove_file(entry.path()) {
+                Ok(()) => info!("removed {name}, left by a backup or restore that stopped midway"),
+                Err(e) => warn!("could not remove {name}: {e}"),
+            }
+        }
+    }
 }
 
 async fn serve(

@@ -7,7 +7,7 @@ use anyhow::Context;
 use clap::Parser;
 use latchkey_daemon::clock::SystemClock;
 use latchkey_daemon::config::{self, Cli, Command, Config, LogFormat};
-use latchkey_daemon::migrate;
+use latchkey_daemon::{migrate, restore};
 use tracing::{info, warn};
 
 fn main() -> ExitCode {
@@ -21,6 +21,18 @@ fn main() -> ExitCode {
             Err(e) => {
                 eprintln!("latchkeyd migrate: {e}");
                 ExitCode::from(e.exit_code())
+            }
+        };
+    }
+    if let Some(Command::Restore(args)) = &cli.command {
+        return match restore::run(args, &config::process_env()) {
+            Ok(report) => {
+                print!("{report}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("latchkeyd restore: {e}");
+                ExitCode::FAILURE
             }
         };
     }

@@ -8,6 +8,7 @@
 //! repeats; the daemon may push [`ServerMessage::Event`]s in between.
 
 pub mod access;
+pub mod backup;
 pub mod client;
 pub mod codec;
 pub mod directory;
@@ -19,6 +20,7 @@ pub mod settings;
 pub mod view;
 
 pub use access::*;
+pub use backup::{BACKUP_CHUNK_BYTES, BackupInfo};
 pub use client::{Client, ClientError};
 pub use codec::{FrameError, MAX_FRAME_BYTES, read_frame, write_frame};
 pub use directory::*;

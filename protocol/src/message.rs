@@ -226,6 +226,18 @@ pub enum Request {
         to: String,
     },
     MailStatus,
+    /// Takes a consistent snapshot of the database, while it keeps serving (embedded database
+    /// only; PostgreSQL is backed up with its own tools).
+    BackupBegin,
+    /// Up to [`crate::BACKUP_CHUNK_BYTES`] of the snapshot from `offset`; empty at the end.
+    BackupChunk {
+        backup: String,
+        offset: u64,
+    },
+    /// The client has the snapshot: the daemon removes its copy.
+    BackupEnd {
+        backup: String,
+    },
 }
 
 /// Successful answers; each request has one matching shape.
@@ -297,6 +309,13 @@ pub enum Response {
     },
     MailStatus {
         status: MailStatusView,
+    },
+    BackupReady {
+        backup: crate::BackupInfo,
+    },
+    BackupChunk {
+        /// Base64 (standard, padded).
+        data: String,
     },
     /// The request succeeded and has nothing to say (delete, subscribe).
     Done,

@@ -225,11 +225,20 @@ fn directory_requests() -> Vec<Request> {
             to: "ops@example.com".into(),
         },
         Request::MailStatus,
+        Request::BackupBegin,
+        Request::BackupChunk {
+            backup: "0f".repeat(16),
+            offset: 1_048_576,
+        },
+        Request::BackupEnd {
+            backup: "0f".repeat(16),
+        },
     ]
 }
 
 fn request_covered(request: &Request) {
     match request {
+        Request::BackupBegin | Request::BackupChunk { .. } | Request::BackupEnd { .. } => {}
         Request::Status
         | Request::ListUsers { .. }
         | Request::GetUser { .. }
@@ -457,12 +466,25 @@ fn responses() -> Vec<Response> {
                 last_sent_at: None,
             },
         },
+        Response::BackupReady {
+            backup: BackupInfo {
+                id: "0f".repeat(16),
+                bytes: 5_242_880,
+                sha256: "ab".repeat(32),
+                schema_version: 6,
+                encryption_key_id: Some("4f2a9c01d3e5b7a8".into()),
+            },
+        },
+        Response::BackupChunk {
+            data: "cmVkYhoK".into(),
+        },
         Response::Done,
     ]
 }
 
 fn response_covered(response: &Response) {
     match response {
+        Response::BackupReady { .. } | Response::BackupChunk { .. } => {}
         Response::Status { .. }
         | Response::Users { .. }
         | Response::User { .. }

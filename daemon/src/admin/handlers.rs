@@ -55,6 +55,13 @@ pub(super) fn handle(
         group: views::group(entry),
     };
     let response = match request {
+        // The connection answers these itself (`backup.rs`): they keep state per connection.
+        Request::BackupBegin | Request::BackupChunk { .. } | Request::BackupEnd { .. } => {
+            return Err(ApiError::new(
+                ErrorCode::Internal,
+                "a backup request reached the wrong handler",
+            ));
+        }
         Request::Status => {
             let counts = idm.counts().map_err(api_error)?;
             Response::Status {

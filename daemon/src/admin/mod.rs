@@ -1,6 +1,7 @@
 //! The admin socket: a local Unix socket over which the `latchkey` console
 //! and scripts call the same `idm` functions that the web side uses.
 
+mod backup;
 mod context;
 mod errors;
 mod handlers;

@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, warn};
 
+use super::backup::Backups;
 use super::context::ConnectionContext;
 use super::handlers;
 use super::socket::BoundSocket;
@@ -166,6 +167,8 @@ async fn serve_connection(
 
     let actor = Actor::admin_socket(uid);
     let mut events: Option<broadcast::Receiver<Event>> = None;
+    // Removed when this connection ends, however it ends.
+    let mut backups = Backups::default();
     loop {
         let frame = tokio::select! {
             () = shutdown.cancelled() => return Ok(()),
@@ -199,6 +202,17 @@ async fn serve_connection(
         };
         if matches!(request, Request::Subscribe) {
             events = Some(ctx.events.subscribe());
+        }
+        let backup = match &request {
+            Request::BackupBegin => Some(backups.begin(&ctx, &actor).await),
+            Request::BackupChunk { backup, offset } => Some(backups.chunk(backup, *offset).await),
+            Request::BackupEnd { backup } => Some(backups.end(backup)),
+            _ => None,
+        };
+        if let Some(result) = backup {
+            let outcome = result.into();
+            send(&mut writer, &ServerMessage::Response { id, outcome }).await?;
+            continue;
         }
         let mutates = handlers::mutates(&request);
         // Events keep flowing while a request runs: a console that asked

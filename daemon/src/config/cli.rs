@@ -135,6 +135,35 @@ pub enum Command {
     /// into an empty target (see `latchkeyd migrate --help`)
     #[command(long_about = MIGRATE_ABOUT)]
     Migrate(MigrateArgs),
+    /// Put a backup made by `latchkey backup` in place as a stopped daemon's database (see
+    /// `latchkeyd restore --help`)
+    #[command(long_about = RESTORE_ABOUT)]
+    Restore(RestoreArgs),
+}
+
+const RESTORE_ABOUT: &str = "Put a backup made by `latchkey backup` in place as the database \
+of a data directory (<DIR>/latchkey.redb), with no daemon running on it. The backup is checked \
+(it opens as a latchkeyd database, brought to this release's schema) before anything is \
+replaced, and it goes in with one rename, so a failure leaves the data directory as it was. An \
+existing database is replaced only with --force. The encryption key is not in the backup: \
+start the daemon with the key the output names (the data directory's secret.key, \
+encryption_key_file or LATCHKEY_ENCRYPTION_KEY).";
+
+/// `latchkeyd restore`: which backup, into which data directory.
+#[derive(Clone, Debug, Default, PartialEq, clap::Args)]
+pub struct RestoreArgs {
+    /// The backup file `latchkey backup --out` wrote
+    #[arg(long, value_name = "FILE")]
+    pub from: PathBuf,
+
+    /// The data directory to restore into (made 0700 if missing) [env: LATCHKEY_DATA_DIR]
+    /// [default: ./data]
+    #[arg(long, value_name = "DIR", value_parser = value::data_dir)]
+    pub data_dir: Option<PathBuf>,
+
+    /// Replace the database the data directory holds
+    #[arg(long)]
+    pub force: bool,
 }
 
 const MIGRATE_ABOUT: &str = "Copy a stopped deployment's data between the embedded database file \

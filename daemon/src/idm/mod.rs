@@ -13,6 +13,7 @@ mod actor;
 mod audit;
 mod audit_batch;
 mod audit_log;
+mod backup;
 mod ceremony;
 mod ceremony_keeper;
 mod ceremony_store;

@@ -11,6 +11,7 @@ mod access;
 mod address_records;
 mod audit;
 mod audit_feed;
+mod backup;
 mod copy;
 mod digest;
 mod email_verifications;
@@ -46,6 +47,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use redb::{DatabaseError, StorageError};
 
 pub use audit_feed::AUDIT_POLL;
+pub use backup::BackupError;
 pub use copy::{CopyError, copy_all};
 pub use digest::{Digest, TableDigest};
 pub use error::StoreError;

@@ -12,6 +12,7 @@
 mod account_notices;
 mod admin_socket;
 mod backend_migration;
+mod backup;
 mod browser_sessions;
 mod cli_output;
 mod cli_users;

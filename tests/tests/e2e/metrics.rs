@@ -128,8 +128,8 @@ fn find_str<'a>(value: &'a Value, key: &str) -> Option<&'a str> {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn metrics_parse_and_follow_sign_ins_tokens_and_requests() {
+/// The real binary with metrics on a port of their own: (its temp dir, it, that address).
+async fn with_metrics() -> (tempfile::TempDir, DaemonProcess, String) {
     let dir = tempfile::tempdir().unwrap();
     let addr = format!("127.0.0.1:{}", free_port());
     let daemon = DaemonProcess::start_with_env(
@@ -138,6 +138,12 @@ async fn metrics_parse_and_follow_sign_ins_tokens_and_requests() {
         &[("LATCHKEY_METRICS_LISTEN", addr.as_str())],
     )
     .await;
+    (dir, daemon, addr)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_parse_and_follow_sign_ins_tokens_and_requests() {
+    let (_dir, daemon, addr) = with_metrics().await;
     let base = daemon.base_url();
     let before = Samples::scrape(&addr).await;
     assert_eq!(before.value("latchkey_sign_ins_total", &[]), 0.0);
@@ -244,14 +250,7 @@ async fn metrics_parse_and_follow_sign_ins_tokens_and_requests() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rate_limit_refusal_is_counted() {
-    let dir = tempfile::tempdir().unwrap();
-    let addr = format!("127.0.0.1:{}", free_port());
-    let daemon = DaemonProcess::start_with_env(
-        BIN.as_ref(),
-        &dir.path().join("data"),
-        &[("LATCHKEY_METRICS_LISTEN", addr.as_str())],
-    )
-    .await;
+    let (_dir, daemon, addr) = with_metrics().await;
     let base = daemon.base_url();
     let client = browser();
     let (_, _, page) = get(&client, &format!("{base}/lc")).await;

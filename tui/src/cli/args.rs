@@ -69,6 +69,13 @@ pub enum Noun {
     Email(EmailCommand),
     /// Show the daemon's version, public URL and counts
     Status,
+    /// Copy the database, while the daemon serves, into a file (embedded database only; with
+    /// PostgreSQL use pg_dump). The encryption key is not in it: keep the key apart
+    Backup {
+        /// The backup file to write (written whole or not at all; an existing file is replaced)
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
 }
 
 /// `USER` is a username, an email address or a user id.

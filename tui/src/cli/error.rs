@@ -20,6 +20,9 @@ pub enum CliError {
     /// The daemon said something we cannot use (exit 1).
     #[error("{0}")]
     Daemon(String),
+    /// Something on this side failed, such as writing a file (exit 1).
+    #[error("{0}")]
+    Local(String),
 }
 
 impl CliError {
@@ -41,7 +44,7 @@ impl CliError {
     pub fn exit_code(&self) -> i32 {
         match self {
             CliError::Unreachable { .. } => 3,
-            CliError::Api(_) | CliError::Daemon(_) => 1,
+            CliError::Api(_) | CliError::Daemon(_) | CliError::Local(_) => 1,
         }
     }
 
@@ -51,6 +54,7 @@ impl CliError {
             CliError::Unreachable { .. } => (json!("unreachable"), None),
             CliError::Api(api) => (to_json(&api.code), api.field.clone()),
             CliError::Daemon(_) => (json!("protocol"), None),
+            CliError::Local(_) => (json!("local"), None),
         };
         let message = match self {
             CliError::Api(api) => api.message.clone(),

@@ -5,6 +5,7 @@
 pub mod access;
 pub mod args;
 pub mod audit;
+pub mod backup;
 pub mod error;
 pub mod group;
 pub mod oidc;
@@ -73,6 +74,8 @@ pub fn plan(noun: Noun) -> Plan {
         Noun::Ldap(args::LdapCommand::Status) => Plan::new(Request::LdapStatus),
         Noun::Email(command) => access::email(command),
         Noun::Status => Plan::new(Request::Status),
+        // Several requests, not one: `run_cli` sends it to `backup::run`.
+        Noun::Backup { .. } => Plan::new(Request::BackupBegin),
     }
 }
 
@@ -117,7 +120,10 @@ pub async fn run_cli(
         return 2;
     };
     let path = crate::socket::resolve(cli.socket.as_deref());
-    let result = execute(&path, plan(noun)).await;
+    let result = match noun {
+        Noun::Backup { out } => backup::run(&path, &out).await,
+        noun => execute(&path, plan(noun)).await,
+    };
     let written = match &result {
         Ok(rendered) => rendered.write(out, cli.json),
         Err(error) => error.write(err, cli.json),

@@ -79,6 +79,8 @@ pub fn render(response: &Response, note: Option<String>) -> Rendered {
         Response::LdapSyncReport { report } => (to_json(report), state::ldap_report_lines(report)),
         Response::LdapStatus { status } => (to_json(status), state::ldap_status_lines(status)),
         Response::MailStatus { status } => (to_json(status), state::mail_status_lines(status)),
+        Response::BackupReady { backup } => (to_json(backup), String::new()),
+        Response::BackupChunk { data } => (json!({ "base64_bytes": data.len() }), String::new()),
         Response::Done => (json!({ "ok": true }), String::new()),
     };
     let human = match (note, details.is_empty()) {
