@@ -138,6 +138,59 @@ impl DaemonProcess {
         crate::cli_at(&self.socket(), args).await
     }
 
+    /// Signs `username` in with a fresh login code, in a new cookie-keeping client, and
+    /// checks that the account page then shows them.
+    pub async fn signed_in_with_code(&self, username: &str) -> reqwest::Client {
+        let out = self
+            .cli(&["login-code", "create", username, "--json"])
+            .await;
+        assert_eq!(out.code, 0, "{out:?}");
+        let link = out.json()["url"].as_str().expect("a login link").to_owned();
+        let code = link.rsplit('/').next().unwrap_or_default().to_owned();
+        let client = crate::http::browser();
+        let (_, _, page) = crate::http::get(&client, &link).await;
+        let res = client
+            .post(format!("{}/lc", self.base_url()))
+            .form(&[
+                ("_csrf", crate::http::csrf_of(&page).as_str()),
+                ("code", code.as_str()),
+            ])
+            .send()
+            .await
+            .expect("POST /lc");
+        assert_eq!(res.status(), reqwest::StatusCode::SEE_OTHER);
+        let (status, _, account) =
+            crate::http::get(&client, &format!("{}/account", self.base_url())).await;
+        assert_eq!(status, reqwest::StatusCode::OK);
+        assert!(account.contains(username), "{account}");
+        client
+    }
+
+    /// Registers a confidential client named `name` through the CLI: (client id, secret).
+    pub async fn create_client(&self, name: &str) -> (String, String) {
+        let out = self
+            .cli(&[
+                "client",
+                "create",
+                "--name",
+                name,
+                "--redirect-uri",
+                "https://app.example.com/cb",
+                "--json",
+            ])
+            .await;
+        assert_eq!(out.code, 0, "{out:?}");
+        let created = out.json();
+        let field = |key: &str| {
+            created["client"][key]
+                .as_str()
+                .or_else(|| created[key].as_str())
+                .unwrap_or_else(|| panic!("no {key} in {created}"))
+                .to_owned()
+        };
+        (field("client_id"), field("client_secret"))
+    }
+
     /// What the daemon has printed so far.
     pub fn output(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()

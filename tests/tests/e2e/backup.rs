@@ -10,10 +10,8 @@
 use std::path::Path;
 
 use latchkey_tests::TestDaemon;
-use latchkey_tests::http::{browser, csrf_of, get};
 use latchkey_tests::process::{self, DaemonProcess};
 use reqwest::StatusCode;
-use serde_json::Value;
 use sha2::{Digest as _, Sha256};
 
 const BIN: &str = env!("CARGO_BIN_EXE_latchkeyd-under-test");
@@ -38,17 +36,6 @@ fn restore(from: &Path, data_dir: &Path, force: bool) -> (i32, String, String) {
     )
 }
 
-fn find_str<'a>(value: &'a Value, key: &str) -> Option<&'a str> {
-    match value {
-        Value::Object(map) => map
-            .get(key)
-            .and_then(Value::as_str)
-            .or_else(|| map.values().find_map(|v| find_str(v, key))),
-        Value::Array(items) => items.iter().find_map(|v| find_str(v, key)),
-        _ => None,
-    }
-}
-
 async fn client_credentials(base: &str, id: &str, secret: &str) -> StatusCode {
     reqwest::Client::new()
         .post(format!("{base}/token"))
@@ -58,27 +45,6 @@ async fn client_credentials(base: &str, id: &str, secret: &str) -> StatusCode {
         .await
         .unwrap()
         .status()
-}
-
-async fn signs_in_with_a_login_code(daemon: &DaemonProcess, username: &str) {
-    let out = daemon
-        .cli(&["login-code", "create", username, "--json"])
-        .await;
-    assert_eq!(out.code, 0, "{out:?}");
-    let link = out.json()["url"].as_str().unwrap().to_owned();
-    let code = link.rsplit('/').next().unwrap().to_owned();
-    let client = browser();
-    let (_, _, page) = get(&client, &link).await;
-    let res = client
-        .post(format!("{}/lc", daemon.base_url()))
-        .form(&[("_csrf", csrf_of(&page).as_str()), ("code", code.as_str())])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    let (status, _, account) = get(&client, &format!("{}/account", daemon.base_url())).await;
-    assert_eq!(status, StatusCode::OK);
-    assert!(account.contains(username), "{account}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -97,21 +63,7 @@ async fn a_backup_taken_while_serving_restores_into_a_daemon_that_serves_its_use
         ])
         .await;
     assert_eq!(out.code, 0, "{out:?}");
-    let out = daemon
-        .cli(&[
-            "client",
-            "create",
-            "--name",
-            "Wiki",
-            "--redirect-uri",
-            "https://wiki.example.com/cb",
-            "--json",
-        ])
-        .await;
-    assert_eq!(out.code, 0, "{out:?}");
-    let created = out.json();
-    let id = find_str(&created, "client_id").unwrap().to_owned();
-    let secret = find_str(&created, "client_secret").unwrap().to_owned();
+    let (id, secret) = daemon.create_client("Wiki").await;
 
     // Writes keep going while the backup is taken.
     let socket = daemon.socket();
@@ -184,7 +136,7 @@ async fn a_backup_taken_while_serving_restores_into_a_daemon_that_serves_its_use
     assert!(!leftover.exists());
     let users = second.cli(&["user", "list", "--json"]).await;
     assert!(users.stdout.contains("alice@example.com"), "{users:?}");
-    signs_in_with_a_login_code(&second, "alice").await;
+    second.signed_in_with_code("alice").await;
     assert_eq!(
         client_credentials(&second.base_url(), &id, &secret).await,
         StatusCode::OK

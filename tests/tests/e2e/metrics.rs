@@ -8,7 +8,6 @@ use std::collections::HashMap;
 use latchkey_tests::http::{browser, csrf_of, get};
 use latchkey_tests::process::DaemonProcess;
 use reqwest::StatusCode;
-use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_latchkeyd-under-test");
 
@@ -117,17 +116,6 @@ impl Samples {
     }
 }
 
-fn find_str<'a>(value: &'a Value, key: &str) -> Option<&'a str> {
-    match value {
-        Value::Object(map) => map
-            .get(key)
-            .and_then(Value::as_str)
-            .or_else(|| map.values().find_map(|v| find_str(v, key))),
-        Value::Array(items) => items.iter().find_map(|v| find_str(v, key)),
-        _ => None,
-    }
-}
-
 /// The real binary with metrics on a port of their own: (its temp dir, it, that address).
 async fn with_metrics() -> (tempfile::TempDir, DaemonProcess, String) {
     let dir = tempfile::tempdir().unwrap();
@@ -177,21 +165,7 @@ async fn metrics_parse_and_follow_sign_ins_tokens_and_requests() {
     assert_ne!(status, StatusCode::OK, "{body}");
 
     // Two client_credentials tokens and one refused grant.
-    let out = daemon
-        .cli(&[
-            "client",
-            "create",
-            "--name",
-            "Metrics",
-            "--redirect-uri",
-            "https://app.example.com/cb",
-            "--json",
-        ])
-        .await;
-    assert_eq!(out.code, 0, "{out:?}");
-    let created = out.json();
-    let id = find_str(&created, "client_id").unwrap().to_owned();
-    let secret = find_str(&created, "client_secret").unwrap().to_owned();
+    let (id, secret) = daemon.create_client("Metrics").await;
     let http = reqwest::Client::new();
     for grant in ["client_credentials", "client_credentials", "password"] {
         http.post(format!("{base}/token"))
