@@ -55,4 +55,5 @@ mod security_headers;
 mod session_end;
 mod settings;
 mod signup;
+mod upgrade;
 mod web_pages;
