@@ -117,7 +117,7 @@ function daemonEnv(extra = {}) {
  * environment. `publicUrl` (default: the URL it listens on) is the URL users
  * reach it at, for replicas behind a load balancer.
  */
-export async function startDaemon({ extraArgs = [], env = {}, publicUrl } = {}) {
+export async function startDaemon({ extraArgs = [], env = {}, publicUrl, tls } = {}) {
   const bin = latchkeydBin();
   if (!existsSync(bin)) {
     throw new Error(`latchkeyd not found at ${bin}: run \`cargo build --bins\` or set LATCHKEYD_BIN`);
@@ -126,7 +126,7 @@ export async function startDaemon({ extraArgs = [], env = {}, publicUrl } = {}) 
   // A port picked by freePort() can be taken before the daemon binds it.
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
-      return await startOnce(bin, extraArgs, env, publicUrl);
+      return await startOnce(bin, extraArgs, env, publicUrl, tls);
     } catch (e) {
       lastError = e;
       if (!/address already in use|Address in use|os error 98/i.test(String(e.message))) throw e;
@@ -135,12 +135,13 @@ export async function startDaemon({ extraArgs = [], env = {}, publicUrl } = {}) 
   throw lastError;
 }
 
-async function startOnce(bin, extraArgs, env, publicUrl) {
+/** With `tls` ({cert, key}: PEM paths) the daemon serves HTTPS itself, at https://localhost:PORT. */
+async function startOnce(bin, extraArgs, env, publicUrl, tls) {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'latchkey-browser-'));
   const dataDir = path.join(dir, 'data');
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
   const port = await freePort();
-  const listenUrl = `http://localhost:${port}`;
+  const listenUrl = `${tls ? 'https' : 'http'}://localhost:${port}`;
   // Replicas behind a load balancer share the balancer's URL.
   const url = publicUrl ?? listenUrl;
   const socket = path.join(dataDir, 'latchkey.sock');
@@ -148,6 +149,7 @@ async function startOnce(bin, extraArgs, env, publicUrl) {
     '--listen', `127.0.0.1:${port}`,
     '--public-url', url,
     '--data-dir', dataDir,
+    ...(tls ? ['--tls-cert', tls.cert, '--tls-key', tls.key] : []),
     ...extraArgs,
   ];
   // cwd = the temp dir, so a ./latchkey.toml in the repo is never read.
@@ -198,7 +200,10 @@ async function startOnce(bin, extraArgs, env, publicUrl) {
       await rm(dir, { recursive: true, force: true });
       throw new Error(`latchkeyd exited before it was ready (${JSON.stringify(exited)}):\n${output}`);
     }
-    if (existsSync(socket)) {
+    // Over HTTPS Node's fetch would not trust the test certificate: the start line says
+    // the daemon serves.
+    if (tls && existsSync(socket) && output.includes(' listening on https://')) return daemon;
+    if (!tls && existsSync(socket)) {
       try {
         const res = await fetch(`${listenUrl}/healthz`, { signal: AbortSignal.timeout(1000) });
         if (res.ok) return daemon;
@@ -253,7 +258,7 @@ export async function latchkey(socket, args, { json = true, allowFailure = false
  * Launches headless Chromium with a fresh profile. Returns
  * `{context, page, close()}`; `page` is the context's first tab.
  */
-export async function launchBrowser({ viewport = { width: 1000, height: 800 } } = {}) {
+export async function launchBrowser({ viewport = { width: 1000, height: 800 }, extraArgs = [] } = {}) {
   const executablePath = process.env.CHROMIUM_BIN ?? '/usr/bin/chromium';
   if (!existsSync(executablePath)) {
     throw new Error(`Chromium not found at ${executablePath}: run scripts/install-test-deps`);
@@ -263,7 +268,7 @@ export async function launchBrowser({ viewport = { width: 1000, height: 800 } } 
     executablePath,
     headless: true,
     chromiumSandbox: false,
-    args: CHROMIUM_ARGS,
+    args: [...CHROMIUM_ARGS, ...extraArgs],
     viewport,
   });
   const page = context.pages()[0] ?? (await context.newPage());
