@@ -280,7 +280,7 @@ impl Drop for DaemonProcess {
 
 /// A loopback port free a moment ago. The daemon binds it a few milliseconds later; another
 /// process taking it in between fails the start loudly, never silently.
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("find a free loopback port")

@@ -114,6 +114,14 @@ async fn a_backup_taken_while_serving_restores_into_a_daemon_that_serves_its_use
         "{human:?}"
     );
 
+    // An --out that names no file is refused before anything is asked of the daemon.
+    let nameless = daemon.cli(&["backup", "--out", "/"]).await;
+    assert_eq!(nameless.code, 1, "{nameless:?}");
+    assert!(
+        nameless.stderr.contains("--out / names no file"),
+        "{nameless:?}"
+    );
+
     // Not over a running daemon's database.
     let (code, _, stderr) = restore(&file, &data, true);
     assert_eq!(code, 1, "{stderr}");

@@ -6,18 +6,10 @@
 use std::collections::HashMap;
 
 use latchkey_tests::http::{browser, csrf_of, get};
-use latchkey_tests::process::DaemonProcess;
+use latchkey_tests::process::{DaemonProcess, free_port};
 use reqwest::StatusCode;
 
 const BIN: &str = env!("CARGO_BIN_EXE_latchkeyd-under-test");
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// Prints every sample of the exposition text on stdin as JSON lines, parsed by Prometheus's
 /// own Python client (`text_string_to_metric_families`), and fails on a family without HELP.

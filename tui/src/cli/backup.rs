@@ -16,6 +16,14 @@ use super::error::CliError;
 use super::output::Rendered;
 
 pub async fn run(socket: &Path, out: &Path) -> Result<Rendered, CliError> {
+    if out.file_name().is_none() {
+        // The temporary file is made beside it and renamed to it: that needs a file name.
+        return Err(CliError::Local(format!(
+            "--out {} names no file: give the backup file's path, for example \
+             /var/backups/latchkey/latest.backup",
+            out.display()
+        )));
+    }
     let client = crate::socket::connect(socket)
         .await
         .map_err(|e| CliError::from_client(socket, e))?;
