@@ -15,7 +15,7 @@ use super::mail_compose::clip;
 use super::mail_settings::read_smtp;
 use super::{Actor, Idm, IdmError, UserId, to_time};
 use crate::mail::templates::RenderedMail;
-use crate::store::{OutboxRecord, WriteTx};
+use crate::store::{Access, OutboxRecord, Tables, WriteTx};
 
 /// The first retry after a failed delivery; each later one waits twice as long…
 pub const RETRY_FIRST_SECS: i64 = 30;
@@ -228,16 +228,11 @@ impl Idm {
     pub fn mail_status(&self) -> Result<MailStatus, IdmError> {
         let tx = self.store.read()?;
         let configured = read_smtp(&tx, self.sealer())?.is_some();
-        let (mut queued, mut retrying, mut failed) = (0, 0, 0);
-        for (_, message) in tx.outbox()? {
-            if message.gave_up {
-                failed += 1;
-            } else if message.attempts > 0 {
-                retrying += 1;
-            } else {
-                queued += 1;
-            }
-        }
+        let OutboxCounts {
+            queued,
+            retrying,
+            failed,
+        } = outbox_counts(&tx)?;
         let state = tx.mail_state()?;
         // An error older than the last success is history, not status.
         let last_error = match (state.last_error_at, state.last_sent_at) {
@@ -253,6 +248,36 @@ impl Idm {
             last_sent_at: state.last_sent_at.map(to_time).transpose()?,
         })
     }
+}
+
+/// The outbox by state: waiting for a first attempt, waiting to be retried, given up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct OutboxCounts {
+    pub queued: u64,
+    pub retrying: u64,
+    pub failed: u64,
+}
+
+impl Idm {
+    /// [`OutboxCounts`] alone: no SMTP settings read, so no password decrypted (for the
+    /// metrics scrape).
+    pub fn outbox_counts(&self) -> Result<OutboxCounts, IdmError> {
+        outbox_counts(&self.store.read()?)
+    }
+}
+
+fn outbox_counts<A: Access>(tx: &Tables<A>) -> Result<OutboxCounts, IdmError> {
+    let mut counts = OutboxCounts::default();
+    for (_, message) in tx.outbox()? {
+        if message.gave_up {
+            counts.failed += 1;
+        } else if message.attempts > 0 {
+            counts.retrying += 1;
+        } else {
+            counts.queued += 1;
+        }
+    }
+    Ok(counts)
 }
 
 /// `mail_sent` / `mail_failed`: the message's number and kind, the

@@ -107,7 +107,7 @@ fn read_gauges(idm: &Idm, db_file: Option<PathBuf>) {
     if let Some(size) = size {
         gauge!("latchkey_database_size_bytes").set(size as f64);
     }
-    match idm.mail_status() {
+    match idm.outbox_counts() {
         Ok(mail) => {
             for (state, count) in [
                 ("queued", mail.queued),
