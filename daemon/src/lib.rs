@@ -5,6 +5,7 @@ pub mod admin;
 pub mod clock;
 pub mod config;
 pub mod idm;
+pub mod import;
 pub mod info;
 pub mod jobs;
 pub mod ldap;
@@ -167,13 +168,11 @@ fn open_store(config: &Config, clock: &Arc<dyn Clock>) -> Result<Idm, StartError
     private_files::ensure_dir(&config.data_dir)?;
     let mut store = match &config.database_url {
         Some(url) => Store::open_postgres(url.expose())?,
-        None => {
-            let store = Store::open(&config.db_path())?;
-            // Held by this process now: leftovers of a backup or restore cut short are dead.
-            remove_leftover_copies(&config.data_dir);
-            store
-        }
+        None => Store::open(&config.db_path())?,
     };
+    // The data directory is this daemon's now (the database file's lock says so; with
+    // PostgreSQL each replica has its own): leftovers of a snapshot cut short are dead.
+    remove_leftover_copies(&config.data_dir);
     let source = match &config.encryption_key {
         Some(key) => KeySource::Env(key.expose()),
         None => KeySource::File(&config.encryption_key_file),
@@ -208,8 +207,9 @@ fn open_store(config: &Config, clock: &Arc<dyn Clock>) -> Result<Idm, StartError
     Ok(Idm::with_sealer(store, Arc::clone(clock), sealer))
 }
 
-/// Removes the snapshots (`.backup-*`, from `latchkey backup`) and staged restores
-/// (`.restore-*`) that a process stopped midway left in the data directory.
+/// Removes the snapshots (`.backup-*`, from `latchkey backup`; `.export-*`, from `latchkey
+/// export`) and staged restores (`.restore-*`) that a process stopped midway left in the data
+/// directory.
 fn remove_leftover_copies(data_dir: &std::path::Path) {
     let Ok(entries) = std::fs::read_dir(data_dir) else {
         return;
@@ -217,11 +217,13 @@ fn remove_leftover_copies(data_dir: &std::path::Path) {
     for entry in entries.flatten() {
         let name = entry.file_name();
         let name = name.to_string_lossy();
-        if (name.starts_with(".backup-") || name.starts_with(".restore-"))
-            && name.ends_with(".redb")
-        {
+        let snapshot = (name.starts_with(".backup-") || name.starts_with(".restore-"))
+            && name.ends_with(".redb");
+        if snapshot || (name.starts_with(".export-") && name.ends_with(".jsonl")) {
             match std::fs::remove_file(entry.path()) {
-                Ok(()) => info!("removed {name}, left by a backup or restore that stopped midway"),
+                Ok(()) => {
+                    info!("removed {name}, left by a backup, export or restore that stopped midway")
+                }
                 Err(e) => warn!("could not remove {name}: {e}"),
             }
         }

@@ -7,7 +7,7 @@ use anyhow::Context;
 use clap::Parser;
 use latchkey_daemon::clock::SystemClock;
 use latchkey_daemon::config::{self, Cli, Command, Config, LogFormat};
-use latchkey_daemon::{migrate, restore};
+use latchkey_daemon::{import, migrate, restore};
 use tracing::{info, warn};
 
 fn main() -> ExitCode {
@@ -33,6 +33,18 @@ fn main() -> ExitCode {
             Err(e) => {
                 eprintln!("latchkeyd restore: {e}");
                 ExitCode::FAILURE
+            }
+        };
+    }
+    if let Some(Command::Import(args)) = &cli.command {
+        return match import::run(args, &config::process_env()) {
+            Ok(report) => {
+                print!("{report}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("latchkeyd import: {e}");
+                ExitCode::from(e.exit_code())
             }
         };
     }

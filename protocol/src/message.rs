@@ -238,6 +238,10 @@ pub enum Request {
     BackupEnd {
         backup: String,
     },
+    /// Writes an export bundle of the whole database (either backend): a documented JSON
+    /// lines file of one snapshot, for `latchkeyd import`. Answered with `BackupReady` and
+    /// fetched like a backup, with `BackupChunk` and `BackupEnd`.
+    ExportBegin,
 }
 
 /// Successful answers; each request has one matching shape.

@@ -233,12 +233,16 @@ fn directory_requests() -> Vec<Request> {
         Request::BackupEnd {
             backup: "0f".repeat(16),
         },
+        Request::ExportBegin,
     ]
 }
 
 fn request_covered(request: &Request) {
     match request {
-        Request::BackupBegin | Request::BackupChunk { .. } | Request::BackupEnd { .. } => {}
+        Request::BackupBegin
+        | Request::ExportBegin
+        | Request::BackupChunk { .. }
+        | Request::BackupEnd { .. } => {}
         Request::Status
         | Request::ListUsers { .. }
         | Request::GetUser { .. }

@@ -1,6 +1,7 @@
-//! `latchkey backup` over the socket. A snapshot belongs to the connection that asked for it:
-//! it lives in the data directory (the one place the daemon may write, under systemd's
-//! `ProtectSystem=strict`) as `.backup-<id>.redb` while that client fetches it in chunks, and
+//! `latchkey backup` and `latchkey export` over the socket. A snapshot (a database file, or
+//! an export bundle) belongs to the connection that asked for it: it lives in the data
+//! directory (the one place the daemon may write, under systemd's `ProtectSystem=strict`) as
+//! `.backup-<id>.redb` or `.export-<id>.jsonl` while that client fetches it in chunks, and
 //! is removed when the client says it is done or the connection ends, however it ends.
 //! The client, not the daemon, writes the backup where the admin asked: the daemon never
 //! writes a file at a path a client names.
@@ -16,7 +17,16 @@ use sha2::{Digest as _, Sha256};
 
 use super::context::ConnectionContext;
 use crate::idm::Actor;
-use crate::store::BackupError;
+use crate::store::{BackupError, BundleError};
+
+/// What a connection asked for.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Snapshot {
+    /// A copy of the embedded database file (`latchkey backup`).
+    Backup,
+    /// An export bundle, from either backend (`latchkey export`).
+    Export,
+}
 
 /// The snapshots one connection has taken and not yet finished with.
 #[derive(Debug, Default)]
@@ -41,12 +51,26 @@ impl Backups {
         &mut self,
         ctx: &ConnectionContext,
         actor: &Actor,
+        kind: Snapshot,
     ) -> Result<Response, ApiError> {
         let id = hex::encode(rand::random::<[u8; 16]>());
-        let path = ctx.info.data_dir.join(format!(".backup-{id}.redb"));
+        let name = match kind {
+            Snapshot::Backup => format!(".backup-{id}.redb"),
+            Snapshot::Export => format!(".export-{id}.jsonl"),
+        };
+        let path = ctx.info.data_dir.join(name);
         let (idm, actor, at) = (ctx.idm.clone(), actor.clone(), path.clone());
         let made = tokio::task::spawn_blocking(move || {
-            let (schema_version, key_id) = idm.back_up_to(&actor, &at)?;
+            let (schema_version, key_id) = match kind {
+                Snapshot::Backup => {
+                    let (version, key_id) = idm.back_up_to(&actor, &at)?;
+                    (version, Some(key_id))
+                }
+                Snapshot::Export => {
+                    let summary = idm.export_to(&actor, &at)?;
+                    (summary.schema_version, summary.encryption_key_id)
+                }
+            };
             let (bytes, sha256) = measure(&at).map_err(|e| internal(&e))?;
             Ok::<_, ApiError>((schema_version, key_id, bytes, sha256))
         })
@@ -66,7 +90,7 @@ impl Backups {
                 bytes,
                 sha256,
                 schema_version,
-                encryption_key_id: Some(key_id),
+                encryption_key_id: key_id,
             },
         })
     }
@@ -116,7 +140,13 @@ fn measure(path: &std::path::Path) -> std::io::Result<(u64, String)> {
 }
 
 fn internal(e: &dyn std::fmt::Display) -> ApiError {
-    ApiError::new(ErrorCode::Internal, format!("the backup failed: {e}"))
+    ApiError::new(ErrorCode::Internal, format!("the snapshot failed: {e}"))
+}
+
+impl From<BundleError> for ApiError {
+    fn from(e: BundleError) -> ApiError {
+        ApiError::new(ErrorCode::Internal, format!("the export failed: {e}"))
+    }
 }
 
 impl From<BackupError> for ApiError {

@@ -56,7 +56,10 @@ pub(super) fn handle(
     };
     let response = match request {
         // The connection answers these itself (`backup.rs`): they keep state per connection.
-        Request::BackupBegin | Request::BackupChunk { .. } | Request::BackupEnd { .. } => {
+        Request::BackupBegin
+        | Request::ExportBegin
+        | Request::BackupChunk { .. }
+        | Request::BackupEnd { .. } => {
             return Err(ApiError::new(
                 ErrorCode::Internal,
                 "a backup request reached the wrong handler",

@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, warn};
 
-use super::backup::Backups;
+use super::backup::{Backups, Snapshot};
 use super::context::ConnectionContext;
 use super::handlers;
 use super::socket::BoundSocket;
@@ -204,7 +204,8 @@ async fn serve_connection(
             events = Some(ctx.events.subscribe());
         }
         let backup = match &request {
-            Request::BackupBegin => Some(backups.begin(&ctx, &actor).await),
+            Request::BackupBegin => Some(backups.begin(&ctx, &actor, Snapshot::Backup).await),
+            Request::ExportBegin => Some(backups.begin(&ctx, &actor, Snapshot::Export).await),
             Request::BackupChunk { backup, offset } => Some(backups.chunk(backup, *offset).await),
             Request::BackupEnd { backup } => Some(backups.end(backup)),
             _ => None,

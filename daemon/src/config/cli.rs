@@ -139,6 +139,39 @@ pub enum Command {
     /// `latchkeyd restore --help`)
     #[command(long_about = RESTORE_ABOUT)]
     Restore(RestoreArgs),
+    /// Load an export bundle made by `latchkey export` into an empty database, embedded or
+    /// PostgreSQL (see `latchkeyd import --help`)
+    #[command(long_about = IMPORT_ABOUT)]
+    Import(ImportArgs),
+}
+
+const IMPORT_ABOUT: &str = "Load an export bundle made by `latchkey export` into an empty \
+database: the embedded one of a data directory (<DIR>/latchkey.redb), or a PostgreSQL one. The \
+bundle is checked line by line and against its closing checksum, and loaded in one transaction, \
+so a damaged or cut-short bundle leaves the target as empty as it was. A database that holds \
+anything is refused. After the load, the target is exported again in memory and compared with \
+the bundle. The encryption key is not in the bundle: start the daemon with the key it names.
+
+The target is --database-url, else --data-dir, else LATCHKEY_DATABASE_URL, else \
+LATCHKEY_DATA_DIR, else ./data:
+  latchkeyd import --from latchkey-export.jsonl --data-dir /var/lib/latchkey
+  LATCHKEY_DATABASE_URL=postgres://… latchkeyd import --from latchkey-export.jsonl";
+
+/// `latchkeyd import`: which bundle, into which database.
+#[derive(Clone, Debug, Default, PartialEq, clap::Args)]
+pub struct ImportArgs {
+    /// The bundle file `latchkey export --out` wrote
+    #[arg(long, value_name = "FILE")]
+    pub from: PathBuf,
+
+    /// Load into a new database file in this data directory (made 0700 if missing)
+    #[arg(long, value_name = "DIR", value_parser = value::data_dir, conflicts_with = "database_url")]
+    pub data_dir: Option<PathBuf>,
+
+    /// Load into this PostgreSQL database, which must be empty [env: LATCHKEY_DATABASE_URL]
+    // A string until `import` parses it: clap's message for a refused value repeats it.
+    #[arg(long, value_name = "URL", value_parser = value::secret_string)]
+    pub database_url: Option<Secret<String>>,
 }
 
 const RESTORE_ABOUT: &str = "Put a backup made by `latchkey backup` in place as the database \

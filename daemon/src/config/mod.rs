@@ -23,7 +23,7 @@ use std::time::Duration;
 
 pub use ipnet::IpNet;
 
-pub use cli::{Cli, Command, MigrateArgs, RestoreArgs};
+pub use cli::{Cli, Command, ImportArgs, MigrateArgs, RestoreArgs};
 pub use database_url::{DatabaseUrl, DatabaseUrlError, PASSWORD_MASK};
 pub use error::{ConfigError, FileChoice, Origin};
 pub use layer::Key;

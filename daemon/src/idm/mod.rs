@@ -23,6 +23,7 @@ mod email_links;
 mod email_verification;
 mod error;
 mod expiry;
+mod export;
 mod groups;
 mod ldap_settings;
 pub mod ldap_sync;

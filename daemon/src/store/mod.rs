@@ -12,6 +12,7 @@ mod address_records;
 mod audit;
 mod audit_feed;
 mod backup;
+mod bundle;
 mod copy;
 mod digest;
 mod email_verifications;
@@ -48,6 +49,7 @@ use redb::{DatabaseError, StorageError};
 
 pub use audit_feed::AUDIT_POLL;
 pub use backup::BackupError;
+pub use bundle::{BundleError, ExportSummary, ImportSummary};
 pub use copy::{CopyError, copy_all};
 pub use digest::{Digest, TableDigest};
 pub use error::StoreError;

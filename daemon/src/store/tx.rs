@@ -8,6 +8,7 @@ use std::marker::PhantomData;
 use redb::{TableDefinition, TableHandle, Value};
 
 use super::StoreError;
+use super::bundle::JsonForm;
 use super::error::db;
 use super::kv::{KvError, KvTable, OrderedKey, ReadTxn, ReadableTable, WriteTxn};
 use super::records::AuditRecord;
@@ -145,6 +146,28 @@ pub(super) trait TableCopier {
     ) -> Result<(), StoreError>;
 }
 
+/// Something done to each table of a snapshot with the tables' bundle forms at hand
+/// (`Open::each_table_in_form`, for `latchkey export`).
+pub(super) trait FormVisitor {
+    type Error: From<StoreError>;
+    fn visit<K: OrderedKey + JsonForm, V: Value + JsonForm + 'static>(
+        &mut self,
+        name: &'static str,
+        table: &impl ReadableTable<K, V>,
+    ) -> Result<(), Self::Error>;
+}
+
+/// Something written into one table named at run time (`Open::table_in_form_mut`, for
+/// `latchkeyd import`).
+pub(super) trait FormWriter {
+    type Error: From<StoreError>;
+    fn write<K: OrderedKey + JsonForm, V: Value + JsonForm + 'static>(
+        &mut self,
+        name: &'static str,
+        table: &mut KvTable<'_, K, V>,
+    ) -> Result<(), Self::Error>;
+}
+
 /// Declares every table once: its field, its read and write accessors, and
 /// `open_all` (which migrations use to create tables a file lacks).
 macro_rules! tables {
@@ -176,6 +199,12 @@ macro_rules! tables {
                 Ok(())
             }
 
+            /// Hands every table, in the order of the list below, to `visitor`.
+            pub(super) fn each_table_in_form<V: FormVisitor>(&self, visitor: &mut V) -> Result<(), V::Error> {
+                $(visitor.visit(TableHandle::name(&$def), self.$field()?)?;)*
+                Ok(())
+            }
+
             $(
                 #[allow(dead_code, reason = "a table that is only written through its pair or its writer")]
                 pub(super) fn $field(&self) -> Result<&A::Table<$k, $v>, StoreError> {
@@ -195,6 +224,21 @@ macro_rules! tables {
             ) -> Result<(), StoreError> {
                 $(copier.copy(TableHandle::name(&$def), from.$field()?, self.$field_mut()?)?;)*
                 Ok(())
+            }
+
+            /// Hands the table called `name` to `writer`; `Ok(false)` when there is none.
+            pub(super) fn table_in_form_mut<W: FormWriter>(
+                &mut self,
+                name: &str,
+                writer: &mut W,
+            ) -> Result<bool, W::Error> {
+                $(
+                    if name == TableHandle::name(&$def) {
+                        writer.write(TableHandle::name(&$def), self.$field_mut()?)?;
+                        return Ok(true);
+                    }
+                )*
+                Ok(false)
             }
 
             /// Creates every table a database lacks. (redb creates a table by opening it

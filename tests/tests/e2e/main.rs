@@ -22,6 +22,7 @@ mod crash;
 mod daemon_process;
 mod email_links;
 mod email_verified;
+mod export;
 mod first_admin_setup;
 mod http_limits;
 mod https;

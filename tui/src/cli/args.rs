@@ -76,6 +76,14 @@ pub enum Noun {
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
     },
+    /// Write everything the deployment holds (either backend) as a portable bundle of JSON
+    /// lines, for `latchkeyd import` (docs/EXPORT.md). Secrets in it stay encrypted: keep the
+    /// encryption key apart
+    Export {
+        /// The bundle file to write (written whole or not at all; an existing file is replaced)
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
 }
 
 /// `USER` is a username, an email address or a user id.

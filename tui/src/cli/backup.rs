@@ -1,7 +1,8 @@
-//! `latchkey backup --out FILE`: asks the daemon for a snapshot of its database, fetches it in
-//! chunks and writes it next to FILE under a temporary name, checks it against the daemon's
-//! SHA-256, then renames it into place (so FILE is a whole backup or untouched). The daemon
-//! never writes at a path the client names; this process writes with the admin's own rights.
+//! `latchkey backup --out FILE` and `latchkey export --out FILE`: asks the daemon for a
+//! snapshot (a copy of its database, or an export bundle), fetches it in chunks and writes it
+//! next to FILE under a temporary name, checks it against the daemon's SHA-256, then renames
+//! it into place (so FILE is whole or untouched). The daemon never writes at a path the
+//! client names; this process writes with the admin's own rights.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -15,13 +16,34 @@ use sha2::{Digest as _, Sha256};
 use super::error::CliError;
 use super::output::Rendered;
 
-pub async fn run(socket: &Path, out: &Path) -> Result<Rendered, CliError> {
+/// Which snapshot to take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Snapshot {
+    Backup,
+    Export,
+}
+
+impl Snapshot {
+    fn what(self) -> &'static str {
+        match self {
+            Snapshot::Backup => "backup",
+            Snapshot::Export => "export bundle",
+        }
+    }
+}
+
+pub async fn run(socket: &Path, out: &Path, kind: Snapshot) -> Result<Rendered, CliError> {
     if out.file_name().is_none() {
         // The temporary file is made beside it and renamed to it: that needs a file name.
         return Err(CliError::Local(format!(
-            "--out {} names no file: give the backup file's path, for example \
-             /var/backups/latchkey/latest.backup",
-            out.display()
+            "--out {} names no file: give the {} file's path, for example \
+             /var/backups/latchkey/{}",
+            out.display(),
+            kind.what(),
+            match kind {
+                Snapshot::Backup => "latest.backup",
+                Snapshot::Export => "latchkey-export.jsonl",
+            }
         )));
     }
     let client = crate::socket::connect(socket)
@@ -33,12 +55,16 @@ pub async fn run(socket: &Path, out: &Path) -> Result<Rendered, CliError> {
             .await
             .map_err(|e| CliError::from_client(socket, e))
     };
-    let info = match call(Request::BackupBegin).await? {
+    let begin = match kind {
+        Snapshot::Backup => Request::BackupBegin,
+        Snapshot::Export => Request::ExportBegin,
+    };
+    let info = match call(begin).await? {
         Response::BackupReady { backup } => backup,
         other => return Err(unexpected(&other)),
     };
     let partial = partial_path(out);
-    let written = fetch(&call, &info, &partial).await;
+    let written = fetch(&call, &info, &partial, kind).await;
     // The daemon's copy goes either way (it also goes when this connection ends).
     let ended = call(Request::BackupEnd {
         backup: info.id.clone(),
@@ -52,19 +78,34 @@ pub async fn run(socket: &Path, out: &Path) -> Result<Rendered, CliError> {
         return Err(e);
     }
     ended?;
-    let human = format!(
-        "Backup written to {}: {} bytes, SHA-256 {}, schema version {}.\n\
-         It does not hold the encryption key{}: keep that key, apart from the backups.\n\
-         Restore with: latchkeyd restore --from {} --data-dir DIR\n",
-        out.display(),
-        info.bytes,
-        info.sha256,
-        info.schema_version,
-        info.encryption_key_id
-            .as_deref()
-            .map_or(String::new(), |id| format!(" (key id {id})")),
-        out.display(),
-    );
+    let key = info
+        .encryption_key_id
+        .as_deref()
+        .map_or(String::new(), |id| format!(" (key id {id})"));
+    let human = match kind {
+        Snapshot::Backup => format!(
+            "Backup written to {}: {} bytes, SHA-256 {}, schema version {}.\n\
+             It does not hold the encryption key{key}: keep that key, apart from the backups.\n\
+             Restore with: latchkeyd restore --from {} --data-dir DIR\n",
+            out.display(),
+            info.bytes,
+            info.sha256,
+            info.schema_version,
+            out.display(),
+        ),
+        Snapshot::Export => format!(
+            "Export bundle written to {}: {} bytes, SHA-256 {}, schema version {}.\n\
+             Its secrets are encrypted and it does not hold the encryption key{key}: keep that \
+             key, apart from the bundle.\n\
+             Load it into an empty database with: latchkeyd import --from {} \
+             [--data-dir DIR | --database-url URL]\n",
+            out.display(),
+            info.bytes,
+            info.sha256,
+            info.schema_version,
+            out.display(),
+        ),
+    };
     Ok(Rendered {
         json: json!({
             "path": out.display().to_string(),
@@ -78,7 +119,12 @@ pub async fn run(socket: &Path, out: &Path) -> Result<Rendered, CliError> {
 }
 
 /// Fetches the snapshot into `partial` (0600), checking its size and SHA-256.
-async fn fetch<F, Fut>(call: &F, info: &BackupInfo, partial: &Path) -> Result<(), CliError>
+async fn fetch<F, Fut>(
+    call: &F,
+    info: &BackupInfo,
+    partial: &Path,
+    kind: Snapshot,
+) -> Result<(), CliError>
 where
     F: Fn(Request) -> Fut,
     Fut: std::future::Future<Output = Result<Response, CliError>>,
@@ -92,9 +138,9 @@ where
             offset,
         };
         let data = match call(request).await? {
-            Response::BackupChunk { data } => STANDARD
-                .decode(data)
-                .map_err(|e| CliError::Daemon(format!("a backup chunk is not base64: {e}")))?,
+            Response::BackupChunk { data } => STANDARD.decode(data).map_err(|e| {
+                CliError::Daemon(format!("a {} chunk is not base64: {e}", kind.what()))
+            })?,
             other => return Err(unexpected(&other)),
         };
         if data.is_empty() {
@@ -108,9 +154,11 @@ where
     let sha256 = hex::encode(hasher.finalize());
     if offset != info.bytes || sha256 != info.sha256 {
         return Err(CliError::Daemon(format!(
-            "the backup arrived damaged ({offset} of {} bytes, SHA-256 {sha256} instead of {}); \
+            "the {} arrived damaged ({offset} of {} bytes, SHA-256 {sha256} instead of {}); \
              nothing was written",
-            info.bytes, info.sha256
+            kind.what(),
+            info.bytes,
+            info.sha256
         )));
     }
     Ok(())

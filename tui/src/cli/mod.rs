@@ -76,6 +76,7 @@ pub fn plan(noun: Noun) -> Plan {
         Noun::Status => Plan::new(Request::Status),
         // Several requests, not one: `run_cli` sends it to `backup::run`.
         Noun::Backup { .. } => Plan::new(Request::BackupBegin),
+        Noun::Export { .. } => Plan::new(Request::ExportBegin),
     }
 }
 
@@ -121,7 +122,8 @@ pub async fn run_cli(
     };
     let path = crate::socket::resolve(cli.socket.as_deref());
     let result = match noun {
-        Noun::Backup { out } => backup::run(&path, &out).await,
+        Noun::Backup { out } => backup::run(&path, &out, backup::Snapshot::Backup).await,
+        Noun::Export { out } => backup::run(&path, &out, backup::Snapshot::Export).await,
         noun => execute(&path, plan(noun)).await,
     };
     let written = match &result {
