@@ -115,9 +115,10 @@ function daemonEnv(extra = {}) {
  * `{url, listenUrl, port, dir, dataDir, socket, output(), cli(args), stop()}`.
  * `extraArgs` go after the generated flags; `env` is added to the
  * environment. `publicUrl` (default: the URL it listens on) is the URL users
- * reach it at, for replicas behind a load balancer.
+ * reach it at, for replicas behind a load balancer. `prepare(dataDir)`, when given, runs
+ * before the daemon starts (to restore or import data into its new data directory).
  */
-export async function startDaemon({ extraArgs = [], env = {}, publicUrl, tls } = {}) {
+export async function startDaemon({ extraArgs = [], env = {}, publicUrl, tls, prepare } = {}) {
   const bin = latchkeydBin();
   if (!existsSync(bin)) {
     throw new Error(`latchkeyd not found at ${bin}: run \`cargo build --bins\` or set LATCHKEYD_BIN`);
@@ -126,7 +127,7 @@ export async function startDaemon({ extraArgs = [], env = {}, publicUrl, tls } =
   // A port picked by freePort() can be taken before the daemon binds it.
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
-      return await startOnce(bin, extraArgs, env, publicUrl, tls);
+      return await startOnce(bin, extraArgs, env, publicUrl, tls, prepare);
     } catch (e) {
       lastError = e;
       if (!/address already in use|Address in use|os error 98/i.test(String(e.message))) throw e;
@@ -136,10 +137,11 @@ export async function startDaemon({ extraArgs = [], env = {}, publicUrl, tls } =
 }
 
 /** With `tls` ({cert, key}: PEM paths) the daemon serves HTTPS itself, at https://localhost:PORT. */
-async function startOnce(bin, extraArgs, env, publicUrl, tls) {
+async function startOnce(bin, extraArgs, env, publicUrl, tls, prepare) {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'latchkey-browser-'));
   const dataDir = path.join(dir, 'data');
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  if (prepare) await prepare(dataDir);
   const port = await freePort();
   const listenUrl = `${tls ? 'https' : 'http'}://localhost:${port}`;
   // Replicas behind a load balancer share the balancer's URL.
