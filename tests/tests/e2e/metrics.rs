@@ -1,7 +1,9 @@
 //! Prometheus metrics from the real binary with `LATCHKEY_METRICS_LISTEN`: the text parses
 //! as Prometheus's exposition format, and the figures follow what happened — HTTP requests
 //! by route template and status, sign-ins by method and outcome, tokens by grant, rate-limit
-//! refusals, the mail queue, the database's size, the process's memory.
+//! refusals, mail deliveries and failures with the queue (a real SMTP server that goes away),
+//! LDAP syncs, timed, with their last success (a real slapd), the database's size, the
+//! process's memory.
 
 use std::collections::HashMap;
 
@@ -244,6 +246,145 @@ async fn a_rate_limit_refusal_is_counted() {
             &[("limit", "LoginCode")]
         ),
         f64::from(refused)
+    );
+    assert!(daemon.terminate());
+}
+
+/// Scrapes until `done` holds (bounded): mail goes out in the background.
+async fn scrape_until(addr: &str, done: impl Fn(&Samples) -> bool) -> Samples {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let samples = Samples::scrape(addr).await;
+        if done(&samples) {
+            return samples;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "metrics never got there: {:?}",
+            samples.0
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mail_deliveries_and_failures_are_counted_and_the_queue_shown() {
+    let (_dir, daemon, addr) = with_metrics().await;
+    let smtp = latchkey_tests::smtp::SmtpServer::start();
+    for (key, value) in [
+        ("smtp.host", "127.0.0.1".to_owned()),
+        ("smtp.port", smtp.port.to_string()),
+        ("smtp.from", "Latchkey <id@example.com>".to_owned()),
+        ("smtp.tls", "none".to_owned()),
+        ("email.admin_login_codes", "true".to_owned()),
+    ] {
+        let out = daemon.cli(&["config", "set", key, &value]).await;
+        assert_eq!(out.code, 0, "{out:?}");
+    }
+    let out = daemon
+        .cli(&[
+            "user",
+            "create",
+            "--username",
+            "alice",
+            "--email",
+            "alice@example.com",
+        ])
+        .await;
+    assert_eq!(out.code, 0, "{out:?}");
+
+    let out = daemon
+        .cli(&["login-code", "create", "alice", "--email"])
+        .await;
+    assert_eq!(out.code, 0, "{out:?}");
+    smtp.wait_for(1).await;
+    let sent = scrape_until(&addr, |s| {
+        s.value("latchkey_mail_attempts_total", &[("outcome", "sent")]) == 1.0
+    })
+    .await;
+    assert_eq!(
+        sent.value("latchkey_mail_attempts_total", &[("outcome", "failed")]),
+        0.0
+    );
+    assert_eq!(
+        sent.value("latchkey_mail_queue", &[("state", "queued")]),
+        0.0
+    );
+
+    // The server goes: the next message fails and waits in the queue for its retry.
+    smtp.stop();
+    let out = daemon
+        .cli(&["login-code", "create", "alice", "--email"])
+        .await;
+    assert_eq!(out.code, 0, "{out:?}");
+    let failed = scrape_until(&addr, |s| {
+        s.value("latchkey_mail_attempts_total", &[("outcome", "failed")]) >= 1.0
+    })
+    .await;
+    assert_eq!(
+        failed.value("latchkey_mail_attempts_total", &[("outcome", "sent")]),
+        1.0
+    );
+    assert_eq!(
+        failed.value("latchkey_mail_queue", &[("state", "queued")]),
+        1.0
+    );
+    assert!(daemon.terminate());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ldap_syncs_are_timed_and_their_last_success_kept() {
+    use latchkey_tests::slapd::{ADMIN_DN, ADMIN_PASSWORD, BASE_DN, Slapd};
+
+    let (_dir, daemon, addr) = with_metrics().await;
+    let slapd = Slapd::start().await;
+    slapd
+        .add_user("alice", "Alice", "Liddell", "alice@example.org")
+        .await;
+    let set = |key: &'static str, value: String| {
+        let daemon = &daemon;
+        async move {
+            let out = daemon.cli(&["config", "set", key, &value]).await;
+            assert_eq!(out.code, 0, "{key}: {out:?}");
+        }
+    };
+    set("ldap.url", slapd.url()).await;
+    set("ldap.bind_dn", ADMIN_DN.to_owned()).await;
+    set("ldap.bind_password", ADMIN_PASSWORD.to_owned()).await;
+    set("ldap.base_dn", BASE_DN.to_owned()).await;
+    set("ldap.enabled", "true".to_owned()).await;
+
+    let before = Samples::scrape(&addr).await;
+    let started = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    let out = daemon.cli(&["ldap", "sync"]).await;
+    assert_eq!(out.code, 0, "{out:?}");
+    let synced = Samples::scrape(&addr).await;
+    let successes = |s: &Samples| s.value("latchkey_ldap_syncs_total", &[("outcome", "success")]);
+    assert!(successes(&synced) >= successes(&before) + 1.0);
+    assert!(
+        synced.value("latchkey_ldap_sync_duration_seconds_count", &[])
+            >= before.value("latchkey_ldap_sync_duration_seconds_count", &[]) + 1.0
+    );
+    assert_eq!(synced.value("latchkey_ldap_last_sync_success", &[]), 1.0);
+    let last_success = synced.value("latchkey_ldap_last_success_timestamp_seconds", &[]);
+    assert!(
+        last_success >= started.floor() - 1.0 && last_success <= started + 60.0,
+        "{last_success} vs {started}"
+    );
+
+    // A sync that fails: counted, and the last success stays where it was.
+    set("ldap.bind_password", "not-the-password".to_owned()).await;
+    let out = daemon.cli(&["ldap", "sync"]).await;
+    assert_ne!(out.code, 0, "{out:?}");
+    let failed = Samples::scrape(&addr).await;
+    assert!(failed.value("latchkey_ldap_syncs_total", &[("outcome", "failure")]) >= 1.0);
+    assert_eq!(failed.value("latchkey_ldap_last_sync_success", &[]), 0.0);
+    assert_eq!(
+        failed.value("latchkey_ldap_last_success_timestamp_seconds", &[]),
+        last_success
     );
     assert!(daemon.terminate());
 }
