@@ -179,8 +179,12 @@ async fn an_export_imported_into_the_other_backend_exports_the_same_and_serves_i
     )
     .unwrap();
     assert!(daemon.terminate());
+    // What an export cut short by a crash would leave: removed when a daemon opens the dir.
+    let leftover = target.data_dir.join(".export-0123456789abcdef.jsonl");
+    std::fs::write(&leftover, b"half a bundle").unwrap();
     let imported =
         DaemonProcess::start_with_env(BIN.as_ref(), &target.data_dir, &target.env()).await;
+    assert!(!leftover.exists());
     let again = export(&imported, &dir.path().join("again.jsonl")).await;
     assert!(
         again == bundle,
