@@ -227,6 +227,20 @@ impl<K: OrderedKey, V: Value + 'static> ReadableTable<K, V> for KvTable<'_, K, V
         })
     }
 
+    fn first(&self) -> Result<Option<Entry<'_, K, V>>, KvError> {
+        match &self.inner {
+            Inner::Pg { txn, table } => range::pg_edge(txn, table, false),
+            _ => self.iter()?.next().transpose(),
+        }
+    }
+
+    fn last(&self) -> Result<Option<Entry<'_, K, V>>, KvError> {
+        match &self.inner {
+            Inner::Pg { txn, table } => range::pg_edge(txn, table, true),
+            _ => self.iter()?.next_back().transpose(),
+        }
+    }
+
     fn len(&self) -> Result<u64, KvError> {
         Ok(match &self.inner {
             Inner::RedbRead(t) => t.len()?,

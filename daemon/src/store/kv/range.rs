@@ -120,6 +120,27 @@ fn batch(
     }
 }
 
+/// The first (or, `descending`, the last) entry of a whole table: one row asked for, not a
+/// batch (the audit log's last event is read by every audit commit, under the write lock).
+pub(super) fn pg_edge<K: OrderedKey, V: Value + 'static>(
+    txn: &Arc<Mutex<PgTxn>>,
+    table: &'static str,
+    descending: bool,
+) -> Result<Option<Entry<'static, K, V>>, KvError> {
+    let lookup = Lookup::Range {
+        table,
+        low: Bound::Unbounded,
+        high: Bound::Unbounded,
+        descending,
+        limit: 1,
+    };
+    let rows = pg_txn::lock(txn)?.rows(lookup)?;
+    rows.into_iter()
+        .next()
+        .map(|(key, value)| Ok((key_guard::<K>(&key, table)?, checked::<V>(value, table)?)))
+        .transpose()
+}
+
 impl<K: OrderedKey, V: Value + 'static> PgRange<K, V> {
     /// Fetches the next batch from one end; `false` once nothing is left to fetch.
     fn fetch(&mut self, descending: bool) -> Result<bool, KvError> {
