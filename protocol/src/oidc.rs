@@ -20,6 +20,9 @@ pub struct NewClient {
     /// Require PKCE from a confidential client too.
     #[serde(default)]
     pub require_pkce: bool,
+    /// Take authorization requests only as pushed first to `/par` (RFC 9126).
+    #[serde(default)]
+    pub require_par: bool,
     #[serde(default)]
     pub skip_consent: bool,
     #[serde(default)]
@@ -59,6 +62,8 @@ pub struct ClientPatch {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub require_pkce: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub require_par: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub skip_consent: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_wildcard_redirects: Option<bool>,
@@ -76,6 +81,8 @@ pub struct ClientView {
     pub logout_redirect_uris: Vec<String>,
     pub public: bool,
     pub require_pkce: bool,
+    #[serde(default)]
+    pub require_par: bool,
     pub skip_consent: bool,
     pub allow_wildcard_redirects: bool,
     pub allowed_groups: Vec<String>,

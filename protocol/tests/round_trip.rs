@@ -149,6 +149,7 @@ fn client_view() -> ClientView {
         logout_redirect_uris: vec![],
         public: false,
         require_pkce: true,
+        require_par: false,
         skip_consent: false,
         allow_wildcard_redirects: false,
         allowed_groups: vec!["staff".into()],

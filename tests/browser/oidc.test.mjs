@@ -210,6 +210,35 @@ test('openid-client: discovery, passkey sign-in, consent, code grant, userinfo, 
   assert.equal(dead.active, false);
 });
 
+test('openid-client: a pushed authorization request (PAR, RFC 9126)', async () => {
+  assert.ok(claims, 'the code flow ran');
+  assert.equal(config.serverMetadata().pushed_authorization_request_endpoint, `${daemon.url}/par`);
+  const codeVerifier = client.randomPKCECodeVerifier();
+  const state = client.randomState();
+  const nonce = client.randomNonce();
+  // The library pushes the request (client authentication, as at /token) and builds the
+  // front-channel URL from the request_uri it gets back.
+  const authUrl = await client.buildAuthorizationUrlWithPAR(config, {
+    redirect_uri: rp.redirectUri,
+    scope: 'openid profile email',
+    code_challenge: await client.calculatePKCECodeChallenge(codeVerifier),
+    code_challenge_method: 'S256',
+    state,
+    nonce,
+  });
+  assert.deepEqual([...authUrl.searchParams.keys()].sort(), ['client_id', 'request_uri']);
+  const callback = rp.next('/callback');
+  await page.goto(authUrl.href);
+  const pushed = await client.authorizationCodeGrant(config, await callback, {
+    pkceCodeVerifier: codeVerifier,
+    expectedState: state,
+    expectedNonce: nonce,
+    idTokenExpected: true,
+  });
+  assert.equal(pushed.claims().sub, claims.sub);
+  assert.equal(pushed.claims().preferred_username, 'alice');
+});
+
 /** Another authorization in the signed-in browser (consent is remembered: no page). */
 async function authorizeAgain() {
   const codeVerifier = client.randomPKCECodeVerifier();

@@ -149,6 +149,7 @@ pub(super) fn client(client: Client) -> ClientView {
         logout_redirect_uris: client.logout_redirect_uris,
         public: client.public,
         require_pkce: client.require_pkce,
+        require_par: client.require_par,
         skip_consent: client.skip_consent,
         allow_wildcard_redirects: client.allow_wildcard_redirects,
         allowed_groups: client.allowed_groups,

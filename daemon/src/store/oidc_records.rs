@@ -28,7 +28,7 @@ macro_rules! versioned_v2 {
 // --- Clients ---
 
 /// An OIDC client (relying party), current version. Keyed by `client_id`.
-pub type ClientRecord = ClientV2;
+pub type ClientRecord = ClientV3;
 
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClientV1 {
@@ -124,13 +124,94 @@ impl std::fmt::Debug for ClientV2 {
     }
 }
 
+/// Version 3 adds the pushed-authorization-request requirement.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientV3 {
+    pub client_id: String,
+    pub name: String,
+    /// Exactly as registered; matched byte for byte (wildcards aside).
+    pub redirect_uris: Vec<String>,
+    pub logout_redirect_uris: Vec<String>,
+    pub public: bool,
+    pub require_pkce: bool,
+    /// Authorization requests must be pushed first (RFC 9126): `/authorize` takes only a
+    /// `request_uri` from `/par` for this client.
+    pub require_par: bool,
+    pub skip_consent: bool,
+    pub allow_wildcard_redirects: bool,
+    /// Ids, so that a renamed group keeps its access. A restriction whose groups were all
+    /// deleted since admits nobody (it is not lifted).
+    pub allowed_groups: Vec<GroupId>,
+    pub code_secs: Option<u64>,
+    pub access_token_secs: Option<u64>,
+    pub refresh_token_secs: Option<u64>,
+    /// How long a chain of refresh tokens may go on from its first token, whatever the
+    /// rotations; `None` is the default (90 days).
+    pub refresh_max_secs: Option<u64>,
+    /// SHA-256 of the client secret; `None` for public clients.
+    pub secret_hash: Option<[u8; 32]>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl From<ClientV2> for ClientV3 {
+    fn from(old: ClientV2) -> ClientV3 {
+        ClientV3 {
+            client_id: old.client_id,
+            name: old.name,
+            redirect_uris: old.redirect_uris,
+            logout_redirect_uris: old.logout_redirect_uris,
+            public: old.public,
+            require_pkce: old.require_pkce,
+            require_par: false,
+            skip_consent: old.skip_consent,
+            allow_wildcard_redirects: old.allow_wildcard_redirects,
+            allowed_groups: old.allowed_groups,
+            code_secs: old.code_secs,
+            access_token_secs: old.access_token_secs,
+            refresh_token_secs: old.refresh_token_secs,
+            refresh_max_secs: old.refresh_max_secs,
+            secret_hash: old.secret_hash,
+            created_at: old.created_at,
+            updated_at: old.updated_at,
+        }
+    }
+}
+
+/// Hides the secret's hash.
+impl std::fmt::Debug for ClientV3 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientV3")
+            .field("client_id", &self.client_id)
+            .field("name", &self.name)
+            .field("redirect_uris", &self.redirect_uris)
+            .field("public", &self.public)
+            .field("secret_hash", &self.secret_hash.map(|_| "<redacted>"))
+            .finish_non_exhaustive()
+    }
+}
+
 #[derive(Serialize, Deserialize)]
 pub(crate) enum StoredClient {
     V1(ClientV1),
     V2(ClientV2),
+    V3(ClientV3),
 }
 
-versioned_v2!(ClientV2, StoredClient, "OIDC client");
+impl Versioned for ClientV3 {
+    type Stored = StoredClient;
+    const WHAT: &'static str = "OIDC client";
+    const ENVELOPE: &'static str = "StoredClient";
+    const CURRENT_INDEX: u32 = 2;
+    const CURRENT_NAME: &'static str = "V3";
+    fn upgrade(stored: StoredClient) -> ClientV3 {
+        match stored {
+            StoredClient::V1(old) => ClientV2::from(old).into(),
+            StoredClient::V2(old) => old.into(),
+            StoredClient::V3(record) => record,
+        }
+    }
+}
 
 // --- Consents ---
 

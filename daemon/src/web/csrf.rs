@@ -137,7 +137,7 @@ struct CsrfField {
     csrf: Option<String>,
 }
 
-/// Endpoints exempt from the check. Relying parties call `/token`, `/userinfo`,
+/// Endpoints exempt from the check. Relying parties call `/token`, `/par`, `/userinfo`,
 /// `/introspect` and `/revoke` server to server and authenticate as clients (or with a bearer
 /// token) instead of with cookies; `POST /authorize` and `POST /end-session` come from the
 /// relying party's page and only redirect to the same request as a GET (no state changes
@@ -145,6 +145,7 @@ struct CsrfField {
 /// (`/end-session/confirm`) are checked like every other form.
 pub const EXEMPT: &[&str] = &[
     "/token",
+    "/par",
     "/userinfo",
     "/introspect",
     "/revoke",

@@ -270,6 +270,7 @@ pub fn router(state: WebState) -> Router {
         )
         .route("/authorize/consent", post(oidc::authorize::consent_post))
         .route("/token", post(oidc::token::token_post))
+        .route("/par", post(oidc::par::par_post))
         .route(
             "/userinfo",
             get(oidc::userinfo::userinfo_get).post(oidc::userinfo::userinfo_post),

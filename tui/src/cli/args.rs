@@ -278,6 +278,9 @@ pub struct CreateClient {
     /// Require PKCE from this confidential client too
     #[arg(long)]
     pub require_pkce: bool,
+    /// Take authorization requests only pushed first to /par (RFC 9126)
+    #[arg(long)]
+    pub require_par: bool,
     /// Do not ask users to consent
     #[arg(long)]
     pub skip_consent: bool,
@@ -326,6 +329,8 @@ pub struct ClientChanges {
     pub no_logout_uris: bool,
     #[arg(long, value_name = "true|false")]
     pub require_pkce: Option<bool>,
+    #[arg(long, value_name = "true|false")]
+    pub require_par: Option<bool>,
     #[arg(long, value_name = "true|false")]
     pub skip_consent: Option<bool>,
     #[arg(long, value_name = "true|false")]

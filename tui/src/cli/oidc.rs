@@ -57,6 +57,7 @@ fn new_client(create: CreateClient) -> NewClient {
         logout_redirect_uris: create.logout_uris,
         public: create.public,
         require_pkce: create.require_pkce,
+        require_par: create.require_par,
         skip_consent: create.skip_consent,
         allow_wildcard_redirects: create.allow_wildcard_redirects,
         allowed_groups: create.groups,
@@ -80,6 +81,7 @@ fn patch(changes: ClientChanges) -> ClientPatch {
             changes.logout_uris
         },
         require_pkce: changes.require_pkce,
+        require_par: changes.require_par,
         skip_consent: changes.skip_consent,
         allow_wildcard_redirects: changes.allow_wildcard_redirects,
         allowed_groups: if changes.all_users {

@@ -105,6 +105,11 @@ fn client_fields(client: Option<&ClientView>) -> Vec<Field> {
             client.is_some_and(|c| c.require_pkce),
         ),
         Field::toggle(
+            "require_par",
+            "Require PAR",
+            client.is_some_and(|c| c.require_par),
+        ),
+        Field::toggle(
             "skip_consent",
             "Skip consent",
             client.is_some_and(|c| c.skip_consent),
@@ -226,6 +231,7 @@ pub fn client_request(form: &Form) -> Result<Option<Request>, ApiError> {
                 logout_redirect_uris: words(form.text("logout_redirect_uris")),
                 public: form.toggle("public"),
                 require_pkce: form.toggle("require_pkce"),
+                require_par: form.toggle("require_par"),
                 skip_consent: form.toggle("skip_consent"),
                 allow_wildcard_redirects: form.toggle("allow_wildcard_redirects"),
                 allowed_groups: words(form.text("allowed_groups")),
@@ -248,6 +254,7 @@ pub fn client_request(form: &Form) -> Result<Option<Request>, ApiError> {
                     &original.logout_redirect_uris,
                 ),
                 require_pkce: changed_flag("require_pkce", original.require_pkce),
+                require_par: changed_flag("require_par", original.require_par),
                 skip_consent: changed_flag("skip_consent", original.skip_consent),
                 allow_wildcard_redirects: changed_flag(
                     "allow_wildcard_redirects",

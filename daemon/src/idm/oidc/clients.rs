@@ -36,6 +36,8 @@ pub struct Client {
     pub logout_redirect_uris: Vec<String>,
     pub public: bool,
     pub require_pkce: bool,
+    /// Authorization requests must come through `/par` (RFC 9126).
+    pub require_par: bool,
     pub skip_consent: bool,
     pub allow_wildcard_redirects: bool,
     /// Group names; empty means every user may sign in.
@@ -112,6 +114,7 @@ fn client_from_record<A: Access>(tx: &Tables<A>, record: ClientRecord) -> Result
         logout_redirect_uris: record.logout_redirect_uris,
         public: record.public,
         require_pkce: record.require_pkce,
+        require_par: record.require_par,
         skip_consent: record.skip_consent,
         allow_wildcard_redirects: record.allow_wildcard_redirects,
         allowed_groups,
@@ -285,6 +288,7 @@ impl Oidc {
                 logout_redirect_uris,
                 public: input.public,
                 require_pkce: input.require_pkce,
+                require_par: input.require_par,
                 skip_consent: input.skip_consent,
                 allow_wildcard_redirects: wildcard,
                 allowed_groups: resolve_groups(tx, &input.allowed_groups)?,
@@ -369,6 +373,7 @@ impl Oidc {
             }
             for (key, new, field) in [
                 ("require_pkce", patch.require_pkce, &mut record.require_pkce),
+                ("require_par", patch.require_par, &mut record.require_par),
                 ("skip_consent", patch.skip_consent, &mut record.skip_consent),
             ] {
                 if let Some(on) = new

@@ -13,6 +13,7 @@ pub const JWKS_PATH: &str = "/.well-known/jwks.json";
 pub const INTROSPECT_PATH: &str = "/introspect";
 pub const REVOKE_PATH: &str = "/revoke";
 pub const END_SESSION_PATH: &str = "/end-session";
+pub const PAR_PATH: &str = "/par";
 
 /// The scopes we know; others are ignored (dropped from the grant).
 pub const SCOPES: &[&str] = &["openid", "profile", "email", "groups", "offline_access"];
@@ -59,6 +60,9 @@ pub fn document(issuer: &str, active: Alg) -> Vec<u8> {
         "introspection_endpoint": url(INTROSPECT_PATH),
         "revocation_endpoint": url(REVOKE_PATH),
         "end_session_endpoint": url(END_SESSION_PATH),
+        "pushed_authorization_request_endpoint": url(PAR_PATH),
+        // Per client (`require_par`), not for the whole deployment.
+        "require_pushed_authorization_requests": false,
         "scopes_supported": SCOPES,
         "response_types_supported": ["code"],
         "response_modes_supported": ["query", "fragment", "form_post"],
@@ -77,6 +81,7 @@ pub fn document(issuer: &str, active: Alg) -> Vec<u8> {
         "authorization_response_iss_parameter_supported": true,
         "claims_parameter_supported": false,
         "request_parameter_supported": false,
+        // A `request_uri` is taken only from `/par` (its own, sealed), never fetched.
         "request_uri_parameter_supported": false,
         "frontchannel_logout_supported": false,
         "backchannel_logout_supported": false,

@@ -19,6 +19,7 @@ mod key_set;
 mod key_store;
 mod keys;
 mod lifetimes;
+pub mod par;
 pub mod redirect_uris;
 
 pub mod authorize;

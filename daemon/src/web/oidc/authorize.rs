@@ -26,10 +26,11 @@ use super::super::{WebState, blocking, quick_read};
 use super::{OidcQuery, encode_pairs, origin_of, pairs};
 use crate::idm::oidc::ConsentGiven;
 use crate::idm::oidc::authorize::{
-    AuthorizationResponse, AuthorizeError, AuthorizeRequest, Decision, PreparedCode, decide,
-    params_after_sign_in, single, validate,
+    AuthorizationResponse, AuthorizeError, AuthorizeRequest, Decision, PreparedCode, Refusal,
+    check, decide, params_after_sign_in, single,
 };
 use crate::idm::oidc::error::{OAuthError, OAuthErrorCode};
+use crate::idm::oidc::par::PushedRequest;
 use crate::idm::{IdmError, Oidc, SessionPeek, SessionToken, Snapshot};
 
 #[derive(Template, Debug)]
@@ -90,17 +91,48 @@ fn page_error(message: impl Into<String>) -> WebError {
     WebError::new(StatusCode::BAD_REQUEST, "invalid_request", message)
 }
 
-/// Looks the client up in `snapshot` and validates the request.
+/// Looks the client up in `snapshot` and validates the request (`pushed`: the pushed
+/// request its parameters came from).
 fn lookup_and_validate(
     oidc: &Oidc,
     snapshot: &Snapshot,
     params: &[(String, String)],
+    pushed: Option<&PushedRequest>,
 ) -> Result<Result<AuthorizeRequest, AuthorizeError>, IdmError> {
     let client = match single(params, "client_id") {
         Ok(Some(id)) => oidc.client_in(snapshot, id)?,
         _ => None,
     };
-    Ok(validate(oidc.issuer(), params, client))
+    Ok(match check(params, client, pushed.is_some()) {
+        Ok(mut request) => {
+            request.pushed = pushed.cloned();
+            Ok(request)
+        }
+        Err(Refusal::Page(message)) => Err(AuthorizeError::Page(message)),
+        Err(Refusal::Back(target, error)) => Err(AuthorizeError::Redirect(
+            target.error(oidc.issuer(), &error),
+        )),
+    })
+}
+
+/// A request's parameters at `/authorize` (`front`, as the browser brought them) and those it
+/// stands for (pushed ones, for a `request_uri`).
+struct Parameters {
+    front: Vec<(String, String)>,
+    effective: Vec<(String, String)>,
+    pushed: Option<PushedRequest>,
+}
+
+impl Parameters {
+    fn of(oidc: &Oidc, front: Vec<(String, String)>) -> Result<Parameters, WebError> {
+        let (effective, pushed) = oidc.unpushed(&front).map_err(page_error)?;
+        let effective = effective.into_owned();
+        Ok(Parameters {
+            front,
+            effective,
+            pushed,
+        })
+    }
 }
 
 /// What `GET /authorize` found. Its reads (the client, the group rule, the consent, the
@@ -131,6 +163,7 @@ fn find_for_browser(
     oidc: &Oidc,
     token: Option<SessionToken>,
     params: &[(String, String)],
+    pushed: Option<&PushedRequest>,
     peer: &Peer,
 ) -> Result<Option<Found>, IdmError> {
     let idm = oidc.idm();
@@ -150,17 +183,18 @@ fn find_for_browser(
             }
         }
     };
-    find(oidc, &snapshot, params, signed_in, peer).map(Some)
+    find(oidc, &snapshot, params, pushed, signed_in, peer).map(Some)
 }
 
 fn find(
     oidc: &Oidc,
     snapshot: &Snapshot,
     params: &[(String, String)],
+    pushed: Option<&PushedRequest>,
     signed_in: Option<SignedIn>,
     peer: &Peer,
 ) -> Result<Found, IdmError> {
-    let request = match lookup_and_validate(oidc, snapshot, params)? {
+    let request = match lookup_and_validate(oidc, snapshot, params, pushed)? {
         Ok(request) => request,
         Err(refused) => return Ok(Found::Refused(refused)),
     };
@@ -204,10 +238,16 @@ pub async fn authorize_get(
     OidcQuery { oidc, params }: OidcQuery,
 ) -> Result<Response, WebError> {
     let token = session_token(&headers, &state);
+    let parameters = Parameters::of(&oidc, params)?;
     let first = {
-        let (oidc, params, peer) = (oidc.clone(), params.clone(), peer.clone());
+        let (oidc, params, pushed, peer) = (
+            oidc.clone(),
+            parameters.effective.clone(),
+            parameters.pushed.clone(),
+            peer.clone(),
+        );
         quick_read(&state, move || {
-            find_for_browser(&oidc, token, &params, &peer)
+            find_for_browser(&oidc, token, &params, pushed.as_ref(), &peer)
         })
         .await?
     };
@@ -216,9 +256,15 @@ pub async fn authorize_get(
         None => {
             // The session's `last_seen` is due its refresh: `current` writes it.
             let signed_in = current(&headers, &state).await?;
-            let (oidc, params, peer) = (oidc.clone(), params.clone(), peer.clone());
+            let (oidc, params, pushed, peer) = (
+                oidc.clone(),
+                parameters.effective.clone(),
+                parameters.pushed.clone(),
+                peer.clone(),
+            );
             quick_read(&state, move || {
-                find(&oidc, &oidc.idm().snapshot()?, &params, signed_in, &peer)
+                let snapshot = oidc.idm().snapshot()?;
+                find(&oidc, &snapshot, &params, pushed.as_ref(), signed_in, &peer)
             })
             .await?
         }
@@ -243,9 +289,10 @@ pub async fn authorize_get(
     match (decision, signed_in) {
         (Err(error), _) => Ok(deliver(&state, &client_name, error_back(error)).await),
         (Ok(Decision::SignIn), _) => {
+            // A pushed request comes back as it came: its `request_uri`.
             let next = format!(
                 "/authorize?{}",
-                encode_pairs(&params_after_sign_in(&params))
+                encode_pairs(&params_after_sign_in(&parameters.front))
             );
             if next.len() > 2000 {
                 return Err(page_error(
@@ -263,7 +310,7 @@ pub async fn authorize_get(
                 client_name,
                 username: signed_in.user.username.clone(),
                 scopes: Oidc::describe_scopes(&request.scopes),
-                request: encode_pairs(&params),
+                request: encode_pairs(&parameters.front),
             };
             let mut response = (csrf, pages::render(StatusCode::OK, &page)).into_response();
             if let Some(origin) = origin_of(&request.target.redirect_uri) {
@@ -305,6 +352,15 @@ async fn hand_out(
     request: &AuthorizeRequest,
     prepared: PreparedCode,
 ) -> Result<Response, WebError> {
+    if let Some(pushed) = request.pushed.clone() {
+        let oidc = oidc.clone();
+        if !blocking(move || oidc.spend_pushed(&pushed)).await? {
+            return Err(page_error(
+                "This sign-in request was used already. Go back to the application and start \
+                 again.",
+            ));
+        }
+    }
     state.audit.record(prepared.event).await?;
     let response = oidc.hand_out_code(request, prepared.pending)?;
     Ok(deliver(state, &request.client.name, response).await)
@@ -333,8 +389,13 @@ pub async fn consent_post(
     Form(form): Form<ConsentForm>,
 ) -> Result<Response, WebError> {
     let oidc = state.oidc()?;
-    let params = pairs(form.request.as_bytes());
-    let request = match lookup_and_validate(&oidc, &oidc.idm().snapshot()?, &params)? {
+    let parameters = Parameters::of(&oidc, pairs(form.request.as_bytes()))?;
+    let request = match lookup_and_validate(
+        &oidc,
+        &oidc.idm().snapshot()?,
+        &parameters.effective,
+        parameters.pushed.as_ref(),
+    )? {
         Ok(request) => request,
         Err(AuthorizeError::Page(message)) => return Err(page_error(message)),
         Err(AuthorizeError::Redirect(response)) => {
@@ -342,7 +403,7 @@ pub async fn consent_post(
         }
     };
     let Some(signed_in) = current(&headers, &state).await? else {
-        let next = format!("/authorize?{}", encode_pairs(&params));
+        let next = format!("/authorize?{}", encode_pairs(&parameters.front));
         return Ok(Redirect::to(&login_with_next(&next)).into_response());
     };
     let client_name = request.client.name.clone();

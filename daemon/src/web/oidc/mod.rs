@@ -16,6 +16,7 @@
 pub mod authorize;
 pub mod discovery;
 pub mod end_session;
+pub mod par;
 pub mod token;
 pub mod userinfo;
 

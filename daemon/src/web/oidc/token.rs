@@ -21,7 +21,7 @@ use crate::idm::oidc::token::{ClientCredentials, TokenRequest};
 
 /// The `Authorization: Basic` credentials, decoded. `Err` when the header is Basic but
 /// malformed.
-fn basic(headers: &HeaderMap) -> Result<Option<(String, String)>, OAuthError> {
+pub(super) fn basic(headers: &HeaderMap) -> Result<Option<(String, String)>, OAuthError> {
     let Some(value) = headers.get(AUTHORIZATION) else {
         return Ok(None);
     };
@@ -83,7 +83,7 @@ fn credentials(
 }
 
 /// Parses the form and authenticates the client; `Err` is the finished error response.
-async fn authenticated(
+pub(super) async fn authenticated(
     state: &WebState,
     headers: &HeaderMap,
     body: &Bytes,

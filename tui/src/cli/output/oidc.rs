@@ -46,6 +46,7 @@ fn client_pairs(client: &ClientView) -> Vec<(&'static str, String)> {
             "pkce required",
             yes_no(client.public || client.require_pkce).to_owned(),
         ),
+        ("par required", yes_no(client.require_par).to_owned()),
         ("skip consent", yes_no(client.skip_consent).to_owned()),
         (
             "wildcards",

@@ -38,7 +38,13 @@ pub fn decide(
         (Some(at), Some(max_age)) => now.saturating_sub(at) > max_age,
         _ => false,
     };
-    if auth_time.is_none() || prompt.login || prompt.select_account || too_old {
+    // A sign-in made after the request was pushed was made for it.
+    let signed_in_for_it = match (&request.pushed, auth_time) {
+        (Some(pushed), Some(at)) => at >= pushed.pushed_at(),
+        _ => false,
+    };
+    let asks_sign_in = (prompt.login || prompt.select_account) && !signed_in_for_it;
+    if auth_time.is_none() || asks_sign_in || too_old {
         if prompt.none {
             return Err(OAuthError::new(
                 OAuthErrorCode::LoginRequired,

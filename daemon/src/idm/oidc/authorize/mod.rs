@@ -26,7 +26,8 @@ mod response;
 pub use code::PreparedCode;
 pub use decision::{Decision, Standing, decide, params_after_sign_in};
 pub use request::{
-    AuthorizeError, AuthorizeRequest, MAX_NONCE, MAX_STATE, Prompt, known_scopes, single, validate,
+    AuthorizeError, AuthorizeRequest, MAX_NONCE, MAX_STATE, Prompt, Refusal, check, known_scopes,
+    single, validate,
 };
 pub use response::{AuthorizationResponse, ResponseMode, ResponseTarget};
 

@@ -8,6 +8,7 @@ use super::super::clients::Client;
 use super::super::discovery::SCOPES;
 use super::super::error::{OAuthError, OAuthErrorCode};
 use super::super::grants::{ChallengeMethod, CodeChallenge, pkce_syntax_ok};
+use super::super::par::PushedRequest;
 use super::response::{AuthorizationResponse, ResponseMode, ResponseTarget};
 
 /// Longest `state` and `nonce` we carry, in bytes.
@@ -58,6 +59,8 @@ pub struct AuthorizeRequest {
     pub challenge: Option<CodeChallenge>,
     pub prompt: Prompt,
     pub max_age: Option<i64>,
+    /// The pushed request (`/par`) this one came from: used once, when its code is issued.
+    pub pushed: Option<PushedRequest>,
 }
 
 /// Why a request was refused, and where the refusal goes.
@@ -95,16 +98,36 @@ pub fn known_scopes(scope: Option<&str>) -> Vec<String> {
     out
 }
 
-/// Validates a request whose client is `client` (looked up by the caller from `client_id`;
-/// `None` when unknown).
+/// Why [`check`] refused a request: on our page, or back to the client at `target`.
+#[derive(Clone, Debug)]
+pub enum Refusal {
+    Page(Cow<'static, str>),
+    Back(Box<ResponseTarget>, OAuthError),
+}
+
+/// Validates a request that came straight to `/authorize` (not pushed), whose client is
+/// `client` (looked up by the caller from `client_id`; `None` when unknown).
 pub fn validate(
     issuer: &str,
     params: &[(String, String)],
     client: Option<Client>,
 ) -> Result<AuthorizeRequest, AuthorizeError> {
-    let page = |m: &'static str| AuthorizeError::Page(Cow::Borrowed(m));
+    check(params, client, false).map_err(|refusal| match refusal {
+        Refusal::Page(message) => AuthorizeError::Page(message),
+        Refusal::Back(target, error) => AuthorizeError::Redirect(target.error(issuer, &error)),
+    })
+}
+
+/// Validates a request; `pushed` when its parameters were pushed to `/par` first (a client
+/// that must push is refused otherwise).
+pub fn check(
+    params: &[(String, String)],
+    client: Option<Client>,
+    pushed: bool,
+) -> Result<AuthorizeRequest, Refusal> {
+    let page = |m: &'static str| Refusal::Page(Cow::Borrowed(m));
     let client_id = single(params, "client_id")
-        .map_err(|e| AuthorizeError::Page(e.into()))?
+        .map_err(|e| Refusal::Page(e.into()))?
         .ok_or_else(|| page("The application did not say who it is (client_id is missing)."))?;
     let client = match client {
         Some(c) if c.client_id == client_id => c,
@@ -115,7 +138,7 @@ pub fn validate(
         }
     };
     let redirect_uri = single(params, "redirect_uri")
-        .map_err(|e| AuthorizeError::Page(e.into()))?
+        .map_err(|e| Refusal::Page(e.into()))?
         .ok_or_else(|| {
             page("The application did not say where to return (redirect_uri is missing).")
         })?;
@@ -143,9 +166,16 @@ pub fn validate(
         mode: *mode.as_ref().unwrap_or(&ResponseMode::Query),
         state: state.clone(),
     };
-    let fail = |error: OAuthError| AuthorizeError::Redirect(target.error(issuer, &error));
+    let fail = |error: OAuthError| Refusal::Back(Box::new(target.clone()), error);
     let bad = |message: String| fail(OAuthError::invalid_request(message));
     mode.map_err(bad)?;
+    if client.require_par && !pushed {
+        return Err(bad(
+            "this client must push its authorization requests to the pushed authorization \
+             request endpoint (/par) first"
+                .to_owned(),
+        ));
+    }
     single(params, "state").map_err(bad)?;
     if state.as_ref().is_some_and(|s| s.len() > MAX_STATE) {
         return Err(bad(format!("state is longer than {MAX_STATE} bytes")));
@@ -226,5 +256,6 @@ pub fn validate(
         challenge,
         prompt,
         max_age: max_age.map(i64::from),
+        pushed: None,
     })
 }

@@ -19,6 +19,7 @@ fn client() -> Client {
         logout_redirect_uris: vec![],
         public: false,
         require_pkce: false,
+        require_par: false,
         skip_consent: false,
         allow_wildcard_redirects: false,
         allowed_groups: vec![],
