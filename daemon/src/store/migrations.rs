@@ -8,7 +8,7 @@ use super::tx::{Access, Tables, WriteTx};
 use super::{Store, StoreError};
 
 /// The newest schema this binary understands.
-pub const SCHEMA_VERSION: u64 = 6;
+pub const SCHEMA_VERSION: u64 = 7;
 
 /// The key of the schema version in `META`.
 pub(super) const VERSION_KEY: &str = "schema_version";
@@ -58,6 +58,14 @@ const MIGRATIONS: &[Migration] = &[
     Migration {
         version: 6,
         name: "sealed_secrets",
+        apply: create_tables,
+    },
+    // Clients gain a third record version (`require_par`); as for version 5, nothing is
+    // rewritten, and an older latchkeyd refuses the file with advice instead of failing to
+    // decode a client.
+    Migration {
+        version: 7,
+        name: "client_record_version_3",
         apply: create_tables,
     },
 ];
