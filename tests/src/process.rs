@@ -191,6 +191,18 @@ impl DaemonProcess {
         (field("client_id"), field("client_secret"))
     }
 
+    /// The status of a `client_credentials` token request by the client `id` with `secret`.
+    pub async fn client_credentials(&self, id: &str, secret: &str) -> reqwest::StatusCode {
+        reqwest::Client::new()
+            .post(format!("{}/token", self.base_url()))
+            .basic_auth(id, Some(secret))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await
+            .unwrap()
+            .status()
+    }
+
     /// What the daemon has printed so far.
     pub fn output(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()

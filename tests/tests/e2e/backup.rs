@@ -36,17 +36,6 @@ fn restore(from: &Path, data_dir: &Path, force: bool) -> (i32, String, String) {
     )
 }
 
-async fn client_credentials(base: &str, id: &str, secret: &str) -> StatusCode {
-    reqwest::Client::new()
-        .post(format!("{base}/token"))
-        .basic_auth(id, Some(secret))
-        .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await
-        .unwrap()
-        .status()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_backup_taken_while_serving_restores_into_a_daemon_that_serves_its_users() {
     let dir = tempfile::tempdir().unwrap();
@@ -146,7 +135,7 @@ async fn a_backup_taken_while_serving_restores_into_a_daemon_that_serves_its_use
     assert!(users.stdout.contains("alice@example.com"), "{users:?}");
     second.signed_in_with_code("alice").await;
     assert_eq!(
-        client_credentials(&second.base_url(), &id, &secret).await,
+        second.client_credentials(&id, &secret).await,
         StatusCode::OK
     );
 

@@ -64,17 +64,6 @@ async fn export(daemon: &DaemonProcess, to: &Path) -> Vec<u8> {
     bytes
 }
 
-async fn client_credentials(base: &str, id: &str, secret: &str) -> StatusCode {
-    reqwest::Client::new()
-        .post(format!("{base}/token"))
-        .basic_auth(id, Some(secret))
-        .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await
-        .unwrap()
-        .status()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_export_imported_into_the_other_backend_exports_the_same_and_serves_its_users() {
     let dir = tempfile::tempdir().unwrap();
@@ -194,7 +183,7 @@ async fn an_export_imported_into_the_other_backend_exports_the_same_and_serves_i
 
     imported.signed_in_with_code("alice").await;
     assert_eq!(
-        client_credentials(&imported.base_url(), &client_id, &secret).await,
+        imported.client_credentials(&client_id, &secret).await,
         StatusCode::OK
     );
     let group = imported.cli(&["group", "show", "staff", "--json"]).await;
