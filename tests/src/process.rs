@@ -138,6 +138,13 @@ impl DaemonProcess {
         crate::cli_at(&self.socket(), args).await
     }
 
+    /// [`DaemonProcess::cli`], which must succeed.
+    pub async fn cli_ok(&self, args: &[&str]) -> CliOutput {
+        let out = self.cli(args).await;
+        assert_eq!(out.code, 0, "latchkey {args:?}: {out:?}");
+        out
+    }
+
     /// Signs `username` in with a fresh login code, in a new cookie-keeping client, and
     /// checks that the account page then shows them.
     pub async fn signed_in_with_code(&self, username: &str) -> reqwest::Client {

@@ -100,8 +100,7 @@ async fn an_export_imported_into_the_other_backend_exports_the_same_and_serves_i
         &["signup-token", "create", "--uses", "2"],
         &["key", "rotate", "--alg", "ES256"],
     ] {
-        let out = daemon.cli(args).await;
-        assert_eq!(out.code, 0, "{args:?}: {out:?}");
+        daemon.cli_ok(args).await;
     }
     let (client_id, secret) = daemon.create_client("Wiki").await;
     daemon.signed_in_with_code("alice").await;

@@ -278,11 +278,10 @@ async fn mail_deliveries_and_failures_are_counted_and_the_queue_shown() {
         ("smtp.tls", "none".to_owned()),
         ("email.admin_login_codes", "true".to_owned()),
     ] {
-        let out = daemon.cli(&["config", "set", key, &value]).await;
-        assert_eq!(out.code, 0, "{out:?}");
+        daemon.cli_ok(&["config", "set", key, &value]).await;
     }
-    let out = daemon
-        .cli(&[
+    daemon
+        .cli_ok(&[
             "user",
             "create",
             "--username",
@@ -291,12 +290,9 @@ async fn mail_deliveries_and_failures_are_counted_and_the_queue_shown() {
             "alice@example.com",
         ])
         .await;
-    assert_eq!(out.code, 0, "{out:?}");
-
-    let out = daemon
-        .cli(&["login-code", "create", "alice", "--email"])
+    daemon
+        .cli_ok(&["login-code", "create", "alice", "--email"])
         .await;
-    assert_eq!(out.code, 0, "{out:?}");
     smtp.wait_for(1).await;
     // The attempt is counted as it ends; the message leaves the outbox just after.
     let sent = scrape_until(&addr, |s| {
@@ -312,10 +308,9 @@ async fn mail_deliveries_and_failures_are_counted_and_the_queue_shown() {
     // The server goes: the next message fails and waits in the queue for its retry
     // (state "retrying" once an attempt failed).
     smtp.stop();
-    let out = daemon
-        .cli(&["login-code", "create", "alice", "--email"])
+    daemon
+        .cli_ok(&["login-code", "create", "alice", "--email"])
         .await;
-    assert_eq!(out.code, 0, "{out:?}");
     let failed = scrape_until(&addr, |s| {
         s.value("latchkey_mail_attempts_total", &[("outcome", "failed")]) >= 1.0
             && s.value("latchkey_mail_queue", &[("state", "retrying")]) == 1.0
@@ -344,8 +339,7 @@ async fn ldap_syncs_are_timed_and_their_last_success_kept() {
     let set = |key: &'static str, value: String| {
         let daemon = &daemon;
         async move {
-            let out = daemon.cli(&["config", "set", key, &value]).await;
-            assert_eq!(out.code, 0, "{key}: {out:?}");
+            daemon.cli_ok(&["config", "set", key, &value]).await;
         }
     };
     set("ldap.url", slapd.url()).await;
@@ -359,8 +353,7 @@ async fn ldap_syncs_are_timed_and_their_last_success_kept() {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs_f64();
-    let out = daemon.cli(&["ldap", "sync"]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    daemon.cli_ok(&["ldap", "sync"]).await;
     let synced = Samples::scrape(&addr).await;
     let successes = |s: &Samples| s.value("latchkey_ldap_syncs_total", &[("outcome", "success")]);
     assert!(successes(&synced) >= successes(&before) + 1.0);
