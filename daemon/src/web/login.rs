@@ -36,7 +36,12 @@ const CODE_INPUT_MAX: usize = 64;
 pub struct LoginQuery {
     next: Option<String>,
     done: Option<String>,
+    /// An app's `login_hint`, passed on by `/authorize`: the account to suggest.
+    login_hint: Option<String>,
 }
+
+/// The longest `login_hint` put in the username field, in characters.
+const LOGIN_HINT_MAX: usize = 256;
 
 /// `GET /`: to the account page when signed in, else to sign-in.
 pub async fn root_get(
@@ -60,11 +65,21 @@ pub async fn login_get(
         Some("signed_out_all") => Some("You have signed out of all your sessions."),
         _ => None,
     };
+    // A hint is a suggestion to show, never trusted: printable, bounded.
+    let login_hint: String = query
+        .login_hint
+        .as_deref()
+        .unwrap_or_default()
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(LOGIN_HINT_MAX)
+        .collect();
     let page = |chrome, next, alternative_href| LoginPage {
         chrome,
         next,
         alternative_href,
         notice,
+        login_hint,
     };
     sign_in_page(&state, csrf, &query, "/login/alternative", page).await
 }

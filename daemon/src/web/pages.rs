@@ -57,6 +57,8 @@ pub struct LoginPage {
     pub next: String,
     pub alternative_href: String,
     pub notice: Option<&'static str>,
+    /// Put in the username field: an app's `login_hint`.
+    pub login_hint: String,
 }
 
 #[derive(Template, Debug)]
@@ -237,8 +239,13 @@ mod tests {
             next: "/x\"><script>".into(),
             alternative_href: "/login/alternative".into(),
             notice: None,
+            login_hint: "al\"ice<script>".into(),
         };
         let html = page.render().unwrap();
+        assert!(
+            html.contains(r#"value="al&#34;ice&#60;script&#62;""#),
+            "{html}"
+        );
         assert!(
             html.contains("<title>Sign in · Acme &#60;ID&#62;</title>"),
             "{html}"

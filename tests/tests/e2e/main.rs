@@ -41,6 +41,7 @@ mod oidc_grant_end;
 mod oidc_keys_and_claims;
 mod oidc_logout;
 mod oidc_par;
+mod oidc_parameters;
 mod oidc_tokens;
 mod passkey_refusals;
 mod passkeys;

@@ -21,7 +21,7 @@ use super::super::csrf::CsrfToken;
 use super::super::error::WebError;
 use super::super::headers::FormActionOrigin;
 use super::super::pages::{self, Chrome};
-use super::super::redirect::login_with_next;
+use super::super::redirect::{login_with_next, percent_encode};
 use super::super::{WebState, blocking, quick_read};
 use super::{OidcQuery, encode_pairs, origin_of, pairs};
 use crate::idm::oidc::ConsentGiven;
@@ -299,7 +299,14 @@ pub async fn authorize_get(
                     "The sign-in request is too long to continue after signing in.",
                 ));
             }
-            Ok(Redirect::to(&login_with_next(&next)).into_response())
+            let mut login = login_with_next(&next);
+            // The app's hint (pushed or not) suggests the account on the sign-in page.
+            if let Ok(Some(hint)) = single(&parameters.effective, "login_hint") {
+                login.push(if login.contains('?') { '&' } else { '?' });
+                login.push_str("login_hint=");
+                login.push_str(&percent_encode(hint));
+            }
+            Ok(Redirect::to(&login).into_response())
         }
         (Ok(Decision::Denied), Some(signed_in)) => {
             denied(&state, &oidc, &request, &signed_in, &peer).await
