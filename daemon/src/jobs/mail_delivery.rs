@@ -115,16 +115,20 @@ async fn deliver_due(
     lease: &mut LeaseKeeper,
     shutdown: &CancellationToken,
 ) -> Pass {
-    let smtp = {
-        let idm = idm.clone();
-        blocking(move || idm.smtp_settings()).await.flatten()
-    };
+    // The messages first, then the settings: every message listed was queued before the
+    // settings are read, so they are at least as new as what the admin had set by then (read
+    // the other way round, a pass that began just before `smtp.tls` changed could try a
+    // message queued just after with the old value, and wait 30 s to retry it).
     let due = {
         let idm = idm.clone();
         let replica = lease.replica().clone();
         blocking(move || idm.mail_due(&replica))
             .await
             .unwrap_or_default()
+    };
+    let smtp = {
+        let idm = idm.clone();
+        blocking(move || idm.smtp_settings()).await.flatten()
     };
     let Some(smtp) = smtp else {
         if !due.is_empty() {
