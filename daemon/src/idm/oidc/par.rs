@@ -61,6 +61,14 @@ pub struct PushedRequest {
 }
 
 impl PushedRequest {
+    #[cfg(test)]
+    pub(crate) fn pushed_at_for_tests(pushed_at: i64) -> PushedRequest {
+        PushedRequest {
+            token: String::new(),
+            expires_at: pushed_at + PUSHED_LIFETIME_SECS,
+        }
+    }
+
     /// When it was pushed (unix seconds): a sign-in after that is one made for this request,
     /// which satisfies its `prompt=login` (its parameters cannot be changed on the way back
     /// from the sign-in page, as those of a request that was not pushed are).

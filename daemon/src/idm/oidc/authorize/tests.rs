@@ -6,6 +6,7 @@ use time::OffsetDateTime;
 use super::super::clients::Client;
 use super::super::error::{OAuthError, OAuthErrorCode};
 use super::super::grants::ChallengeMethod;
+use super::super::par::PushedRequest;
 use super::*;
 
 fn client() -> Client {
@@ -254,6 +255,36 @@ fn decisions_follow_prompt_max_age_groups_and_consent() {
     skip.skip_consent = true;
     let r = validate(ISS, &with(&[("prompt", "consent")]), Some(skip)).unwrap();
     assert_eq!(decide(&r, 100, Some(1), true, None), Ok(Decision::Issue));
+}
+
+#[test]
+fn a_pushed_requests_prompt_login_is_met_by_a_sign_in_after_the_push() {
+    let granted = vec!["openid".to_owned(), "profile".to_owned()];
+    let some = Some(granted.as_slice());
+    let pushed = |prompt: &'static str| {
+        let mut r = check(&with(&[("prompt", prompt)]), Some(client()), true).unwrap();
+        r.pushed = Some(PushedRequest::pushed_at_for_tests(90));
+        r
+    };
+    for prompt in ["login", "select_account"] {
+        let r = pushed(prompt);
+        // Signed in before the push: again. At or after it: that sign-in was for it.
+        assert_eq!(decide(&r, 100, Some(89), true, some), Ok(Decision::SignIn));
+        assert_eq!(decide(&r, 100, Some(90), true, some), Ok(Decision::Issue));
+        assert_eq!(decide(&r, 100, Some(95), true, some), Ok(Decision::Issue));
+    }
+    // Not pushed, the same sign-in is not enough (the front channel drops prompt instead).
+    let r = validate(ISS, &with(&[("prompt", "login")]), Some(client())).unwrap();
+    assert_eq!(decide(&r, 100, Some(95), true, some), Ok(Decision::SignIn));
+}
+
+#[test]
+fn a_client_that_requires_pushed_requests_refuses_others_back_to_it() {
+    let mut strict = client();
+    strict.require_par = true;
+    let url = redirect_of(validate(ISS, &with(&[]), Some(strict.clone())).unwrap_err());
+    assert!(url.contains("error=invalid_request"), "{url}");
+    assert!(check(&with(&[]), Some(strict), true).is_ok());
 }
 
 #[test]
