@@ -116,10 +116,6 @@ impl std::fmt::Debug for ClientV2 {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ClientV2")
             .field("client_id", &self.client_id)
-            .field("name", &self.name)
-            .field("redirect_uris", &self.redirect_uris)
-            .field("public", &self.public)
-            .field("secret_hash", &self.secret_hash.map(|_| "<redacted>"))
             .finish_non_exhaustive()
     }
 }
