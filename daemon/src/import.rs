@@ -173,16 +173,8 @@ pub fn run(args: &ImportArgs, env: &[(String, String)]) -> Result<Report, Import
         }
     };
 
-    let mut file = std::fs::File::open(&args.from).map_err(|error| ImportError::Read {
-        path: args.from.clone(),
-        error,
-    })?;
-    let mut hasher = Sha256::new();
-    std::io::copy(&mut file, &mut hasher).map_err(|error| ImportError::Read {
-        path: args.from.clone(),
-        error,
-    })?;
-    let bundle = hex::encode(hasher.finalize());
+    // The bundle's hash was taken as it was read: the file is not read twice.
+    let bundle = summary.sha256.clone();
     let mut exported = Sha256::new();
     store
         .export_to(&mut exported)

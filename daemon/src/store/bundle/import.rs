@@ -24,6 +24,9 @@ pub struct ImportSummary {
     pub encryption_key_id: Option<String>,
     /// Entries per table, for the tables that have any, in the store's order.
     pub tables: Vec<(&'static str, u64)>,
+    /// SHA-256 of the whole bundle as it was read (hex): what an export of the imported
+    /// database must give again.
+    pub sha256: String,
 }
 
 impl WriteTx<'_> {
@@ -34,6 +37,7 @@ impl WriteTx<'_> {
             input,
             line: 0,
             sha256: Sha256::new(),
+            file: Sha256::new(),
         };
         let header = lines.header()?;
         let ours = self.schema_version()?;
@@ -84,16 +88,16 @@ impl WriteTx<'_> {
                     line,
                     message: format!("an entry must be {{\"table\", \"key\", \"value\"}}: {e}"),
                 })?;
-            let position = order
-                .position(&entry.table)
-                .ok_or_else(|| BundleError::Line {
-                    line,
-                    message: format!(
-                        "there is no table {:?} in schema version {ours}",
-                        entry.table
-                    ),
-                })?;
-            let (name, _) = order.0.get(position).copied().unwrap_or(("", 0));
+            let (position, name) =
+                order
+                    .position(&entry.table)
+                    .ok_or_else(|| BundleError::Line {
+                        line,
+                        message: format!(
+                            "there is no table {:?} in schema version {ours}",
+                            entry.table
+                        ),
+                    })?;
             match batch.table {
                 Some((current, _)) if current == name => {}
                 Some((current, at_position)) if at_position > position => {
@@ -147,15 +151,18 @@ impl WriteTx<'_> {
             entries,
             encryption_key_id: header.encryption_key_id,
             tables,
+            sha256: hex::encode(lines.file.finalize()),
         })
     }
 }
 
-/// Reads a bundle line by line, hashing the lines the closing one covers.
+/// Reads a bundle line by line, hashing the lines the closing one covers (`sha256`) and every
+/// line (`file`).
 struct LineReader<R: BufRead> {
     input: R,
     line: u64,
     sha256: Sha256,
+    file: Sha256,
 }
 
 impl<R: BufRead> LineReader<R> {
@@ -205,6 +212,7 @@ impl<R: BufRead> LineReader<R> {
             return Ok(None);
         }
         self.line += 1;
+        self.file.update(&text);
         Ok(Some(text))
     }
 
@@ -280,8 +288,13 @@ impl FormWriter for Rows<'_> {
 struct TableNames(Vec<(&'static str, u64)>);
 
 impl TableNames {
-    fn position(&self, table: &str) -> Option<usize> {
-        self.0.iter().position(|(name, _)| *name == table)
+    /// The table's place in the store's order, and its name as the store spells it.
+    fn position(&self, table: &str) -> Option<(usize, &'static str)> {
+        self.0
+            .iter()
+            .enumerate()
+            .find(|(_, (name, _))| *name == table)
+            .map(|(at, (name, _))| (at, *name))
     }
 
     fn rows(&self, table: &str) -> u64 {
