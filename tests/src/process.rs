@@ -173,6 +173,13 @@ impl DaemonProcess {
         client
     }
 
+    /// Creates the user `username` through the CLI, with the address `<username>@example.com`.
+    pub async fn create_user(&self, username: &str) {
+        let email = format!("{username}@example.com");
+        self.cli_ok(&["user", "create", "--username", username, "--email", &email])
+            .await;
+    }
+
     /// Registers a confidential client named `name` through the CLI: (client id, secret).
     pub async fn create_client(&self, name: &str) -> (String, String) {
         let out = self

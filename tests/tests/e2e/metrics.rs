@@ -280,16 +280,7 @@ async fn mail_deliveries_and_failures_are_counted_and_the_queue_shown() {
     ] {
         daemon.cli_ok(&["config", "set", key, &value]).await;
     }
-    daemon
-        .cli_ok(&[
-            "user",
-            "create",
-            "--username",
-            "alice",
-            "--email",
-            "alice@example.com",
-        ])
-        .await;
+    daemon.create_user("alice").await;
     daemon
         .cli_ok(&["login-code", "create", "alice", "--email"])
         .await;
