@@ -115,23 +115,31 @@ fn lookup_and_validate(
     })
 }
 
-/// A request's parameters at `/authorize` (`front`, as the browser brought them) and those it
-/// stands for (pushed ones, for a `request_uri`).
+/// A request's parameters at `/authorize` (`front`, as the browser brought them) and, for a
+/// `request_uri`, the pushed request's, which stand in for them.
 struct Parameters {
     front: Vec<(String, String)>,
-    effective: Vec<(String, String)>,
-    pushed: Option<PushedRequest>,
+    pushed: Option<(Vec<(String, String)>, PushedRequest)>,
 }
 
 impl Parameters {
     fn of(oidc: &Oidc, front: Vec<(String, String)>) -> Result<Parameters, WebError> {
-        let (effective, pushed) = oidc.unpushed(&front).map_err(page_error)?;
-        let effective = effective.into_owned();
-        Ok(Parameters {
-            front,
-            effective,
-            pushed,
-        })
+        let pushed = match oidc.unpushed(&front).map_err(page_error)? {
+            (params, Some(request)) => Some((params.into_owned(), request)),
+            (_, None) => None,
+        };
+        Ok(Parameters { front, pushed })
+    }
+
+    /// The parameters the request stands for.
+    fn effective(&self) -> &[(String, String)] {
+        self.pushed
+            .as_ref()
+            .map_or(&self.front, |(params, _)| params)
+    }
+
+    fn pushed(&self) -> Option<&PushedRequest> {
+        self.pushed.as_ref().map(|(_, request)| request)
     }
 }
 
@@ -242,8 +250,8 @@ pub async fn authorize_get(
     let first = {
         let (oidc, params, pushed, peer) = (
             oidc.clone(),
-            parameters.effective.clone(),
-            parameters.pushed.clone(),
+            parameters.effective().to_vec(),
+            parameters.pushed().cloned(),
             peer.clone(),
         );
         quick_read(&state, move || {
@@ -258,8 +266,8 @@ pub async fn authorize_get(
             let signed_in = current(&headers, &state).await?;
             let (oidc, params, pushed, peer) = (
                 oidc.clone(),
-                parameters.effective.clone(),
-                parameters.pushed.clone(),
+                parameters.effective().to_vec(),
+                parameters.pushed().cloned(),
                 peer.clone(),
             );
             quick_read(&state, move || {
@@ -301,7 +309,7 @@ pub async fn authorize_get(
             }
             let mut login = login_with_next(&next);
             // The app's hint (pushed or not) suggests the account on the sign-in page.
-            if let Ok(Some(hint)) = single(&parameters.effective, "login_hint") {
+            if let Ok(Some(hint)) = single(parameters.effective(), "login_hint") {
                 login.push(if login.contains('?') { '&' } else { '?' });
                 login.push_str("login_hint=");
                 login.push_str(&percent_encode(hint));
@@ -400,8 +408,8 @@ pub async fn consent_post(
     let request = match lookup_and_validate(
         &oidc,
         &oidc.idm().snapshot()?,
-        &parameters.effective,
-        parameters.pushed.as_ref(),
+        parameters.effective(),
+        parameters.pushed(),
     )? {
         Ok(request) => request,
         Err(AuthorizeError::Page(message)) => return Err(page_error(message)),
