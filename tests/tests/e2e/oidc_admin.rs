@@ -415,6 +415,38 @@ mod console {
     }
 
     #[tokio::test]
+    async fn require_pushed_requests_from_the_console() {
+        let t = TestDaemon::start().await;
+        let created = t
+            .cli(&[
+                "client",
+                "create",
+                "--name",
+                "Wiki",
+                "--redirect-uri",
+                "https://wiki.example.com/cb",
+                "--json",
+            ])
+            .await;
+        assert_eq!(created.code, 0, "{created:?}");
+        let client_id = created.json()["client_id"].as_str().unwrap().to_owned();
+        let mut driver = open_clients(&t).await;
+        driver.key(KeyCode::Char('e')).await;
+        // Name, redirect URIs, logout URIs, Require PKCE, then Require PAR.
+        for _ in 0..4 {
+            driver.key(KeyCode::Tab).await;
+        }
+        let form = driver.screen();
+        assert!(form.contains("Require PAR"), "{form}");
+        driver.key(KeyCode::Char(' ')).await;
+        driver.key(KeyCode::Enter).await;
+        assert!(driver.app.modal().is_none(), "{}", driver.screen());
+        let shown = t.cli(&["client", "show", &client_id, "--json"]).await;
+        assert_eq!(shown.json()["require_par"], true, "{shown:?}");
+        assert_eq!(shown.json()["require_pkce"], false, "{shown:?}");
+    }
+
+    #[tokio::test]
     async fn create_a_client_see_its_secret_once_then_rotate_and_delete() {
         let t = TestDaemon::start().await;
         let mut driver = open_clients(&t).await;
