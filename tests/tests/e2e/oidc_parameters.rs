@@ -4,7 +4,7 @@
 //! the `address` and `phone` scopes are answered cleanly (no claims, no error); `max_age=0`
 //! asks for a new sign-in.
 
-use latchkey_tests::http::browser;
+use latchkey_tests::http::{browser, get};
 use latchkey_tests::oidc::{
     authorize, authorize_url, claims, exchange, location, param, params_of, setup,
 };
@@ -18,14 +18,7 @@ async fn sign_in_page(base: &str, url: &str) -> (String, String) {
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     let to = location(&res);
     assert!(to.starts_with("/login?next="), "{to}");
-    let html = browser
-        .get(format!("{base}{to}"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let (_, _, html) = get(&browser, &format!("{base}{to}")).await;
     (to, html)
 }
 
